@@ -1,0 +1,252 @@
+//! The walkers being served: which component each `.wasm` file in the walkers
+//! directory loaded, and which component owns each walker name.
+//!
+//! Readers take a lock-free snapshot (`ArcSwap`). A reload builds a new snapshot and
+//! swaps it in atomically: calls already running finish on the version they started
+//! with, new calls get the new one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use serde_json::{Map, Value};
+use tokio::sync::{Mutex, watch};
+
+use crate::runtime::{
+    Caller, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, WalkerSpec,
+};
+
+pub struct Catalog {
+    runtime: Arc<Runtime>,
+    current: ArcSwap<Snapshot>,
+    /// Serializes updates, each built on the snapshot before it; holds the next load number.
+    updates: Mutex<u64>,
+    /// Bumped after every swap, for whoever waits on reloads.
+    generation: watch::Sender<u64>,
+}
+
+/// An immutable view of what is loaded.
+#[derive(Default)]
+pub struct Snapshot {
+    /// By file name.
+    files: BTreeMap<String, Arc<FileEntry>>,
+    walkers: HashMap<String, Walker>,
+}
+
+struct FileEntry {
+    /// When the file was first loaded: on a name conflict the earlier file keeps the name,
+    /// and a replaced file keeps its place.
+    load_order: u64,
+    component: Arc<LoadedComponent>,
+}
+
+/// A walker and the component version that runs it.
+#[derive(Clone)]
+pub struct Walker {
+    component: Arc<LoadedComponent>,
+    index: usize,
+}
+
+impl Walker {
+    pub fn spec(&self) -> &WalkerSpec {
+        &self.component.walkers[self.index]
+    }
+}
+
+/// Why a call did not produce a reply.
+#[derive(Debug)]
+pub enum CallError {
+    UnknownWalker,
+    Invalid(Vec<FieldError>),
+    Run(RunError),
+}
+
+impl Snapshot {
+    pub fn walker(&self, name: &str) -> Option<&Walker> {
+        self.walkers.get(name)
+    }
+
+    pub fn walkers(&self) -> impl Iterator<Item = &Walker> {
+        self.walkers.values()
+    }
+
+    /// Builds the name table: files in load order, first claim wins.
+    fn with_files(files: BTreeMap<String, Arc<FileEntry>>, changed: Option<&str>) -> Snapshot {
+        let mut ordered: Vec<(&String, &Arc<FileEntry>)> = files.iter().collect();
+        ordered.sort_by_key(|(_, entry)| entry.load_order);
+        let mut walkers = HashMap::new();
+        let mut owners: HashMap<&str, &str> = HashMap::new();
+        for (file, entry) in ordered {
+            for (index, spec) in entry.component.walkers.iter().enumerate() {
+                if let Some(owner) = owners.get(spec.name.as_str()) {
+                    if changed == Some(file.as_str()) || changed == Some(*owner) {
+                        tracing::warn!(
+                            walker = spec.name,
+                            file,
+                            owner,
+                            "walker name already taken; {owner} keeps it"
+                        );
+                    }
+                    continue;
+                }
+                owners.insert(&spec.name, file);
+                walkers.insert(
+                    spec.name.clone(),
+                    Walker {
+                        component: entry.component.clone(),
+                        index,
+                    },
+                );
+            }
+        }
+        Snapshot { files, walkers }
+    }
+}
+
+impl Catalog {
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        Catalog {
+            runtime,
+            current: ArcSwap::from_pointee(Snapshot::default()),
+            updates: Mutex::new(0),
+            generation: watch::Sender::new(0),
+        }
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    pub fn walker(&self, name: &str) -> Option<Walker> {
+        self.current.load().walker(name).cloned()
+    }
+
+    /// Notified after every change to the catalog.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Loads every walker file of `dir`, in name order; a bad file is logged and skipped.
+    pub async fn load_dir(&self, dir: &Path) -> anyhow::Result<()> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading the walkers directory {}", dir.display()))?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| is_walker_file(path))
+            .collect();
+        files.sort();
+        for path in files {
+            self.load_file_logged(&path).await;
+        }
+        Ok(())
+    }
+
+    /// Loads (or reloads) one file; on failure the previous version keeps serving.
+    pub async fn load_file_logged(&self, path: &Path) {
+        if let Err(err) = self.load_file(path).await {
+            tracing::error!(file = %path.display(), "not loaded, previous version (if any) keeps serving: {err:#}");
+        }
+    }
+
+    pub async fn load_file(&self, path: &Path) -> anyhow::Result<()> {
+        let name = file_name(path).context("not a walker file")?;
+        let wasm = tokio::fs::read(path).await.context("reading")?;
+        let started = std::time::Instant::now();
+        let component = self
+            .runtime
+            .load(wasm)
+            .await
+            .map_err(|err| anyhow::anyhow!("{err:#}"))?;
+        let walkers: Vec<&str> = component.walkers.iter().map(|w| w.name.as_str()).collect();
+        tracing::info!(
+            file = name,
+            origin = ?component.origin,
+            ms = started.elapsed().as_millis() as u64,
+            "loaded walkers {}",
+            walkers.join(", ")
+        );
+        let mut next_order = self.updates.lock().await;
+        let current = self.current.load();
+        let load_order = current
+            .files
+            .get(name)
+            .map(|entry| entry.load_order)
+            .unwrap_or_else(|| {
+                *next_order += 1;
+                *next_order
+            });
+        let mut files = current.files.clone();
+        files.insert(
+            name.to_string(),
+            Arc::new(FileEntry {
+                load_order,
+                component: Arc::new(component),
+            }),
+        );
+        self.swap(Snapshot::with_files(files, Some(name)));
+        Ok(())
+    }
+
+    /// Forgets a deleted file's walkers.
+    pub async fn remove_file(&self, path: &Path) {
+        let Some(name) = file_name(path) else { return };
+        let _guard = self.updates.lock().await;
+        let current = self.current.load();
+        if !current.files.contains_key(name) {
+            return;
+        }
+        let mut files = current.files.clone();
+        files.remove(name);
+        self.swap(Snapshot::with_files(files, Some(name)));
+        tracing::info!(file = name, "unloaded");
+    }
+
+    fn swap(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+        self.generation.send_modify(|generation| *generation += 1);
+    }
+
+    /// Validates `input` against walker `name`'s fields and runs it.
+    pub async fn call(
+        &self,
+        walker: &Walker,
+        caller: &Caller,
+        input: &Map<String, Value>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Reply, CallError> {
+        let spec = walker.spec();
+        let context = spec.validate(input).map_err(CallError::Invalid)?;
+        let context = Value::Object(context).to_string();
+        self.runtime
+            .run(&walker.component, &spec.name, caller, &context, notifier)
+            .await
+            .map_err(CallError::Run)
+    }
+
+    /// Looks walker `name` up and calls it.
+    pub async fn call_by_name(
+        &self,
+        name: &str,
+        caller: &Caller,
+        input: &Map<String, Value>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Reply, CallError> {
+        let walker = self.walker(name).ok_or(CallError::UnknownWalker)?;
+        self.call(&walker, caller, input, notifier).await
+    }
+}
+
+/// `*.wasm`, not hidden: editors' and deployers' temporary files are never loaded.
+pub fn is_walker_file(path: &Path) -> bool {
+    file_name(path).is_some()
+}
+
+fn file_name(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    (name.ends_with(".wasm") && !name.starts_with('.')).then_some(name)
+}

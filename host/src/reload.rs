@@ -1,0 +1,80 @@
+//! Hot reload: watches the walkers directory and keeps the catalog in step with it.
+//!
+//! Events are debounced, then handled one file at a time on one task, so reloads of a
+//! file apply in the order they happened. Deploy by writing elsewhere and renaming into
+//! the directory: the watcher then never sees a half-written file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use tokio::sync::mpsc;
+
+use crate::catalog::{Catalog, is_walker_file};
+
+/// Keeps watching while alive.
+pub struct Watcher {
+    _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+}
+
+/// Starts watching `dir` and loads what is already there. Changes that happen while the
+/// initial load runs are picked up too.
+pub async fn watch_and_load(
+    catalog: Arc<Catalog>,
+    dir: &Path,
+    debounce: Duration,
+) -> anyhow::Result<Watcher> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
+    let mut debouncer =
+        new_debouncer(
+            debounce,
+            None,
+            move |result: DebounceEventResult| match result {
+                Ok(events) => {
+                    let paths = events
+                        .into_iter()
+                        .flat_map(|event| event.event.paths)
+                        .collect();
+                    let _ = tx.send(paths);
+                }
+                Err(errors) => {
+                    for error in errors {
+                        tracing::warn!("watching walkers: {error}");
+                    }
+                }
+            },
+        )
+        .context("starting the file watcher")?;
+    debouncer
+        .watch(dir, RecursiveMode::NonRecursive)
+        .with_context(|| format!("watching {}", dir.display()))?;
+
+    catalog.load_dir(dir).await?;
+
+    tokio::spawn(async move {
+        while let Some(mut paths) = rx.recv().await {
+            // Coalesce whatever else arrived meanwhile; each file is handled once.
+            while let Ok(more) = rx.try_recv() {
+                paths.extend(more);
+            }
+            let changed: BTreeSet<PathBuf> = paths
+                .into_iter()
+                .filter(|path| is_walker_file(path))
+                .collect();
+            for path in changed {
+                if path.exists() {
+                    catalog.load_file_logged(&path).await;
+                } else {
+                    catalog.remove_file(&path).await;
+                }
+            }
+        }
+    });
+    Ok(Watcher {
+        _debouncer: debouncer,
+    })
+}

@@ -1,0 +1,60 @@
+//! Why a walker run failed, in terms a caller may see: never a path or a backtrace.
+
+use std::fmt;
+
+use super::limits::LimitHit;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunError {
+    pub walker: String,
+    pub kind: RunErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunErrorKind {
+    /// The walker returned an error (jac: an exception).
+    Failed(String),
+    /// The sandbox stopped it.
+    Limit(LimitHit),
+    /// It trapped: a panic, `unreachable`, an out-of-bounds access…
+    Trapped(String),
+    /// It returned something the host cannot use, such as a report that is not JSON.
+    InvalidOutput(String),
+    /// The host could not run it (instantiation failed); details are in the log.
+    Internal,
+}
+
+impl RunError {
+    pub fn new(walker: &str, kind: RunErrorKind) -> Self {
+        RunError {
+            walker: walker.to_string(),
+            kind,
+        }
+    }
+
+    /// Short machine-readable name, used as the error `type` on the wire.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            RunErrorKind::Failed(_) => "walker_error",
+            RunErrorKind::Limit(limit) => limit.kind(),
+            RunErrorKind::Trapped(_) => "walker_trap",
+            RunErrorKind::InvalidOutput(_) => "invalid_output",
+            RunErrorKind::Internal => "internal_error",
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let walker = &self.walker;
+        match &self.kind {
+            RunErrorKind::Failed(message) => write!(f, "walker {walker} failed: {message}"),
+            RunErrorKind::Limit(limit) => write!(f, "walker {walker} exceeded its {limit}"),
+            RunErrorKind::Trapped(trap) => write!(f, "walker {walker} trapped: {trap}"),
+            RunErrorKind::InvalidOutput(what) => write!(f, "walker {walker} returned {what}"),
+            RunErrorKind::Internal => write!(f, "walker {walker} could not be run"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}

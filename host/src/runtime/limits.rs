@@ -1,0 +1,82 @@
+//! The sandbox's limits: what one walker run may use, and the error when it uses more.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Per-run limits, all configurable (see `Config`); the defaults are safe for untrusted walkers.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Linear memory one instance may grow to.
+    pub memory_bytes: usize,
+    /// Time a run may take, instantiation included.
+    pub run_time: Duration,
+    /// Notifications one run may send (each `notify-*` call counts once).
+    pub notifications: u32,
+    /// Size of one notification payload.
+    pub notification_bytes: usize,
+    /// Total size of one run's reports (or custom report).
+    pub report_bytes: usize,
+    /// Instances alive at once: the size of the instance pool; further runs wait.
+    pub instances: u32,
+}
+
+impl Limits {
+    pub const DEFAULT_MEMORY_BYTES: usize = 64 << 20;
+    pub const DEFAULT_RUN_TIME: Duration = Duration::from_secs(1);
+    pub const DEFAULT_NOTIFICATIONS: u32 = 1_000;
+    pub const DEFAULT_NOTIFICATION_BYTES: usize = 64 << 10;
+    pub const DEFAULT_REPORT_BYTES: usize = 1 << 20;
+    pub const DEFAULT_INSTANCES: u32 = 512;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: Self::DEFAULT_MEMORY_BYTES,
+            run_time: Self::DEFAULT_RUN_TIME,
+            notifications: Self::DEFAULT_NOTIFICATIONS,
+            notification_bytes: Self::DEFAULT_NOTIFICATION_BYTES,
+            report_bytes: Self::DEFAULT_REPORT_BYTES,
+            instances: Self::DEFAULT_INSTANCES,
+        }
+    }
+}
+
+/// A limit a run hit. Raised as a trap from inside the store, recovered by downcasting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitHit {
+    Time(Duration),
+    Memory(usize),
+    Notifications(u32),
+    NotificationSize(usize),
+    ReportSize(usize),
+}
+
+impl LimitHit {
+    /// Short machine-readable name, used as the error `type` on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LimitHit::Time(_) => "time_limit",
+            LimitHit::Memory(_) => "memory_limit",
+            LimitHit::Notifications(_) => "notification_limit",
+            LimitHit::NotificationSize(_) => "notification_size_limit",
+            LimitHit::ReportSize(_) => "report_size_limit",
+        }
+    }
+}
+
+impl fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitHit::Time(limit) => write!(f, "time limit of {} ms", limit.as_millis()),
+            LimitHit::Memory(limit) => write!(f, "memory limit of {} MiB", limit >> 20),
+            LimitHit::Notifications(limit) => write!(f, "limit of {limit} notifications per run"),
+            LimitHit::NotificationSize(limit) => {
+                write!(f, "notification size limit of {limit} bytes")
+            }
+            LimitHit::ReportSize(limit) => write!(f, "report size limit of {limit} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for LimitHit {}

@@ -1,0 +1,257 @@
+//! The walker runtime: compiles and checks components, then runs walkers, each call in a
+//! fresh sandboxed instance.
+//!
+//! One `Engine` (pooling allocator, epoch interruption) and one `Linker` serve every
+//! component. Loading a component yields an `InstancePre` and the walkers' specs; each run
+//! gets a new `Store` and instance, dropped afterwards, so a trap or a leak never outlives
+//! the call that caused it.
+
+mod bindings;
+mod cache;
+mod engine;
+mod error;
+mod limits;
+mod sandbox;
+mod spec;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use tokio::sync::Semaphore;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::error::Context as _;
+use wasmtime::{Engine, Result, Store, Trap, UpdateDeadline};
+
+pub use bindings::{Caller, FieldType, Method, Transport};
+pub use cache::Origin;
+pub use error::{RunError, RunErrorKind};
+pub use limits::{LimitHit, Limits};
+pub use sandbox::{Nobody, Notifier, Target};
+pub use spec::{FieldError, FieldSpec, WalkerSpec, path_params};
+
+use bindings::{Walkers, WalkersPre};
+use engine::EpochTicker;
+use sandbox::{NotJson, RunState};
+
+/// Interfaces a walker may import: the walker WIT package, and WASI that an empty
+/// context makes harmless. Filesystem, sockets and HTTP are refused at load.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "jac:walker/",
+    "wasi:io/",
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:random/",
+];
+
+/// Extra time past the run limit before the host gives up waiting on a run; the epoch
+/// deadline normally stops it first.
+const DEADLINE_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<RunState>,
+    limits: Arc<Limits>,
+    cache: cache::CodeCache,
+    /// One permit per pooled instance slot: runs wait for a slot instead of failing.
+    slots: Semaphore,
+    _ticker: EpochTicker,
+}
+
+/// A compiled, checked component, ready to instantiate.
+pub struct LoadedComponent {
+    pre: WalkersPre<RunState>,
+    /// The walkers it exports, in its own order.
+    pub walkers: Vec<WalkerSpec>,
+    /// SHA-256 of the `.wasm`, hex.
+    pub sha256: String,
+    pub origin: Origin,
+}
+
+/// A successful run's reply.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: ReplyBody,
+}
+
+#[derive(Debug)]
+pub enum ReplyBody {
+    /// `{"status": S, "reports": [...]}`
+    Reports(Vec<Box<RawValue>>),
+    /// A custom report, sent as it is.
+    Custom(Box<RawValue>),
+}
+
+impl Runtime {
+    pub fn new(limits: Limits, cache_dir: PathBuf) -> Result<Self> {
+        let engine = engine::new_engine(&limits)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Walkers::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state)?;
+        let cache = cache::CodeCache::new(&engine, cache_dir)?;
+        Ok(Runtime {
+            _ticker: EpochTicker::start(engine.clone()),
+            slots: Semaphore::new(limits.instances as usize),
+            limits: Arc::new(limits),
+            engine,
+            linker,
+            cache,
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles (or loads from the cache) and checks a component: its imports are
+    /// allowed, it links, and its walker specs are valid. Compilation runs on a blocking
+    /// thread so other walkers keep running.
+    pub async fn load(self: &Arc<Self>, wasm: Vec<u8>) -> Result<LoadedComponent> {
+        let runtime = self.clone();
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm));
+        let (component, origin) =
+            tokio::task::spawn_blocking(move || runtime.cache.load(&runtime.engine, &wasm))
+                .await
+                .context("compiling")??;
+        self.check_imports(&component)?;
+        let pre = WalkersPre::new(self.linker.instantiate_pre(&component)?)?;
+        let walkers = self.read_specs(&pre).await?;
+        Ok(LoadedComponent {
+            pre,
+            walkers,
+            sha256,
+            origin,
+        })
+    }
+
+    fn check_imports(&self, component: &Component) -> Result<()> {
+        for (name, item) in component.component_type().imports(&self.engine) {
+            let is_instance = matches!(item.ty, ComponentItem::ComponentInstance(_));
+            if !is_instance
+                || !ALLOWED_IMPORTS
+                    .iter()
+                    .any(|allowed| name.starts_with(allowed))
+            {
+                wasmtime::bail!("imports `{name}`, which walkers may not use");
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_specs(&self, pre: &WalkersPre<RunState>) -> Result<Vec<WalkerSpec>> {
+        let _slot = self.slots.acquire().await?;
+        let mut store = self.new_store(Arc::from("(specs)"), None, Arc::new(Nobody));
+        let specs = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_walkers(&mut store).await
+        })
+        .await
+        .context("listing its walkers took too long")?
+        .context("listing its walkers")?;
+        specs
+            .into_iter()
+            .map(|spec| WalkerSpec::from_wit(spec).map_err(wasmtime::Error::msg))
+            .collect()
+    }
+
+    fn new_store(
+        &self,
+        walker: Arc<str>,
+        caller: Option<&Caller>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Store<RunState> {
+        let state = RunState::new(self.limits.clone(), walker, caller, notifier);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| state);
+        store.set_epoch_deadline(1);
+        let run_time = self.limits.run_time;
+        store.epoch_deadline_callback(move |store| {
+            if std::time::Instant::now() >= store.data().deadline {
+                return Err(LimitHit::Time(run_time).into());
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// Runs walker `walker` of `component` in a fresh instance. `context` must be the
+    /// output of `WalkerSpec::validate` for that walker.
+    pub async fn run(
+        &self,
+        component: &LoadedComponent,
+        walker: &str,
+        caller: &Caller,
+        context: &str,
+        notifier: Arc<dyn Notifier>,
+    ) -> Result<Reply, RunError> {
+        let fail = |kind| RunError::new(walker, kind);
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| fail(RunErrorKind::Internal))?;
+        let mut store = self.new_store(Arc::from(walker), Some(caller), notifier);
+        let outcome = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
+            let instance = component.pre.instantiate_async(&mut store).await?;
+            instance.call_run(&mut store, walker, caller, context).await
+        })
+        .await;
+        let response = match outcome {
+            Err(_elapsed) => {
+                return Err(fail(RunErrorKind::Limit(LimitHit::Time(
+                    self.limits.run_time,
+                ))));
+            }
+            Ok(Err(err)) => return Err(fail(self.classify(walker, err))),
+            Ok(Ok(Err(message))) => return Err(fail(RunErrorKind::Failed(message))),
+            Ok(Ok(Ok(response))) => response,
+        };
+        self.reply(response).map_err(fail)
+    }
+
+    /// Turns a wasmtime error into what the caller may see; anything unexpected is logged.
+    fn classify(&self, walker: &str, err: wasmtime::Error) -> RunErrorKind {
+        if let Some(limit) = err.downcast_ref::<LimitHit>() {
+            RunErrorKind::Limit(*limit)
+        } else if err.downcast_ref::<NotJson>().is_some() {
+            RunErrorKind::InvalidOutput(NotJson.to_string())
+        } else if let Some(trap) = err.downcast_ref::<Trap>() {
+            tracing::debug!(walker, "trapped: {err:?}");
+            RunErrorKind::Trapped(trap.to_string())
+        } else {
+            tracing::warn!(walker, "run failed: {err:?}");
+            RunErrorKind::Internal
+        }
+    }
+
+    fn reply(&self, response: bindings::Response) -> Result<Reply, RunErrorKind> {
+        let limit = self.limits.report_bytes;
+        let too_big = || RunErrorKind::Limit(LimitHit::ReportSize(limit));
+        let parse = |text: String| {
+            RawValue::from_string(text)
+                .map_err(|_| RunErrorKind::InvalidOutput("a report that is not JSON".into()))
+        };
+        let body = match response.custom {
+            Some(custom) if custom.len() > limit => return Err(too_big()),
+            Some(custom) => ReplyBody::Custom(parse(custom)?),
+            None => {
+                if response.reports.iter().map(String::len).sum::<usize>() > limit {
+                    return Err(too_big());
+                }
+                ReplyBody::Reports(
+                    response
+                        .reports
+                        .into_iter()
+                        .map(parse)
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+        };
+        Ok(Reply {
+            status: response.status,
+            body,
+        })
+    }
+}

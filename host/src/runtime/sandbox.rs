@@ -1,0 +1,194 @@
+//! The state of one walker run: its empty WASI context, its limits, and the host
+//! functions it imports (`socket`, `log`). A fresh `RunState` lives in a fresh `Store`
+//! per run, so nothing leaks between runs or users.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Result};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{Caller, Level, jac::walker};
+use super::limits::{LimitHit, Limits};
+
+/// Who a notification goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Clients(&'a [String]),
+    Users(&'a [String]),
+    Channels(&'a [String]),
+}
+
+/// Delivers the notifications walkers send. The server's connection hub implements it;
+/// payloads are validated JSON text and reach clients as they are.
+pub trait Notifier: Send + Sync {
+    fn notify(&self, target: Target<'_>, payload: String);
+}
+
+/// A notifier that drops everything, for runs with nobody to notify (spec reading).
+pub struct Nobody;
+
+impl Notifier for Nobody {
+    fn notify(&self, _: Target<'_>, _: String) {}
+}
+
+/// Log lines a walker may write per run, and their length; the rest are dropped.
+const LOG_LINES_PER_RUN: u32 = 100;
+const LOG_LINE_BYTES: usize = 1024;
+
+pub struct RunState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: Arc<Limits>,
+    /// The walker's name, for logs.
+    walker: Arc<str>,
+    /// The caller's connection, for `notify-self`.
+    client_id: Option<String>,
+    notifier: Arc<dyn Notifier>,
+    notifications_sent: u32,
+    log_lines: u32,
+    /// When the run must end; checked on every epoch tick.
+    pub(super) deadline: Instant,
+}
+
+impl RunState {
+    pub fn new(
+        limits: Arc<Limits>,
+        walker: Arc<str>,
+        caller: Option<&Caller>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Self {
+        RunState {
+            // No preopens, env, args or network: the walker sees nothing of the host.
+            wasi: WasiCtx::builder()
+                .allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .build(),
+            table: ResourceTable::new(),
+            deadline: Instant::now() + limits.run_time,
+            limits,
+            walker,
+            client_id: caller.and_then(|caller| caller.client_id.clone()),
+            notifier,
+            notifications_sent: 0,
+            log_lines: 0,
+        }
+    }
+
+    fn send(&mut self, target: Target<'_>, payload: String) -> Result<()> {
+        if self.notifications_sent >= self.limits.notifications {
+            return Err(LimitHit::Notifications(self.limits.notifications).into());
+        }
+        if payload.len() > self.limits.notification_bytes {
+            return Err(LimitHit::NotificationSize(self.limits.notification_bytes).into());
+        }
+        if serde_json::from_str::<serde::de::IgnoredAny>(&payload).is_err() {
+            wasmtime::bail!(NotJson);
+        }
+        self.notifications_sent += 1;
+        self.notifier.notify(target, payload);
+        Ok(())
+    }
+}
+
+/// A walker sent a notification that is not JSON text.
+#[derive(Debug)]
+pub struct NotJson;
+
+impl std::fmt::Display for NotJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a notification that is not JSON")
+    }
+}
+
+impl std::error::Error for NotJson {}
+
+impl walker::socket::Host for RunState {
+    fn notify_self(&mut self, payload: String) -> Result<()> {
+        match self.client_id.take() {
+            Some(client) => {
+                let result = self.send(Target::Clients(std::slice::from_ref(&client)), payload);
+                self.client_id = Some(client);
+                result
+            }
+            // Over HTTP there is no connection to notify; it still counts as a notification.
+            None => self.send(Target::Clients(&[]), payload),
+        }
+    }
+
+    fn notify_users(&mut self, root_ids: Vec<String>, payload: String) -> Result<()> {
+        self.send(Target::Users(&root_ids), payload)
+    }
+
+    fn notify_channels(&mut self, channel_ids: Vec<String>, payload: String) -> Result<()> {
+        self.send(Target::Channels(&channel_ids), payload)
+    }
+
+    fn notify_clients(&mut self, client_ids: Vec<String>, payload: String) -> Result<()> {
+        self.send(Target::Clients(&client_ids), payload)
+    }
+}
+
+impl walker::log::Host for RunState {
+    fn log(&mut self, level: Level, mut message: String) {
+        self.log_lines += 1;
+        if self.log_lines > LOG_LINES_PER_RUN {
+            return;
+        }
+        if message.len() > LOG_LINE_BYTES {
+            let cut = (0..=LOG_LINE_BYTES)
+                .rev()
+                .find(|&i| message.is_char_boundary(i))
+                .unwrap_or(0);
+            message.truncate(cut);
+        }
+        let walker = &*self.walker;
+        match level {
+            Level::Debug => tracing::debug!(target: "walker", walker, "{message}"),
+            Level::Info => tracing::info!(target: "walker", walker, "{message}"),
+            Level::Warn => tracing::warn!(target: "walker", walker, "{message}"),
+            Level::Error => tracing::error!(target: "walker", walker, "{message}"),
+        }
+    }
+}
+
+impl walker::types::Host for RunState {}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory; a refused growth traps with `LimitHit::Memory` so every
+/// language's walker fails the same, recognizable way.
+impl ResourceLimiter for RunState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        if desired > self.limits.memory_bytes {
+            return Err(LimitHit::Memory(self.limits.memory_bytes).into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// Table elements per table: generous for real programs, small next to the memory cap.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;

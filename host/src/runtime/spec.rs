@@ -1,0 +1,199 @@
+//! Walker specs as the host keeps them: checked once at load, then used to route calls
+//! and to validate each call's context before any guest code runs.
+
+use serde_json::{Map, Value};
+
+use super::bindings::{self, FieldType, Method};
+
+/// A walker's declaration, validated.
+#[derive(Debug, Clone)]
+pub struct WalkerSpec {
+    pub name: String,
+    /// Never empty: an empty WIT list means jac-cloud's default, `post`.
+    pub methods: Vec<Method>,
+    pub auth: bool,
+    pub as_query: Vec<String>,
+    pub path: Option<String>,
+    pub fields: Vec<FieldSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldSpec {
+    pub name: String,
+    pub kind: FieldType,
+    /// `None`: required.
+    pub default: Option<Value>,
+}
+
+/// One reason a context was refused, in pydantic's shape (as jac-cloud reports it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FieldError {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub loc: Vec<String>,
+    pub msg: &'static str,
+}
+
+impl WalkerSpec {
+    /// Checks a spec read from a component; the error says what is wrong with it.
+    pub fn from_wit(spec: bindings::WalkerSpec) -> Result<Self, String> {
+        let name = spec.name;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("walker name {name:?} is not an identifier"));
+        }
+        let mut fields: Vec<FieldSpec> = Vec::with_capacity(spec.fields.len());
+        for field in spec.fields {
+            if fields.iter().any(|f| f.name == field.name) {
+                return Err(format!("walker {name} declares field {} twice", field.name));
+            }
+            let default = match field.default {
+                None => None,
+                Some(text) => Some(serde_json::from_str(&text).map_err(|_| {
+                    format!(
+                        "walker {name}: the default of field {} is not JSON",
+                        field.name
+                    )
+                })?),
+            };
+            fields.push(FieldSpec {
+                name: field.name,
+                kind: field.type_,
+                default,
+            });
+        }
+        let declared = |field: &str| fields.iter().any(|f| f.name == field);
+        if let Some(undeclared) = spec.as_query.iter().find(|f| !declared(f)) {
+            return Err(format!(
+                "walker {name}: query field {undeclared} is not declared"
+            ));
+        }
+        if let Some(path) = &spec.path {
+            if !path.starts_with('/') {
+                return Err(format!("walker {name}: path {path:?} must start with '/'"));
+            }
+            if let Some(undeclared) = path_params(path).find(|f| !declared(f)) {
+                return Err(format!(
+                    "walker {name}: path parameter {undeclared} is not declared"
+                ));
+            }
+        }
+        let mut methods = spec.methods;
+        if methods.is_empty() {
+            methods.push(Method::Post);
+        }
+        methods.dedup();
+        Ok(WalkerSpec {
+            name,
+            methods,
+            auth: spec.auth,
+            as_query: spec.as_query,
+            path: spec.path,
+            fields,
+        })
+    }
+
+    pub fn allows(&self, method: Method) -> bool {
+        self.methods.contains(&method)
+    }
+
+    /// Validates `input` against the declared fields and completes it with defaults.
+    /// Returns the context the walker receives: exactly the declared fields. Like
+    /// pydantic's lax mode, numbers and booleans may be written as strings, which is
+    /// also how query-string and path values arrive.
+    pub fn validate(
+        &self,
+        input: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Vec<FieldError>> {
+        let mut context = Map::new();
+        let mut errors = Vec::new();
+        for field in &self.fields {
+            let error = |kind, msg| FieldError {
+                kind,
+                loc: vec![field.name.clone()],
+                msg,
+            };
+            match (input.get(&field.name), &field.default) {
+                (Some(Value::Null), Some(Value::Null)) => {
+                    context.insert(field.name.clone(), Value::Null);
+                }
+                (Some(value), _) => match coerce(field.kind, value) {
+                    Ok(value) => {
+                        context.insert(field.name.clone(), value);
+                    }
+                    Err((kind, msg)) => errors.push(error(kind, msg)),
+                },
+                (None, Some(default)) => {
+                    context.insert(field.name.clone(), default.clone());
+                }
+                (None, None) => errors.push(error("missing", "Field required")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(context)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The `{name}` parameters of a custom path.
+pub fn path_params(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+}
+
+/// Checks `value` against a field type, converting where pydantic's lax mode does
+/// (numeric strings, whole floats for ints, "true"/"false" for booleans).
+fn coerce(kind: FieldType, value: &Value) -> Result<Value, (&'static str, &'static str)> {
+    match (kind, value) {
+        (FieldType::Any, value) => Ok(value.clone()),
+        (FieldType::Str, Value::String(_)) => Ok(value.clone()),
+        (FieldType::Str, _) => Err(("string_type", "Input should be a valid string")),
+        (FieldType::Int, Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(i.into()),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok((f as i64).into()),
+            _ => Err((
+                "int_from_float",
+                "Input should be a valid integer, got a number with a fractional part",
+            )),
+        },
+        (FieldType::Int, Value::String(s)) => {
+            s.trim().parse::<i64>().map(Value::from).map_err(|_| {
+                (
+                    "int_parsing",
+                    "Input should be a valid integer, unable to parse string as an integer",
+                )
+            })
+        }
+        (FieldType::Int, _) => Err(("int_type", "Input should be a valid integer")),
+        (FieldType::Float, Value::Number(_)) => Ok(value.clone()),
+        (FieldType::Float, Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or((
+                "float_parsing",
+                "Input should be a valid number, unable to parse string as a number",
+            )),
+        (FieldType::Float, _) => Err(("float_type", "Input should be a valid number")),
+        (FieldType::Bool, Value::Bool(_)) => Ok(value.clone()),
+        (FieldType::Bool, Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true.into()),
+            "false" | "0" | "no" | "off" | "f" | "n" => Ok(false.into()),
+            _ => Err((
+                "bool_parsing",
+                "Input should be a valid boolean, unable to interpret input",
+            )),
+        },
+        (FieldType::Bool, Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Ok((n.as_i64() == Some(1)).into())
+        }
+        (FieldType::Bool, _) => Err(("bool_type", "Input should be a valid boolean")),
+        (FieldType::List, Value::Array(_)) => Ok(value.clone()),
+        (FieldType::List, _) => Err(("list_type", "Input should be a valid list")),
+        (FieldType::Dict, Value::Object(_)) => Ok(value.clone()),
+        (FieldType::Dict, _) => Err(("dict_type", "Input should be a valid dictionary")),
+    }
+}

@@ -1,0 +1,455 @@
+//! The walker runtime against real compiled components: the example walkers, hostile
+//! walkers, hot reload through the file watcher, and the compiled-code cache.
+//!
+//! Needs the walkers built first: `scripts/build-walkers.sh --with-tests`.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use support::{chat_wasm, fixture, new_runtime, public_caller, reports, run_json};
+use walker_host::catalog::{CallError, Catalog};
+use walker_host::reload;
+use walker_host::runtime::{LimitHit, Method, Origin, ReplyBody, RunErrorKind};
+
+#[tokio::test]
+async fn example_walkers_declare_the_jac_cloud_specs() {
+    let (runtime, _cache) = new_runtime();
+    let component = runtime
+        .load(std::fs::read(chat_wasm()).unwrap())
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = component.walkers.iter().map(|w| w.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "boom",
+            "custom_report",
+            "custom_status",
+            "get_q",
+            "no_specs_default",
+            "path_var",
+            "public_client",
+            "public_event",
+            "public_group",
+            "public_user",
+            "self_notif",
+            "send_chat_to_client",
+            "send_chat_to_group",
+            "send_chat_to_user",
+            "whoami",
+            "whoami_pub",
+            "your_event_name",
+        ]
+    );
+    let spec = |name: &str| component.walkers.iter().find(|w| w.name == name).unwrap();
+
+    let seed = spec("your_event_name");
+    assert_eq!(seed.methods, [Method::Websocket]);
+    assert!(seed.auth);
+    assert_eq!(seed.fields.len(), 1);
+    assert_eq!(seed.fields[0].name, "val");
+    assert!(seed.fields[0].default.is_none());
+
+    let default = spec("no_specs_default");
+    assert_eq!(default.methods, [Method::Post]);
+    assert!(default.auth);
+
+    let get_q = spec("get_q");
+    assert_eq!(get_q.methods, [Method::Get, Method::Post]);
+    assert_eq!(get_q.as_query, ["a"]);
+    assert!(!get_q.auth);
+    assert_eq!(get_q.fields[1].default, Some(json!("x")));
+
+    assert_eq!(spec("path_var").path.as_deref(), Some("/custom/{key}"));
+    assert_eq!(spec("public_group").fields[1].default, Some(json!("hi")));
+}
+
+#[tokio::test]
+async fn example_walkers_run_report_and_notify() {
+    let (runtime, _cache) = new_runtime();
+    let catalog = Catalog::new(runtime);
+    catalog.load_file(&chat_wasm()).await.unwrap();
+    let caller = public_caller(Some("1:abc"));
+
+    let (reply, _) = run_json(&catalog, "public_event", &caller, json!({"val": 5}))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reports(&reply), [json!({"val": 5})]);
+
+    // Numbers as strings are accepted, as pydantic's lax mode does.
+    let (reply, _) = run_json(&catalog, "public_event", &caller, json!({"val": "12"}))
+        .await
+        .unwrap();
+    assert_eq!(reports(&reply), [json!({"val": 12})]);
+
+    let (reply, sent) = run_json(&catalog, "self_notif", &caller, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(reports(&reply), [json!("step 1"), json!("step 2")]);
+    assert_eq!(
+        sent,
+        [
+            (
+                "clients".to_string(),
+                vec!["1:abc".to_string()],
+                json!({"progress": "0%"})
+            ),
+            (
+                "clients".to_string(),
+                vec!["1:abc".to_string()],
+                json!({"progress": "100%"})
+            ),
+        ]
+    );
+
+    let (_, sent) = run_json(
+        &catalog,
+        "send_chat_to_user",
+        &caller,
+        json!({"root_id": "n::0123"}),
+    )
+    .await
+    .unwrap();
+    let chat = json!({"type": "chat", "data": {"message": "string"}});
+    assert_eq!(
+        sent,
+        [(
+            "users".to_string(),
+            vec!["n::0123".to_string()],
+            chat.clone()
+        )]
+    );
+    let (_, sent) = run_json(
+        &catalog,
+        "public_group",
+        &caller,
+        json!({"channel_id": "room"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sent,
+        [(
+            "channels".to_string(),
+            vec!["room".to_string()],
+            json!({"type": "chat", "data": {"message": "hi"}})
+        )]
+    );
+
+    let (reply, _) = run_json(&catalog, "custom_status", &caller, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (reply.status, reports(&reply)),
+        (201, vec![json!("created")])
+    );
+
+    let (reply, _) = run_json(&catalog, "custom_report", &caller, json!({}))
+        .await
+        .unwrap();
+    match &reply.body {
+        ReplyBody::Custom(value) => assert_eq!(value.get(), r#"{"custom":true,"list":[1,2]}"#),
+        other => panic!("expected a custom report, got {other:?}"),
+    }
+
+    let (reply, _) = run_json(&catalog, "whoami_pub", &caller, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        reports(&reply),
+        [json!({"id": "n::000000000000000000000001", "context": {}})]
+    );
+
+    match run_json(&catalog, "boom", &caller, json!({})).await {
+        Err(CallError::Run(err)) => {
+            assert_eq!(err.kind, RunErrorKind::Failed("division by zero".into()));
+            assert_eq!(err.kind_name(), "walker_error");
+        }
+        other => panic!("boom should fail, got {other:?}"),
+    }
+
+    match run_json(&catalog, "public_event", &caller, json!({"other": 1})).await {
+        Err(CallError::Invalid(errors)) => {
+            assert_eq!(
+                serde_json::to_value(&errors).unwrap(),
+                json!([{"type": "missing", "loc": ["val"], "msg": "Field required"}])
+            )
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    match run_json(&catalog, "public_event", &caller, json!({"val": "x"})).await {
+        Err(CallError::Invalid(errors)) => assert_eq!(errors[0].kind, "int_parsing"),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    assert!(matches!(
+        run_json(&catalog, "nope", &caller, json!({})).await,
+        Err(CallError::UnknownWalker)
+    ));
+}
+
+#[tokio::test]
+async fn hostile_walkers_are_stopped_with_the_limit_they_hit() {
+    let (runtime, _cache) = new_runtime();
+    let limits = runtime.limits().clone();
+    let catalog = Arc::new(Catalog::new(runtime));
+    catalog.load_file(&fixture("hostile.wasm")).await.unwrap();
+    let caller = public_caller(Some("1:abc"));
+
+    // A well-behaved walker keeps answering while the hostile ones run.
+    let keep_serving = {
+        let catalog = catalog.clone();
+        let caller = caller.clone();
+        tokio::spawn(async move {
+            let mut served = 0;
+            for i in 0..200 {
+                let (reply, _) = run_json(&catalog, "echo", &caller, json!({"value": i}))
+                    .await
+                    .unwrap();
+                assert_eq!(reports(&reply), [json!(i)]);
+                served += 1;
+            }
+            served
+        })
+    };
+
+    let expect_limit = |name: &str, result, limit: LimitHit| match result {
+        Err(CallError::Run(err)) => {
+            assert_eq!(err.kind, RunErrorKind::Limit(limit), "{name}");
+            assert!(
+                err.to_string().contains(name),
+                "the error names the walker: {err}"
+            );
+        }
+        other => panic!("{name} should hit {limit}, got {other:?}"),
+    };
+
+    let started = std::time::Instant::now();
+    expect_limit(
+        "spin",
+        run_json(&catalog, "spin", &caller, json!({})).await,
+        LimitHit::Time(limits.run_time),
+    );
+    assert!(
+        started.elapsed() < limits.run_time * 3,
+        "the loop was stopped near its deadline"
+    );
+
+    expect_limit(
+        "memory_bomb",
+        run_json(&catalog, "memory_bomb", &caller, json!({})).await,
+        LimitHit::Memory(limits.memory_bytes),
+    );
+    // Within the limit, the same walker succeeds: the cap is on memory, not on the walker.
+    let (reply, _) = run_json(&catalog, "memory_bomb", &caller, json!({"mib": 4}))
+        .await
+        .unwrap();
+    assert_eq!(reports(&reply), [json!(4 << 20)]);
+
+    let flood = run_json(&catalog, "flood", &caller, json!({"channel_id": "c"})).await;
+    expect_limit(
+        "flood",
+        flood,
+        LimitHit::Notifications(limits.notifications),
+    );
+    let (_, sent) = run_json(
+        &catalog,
+        "flood",
+        &caller,
+        json!({"channel_id": "c", "count": 3}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent.len(), 3);
+
+    expect_limit(
+        "huge_report",
+        run_json(&catalog, "huge_report", &caller, json!({"mib": 2})).await,
+        LimitHit::ReportSize(limits.report_bytes),
+    );
+
+    match run_json(&catalog, "panic", &caller, json!({})).await {
+        Err(CallError::Run(err)) => {
+            assert!(matches!(err.kind, RunErrorKind::Trapped(_)), "{err}");
+            assert!(
+                !err.to_string().contains('/'),
+                "no paths or backtraces: {err}"
+            );
+        }
+        other => panic!("panic should trap, got {other:?}"),
+    }
+
+    assert_eq!(keep_serving.await.unwrap(), 200);
+}
+
+#[tokio::test]
+async fn a_component_with_forbidden_imports_is_refused() {
+    let (runtime, _cache) = new_runtime();
+    let err = runtime
+        .load(std::fs::read(fixture("forbidden.wasm")).unwrap())
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("wasi:filesystem"), "{err}");
+}
+
+#[tokio::test]
+async fn corrupt_files_are_refused() {
+    let (runtime, _cache) = new_runtime();
+    assert!(runtime.load(b"\0asm not really".to_vec()).await.is_err());
+    assert!(runtime.load(Vec::new()).await.is_err());
+}
+
+#[tokio::test]
+async fn a_restart_with_unchanged_walkers_does_not_recompile() {
+    let (runtime, cache) = new_runtime();
+    let wasm = std::fs::read(chat_wasm()).unwrap();
+    assert_eq!(
+        runtime.load(wasm.clone()).await.unwrap().origin,
+        Origin::Compiled
+    );
+    drop(runtime);
+
+    let restarted = support::runtime_with_cache(cache.path());
+    let component = restarted.load(wasm).await.unwrap();
+    assert_eq!(component.origin, Origin::Cached);
+    let catalog = Catalog::new(restarted);
+    catalog.load_file(&chat_wasm()).await.unwrap();
+    let (reply, _) = run_json(
+        &catalog,
+        "public_event",
+        &public_caller(None),
+        json!({"val": 1}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reports(&reply), [json!({"val": 1})]);
+}
+
+#[tokio::test]
+async fn hot_reload_follows_the_walkers_directory() {
+    let (runtime, _cache) = new_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Arc::new(Catalog::new(runtime));
+    let _watcher = reload::watch_and_load(catalog.clone(), dir.path(), Duration::from_millis(30))
+        .await
+        .unwrap();
+    let caller = public_caller(None);
+    let version = || async { support::version(&catalog, &caller).await };
+
+    assert_eq!(version().await, None);
+
+    support::deploy(
+        &fixture("version-v1.wasm"),
+        &dir.path().join("version.wasm"),
+    );
+    support::wait_until(&catalog, || async { version().await == Some(1) }).await;
+
+    support::deploy(
+        &fixture("version-v2.wasm"),
+        &dir.path().join("version.wasm"),
+    );
+    support::wait_until(&catalog, || async { version().await == Some(2) }).await;
+
+    // A corrupt replacement is refused; version 2 keeps serving.
+    let generation = *catalog.subscribe().borrow();
+    support::deploy_bytes(b"this is not wasm", &dir.path().join("version.wasm"));
+    support::deploy(&fixture("version-v1.wasm"), &dir.path().join("marker.wasm"));
+    support::wait_until(&catalog, || async {
+        catalog.walker("version").is_some() && *catalog.subscribe().borrow() > generation
+    })
+    .await;
+    assert_eq!(version().await, Some(2));
+
+    // Dotfiles and temporary files are ignored.
+    std::fs::copy(fixture("version-v1.wasm"), dir.path().join(".hidden.wasm")).unwrap();
+    std::fs::copy(
+        fixture("version-v1.wasm"),
+        dir.path().join("version.wasm.tmp"),
+    )
+    .unwrap();
+
+    // Two files with the same walker: the earlier keeps it; removing it hands it over.
+    std::fs::remove_file(dir.path().join("version.wasm")).unwrap();
+    support::wait_until(&catalog, || async { version().await == Some(1) }).await; // marker.wasm takes over
+    support::deploy(
+        &fixture("version-v2.wasm"),
+        &dir.path().join("another.wasm"),
+    );
+    support::wait_until(&catalog, || async {
+        catalog.snapshot().walkers().count() == 1 && *catalog.subscribe().borrow() > generation + 3
+    })
+    .await;
+    assert_eq!(
+        version().await,
+        Some(1),
+        "marker.wasm was loaded first and keeps the name"
+    );
+
+    std::fs::remove_file(dir.path().join("marker.wasm")).unwrap();
+    support::wait_until(&catalog, || async { version().await == Some(2) }).await;
+    std::fs::remove_file(dir.path().join("another.wasm")).unwrap();
+    support::wait_until(&catalog, || async { version().await.is_none() }).await;
+}
+
+#[tokio::test]
+async fn calls_never_fail_during_fifty_swaps() {
+    let (runtime, _cache) = new_runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Arc::new(Catalog::new(runtime));
+    support::deploy(
+        &fixture("version-v1.wasm"),
+        &dir.path().join("version.wasm"),
+    );
+    let _watcher = reload::watch_and_load(catalog.clone(), dir.path(), Duration::from_millis(10))
+        .await
+        .unwrap();
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let (catalog, stop, seen) = (catalog.clone(), stop.clone(), seen.clone());
+            tokio::spawn(async move {
+                let caller = public_caller(None);
+                let mut calls = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let version = support::version(&catalog, &caller)
+                        .await
+                        .expect("every call succeeds");
+                    seen[version as usize - 1].fetch_add(1, Ordering::Relaxed);
+                    calls += 1;
+                }
+                calls
+            })
+        })
+        .collect();
+
+    for swap in 0..50 {
+        let next = if swap % 2 == 0 { 2 } else { 1 };
+        support::deploy(
+            &fixture(&format!("version-v{next}.wasm")),
+            &dir.path().join("version.wasm"),
+        );
+        let caller = public_caller(None);
+        support::wait_until(&catalog, || async {
+            support::version(&catalog, &caller).await == Some(next)
+        })
+        .await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for caller in callers {
+        total += caller.await.expect("no caller failed");
+    }
+    assert!(total > 50, "calls ran during the swaps: {total}");
+    assert!(
+        seen.iter().all(|count| count.load(Ordering::Relaxed) > 0),
+        "both versions served"
+    );
+}

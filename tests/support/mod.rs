@@ -1,0 +1,158 @@
+//! Shared helpers for tests: built walker files, a runtime on a temporary cache, and a
+//! notifier that records what walkers send.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use walker_host::catalog::{CallError, Catalog};
+use walker_host::runtime::{
+    Caller, Limits, Notifier, Reply, ReplyBody, Runtime, Target, Transport,
+};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn built(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-walkers.sh --with-tests",
+        path.display()
+    );
+    path
+}
+
+pub fn chat_wasm() -> PathBuf {
+    built(repo().join("walkers/chat.wasm"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    built(repo().join("target/test-walkers").join(name))
+}
+
+/// Tight limits so hostile walkers are stopped quickly.
+pub fn test_limits() -> Limits {
+    Limits {
+        memory_bytes: 32 << 20,
+        run_time: Duration::from_millis(300),
+        notifications: 100,
+        instances: 64,
+        ..Limits::default()
+    }
+}
+
+pub fn runtime_with_cache(cache: &Path) -> Arc<Runtime> {
+    Arc::new(Runtime::new(test_limits(), cache.to_path_buf()).unwrap())
+}
+
+pub fn new_runtime() -> (Arc<Runtime>, tempfile::TempDir) {
+    let cache = tempfile::tempdir().unwrap();
+    (runtime_with_cache(cache.path()), cache)
+}
+
+pub fn public_caller(client_id: Option<&str>) -> Caller {
+    Caller {
+        client_id: client_id.map(str::to_string),
+        root_id: "n::000000000000000000000001".into(),
+        channel_id: client_id.map(|_| "channel".to_string()),
+        authenticated: false,
+        transport: if client_id.is_some() {
+            Transport::Websocket
+        } else {
+            Transport::Http
+        },
+    }
+}
+
+/// A notification as sent: target kind, ids, payload.
+pub type Sent = (String, Vec<String>, Value);
+
+/// Records notifications in order.
+#[derive(Default)]
+pub struct Recorder(Mutex<Vec<Sent>>);
+
+impl Notifier for Recorder {
+    fn notify(&self, target: Target<'_>, payload: String) {
+        let (kind, ids) = match target {
+            Target::Clients(ids) => ("clients", ids),
+            Target::Users(ids) => ("users", ids),
+            Target::Channels(ids) => ("channels", ids),
+        };
+        let payload = serde_json::from_str(&payload).expect("payloads are JSON");
+        self.0
+            .lock()
+            .unwrap()
+            .push((kind.to_string(), ids.to_vec(), payload));
+    }
+}
+
+pub async fn run_json(
+    catalog: &Catalog,
+    name: &str,
+    caller: &Caller,
+    input: Value,
+) -> Result<(Reply, Vec<Sent>), CallError> {
+    let recorder = Arc::new(Recorder::default());
+    let Value::Object(input) = input else {
+        panic!("input must be an object")
+    };
+    let reply = catalog
+        .call_by_name(name, caller, &input, recorder.clone())
+        .await?;
+    let sent = std::mem::take(&mut *recorder.0.lock().unwrap());
+    Ok((reply, sent))
+}
+
+pub fn reports(reply: &Reply) -> Vec<Value> {
+    match &reply.body {
+        ReplyBody::Reports(reports) => reports
+            .iter()
+            .map(|r| serde_json::from_str(r.get()).unwrap())
+            .collect(),
+        ReplyBody::Custom(custom) => panic!("unexpected custom report {custom}"),
+    }
+}
+
+/// The `version` test walker's answer, or `None` when it is not loaded.
+pub async fn version(catalog: &Catalog, caller: &Caller) -> Option<u64> {
+    match run_json(catalog, "version", caller, json!({})).await {
+        Ok((reply, _)) => reports(&reply)[0].as_u64(),
+        Err(CallError::UnknownWalker) => None,
+        Err(err) => panic!("version failed: {err:?}"),
+    }
+}
+
+/// Deploys by rename, as the README recommends.
+pub fn deploy(source: &Path, destination: &Path) {
+    deploy_bytes(&std::fs::read(source).unwrap(), destination);
+}
+
+pub fn deploy_bytes(bytes: &[u8], destination: &Path) {
+    let tmp = destination.with_file_name(format!(
+        ".{}.tmp",
+        destination.file_name().unwrap().to_str().unwrap()
+    ));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, destination).unwrap();
+}
+
+/// Waits for `condition`, re-checking after each catalog change; fails after 20 s.
+pub async fn wait_until<F, Fut>(catalog: &Catalog, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut changes = catalog.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !condition().await {
+        let wait = tokio::time::timeout_at(deadline, changes.changed()).await;
+        assert!(wait.is_ok(), "condition not reached in time");
+    }
+}

@@ -1,0 +1,122 @@
+//! What a running walker can do: report, set its status, notify connections.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::Caller;
+use crate::bindings::jac::walker::{socket, types::Response};
+
+/// A walker's result: `Ok(())`, or an error the caller sees as a walker error.
+pub type Result<T = (), E = Error> = std::result::Result<T, E>;
+
+/// A walker failure, with the message the caller sees.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl Error {
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Error(message.to_string())
+    }
+}
+
+impl<E: std::error::Error> From<E> for Error {
+    fn from(err: E) -> Self {
+        Error(err.to_string())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The running walker's view of its call: the caller, and what it reports.
+pub struct Context {
+    caller: Caller,
+    status: u16,
+    reports: Vec<String>,
+    custom: Option<String>,
+}
+
+impl Context {
+    pub(crate) fn new(caller: Caller) -> Self {
+        Context {
+            caller,
+            status: 200,
+            reports: Vec::new(),
+            custom: None,
+        }
+    }
+
+    pub(crate) fn into_response(self) -> Response {
+        Response {
+            status: self.status,
+            reports: self.reports,
+            custom: self.custom,
+        }
+    }
+
+    /// Who runs the walker, and on which root.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// Adds a value to the reply's `reports` (jac's `report`).
+    pub fn report(&mut self, value: impl Serialize) {
+        self.reports.push(to_json(&value));
+    }
+
+    /// The reply's status, 200 by default (jac's `get_context().status`).
+    pub fn set_status(&mut self, status: u16) {
+        self.status = status;
+    }
+
+    /// Replies with `value` itself instead of the `{status, reports}` envelope.
+    pub fn custom_report(&mut self, value: impl Serialize) {
+        self.custom = Some(to_json(&value));
+    }
+
+    /// Sends `payload` to the calling WebSocket connection; does nothing over HTTP.
+    pub fn notify_self(&self, payload: impl Serialize) {
+        socket::notify_self(&to_json(&payload));
+    }
+
+    /// Sends `payload` to every connection of each user (root ids, `n::<hex>` or bare hex).
+    pub fn notify_users<S: AsRef<str>>(
+        &self,
+        root_ids: impl IntoIterator<Item = S>,
+        payload: impl Serialize,
+    ) {
+        socket::notify_users(&ids(root_ids), &to_json(&payload));
+    }
+
+    /// Sends `payload` to every connection subscribed to each channel.
+    pub fn notify_channels<S: AsRef<str>>(
+        &self,
+        channel_ids: impl IntoIterator<Item = S>,
+        payload: impl Serialize,
+    ) {
+        socket::notify_channels(&ids(channel_ids), &to_json(&payload));
+    }
+
+    /// Sends `payload` to each listed connection; unknown ids are ignored.
+    pub fn notify_clients<S: AsRef<str>>(
+        &self,
+        client_ids: impl IntoIterator<Item = S>,
+        payload: impl Serialize,
+    ) {
+        socket::notify_clients(&ids(client_ids), &to_json(&payload));
+    }
+}
+
+fn ids<S: AsRef<str>>(ids: impl IntoIterator<Item = S>) -> Vec<String> {
+    ids.into_iter().map(|id| id.as_ref().to_string()).collect()
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    // Serializing a value that is not JSON-representable (a map with non-string keys)
+    // is a bug in the walker; fail loudly rather than send something else.
+    serde_json::to_string(value).expect("walker payloads must serialize to JSON")
+}

@@ -1,0 +1,216 @@
+//! Write jac-cloud walkers as WebAssembly components in a few lines of Rust.
+//!
+//! A walker is a struct of serde fields (the walker's context, validated by the host
+//! against the declared types) and one function. [`walker!`] declares the struct and
+//! its fields, [`Walker`] gives its name, spec and behaviour, and [`export_walkers!`]
+//! exports every walker of the crate as one component. No WIT knowledge is needed.
+//!
+//! ```no_run
+//! use walker_sdk::{export_walkers, json, walker, Context, Method, Result, Spec, Walker};
+//!
+//! walker! {
+//!     /// Sends a chat message to every connection of a channel; anyone may call it.
+//!     pub struct PublicGroup {
+//!         channel_id: String,
+//!         msg: String = "hi",
+//!     }
+//! }
+//!
+//! impl Walker for PublicGroup {
+//!     const NAME: &'static str = "public_group";
+//!
+//!     fn spec() -> Spec {
+//!         Spec::new().methods([Method::Websocket, Method::Post]).public()
+//!     }
+//!
+//!     fn run(self, cx: &mut Context) -> Result {
+//!         cx.notify_channels([&self.channel_id], &json!({"type": "chat", "data": {"message": self.msg}}));
+//!         cx.report("sent");
+//!         Ok(())
+//!     }
+//! }
+//!
+//! export_walkers!(PublicGroup);
+//! ```
+//!
+//! Build with `cargo build --target wasm32-wasip2` (crate type `cdylib`) and drop the
+//! `.wasm` into the server's `walkers/` directory.
+
+// The bindings name this crate by its public path, so they work from walker crates too.
+extern crate self as walker_sdk;
+
+mod context;
+mod fields;
+mod spec;
+
+pub use context::{Context, Error, Result};
+pub use fields::{Field, FieldKind, Fields};
+pub use serde_json::{Value, json};
+pub use spec::{Method, Spec};
+
+/// Who runs the walker: connection ids, root, transport.
+pub use bindings::jac::walker::types::{Caller, Transport};
+
+/// The WIT bindings, generated from `wit/walker.wit`.
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "walkers",
+        pub_export_macro: true,
+        default_bindings_module: "walker_sdk::bindings",
+        runtime_path: "walker_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// Log lines that end up in the host's log, tagged with the walker's name.
+pub mod log {
+    use crate::bindings::jac::walker::log::{Level, log};
+
+    pub fn debug(message: &str) {
+        log(Level::Debug, message)
+    }
+    pub fn info(message: &str) {
+        log(Level::Info, message)
+    }
+    pub fn warn(message: &str) {
+        log(Level::Warn, message)
+    }
+    pub fn error(message: &str) {
+        log(Level::Error, message)
+    }
+}
+
+/// A walker: its context fields (declared with [`walker!`]), its name, how it may be
+/// called and what it does.
+pub trait Walker: serde::de::DeserializeOwned + Fields {
+    /// The name clients call it by (`"walker": "<name>"`, `/walker/<name>`).
+    const NAME: &'static str;
+
+    /// How the walker may be called. The default is jac-cloud's: `post`, signed-in callers.
+    fn spec() -> Spec {
+        Spec::new()
+    }
+
+    /// Runs the walker. Reports, status and notifications go through `cx`; an `Err`
+    /// reaches the caller as a walker error.
+    fn run(self, cx: &mut Context) -> Result;
+}
+
+/// Declares a walker's context struct: serde fields with optional defaults.
+///
+/// Field types map to jac-cloud's: `String` → str, integers → int, floats → float,
+/// `bool`, `Vec<_>` → list, maps → dict, `Value` → any. `Option<_>` fields default to null.
+#[macro_export]
+macro_rules! walker {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $( $(#[$field_meta:meta])* $field_vis:vis $field:ident : $ty:ty $(= $default:expr)? ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive($crate::__private::serde::Deserialize)]
+        #[serde(crate = "walker_sdk::__private::serde")]
+        $vis struct $name {
+            $( $(#[$field_meta])* $field_vis $field: $ty ),*
+        }
+
+        impl $crate::Fields for $name {
+            fn fields() -> ::std::vec::Vec<$crate::Field> {
+                ::std::vec![$(
+                    $crate::Field::new::<$ty>(
+                        ::core::stringify!($field),
+                        $crate::__default_json!($ty $(, $default)?),
+                    )
+                ),*]
+            }
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __default_json {
+    ($ty:ty) => {
+        ::core::option::Option::None
+    };
+    ($ty:ty, $default:expr) => {{
+        let value: $ty = $crate::__private::IntoDefault::into_default($default);
+        ::core::option::Option::Some($crate::__private::to_json(&value))
+    }};
+}
+
+/// Exports the listed walkers as this crate's component. Call it once per crate.
+#[macro_export]
+macro_rules! export_walkers {
+    ($($walker:ty),+ $(,)?) => {
+        struct __ExportedWalkers;
+
+        impl $crate::bindings::Guest for __ExportedWalkers {
+            fn walkers() -> ::std::vec::Vec<$crate::bindings::jac::walker::types::WalkerSpec> {
+                ::std::vec![$($crate::__private::spec_of::<$walker>()),+]
+            }
+
+            fn run(
+                name: ::std::string::String,
+                caller: $crate::Caller,
+                context: ::std::string::String,
+            ) -> ::core::result::Result<
+                $crate::bindings::jac::walker::types::Response,
+                ::std::string::String,
+            > {
+                $(
+                    if name == <$walker as $crate::Walker>::NAME {
+                        return $crate::__private::run::<$walker>(caller, &context);
+                    }
+                )+
+                ::core::result::Result::Err(::std::format!("no walker named {name}"))
+            }
+        }
+
+        $crate::bindings::export!(__ExportedWalkers with_types_in $crate::bindings);
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+    pub use wit_bindgen;
+
+    use crate::bindings::jac::walker::types::{Response, WalkerSpec};
+    use crate::{Caller, Context, Walker};
+
+    /// Lets a `String` field default to a string literal; other defaults are taken as they are.
+    pub trait IntoDefault<T> {
+        fn into_default(self) -> T;
+    }
+
+    impl<T> IntoDefault<T> for T {
+        fn into_default(self) -> T {
+            self
+        }
+    }
+
+    impl IntoDefault<String> for &str {
+        fn into_default(self) -> String {
+            self.to_string()
+        }
+    }
+
+    pub fn to_json<T: serde::Serialize>(value: &T) -> String {
+        serde_json::to_string(value).expect("a default value serializes to JSON")
+    }
+
+    pub fn spec_of<W: Walker>() -> WalkerSpec {
+        W::spec().into_wit(W::NAME, W::fields())
+    }
+
+    pub fn run<W: Walker>(caller: Caller, context: &str) -> Result<Response, String> {
+        let walker: W = serde_json::from_str(context)
+            .map_err(|err| format!("invalid context for {}: {err}", W::NAME))?;
+        let mut cx = Context::new(caller);
+        walker.run(&mut cx).map_err(|err| err.to_string())?;
+        Ok(cx.into_response())
+    }
+}

@@ -1,0 +1,68 @@
+//! How a walker may be called: methods, auth, query fields, custom path.
+
+use crate::Field;
+use crate::bindings::jac::walker::types::{self as wit, WalkerSpec};
+
+pub use wit::Method;
+
+/// Builder for a walker's spec; mirrors jac-cloud's `class __specs__`.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    methods: Vec<Method>,
+    auth: bool,
+    as_query: Vec<String>,
+    path: Option<String>,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Spec {
+    /// jac-cloud's defaults: `post` only, signed-in callers only.
+    pub fn new() -> Self {
+        Spec {
+            methods: Vec::new(),
+            auth: true,
+            as_query: Vec::new(),
+            path: None,
+        }
+    }
+
+    /// `Method::Websocket` makes it a walker event; the others are HTTP methods.
+    pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
+        self.methods = methods.into_iter().collect();
+        self
+    }
+
+    /// Anonymous callers may run it too (`has auth: bool = False`).
+    pub fn public(mut self) -> Self {
+        self.auth = false;
+        self
+    }
+
+    /// Fields read from the query string (`has as_query: list = [...]`).
+    pub fn query<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Self {
+        self.as_query = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A custom REST path such as `/custom/{key}`; each `{name}` is a field.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    pub(crate) fn into_wit(self, name: &str, fields: Vec<Field>) -> WalkerSpec {
+        WalkerSpec {
+            name: name.to_string(),
+            methods: self.methods,
+            auth: self.auth,
+            as_query: self.as_query,
+            path: self.path,
+            fields: fields.into_iter().map(Field::into_wit).collect(),
+        }
+    }
+}
