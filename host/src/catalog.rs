@@ -14,9 +14,7 @@ use arc_swap::ArcSwap;
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, watch};
 
-use crate::runtime::{
-    Caller, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, WalkerSpec,
-};
+use crate::runtime::{Caller, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, WalkerSpec};
 
 pub struct Catalog {
     runtime: Arc<Runtime>,
@@ -68,6 +66,11 @@ impl Snapshot {
         self.walkers.get(name)
     }
 
+    /// The loaded files' names, sorted.
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
     pub fn walkers(&self) -> impl Iterator<Item = &Walker> {
         self.walkers.values()
     }
@@ -82,23 +85,12 @@ impl Snapshot {
             for (index, spec) in entry.component.walkers.iter().enumerate() {
                 if let Some(owner) = owners.get(spec.name.as_str()) {
                     if changed == Some(file.as_str()) || changed == Some(*owner) {
-                        tracing::warn!(
-                            walker = spec.name,
-                            file,
-                            owner,
-                            "walker name already taken; {owner} keeps it"
-                        );
+                        tracing::warn!(walker = spec.name, file, owner, "walker name already taken; {owner} keeps it");
                     }
                     continue;
                 }
                 owners.insert(&spec.name, file);
-                walkers.insert(
-                    spec.name.clone(),
-                    Walker {
-                        component: entry.component.clone(),
-                        index,
-                    },
-                );
+                walkers.insert(spec.name.clone(), Walker { component: entry.component.clone(), index });
             }
         }
         Snapshot { files, walkers }
@@ -157,11 +149,7 @@ impl Catalog {
         let name = file_name(path).context("not a walker file")?;
         let wasm = tokio::fs::read(path).await.context("reading")?;
         let started = std::time::Instant::now();
-        let component = self
-            .runtime
-            .load(wasm)
-            .await
-            .map_err(|err| anyhow::anyhow!("{err:#}"))?;
+        let component = self.runtime.load(wasm).await.map_err(|err| anyhow::anyhow!("{err:#}"))?;
         let walkers: Vec<&str> = component.walkers.iter().map(|w| w.name.as_str()).collect();
         tracing::info!(
             file = name,
@@ -172,22 +160,12 @@ impl Catalog {
         );
         let mut next_order = self.updates.lock().await;
         let current = self.current.load();
-        let load_order = current
-            .files
-            .get(name)
-            .map(|entry| entry.load_order)
-            .unwrap_or_else(|| {
-                *next_order += 1;
-                *next_order
-            });
+        let load_order = current.files.get(name).map(|entry| entry.load_order).unwrap_or_else(|| {
+            *next_order += 1;
+            *next_order
+        });
         let mut files = current.files.clone();
-        files.insert(
-            name.to_string(),
-            Arc::new(FileEntry {
-                load_order,
-                component: Arc::new(component),
-            }),
-        );
+        files.insert(name.to_string(), Arc::new(FileEntry { load_order, component: Arc::new(component) }));
         self.swap(Snapshot::with_files(files, Some(name)));
         Ok(())
     }
@@ -222,10 +200,7 @@ impl Catalog {
         let spec = walker.spec();
         let context = spec.validate(input).map_err(CallError::Invalid)?;
         let context = Value::Object(context).to_string();
-        self.runtime
-            .run(&walker.component, &spec.name, caller, &context, notifier)
-            .await
-            .map_err(CallError::Run)
+        self.runtime.run(&walker.component, &spec.name, caller, &context, notifier).await.map_err(CallError::Run)
     }
 
     /// Looks walker `name` up and calls it.

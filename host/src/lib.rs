@@ -1,6 +1,20 @@
 //! walker-host: a jac-cloud compatible real-time server whose walkers are WebAssembly
 //! components, loaded from a directory, hot-reloaded and sandboxed.
+//!
+//! - `runtime`: compiling, checking and running walker components in a sandbox;
+//! - `catalog` and `reload`: which walkers are served, kept in step with `walkers/`;
+//! - `server`, `ws`, `rest`, `frames`: the jac-cloud wire protocol;
+//! - `hub`: who is connected, and notification fan-out;
+//! - `accounts` and `auth`: users, roots and tokens.
 
+pub mod accounts;
+pub mod auth;
 pub mod catalog;
+pub mod config;
+pub mod frames;
+pub mod hub;
 pub mod reload;
+pub mod rest;
 pub mod runtime;
+pub mod server;
+pub mod ws;

@@ -11,10 +11,23 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use notify::RecursiveMode;
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 use tokio::sync::mpsc;
 
 use crate::catalog::{Catalog, is_walker_file};
+
+/// Whether an event may change what a file holds. Reads (our own, when loading) and
+/// metadata changes do not, and must not trigger a reload.
+fn changes_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        _ => false,
+    }
+}
 
 /// Keeps watching while alive.
 pub struct Watcher {
@@ -23,35 +36,27 @@ pub struct Watcher {
 
 /// Starts watching `dir` and loads what is already there. Changes that happen while the
 /// initial load runs are picked up too.
-pub async fn watch_and_load(
-    catalog: Arc<Catalog>,
-    dir: &Path,
-    debounce: Duration,
-) -> anyhow::Result<Watcher> {
+pub async fn watch_and_load(catalog: Arc<Catalog>, dir: &Path, debounce: Duration) -> anyhow::Result<Watcher> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
-    let mut debouncer =
-        new_debouncer(
-            debounce,
-            None,
-            move |result: DebounceEventResult| match result {
-                Ok(events) => {
-                    let paths = events
-                        .into_iter()
-                        .flat_map(|event| event.event.paths)
-                        .collect();
-                    let _ = tx.send(paths);
-                }
-                Err(errors) => {
-                    for error in errors {
-                        tracing::warn!("watching walkers: {error}");
-                    }
-                }
-            },
-        )
-        .context("starting the file watcher")?;
-    debouncer
-        .watch(dir, RecursiveMode::NonRecursive)
-        .with_context(|| format!("watching {}", dir.display()))?;
+    let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| match result {
+        Ok(events) => {
+            let paths: Vec<PathBuf> = events
+                .into_iter()
+                .filter(|event| changes_content(&event.kind))
+                .flat_map(|event| event.event.paths)
+                .collect();
+            if !paths.is_empty() {
+                let _ = tx.send(paths);
+            }
+        }
+        Err(errors) => {
+            for error in errors {
+                tracing::warn!("watching walkers: {error}");
+            }
+        }
+    })
+    .context("starting the file watcher")?;
+    debouncer.watch(dir, RecursiveMode::NonRecursive).with_context(|| format!("watching {}", dir.display()))?;
 
     catalog.load_dir(dir).await?;
 
@@ -61,10 +66,7 @@ pub async fn watch_and_load(
             while let Ok(more) = rx.try_recv() {
                 paths.extend(more);
             }
-            let changed: BTreeSet<PathBuf> = paths
-                .into_iter()
-                .filter(|path| is_walker_file(path))
-                .collect();
+            let changed: BTreeSet<PathBuf> = paths.into_iter().filter(|path| is_walker_file(path)).collect();
             for path in changed {
                 if path.exists() {
                     catalog.load_file_logged(&path).await;
@@ -74,7 +76,5 @@ pub async fn watch_and_load(
             }
         }
     });
-    Ok(Watcher {
-        _debouncer: debouncer,
-    })
+    Ok(Watcher { _debouncer: debouncer })
 }

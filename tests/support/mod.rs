@@ -9,23 +9,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use walker_host::catalog::{CallError, Catalog};
-use walker_host::runtime::{
-    Caller, Limits, Notifier, Reply, ReplyBody, Runtime, Target, Transport,
-};
+use walker_host::runtime::{Caller, Limits, Notifier, Reply, ReplyBody, Runtime, Target, Transport};
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn built(path: PathBuf) -> PathBuf {
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/build-walkers.sh --with-tests",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: run scripts/build-walkers.sh --with-tests", path.display());
     path
 }
 
@@ -63,11 +54,7 @@ pub fn public_caller(client_id: Option<&str>) -> Caller {
         root_id: "n::000000000000000000000001".into(),
         channel_id: client_id.map(|_| "channel".to_string()),
         authenticated: false,
-        transport: if client_id.is_some() {
-            Transport::Websocket
-        } else {
-            Transport::Http
-        },
+        transport: if client_id.is_some() { Transport::Websocket } else { Transport::Http },
     }
 }
 
@@ -86,10 +73,7 @@ impl Notifier for Recorder {
             Target::Channels(ids) => ("channels", ids),
         };
         let payload = serde_json::from_str(&payload).expect("payloads are JSON");
-        self.0
-            .lock()
-            .unwrap()
-            .push((kind.to_string(), ids.to_vec(), payload));
+        self.0.lock().unwrap().push((kind.to_string(), ids.to_vec(), payload));
     }
 }
 
@@ -100,22 +84,15 @@ pub async fn run_json(
     input: Value,
 ) -> Result<(Reply, Vec<Sent>), CallError> {
     let recorder = Arc::new(Recorder::default());
-    let Value::Object(input) = input else {
-        panic!("input must be an object")
-    };
-    let reply = catalog
-        .call_by_name(name, caller, &input, recorder.clone())
-        .await?;
+    let Value::Object(input) = input else { panic!("input must be an object") };
+    let reply = catalog.call_by_name(name, caller, &input, recorder.clone()).await?;
     let sent = std::mem::take(&mut *recorder.0.lock().unwrap());
     Ok((reply, sent))
 }
 
 pub fn reports(reply: &Reply) -> Vec<Value> {
     match &reply.body {
-        ReplyBody::Reports(reports) => reports
-            .iter()
-            .map(|r| serde_json::from_str(r.get()).unwrap())
-            .collect(),
+        ReplyBody::Reports(reports) => reports.iter().map(|r| serde_json::from_str(r.get()).unwrap()).collect(),
         ReplyBody::Custom(custom) => panic!("unexpected custom report {custom}"),
     }
 }
@@ -135,10 +112,7 @@ pub fn deploy(source: &Path, destination: &Path) {
 }
 
 pub fn deploy_bytes(bytes: &[u8], destination: &Path) {
-    let tmp = destination.with_file_name(format!(
-        ".{}.tmp",
-        destination.file_name().unwrap().to_str().unwrap()
-    ));
+    let tmp = destination.with_file_name(format!(".{}.tmp", destination.file_name().unwrap().to_str().unwrap()));
     std::fs::write(&tmp, bytes).unwrap();
     std::fs::rename(&tmp, destination).unwrap();
 }

@@ -42,20 +42,11 @@ pub struct Context {
 
 impl Context {
     pub(crate) fn new(caller: Caller) -> Self {
-        Context {
-            caller,
-            status: 200,
-            reports: Vec::new(),
-            custom: None,
-        }
+        Context { caller, status: 200, reports: Vec::new(), custom: None }
     }
 
     pub(crate) fn into_response(self) -> Response {
-        Response {
-            status: self.status,
-            reports: self.reports,
-            custom: self.custom,
-        }
+        Response { status: self.status, reports: self.reports, custom: self.custom }
     }
 
     /// Who runs the walker, and on which root.
@@ -84,29 +75,17 @@ impl Context {
     }
 
     /// Sends `payload` to every connection of each user (root ids, `n::<hex>` or bare hex).
-    pub fn notify_users<S: AsRef<str>>(
-        &self,
-        root_ids: impl IntoIterator<Item = S>,
-        payload: impl Serialize,
-    ) {
+    pub fn notify_users<S: AsRef<str>>(&self, root_ids: impl IntoIterator<Item = S>, payload: impl Serialize) {
         socket::notify_users(&ids(root_ids), &to_json(&payload));
     }
 
     /// Sends `payload` to every connection subscribed to each channel.
-    pub fn notify_channels<S: AsRef<str>>(
-        &self,
-        channel_ids: impl IntoIterator<Item = S>,
-        payload: impl Serialize,
-    ) {
+    pub fn notify_channels<S: AsRef<str>>(&self, channel_ids: impl IntoIterator<Item = S>, payload: impl Serialize) {
         socket::notify_channels(&ids(channel_ids), &to_json(&payload));
     }
 
     /// Sends `payload` to each listed connection; unknown ids are ignored.
-    pub fn notify_clients<S: AsRef<str>>(
-        &self,
-        client_ids: impl IntoIterator<Item = S>,
-        payload: impl Serialize,
-    ) {
+    pub fn notify_clients<S: AsRef<str>>(&self, client_ids: impl IntoIterator<Item = S>, payload: impl Serialize) {
         socket::notify_clients(&ids(client_ids), &to_json(&payload));
     }
 }

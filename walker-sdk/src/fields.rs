@@ -16,19 +16,11 @@ pub struct Field {
 impl Field {
     pub fn new<T: FieldKind>(name: &'static str, default: Option<String>) -> Self {
         let default = default.or_else(|| T::OPTIONAL.then(|| "null".to_string()));
-        Field {
-            name,
-            kind: T::KIND,
-            default,
-        }
+        Field { name, kind: T::KIND, default }
     }
 
     pub(crate) fn into_wit(self) -> wit::Field {
-        wit::Field {
-            name: self.name.to_string(),
-            type_: self.kind,
-            default: self.default,
-        }
+        wit::Field { name: self.name.to_string(), type_: self.kind, default: self.default }
     }
 }
 

@@ -207,8 +207,8 @@ pub mod __private {
     }
 
     pub fn run<W: Walker>(caller: Caller, context: &str) -> Result<Response, String> {
-        let walker: W = serde_json::from_str(context)
-            .map_err(|err| format!("invalid context for {}: {err}", W::NAME))?;
+        let walker: W =
+            serde_json::from_str(context).map_err(|err| format!("invalid context for {}: {err}", W::NAME))?;
         let mut cx = Context::new(caller);
         walker.run(&mut cx).map_err(|err| err.to_string())?;
         Ok(cx.into_response())

@@ -23,12 +23,7 @@ impl Default for Spec {
 impl Spec {
     /// jac-cloud's defaults: `post` only, signed-in callers only.
     pub fn new() -> Self {
-        Spec {
-            methods: Vec::new(),
-            auth: true,
-            as_query: Vec::new(),
-            path: None,
-        }
+        Spec { methods: Vec::new(), auth: true, as_query: Vec::new(), path: None }
     }
 
     /// `Method::Websocket` makes it a walker event; the others are HTTP methods.

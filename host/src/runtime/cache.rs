@@ -29,25 +29,17 @@ pub struct CodeCache {
 
 impl CodeCache {
     pub fn new(engine: &Engine, dir: PathBuf) -> Result<Self> {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("creating the code cache {}", dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating the code cache {}", dir.display()))?;
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Ok(CodeCache {
-            dir,
-            engine_key: hasher.finish(),
-        })
+        Ok(CodeCache { dir, engine_key: hasher.finish() })
     }
 
     /// The compiled component for `wasm`, from the cache or compiled now (slow: run it
     /// off the async runtime).
     pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<(Component, Origin)> {
         let digest = Sha256::digest(wasm);
-        let path = self.dir.join(format!(
-            "{}-{:016x}.cwasm",
-            hex::encode(digest),
-            self.engine_key
-        ));
+        let path = self.dir.join(format!("{}-{:016x}.cwasm", hex::encode(digest), self.engine_key));
         if path.exists() {
             // SAFETY: files in the cache directory are written only by `store` below, from
             // `Engine::precompile_component`, and never modified once renamed into place.
@@ -69,9 +61,7 @@ impl CodeCache {
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let tmp = self.dir.join(format!(
             ".{}.{}-{}.tmp",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("artifact"),
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
             std::process::id(),
             WRITES.fetch_add(1, Ordering::Relaxed)
         ));

@@ -22,7 +22,7 @@ const MEMORIES_PER_COMPONENT: u32 = 4;
 const TABLES_PER_COMPONENT: u32 = 64;
 /// Pages of a memory left mapped when its slot is reused: resetting them with a
 /// memset is cheaper than faulting them in again for small walkers.
-const KEEP_RESIDENT_BYTES: usize = 1 << 20;
+const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 
 pub fn new_engine(limits: &Limits) -> Result<Engine> {
     let instances = limits.instances;
@@ -68,10 +68,7 @@ impl EpochTicker {
                 }
             })
             .expect("spawning the epoch ticker thread");
-        EpochTicker {
-            stop,
-            thread: Some(thread),
-        }
+        EpochTicker { stop, thread: Some(thread) }
     }
 }
 

@@ -26,10 +26,7 @@ pub enum RunErrorKind {
 
 impl RunError {
     pub fn new(walker: &str, kind: RunErrorKind) -> Self {
-        RunError {
-            walker: walker.to_string(),
-            kind,
-        }
+        RunError { walker: walker.to_string(), kind }
     }
 
     /// Short machine-readable name, used as the error `type` on the wire.

@@ -37,13 +37,7 @@ use sandbox::{NotJson, RunState};
 
 /// Interfaces a walker may import: the walker WIT package, and WASI that an empty
 /// context makes harmless. Filesystem, sockets and HTTP are refused at load.
-const ALLOWED_IMPORTS: &[&str] = &[
-    "jac:walker/",
-    "wasi:io/",
-    "wasi:cli/",
-    "wasi:clocks/",
-    "wasi:random/",
-];
+const ALLOWED_IMPORTS: &[&str] = &["jac:walker/", "wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/"];
 
 /// Extra time past the run limit before the host gives up waiting on a run; the epoch
 /// deadline normally stops it first.
@@ -111,29 +105,19 @@ impl Runtime {
     pub async fn load(self: &Arc<Self>, wasm: Vec<u8>) -> Result<LoadedComponent> {
         let runtime = self.clone();
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm));
-        let (component, origin) =
-            tokio::task::spawn_blocking(move || runtime.cache.load(&runtime.engine, &wasm))
-                .await
-                .context("compiling")??;
+        let (component, origin) = tokio::task::spawn_blocking(move || runtime.cache.load(&runtime.engine, &wasm))
+            .await
+            .context("compiling")??;
         self.check_imports(&component)?;
         let pre = WalkersPre::new(self.linker.instantiate_pre(&component)?)?;
         let walkers = self.read_specs(&pre).await?;
-        Ok(LoadedComponent {
-            pre,
-            walkers,
-            sha256,
-            origin,
-        })
+        Ok(LoadedComponent { pre, walkers, sha256, origin })
     }
 
     fn check_imports(&self, component: &Component) -> Result<()> {
         for (name, item) in component.component_type().imports(&self.engine) {
             let is_instance = matches!(item.ty, ComponentItem::ComponentInstance(_));
-            if !is_instance
-                || !ALLOWED_IMPORTS
-                    .iter()
-                    .any(|allowed| name.starts_with(allowed))
-            {
+            if !is_instance || !ALLOWED_IMPORTS.iter().any(|allowed| name.starts_with(allowed)) {
                 wasmtime::bail!("imports `{name}`, which walkers may not use");
             }
         }
@@ -150,18 +134,10 @@ impl Runtime {
         .await
         .context("listing its walkers took too long")?
         .context("listing its walkers")?;
-        specs
-            .into_iter()
-            .map(|spec| WalkerSpec::from_wit(spec).map_err(wasmtime::Error::msg))
-            .collect()
+        specs.into_iter().map(|spec| WalkerSpec::from_wit(spec).map_err(wasmtime::Error::msg)).collect()
     }
 
-    fn new_store(
-        &self,
-        walker: Arc<str>,
-        caller: Option<&Caller>,
-        notifier: Arc<dyn Notifier>,
-    ) -> Store<RunState> {
+    fn new_store(&self, walker: Arc<str>, caller: Option<&Caller>, notifier: Arc<dyn Notifier>) -> Store<RunState> {
         let state = RunState::new(self.limits.clone(), walker, caller, notifier);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state);
@@ -187,11 +163,7 @@ impl Runtime {
         notifier: Arc<dyn Notifier>,
     ) -> Result<Reply, RunError> {
         let fail = |kind| RunError::new(walker, kind);
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| fail(RunErrorKind::Internal))?;
+        let _slot = self.slots.acquire().await.map_err(|_| fail(RunErrorKind::Internal))?;
         let mut store = self.new_store(Arc::from(walker), Some(caller), notifier);
         let outcome = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
             let instance = component.pre.instantiate_async(&mut store).await?;
@@ -200,9 +172,7 @@ impl Runtime {
         .await;
         let response = match outcome {
             Err(_elapsed) => {
-                return Err(fail(RunErrorKind::Limit(LimitHit::Time(
-                    self.limits.run_time,
-                ))));
+                return Err(fail(RunErrorKind::Limit(LimitHit::Time(self.limits.run_time))));
             }
             Ok(Err(err)) => return Err(fail(self.classify(walker, err))),
             Ok(Ok(Err(message))) => return Err(fail(RunErrorKind::Failed(message))),
@@ -230,8 +200,7 @@ impl Runtime {
         let limit = self.limits.report_bytes;
         let too_big = || RunErrorKind::Limit(LimitHit::ReportSize(limit));
         let parse = |text: String| {
-            RawValue::from_string(text)
-                .map_err(|_| RunErrorKind::InvalidOutput("a report that is not JSON".into()))
+            RawValue::from_string(text).map_err(|_| RunErrorKind::InvalidOutput("a report that is not JSON".into()))
         };
         let body = match response.custom {
             Some(custom) if custom.len() > limit => return Err(too_big()),
@@ -240,18 +209,9 @@ impl Runtime {
                 if response.reports.iter().map(String::len).sum::<usize>() > limit {
                     return Err(too_big());
                 }
-                ReplyBody::Reports(
-                    response
-                        .reports
-                        .into_iter()
-                        .map(parse)
-                        .collect::<Result<_, _>>()?,
-                )
+                ReplyBody::Reports(response.reports.into_iter().map(parse).collect::<Result<_, _>>()?)
             }
         };
-        Ok(Reply {
-            status: response.status,
-            body,
-        })
+        Ok(Reply { status: response.status, body })
     }
 }

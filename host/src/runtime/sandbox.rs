@@ -53,19 +53,10 @@ pub struct RunState {
 }
 
 impl RunState {
-    pub fn new(
-        limits: Arc<Limits>,
-        walker: Arc<str>,
-        caller: Option<&Caller>,
-        notifier: Arc<dyn Notifier>,
-    ) -> Self {
+    pub fn new(limits: Arc<Limits>, walker: Arc<str>, caller: Option<&Caller>, notifier: Arc<dyn Notifier>) -> Self {
         RunState {
             // No preopens, env, args or network: the walker sees nothing of the host.
-            wasi: WasiCtx::builder()
-                .allow_tcp(false)
-                .allow_udp(false)
-                .allow_ip_name_lookup(false)
-                .build(),
+            wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
             table: ResourceTable::new(),
             deadline: Instant::now() + limits.run_time,
             limits,
@@ -138,10 +129,7 @@ impl walker::log::Host for RunState {
             return;
         }
         if message.len() > LOG_LINE_BYTES {
-            let cut = (0..=LOG_LINE_BYTES)
-                .rev()
-                .find(|&i| message.is_char_boundary(i))
-                .unwrap_or(0);
+            let cut = (0..=LOG_LINE_BYTES).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
             message.truncate(cut);
         }
         let walker = &*self.walker;
@@ -158,34 +146,21 @@ impl walker::types::Host for RunState {}
 
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
 /// Caps linear memory; a refused growth traps with `LimitHit::Memory` so every
 /// language's walker fails the same, recognizable way.
 impl ResourceLimiter for RunState {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
         if desired > self.limits.memory_bytes {
             return Err(LimitHit::Memory(self.limits.memory_bytes).into());
         }
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }

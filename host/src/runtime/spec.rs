@@ -1,6 +1,8 @@
 //! Walker specs as the host keeps them: checked once at load, then used to route calls
 //! and to validate each call's context before any guest code runs.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::bindings::{self, FieldType, Method};
@@ -25,13 +27,22 @@ pub struct FieldSpec {
     pub default: Option<Value>,
 }
 
-/// One reason a context was refused, in pydantic's shape (as jac-cloud reports it).
+/// One reason an input was refused, in pydantic's shape (as jac-cloud reports it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FieldError {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub loc: Vec<String>,
-    pub msg: &'static str,
+    pub msg: Cow<'static, str>,
+    /// The refused value (for a missing field, the object it is missing from).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+}
+
+impl FieldError {
+    pub fn new(kind: &'static str, loc: Vec<String>, msg: impl Into<Cow<'static, str>>, input: Option<Value>) -> Self {
+        FieldError { kind, loc, msg: msg.into(), input }
+    }
 }
 
 impl WalkerSpec {
@@ -48,33 +59,23 @@ impl WalkerSpec {
             }
             let default = match field.default {
                 None => None,
-                Some(text) => Some(serde_json::from_str(&text).map_err(|_| {
-                    format!(
-                        "walker {name}: the default of field {} is not JSON",
-                        field.name
-                    )
-                })?),
+                Some(text) => Some(
+                    serde_json::from_str(&text)
+                        .map_err(|_| format!("walker {name}: the default of field {} is not JSON", field.name))?,
+                ),
             };
-            fields.push(FieldSpec {
-                name: field.name,
-                kind: field.type_,
-                default,
-            });
+            fields.push(FieldSpec { name: field.name, kind: field.type_, default });
         }
         let declared = |field: &str| fields.iter().any(|f| f.name == field);
         if let Some(undeclared) = spec.as_query.iter().find(|f| !declared(f)) {
-            return Err(format!(
-                "walker {name}: query field {undeclared} is not declared"
-            ));
+            return Err(format!("walker {name}: query field {undeclared} is not declared"));
         }
         if let Some(path) = &spec.path {
             if !path.starts_with('/') {
                 return Err(format!("walker {name}: path {path:?} must start with '/'"));
             }
             if let Some(undeclared) = path_params(path).find(|f| !declared(f)) {
-                return Err(format!(
-                    "walker {name}: path parameter {undeclared} is not declared"
-                ));
+                return Err(format!("walker {name}: path parameter {undeclared} is not declared"));
             }
         }
         let mut methods = spec.methods;
@@ -82,14 +83,7 @@ impl WalkerSpec {
             methods.push(Method::Post);
         }
         methods.dedup();
-        Ok(WalkerSpec {
-            name,
-            methods,
-            auth: spec.auth,
-            as_query: spec.as_query,
-            path: spec.path,
-            fields,
-        })
+        Ok(WalkerSpec { name, methods, auth: spec.auth, as_query: spec.as_query, path: spec.path, fields })
     }
 
     pub fn allows(&self, method: Method) -> bool {
@@ -100,18 +94,11 @@ impl WalkerSpec {
     /// Returns the context the walker receives: exactly the declared fields. Like
     /// pydantic's lax mode, numbers and booleans may be written as strings, which is
     /// also how query-string and path values arrive.
-    pub fn validate(
-        &self,
-        input: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, Vec<FieldError>> {
+    pub fn validate(&self, input: &Map<String, Value>) -> Result<Map<String, Value>, Vec<FieldError>> {
         let mut context = Map::new();
         let mut errors = Vec::new();
         for field in &self.fields {
-            let error = |kind, msg| FieldError {
-                kind,
-                loc: vec![field.name.clone()],
-                msg,
-            };
+            let loc = || vec![field.name.clone()];
             match (input.get(&field.name), &field.default) {
                 (Some(Value::Null), Some(Value::Null)) => {
                     context.insert(field.name.clone(), Value::Null);
@@ -120,26 +107,23 @@ impl WalkerSpec {
                     Ok(value) => {
                         context.insert(field.name.clone(), value);
                     }
-                    Err((kind, msg)) => errors.push(error(kind, msg)),
+                    Err((kind, msg)) => errors.push(FieldError::new(kind, loc(), msg, Some(value.clone()))),
                 },
                 (None, Some(default)) => {
                     context.insert(field.name.clone(), default.clone());
                 }
-                (None, None) => errors.push(error("missing", "Field required")),
+                (None, None) => {
+                    errors.push(FieldError::new("missing", loc(), "Field required", Some(Value::Object(input.clone()))))
+                }
             }
         }
-        if errors.is_empty() {
-            Ok(context)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(context) } else { Err(errors) }
     }
 }
 
 /// The `{name}` parameters of a custom path.
 pub fn path_params(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/')
-        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+    path.split('/').filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
 }
 
 /// Checks `value` against a field type, converting where pydantic's lax mode does
@@ -152,19 +136,13 @@ fn coerce(kind: FieldType, value: &Value) -> Result<Value, (&'static str, &'stat
         (FieldType::Int, Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => Ok(i.into()),
             (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok((f as i64).into()),
-            _ => Err((
-                "int_from_float",
-                "Input should be a valid integer, got a number with a fractional part",
-            )),
+            _ => Err(("int_from_float", "Input should be a valid integer, got a number with a fractional part")),
         },
-        (FieldType::Int, Value::String(s)) => {
-            s.trim().parse::<i64>().map(Value::from).map_err(|_| {
-                (
-                    "int_parsing",
-                    "Input should be a valid integer, unable to parse string as an integer",
-                )
-            })
-        }
+        (FieldType::Int, Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| ("int_parsing", "Input should be a valid integer, unable to parse string as an integer")),
         (FieldType::Int, _) => Err(("int_type", "Input should be a valid integer")),
         (FieldType::Float, Value::Number(_)) => Ok(value.clone()),
         (FieldType::Float, Value::String(s)) => s
@@ -173,19 +151,13 @@ fn coerce(kind: FieldType, value: &Value) -> Result<Value, (&'static str, &'stat
             .ok()
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
-            .ok_or((
-                "float_parsing",
-                "Input should be a valid number, unable to parse string as a number",
-            )),
+            .ok_or(("float_parsing", "Input should be a valid number, unable to parse string as a number")),
         (FieldType::Float, _) => Err(("float_type", "Input should be a valid number")),
         (FieldType::Bool, Value::Bool(_)) => Ok(value.clone()),
         (FieldType::Bool, Value::String(s)) => match s.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" | "t" | "y" => Ok(true.into()),
             "false" | "0" | "no" | "off" | "f" | "n" => Ok(false.into()),
-            _ => Err((
-                "bool_parsing",
-                "Input should be a valid boolean, unable to interpret input",
-            )),
+            _ => Err(("bool_parsing", "Input should be a valid boolean, unable to interpret input")),
         },
         (FieldType::Bool, Value::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
             Ok((n.as_i64() == Some(1)).into())

@@ -118,10 +118,7 @@ impl Walker for PublicGroup {
         Spec::new().methods(WEBSOCKET_AND_POST).public()
     }
     fn run(self, cx: &mut Context) -> Result {
-        cx.notify_channels(
-            [self.channel_id],
-            json!({"type": "chat", "data": {"message": self.msg}}),
-        );
+        cx.notify_channels([self.channel_id], json!({"type": "chat", "data": {"message": self.msg}}));
         Ok(())
     }
 }
@@ -147,10 +144,7 @@ walker! {
 impl Walker for GetQ {
     const NAME: &'static str = "get_q";
     fn spec() -> Spec {
-        Spec::new()
-            .methods([Method::Get, Method::Post])
-            .query(["a"])
-            .public()
+        Spec::new().methods([Method::Get, Method::Post]).query(["a"]).public()
     }
     fn run(self, cx: &mut Context) -> Result {
         cx.report(json!({"a": self.a, "b": self.b}));
@@ -165,10 +159,7 @@ walker! {
 impl Walker for PathVar {
     const NAME: &'static str = "path_var";
     fn spec() -> Spec {
-        Spec::new()
-            .methods([Method::Get])
-            .path("/custom/{key}")
-            .public()
+        Spec::new().methods([Method::Get]).path("/custom/{key}").public()
     }
     fn run(self, cx: &mut Context) -> Result {
         cx.report(json!({"key": self.key, "val": self.val}));

@@ -3,9 +3,7 @@
 use walker_sdk::{Context, Method, Result, Spec, Walker, export_walkers, json, walker};
 
 fn public() -> Spec {
-    Spec::new()
-        .methods([Method::Websocket, Method::Post])
-        .public()
+    Spec::new().methods([Method::Websocket, Method::Post]).public()
 }
 
 walker! {

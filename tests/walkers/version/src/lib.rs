@@ -10,9 +10,7 @@ walker! {
 impl Walker for Version {
     const NAME: &'static str = "version";
     fn spec() -> Spec {
-        Spec::new()
-            .methods([Method::Websocket, Method::Post])
-            .public()
+        Spec::new().methods([Method::Websocket, Method::Post]).public()
     }
     fn run(self, cx: &mut Context) -> Result {
         cx.report(VERSION);

@@ -1,0 +1,126 @@
+//! Configuration: every flag has an environment variable and a safe default, so
+//! `walker-host` with no arguments serves `walkers/` on 127.0.0.1:8000.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::runtime::Limits;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "walker-host", version, about = "A jac-cloud compatible real-time server for WebAssembly walkers")]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "JAC_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Directory of walker components (`*.wasm`), watched for changes.
+    #[arg(long, env = "JAC_WALKERS_DIR", default_value = "walkers")]
+    pub walkers_dir: PathBuf,
+
+    /// Directory for the account database, the token secret and compiled code.
+    #[arg(long, env = "JAC_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Secret for signing tokens; generated once and kept in the data directory when unset.
+    #[arg(long, env = "JAC_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+
+    /// How long a login token stays valid, in seconds (jac-cloud: 12 hours).
+    #[arg(long, env = "JAC_TOKEN_TTL_SECS", default_value_t = 12 * 3600)]
+    pub token_ttl_secs: u64,
+
+    /// Who may send `user`, `channel` and `client` events over the WebSocket.
+    #[arg(long, env = "JAC_CLIENT_EVENTS", value_enum, default_value_t = ClientEvents::Open)]
+    pub client_events: ClientEvents,
+
+    /// Quiet time after a change in the walkers directory before reloading.
+    #[arg(long, env = "JAC_RELOAD_DEBOUNCE_MS", default_value_t = 200)]
+    pub reload_debounce_ms: u64,
+
+    /// Largest WebSocket message a client may send; larger ones close the connection (1009).
+    #[arg(long, env = "JAC_MAX_MESSAGE_BYTES", default_value_t = 64 << 10)]
+    pub max_message_bytes: usize,
+
+    /// Largest HTTP request body.
+    #[arg(long, env = "JAC_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Bytes queued for one connection before it is cut off as a slow consumer (close 4008).
+    #[arg(long, env = "JAC_QUEUE_BYTES", default_value_t = 1 << 20)]
+    pub queue_bytes: usize,
+
+    /// Messages queued for one connection before it is cut off as a slow consumer.
+    #[arg(long, env = "JAC_QUEUE_MESSAGES", default_value_t = 1024)]
+    pub queue_messages: usize,
+
+    /// Time one write to a client may take before the connection is dropped.
+    #[arg(long, env = "JAC_WRITE_TIMEOUT_MS", default_value_t = 5_000)]
+    pub write_timeout_ms: u64,
+
+    /// Interval between server pings.
+    #[arg(long, env = "JAC_PING_INTERVAL_SECS", default_value_t = 25)]
+    pub ping_interval_secs: u64,
+
+    /// A connection silent (no frame, no pong) for this long is closed.
+    #[arg(long, env = "JAC_PING_TIMEOUT_SECS", default_value_t = 60)]
+    pub ping_timeout_secs: u64,
+
+    /// Linear memory one walker instance may use, in MiB.
+    #[arg(long, env = "JAC_WALKER_MEMORY_MIB", default_value_t = Limits::DEFAULT_MEMORY_BYTES >> 20)]
+    pub walker_memory_mib: usize,
+
+    /// Time one walker run may take, in milliseconds.
+    #[arg(long, env = "JAC_WALKER_TIME_MS", default_value_t = Limits::DEFAULT_RUN_TIME.as_millis() as u64)]
+    pub walker_time_ms: u64,
+
+    /// Notifications one walker run may send.
+    #[arg(long, env = "JAC_WALKER_NOTIFICATIONS", default_value_t = Limits::DEFAULT_NOTIFICATIONS)]
+    pub walker_notifications: u32,
+
+    /// Size of one notification a walker sends, in bytes.
+    #[arg(long, env = "JAC_WALKER_NOTIFICATION_BYTES", default_value_t = Limits::DEFAULT_NOTIFICATION_BYTES)]
+    pub walker_notification_bytes: usize,
+
+    /// Total size of one walker run's reports, in bytes.
+    #[arg(long, env = "JAC_WALKER_REPORT_BYTES", default_value_t = Limits::DEFAULT_REPORT_BYTES)]
+    pub walker_report_bytes: usize,
+
+    /// Walker instances alive at once (the instance pool); further runs wait for a slot.
+    #[arg(long, env = "JAC_WALKER_INSTANCES", default_value_t = Limits::DEFAULT_INSTANCES)]
+    pub walker_instances: u32,
+}
+
+/// Who may send `user`, `channel` and `client` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientEvents {
+    /// Anyone, as jac-cloud does.
+    Open,
+    /// Signed-in connections only.
+    Authenticated,
+    /// Nobody: only walkers notify.
+    Off,
+}
+
+impl Config {
+    /// The defaults, for embedding and tests.
+    pub fn with_dirs(walkers_dir: PathBuf, data_dir: PathBuf) -> Self {
+        let mut config = Config::parse_from(["walker-host"]);
+        config.walkers_dir = walkers_dir;
+        config.data_dir = data_dir;
+        config
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            memory_bytes: self.walker_memory_mib << 20,
+            run_time: Duration::from_millis(self.walker_time_ms),
+            notifications: self.walker_notifications,
+            notification_bytes: self.walker_notification_bytes,
+            report_bytes: self.walker_report_bytes,
+            instances: self.walker_instances,
+        }
+    }
+}

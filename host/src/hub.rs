@@ -1,0 +1,207 @@
+//! The notification hub: who is connected, by client id, by user root and by channel,
+//! shared by WebSocket sessions and by walkers run over REST.
+//!
+//! Fan-out never waits on a peer: a payload is serialized once, shared by reference
+//! among recipients, and pushed into each connection's bounded outbox. A connection
+//! whose outbox is full is cut off (see `Outbox`) without slowing anyone else.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::parse_root;
+use crate::frames::close;
+use crate::runtime::{Notifier, Target};
+
+/// A connection's bounded outgoing queue, by message count (the channel's capacity)
+/// and by bytes. Pushing never blocks; overflowing it closes the connection.
+pub struct Outbox {
+    tx: mpsc::Sender<Utf8Bytes>,
+    queued_bytes: AtomicUsize,
+    max_bytes: usize,
+    /// Cancelled when the connection must close; `close_code` says why.
+    closed: CancellationToken,
+    close_code: AtomicU16,
+}
+
+impl Outbox {
+    pub fn new(max_messages: usize, max_bytes: usize) -> (Self, mpsc::Receiver<Utf8Bytes>) {
+        let (tx, rx) = mpsc::channel(max_messages.max(1));
+        let outbox = Outbox {
+            tx,
+            queued_bytes: AtomicUsize::new(0),
+            max_bytes,
+            closed: CancellationToken::new(),
+            close_code: AtomicU16::new(0),
+        };
+        (outbox, rx)
+    }
+
+    /// Queues a text frame. Returns false if the connection is closing.
+    pub fn push(&self, text: Utf8Bytes) -> bool {
+        if self.closed.is_cancelled() {
+            return false;
+        }
+        let len = text.len();
+        if self.queued_bytes.fetch_add(len, Ordering::Relaxed) + len > self.max_bytes {
+            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+            self.close(close::SLOW_CONSUMER);
+            return false;
+        }
+        match self.tx.try_send(text) {
+            Ok(()) => true,
+            Err(err) => {
+                self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+                if matches!(err, mpsc::error::TrySendError::Full(_)) {
+                    self.close(close::SLOW_CONSUMER);
+                }
+                false
+            }
+        }
+    }
+
+    /// Called by the writer once a frame is on the wire.
+    pub fn sent(&self, len: usize) {
+        self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+    }
+
+    /// Asks the connection to close with `code`; the first reason wins.
+    pub fn close(&self, code: u16) {
+        let _ = self.close_code.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
+        self.closed.cancel();
+    }
+
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+
+    /// Why the connection was asked to close, if it was.
+    pub fn close_code(&self) -> Option<u16> {
+        match self.close_code.load(Ordering::Relaxed) {
+            0 => None,
+            code => Some(code),
+        }
+    }
+}
+
+/// One live WebSocket connection, as the hub sees it.
+pub struct Connection {
+    pub client_id: Arc<str>,
+    pub channel_id: Arc<str>,
+    pub outbox: Outbox,
+}
+
+type Members = HashMap<Arc<str>, Arc<Connection>>;
+
+#[derive(Default)]
+struct Registry {
+    clients: Members,
+    /// By root, 24 hex.
+    users: HashMap<String, Members>,
+    channels: HashMap<Arc<str>, Members>,
+    /// Each client's current root, to move it on `change_user` and remove it on close.
+    roots: HashMap<Arc<str>, String>,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    registry: RwLock<Registry>,
+}
+
+impl Hub {
+    pub fn register(&self, connection: Arc<Connection>, root: &str) {
+        let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
+        let id = connection.client_id.clone();
+        registry.channels.entry(connection.channel_id.clone()).or_default().insert(id.clone(), connection.clone());
+        registry.users.entry(root.to_string()).or_default().insert(id.clone(), connection.clone());
+        registry.roots.insert(id.clone(), root.to_string());
+        registry.clients.insert(id, connection);
+    }
+
+    pub fn unregister(&self, client_id: &str) {
+        let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
+        let Some(connection) = registry.clients.remove(client_id) else { return };
+        remove_member(&mut registry.channels, &connection.channel_id, client_id);
+        if let Some(root) = registry.roots.remove(client_id) {
+            remove_member(&mut registry.users, root.as_str(), client_id);
+        }
+    }
+
+    /// Moves a connection to another user (`change_user`).
+    pub fn change_root(&self, client_id: &str, root: &str) {
+        let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
+        let Some(connection) = registry.clients.get(client_id).cloned() else { return };
+        if let Some(old) = registry.roots.insert(connection.client_id.clone(), root.to_string()) {
+            remove_member(&mut registry.users, old.as_str(), client_id);
+        }
+        registry.users.entry(root.to_string()).or_default().insert(connection.client_id.clone(), connection);
+    }
+
+    pub fn connections(&self) -> usize {
+        self.registry.read().unwrap_or_else(|p| p.into_inner()).clients.len()
+    }
+
+    pub fn send_clients<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            if let Some(connection) = registry.clients.get(id.as_ref()) {
+                connection.outbox.push(payload.clone());
+            }
+        }
+    }
+
+    /// Root ids in either wire form; malformed ones match nobody.
+    pub fn send_users<S: AsRef<str>>(&self, roots: &[S], payload: &Utf8Bytes) {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        for root in roots.iter().filter_map(|root| parse_root(root.as_ref())) {
+            for connection in registry.users.get(&root).into_iter().flat_map(Members::values) {
+                connection.outbox.push(payload.clone());
+            }
+        }
+    }
+
+    pub fn send_channels<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            for connection in registry.channels.get(id.as_ref()).into_iter().flat_map(Members::values) {
+                connection.outbox.push(payload.clone());
+            }
+        }
+    }
+
+    /// Asks every connection to close (server shutdown).
+    pub fn close_all(&self, code: u16) {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        for connection in registry.clients.values() {
+            connection.outbox.close(code);
+        }
+    }
+}
+
+fn remove_member<K: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
+    groups: &mut HashMap<K, Members>,
+    group: &str,
+    client_id: &str,
+) {
+    if let Some(members) = groups.get_mut(group) {
+        members.remove(client_id);
+        if members.is_empty() {
+            groups.remove(group);
+        }
+    }
+}
+
+impl Notifier for Hub {
+    fn notify(&self, target: Target<'_>, payload: String) {
+        let payload = Utf8Bytes::from(payload);
+        match target {
+            Target::Clients(ids) => self.send_clients(ids, &payload),
+            Target::Users(roots) => self.send_users(roots, &payload),
+            Target::Channels(ids) => self.send_channels(ids, &payload),
+        }
+    }
+}

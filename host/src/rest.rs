@@ -1,0 +1,291 @@
+//! REST routes: accounts (`/user/register`, `/user/login`), `/healthz`, and walkers on
+//! `/walker/<name>[/<node>]` or their custom paths, resolved against the catalog on every
+//! request so hot-reloaded walkers are routed at once.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::accounts::{RegisterError, is_valid_email};
+use crate::auth::{Identity, wire_root};
+use crate::catalog::{CallError, Walker};
+use crate::frames::{self, Problem};
+use crate::runtime::{Caller, FieldError, Method, Transport, path_params};
+use crate::server::{NodeAccess, Shared, check_node};
+
+fn json_response(status: StatusCode, body: impl Serialize) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn detail(status: StatusCode, detail: &str) -> Response {
+    json_response(status, json!({ "detail": detail }))
+}
+
+fn unprocessable(errors: &[FieldError]) -> Response {
+    json_response(StatusCode::UNPROCESSABLE_ENTITY, json!({ "detail": errors }))
+}
+
+/// Parses a JSON object body; an empty body is an empty object.
+fn object_body(body: &Bytes) -> Result<Map<String, Value>, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(other) => Err(unprocessable(&[FieldError::new(
+            "model_attributes_type",
+            vec!["body".into()],
+            "Input should be a valid dictionary or object to extract fields from",
+            Some(other),
+        )])),
+        Err(err) => Err(unprocessable(&[FieldError::new(
+            "json_invalid",
+            vec!["body".into()],
+            format!("JSON decode error: {err}"),
+            None,
+        )])),
+    }
+}
+
+/// `email` and `password`, both required strings.
+fn credentials(body: &Bytes) -> Result<(String, String), Response> {
+    let body = object_body(body)?;
+    let mut errors = Vec::new();
+    let mut field = |name: &str| match body.get(name) {
+        Some(Value::String(value)) => Some(value.clone()),
+        Some(other) => {
+            let loc = vec!["body".into(), name.into()];
+            errors.push(FieldError::new("string_type", loc, "Input should be a valid string", Some(other.clone())));
+            None
+        }
+        None => {
+            let loc = vec!["body".into(), name.into()];
+            errors.push(FieldError::new("missing", loc, "Field required", Some(Value::Object(body.clone()))));
+            None
+        }
+    };
+    match (field("email"), field("password")) {
+        (Some(email), Some(password)) => Ok((email, password)),
+        _ => Err(unprocessable(&errors)),
+    }
+}
+
+pub async fn register(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let (email, password) = match credentials(&body) {
+        Ok(credentials) => credentials,
+        Err(response) => return response,
+    };
+    if !is_valid_email(&email) {
+        return unprocessable(&[FieldError::new(
+            "value_error",
+            vec!["body".into(), "email".into()],
+            "value is not a valid email address",
+            Some(Value::String(email)),
+        )]);
+    }
+    match shared.accounts.register(email, password).await {
+        Ok(_) => json_response(StatusCode::CREATED, json!({"message": "Successfully Registered!"})),
+        Err(RegisterError::Exists) => detail(StatusCode::CONFLICT, "Already Exists!"),
+        Err(RegisterError::Internal(err)) => {
+            tracing::error!("registering: {err:#}");
+            internal_error()
+        }
+    }
+}
+
+pub async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let (email, password) = match credentials(&body) {
+        Ok(credentials) => credentials,
+        Err(response) => return response,
+    };
+    let user = match shared.accounts.login(email, password).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return json_response(StatusCode::BAD_REQUEST, json!({"message": "Invalid Email/Password!"})),
+        Err(err) => {
+            tracing::error!("logging in: {err:#}");
+            return internal_error();
+        }
+    };
+    match shared.tokens.issue(&user.id, &user.email, &user.root) {
+        Ok((token, claims)) => json_response(
+            StatusCode::OK,
+            json!({
+                "token": token,
+                "user": {
+                    "id": user.id,
+                    "email": user.email,
+                    "root_id": user.root,
+                    "is_activated": claims.is_activated,
+                    "is_admin": claims.is_admin,
+                    "expiration": claims.expiration,
+                    "state": claims.state,
+                }
+            }),
+        ),
+        Err(err) => {
+            tracing::error!("issuing a token: {err:#}");
+            internal_error()
+        }
+    }
+}
+
+pub async fn healthz() -> StatusCode {
+    StatusCode::OK
+}
+
+fn internal_error() -> Response {
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"errors": [{"type": "internal_error", "msg": "internal server error"}]}),
+    )
+}
+
+/// A request resolved to a walker.
+struct Route {
+    walker: Walker,
+    node: Option<String>,
+    /// Values of the custom path's `{name}` segments.
+    path_values: Vec<(String, String)>,
+}
+
+fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+fn resolve(shared: &Shared, path: &str) -> Option<Route> {
+    let snapshot = shared.catalog.snapshot();
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    if let ["walker", name, rest @ ..] = segments.as_slice() {
+        let node = match rest {
+            [] => None,
+            [node] => Some(decode(node)),
+            _ => return None,
+        };
+        let walker = snapshot.walker(&decode(name)).filter(|walker| walker.spec().path.is_none())?;
+        return Some(Route { walker: walker.clone(), node, path_values: Vec::new() });
+    }
+    snapshot.walkers().find_map(|walker| {
+        let pattern = walker.spec().path.as_deref()?;
+        let pattern: Vec<&str> = pattern.trim_end_matches('/').split('/').skip(1).collect();
+        if pattern.len() != segments.len() {
+            return None;
+        }
+        let mut path_values = Vec::new();
+        for (expected, actual) in pattern.iter().zip(&segments) {
+            match expected.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(param) => path_values.push((param.to_string(), decode(actual))),
+                None if expected == actual => {}
+                None => return None,
+            }
+        }
+        Some(Route { walker: walker.clone(), node: None, path_values })
+    })
+}
+
+fn http_method(method: &HttpMethod) -> Option<Method> {
+    Some(match *method {
+        HttpMethod::GET => Method::Get,
+        HttpMethod::POST => Method::Post,
+        HttpMethod::PUT => Method::Put,
+        HttpMethod::PATCH => Method::Patch,
+        HttpMethod::DELETE => Method::Delete,
+        _ => return None,
+    })
+}
+
+/// Runs a walker over HTTP: routing, method, auth, node access, input, reply.
+pub async fn walker(
+    State(shared): State<Arc<Shared>>,
+    method: HttpMethod,
+    uri: Uri,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(route) = resolve(&shared, uri.path()) else { return detail(StatusCode::NOT_FOUND, "Not Found") };
+    let spec = route.walker.spec();
+    if !spec.methods.iter().any(|m| *m != Method::Websocket) {
+        return detail(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let Some(method) = http_method(&method).filter(|m| spec.allows(*m)) else {
+        return detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    };
+
+    let identity = match headers.get(header::AUTHORIZATION) {
+        None => Identity::anonymous(),
+        Some(value) => match value.to_str().ok().and_then(|token| shared.tokens.verify(token)) {
+            Some(identity) => identity,
+            None => return detail(StatusCode::UNAUTHORIZED, "Unauthorized"),
+        },
+    };
+    if spec.auth && !identity.authenticated {
+        return detail(StatusCode::FORBIDDEN, "Not authenticated");
+    }
+    if let Some(node) = &route.node {
+        match check_node(node, &identity) {
+            NodeAccess::Allowed => {}
+            NodeAccess::Denied => {
+                return detail(StatusCode::FORBIDDEN, &format!("You don't have access on target entry {node}!"));
+            }
+            NodeAccess::Invalid(mut error) => {
+                error.loc = vec!["path".into(), "node".into()];
+                return unprocessable(&[error]);
+            }
+        }
+    }
+
+    // Body fields, then query fields (every field for GET, which has no body to speak
+    // of), then path values: later sources win.
+    let mut input = match object_body(&body) {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let from_query = |field: &str| method == Method::Get || spec.as_query.iter().any(|q| q == field);
+    for (key, value) in query {
+        if from_query(&key) {
+            input.insert(key, Value::String(value));
+        }
+    }
+    for (key, value) in &route.path_values {
+        input.insert(key.clone(), Value::String(value.clone()));
+    }
+
+    let caller = Caller {
+        client_id: None,
+        root_id: wire_root(&identity.root),
+        channel_id: None,
+        authenticated: identity.authenticated,
+        transport: Transport::Http,
+    };
+    match shared.catalog.call(&route.walker, &caller, &input, shared.hub.clone()).await {
+        Ok(reply) => {
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+            (status, [(header::CONTENT_TYPE, "application/json")], frames::reply(&reply, None)).into_response()
+        }
+        Err(CallError::Invalid(mut errors)) => {
+            let path_fields: Vec<&str> = spec.path.as_deref().map(|p| path_params(p).collect()).unwrap_or_default();
+            for error in &mut errors {
+                let field = error.loc.first().cloned().unwrap_or_default();
+                let source = if path_fields.contains(&field.as_str()) {
+                    "path"
+                } else if from_query(&field) {
+                    "query"
+                } else {
+                    "body"
+                };
+                error.loc.insert(0, source.into());
+            }
+            unprocessable(&errors)
+        }
+        Err(CallError::Run(err)) => {
+            let message = err.to_string();
+            json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({ "errors": [Problem::from_run(&err, &message)] }))
+        }
+        Err(CallError::UnknownWalker) => detail(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}

@@ -1,0 +1,157 @@
+//! The server: shared state, the router, and graceful shutdown.
+//!
+//! Shutdown: stop accepting, close every WebSocket with 1001 so clients reconnect
+//! elsewhere, give sessions a moment to send their close frames, then return.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::Accounts;
+use crate::auth::{Identity, Tokens, parse_root};
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::frames::close;
+use crate::hub::Hub;
+use crate::reload::{self, Watcher};
+use crate::runtime::{FieldError, Runtime};
+use crate::{rest, ws};
+
+/// How long shutdown waits for WebSocket sessions to close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every request handler shares.
+pub struct Shared {
+    pub config: Config,
+    pub catalog: Arc<Catalog>,
+    pub hub: Arc<Hub>,
+    pub accounts: Arc<Accounts>,
+    pub tokens: Tokens,
+}
+
+pub struct Server {
+    shared: Arc<Shared>,
+    /// Keeps hot reload running while the server lives.
+    _watcher: Watcher,
+}
+
+impl Server {
+    /// Opens the data directory and loads the walkers.
+    pub async fn new(config: Config) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.walkers_dir)
+            .with_context(|| format!("creating the walkers directory {}", config.walkers_dir.display()))?;
+        let runtime = Runtime::new(config.limits(), config.data_dir.join("compiled"))
+            .map_err(|err| anyhow::anyhow!("starting the walker runtime: {err:#}"))?;
+        let catalog = Arc::new(Catalog::new(Arc::new(runtime)));
+        let debounce = Duration::from_millis(config.reload_debounce_ms);
+        let watcher = reload::watch_and_load(catalog.clone(), &config.walkers_dir, debounce).await?;
+        let accounts = Arc::new(Accounts::open(&config.data_dir.join("accounts.sqlite3"))?);
+        let tokens =
+            Tokens::new(config.token_secret.as_deref(), &config.data_dir, Duration::from_secs(config.token_ttl_secs))?;
+        let shared = Arc::new(Shared { config, catalog, hub: Arc::new(Hub::default()), accounts, tokens });
+        Ok(Server { shared, _watcher: watcher })
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/websocket", get(ws::upgrade))
+            .route("/user/register", post(rest::register))
+            .route("/user/login", post(rest::login))
+            .route("/healthz", get(rest::healthz))
+            .fallback(rest::walker)
+            .layer(DefaultBodyLimit::max(self.shared.config.max_body_bytes))
+            .with_state(self.shared.clone())
+    }
+
+    /// Serves until `shutdown` completes, then shuts down gracefully.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let hub = self.shared.hub.clone();
+        tracing::info!(addr = %listener.local_addr()?, "serving");
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down");
+                hub.close_all(close::GOING_AWAY);
+            })
+            .await?;
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while self.shared.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+}
+
+/// A server running in this process, for tests and benchmarks.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub async fn start(config: Config) -> anyhow::Result<Running> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let server = Server::new(config).await?;
+        let shared = server.shared.clone();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(server.serve(listener, stop.clone().cancelled_owned()));
+        Ok(Running { addr, shared, stop, task })
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.task.await?
+    }
+}
+
+/// Whether a caller may run a walker on `node`.
+pub enum NodeAccess {
+    Allowed,
+    Denied,
+    Invalid(FieldError),
+}
+
+/// Roots (`n::<hex>` or bare hex) are accessible to their owner. This server keeps no
+/// other persistent nodes, so any other well-formed node id is inaccessible.
+pub fn check_node(node: &str, identity: &Identity) -> NodeAccess {
+    if let Some(root) = parse_root(node) {
+        return if root == identity.root { NodeAccess::Allowed } else { NodeAccess::Denied };
+    }
+    let well_formed = node.strip_prefix("n:").and_then(|rest| rest.split_once(':')).is_some_and(|(archetype, id)| {
+        !archetype.is_empty()
+            && archetype.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && parse_root(id).is_some()
+    });
+    if well_formed {
+        NodeAccess::Denied
+    } else {
+        NodeAccess::Invalid(FieldError::new(
+            "value_error",
+            Vec::new(),
+            format!("[{node}] is not a valid reference!"),
+            Some(Value::String(node.to_string())),
+        ))
+    }
+}

@@ -1,0 +1,194 @@
+//! Client events: the JSON objects a client sends, discriminated by `type`, parsed with
+//! jac-cloud's (pydantic's) error shapes so clients see the same validation errors.
+
+use serde_json::{Map, Value};
+
+use crate::runtime::FieldError;
+
+pub enum ClientEvent {
+    Connection,
+    Walker(WalkerEvent),
+    User { root_ids: Vec<String>, data: Value },
+    Channel { channel_ids: Vec<String>, data: Value },
+    Client { client_ids: Vec<String>, data: Value },
+    ChangeUser { token: Option<String> },
+}
+
+pub struct WalkerEvent {
+    pub walker: String,
+    pub context: Map<String, Value>,
+    pub response: bool,
+    pub node: Option<String>,
+}
+
+const TAGS: &str = "'connection', 'walker', 'user', 'channel', 'client', 'change_user'";
+
+/// The optional `req_id` of an event, echoed in its reply and errors (a compatible
+/// addition: jac-cloud ignores unknown keys).
+pub fn req_id(event: &Value) -> Option<Value> {
+    event.get("req_id").filter(|id| id.is_string() || id.is_number()).cloned()
+}
+
+pub fn parse(event: Value) -> Result<ClientEvent, Vec<FieldError>> {
+    let Value::Object(fields) = event else {
+        return Err(vec![FieldError::new(
+            "model_attributes_type",
+            loc(&[]),
+            "Input should be a valid dictionary or object to extract fields from",
+            Some(event),
+        )]);
+    };
+    let tag = match fields.get("type") {
+        Some(Value::String(tag)) => tag.clone(),
+        _ => {
+            return Err(vec![FieldError::new(
+                "union_tag_not_found",
+                loc(&[]),
+                "Unable to extract tag using discriminator 'type'",
+                Some(Value::Object(fields)),
+            )]);
+        }
+    };
+    let mut parser = Parser { tag: &tag, fields: &fields, errors: Vec::new() };
+    let event = match tag.as_str() {
+        "connection" => ClientEvent::Connection,
+        "walker" => {
+            let walker = parser.string("walker");
+            let context = parser.object("context").unwrap_or_default();
+            let response = parser.boolean("response").unwrap_or(false);
+            let node = parser.optional_string("node");
+            ClientEvent::Walker(WalkerEvent { walker: walker.unwrap_or_default(), context, response, node })
+        }
+        "user" | "channel" | "client" => {
+            let ids = parser.ids(if tag == "user" {
+                "root_ids"
+            } else if tag == "channel" {
+                "channel_ids"
+            } else {
+                "client_ids"
+            });
+            let data = parser.required_object("data");
+            let (ids, data) = (ids.unwrap_or_default(), data.unwrap_or_default());
+            match tag.as_str() {
+                "user" => ClientEvent::User { root_ids: ids, data },
+                "channel" => ClientEvent::Channel { channel_ids: ids, data },
+                _ => ClientEvent::Client { client_ids: ids, data },
+            }
+        }
+        "change_user" => ClientEvent::ChangeUser { token: parser.optional_string("token") },
+        _ => {
+            return Err(vec![FieldError::new(
+                "union_tag_invalid",
+                loc(&[]),
+                format!("Input tag '{tag}' found using 'type' does not match any of the expected tags: {TAGS}"),
+                Some(Value::Object(fields.clone())),
+            )]);
+        }
+    };
+    if parser.errors.is_empty() { Ok(event) } else { Err(parser.errors) }
+}
+
+fn loc(path: &[&str]) -> Vec<String> {
+    std::iter::once("event").chain(path.iter().copied()).map(str::to_string).collect()
+}
+
+/// Collects every error of one event, as pydantic does, rather than stopping at the first.
+struct Parser<'a> {
+    tag: &'a str,
+    fields: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Parser<'_> {
+    fn error(&mut self, kind: &'static str, field: &str, msg: &'static str, input: Value) {
+        self.errors.push(FieldError::new(kind, loc(&[self.tag, field]), msg, Some(input)));
+    }
+
+    fn missing(&mut self, field: &str) {
+        self.error("missing", field, "Field required", Value::Object(self.fields.clone()));
+    }
+
+    fn string(&mut self, field: &str) -> Option<String> {
+        match self.fields.get(field).cloned() {
+            Some(Value::String(s)) => Some(s),
+            Some(other) => {
+                self.error("string_type", field, "Input should be a valid string", other);
+                None
+            }
+            None => {
+                self.missing(field);
+                None
+            }
+        }
+    }
+
+    fn optional_string(&mut self, field: &str) -> Option<String> {
+        match self.fields.get(field).cloned() {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s),
+            Some(other) => {
+                self.error("string_type", field, "Input should be a valid string", other);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, field: &str) -> Option<bool> {
+        match self.fields.get(field).cloned() {
+            None => None,
+            Some(Value::Bool(b)) => Some(b),
+            Some(other) => {
+                self.error("bool_type", field, "Input should be a valid boolean", other);
+                None
+            }
+        }
+    }
+
+    fn object(&mut self, field: &str) -> Option<Map<String, Value>> {
+        match self.fields.get(field).cloned() {
+            None => None,
+            Some(Value::Object(map)) => Some(map),
+            Some(other) => {
+                self.error("dict_type", field, "Input should be a valid dictionary", other);
+                None
+            }
+        }
+    }
+
+    fn required_object(&mut self, field: &str) -> Option<Value> {
+        if !self.fields.contains_key(field) {
+            self.missing(field);
+            return None;
+        }
+        self.object(field).map(Value::Object)
+    }
+
+    fn ids(&mut self, field: &str) -> Option<Vec<String>> {
+        match self.fields.get(field).cloned() {
+            None => {
+                self.missing(field);
+                None
+            }
+            Some(Value::Array(items)) if items.is_empty() => {
+                self.error(
+                    "too_short",
+                    field,
+                    "List should have at least 1 item after validation, not 0",
+                    Value::Array(items),
+                );
+                None
+            }
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                Some(items.into_iter().filter_map(|item| item.as_str().map(str::to_string)).collect())
+            }
+            Some(Value::Array(items)) => {
+                self.error("string_type", field, "Input should be a valid string", Value::Array(items));
+                None
+            }
+            Some(other) => {
+                self.error("list_type", field, "Input should be a valid list", other);
+                None
+            }
+        }
+    }
+}

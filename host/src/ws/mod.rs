@@ -1,0 +1,51 @@
+//! WebSocket sessions on `GET /websocket`: authentication, the connection frame, the
+//! reader that handles client events strictly in order, and the writer that drains the
+//! connection's outbox, pings, and enforces write timeouts.
+
+mod events;
+mod session;
+
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use crate::auth::{Identity, random_hex};
+use crate::server::Shared;
+
+/// Eagerly allocated read buffer per connection: small, so an idle connection costs
+/// a few KB (tungstenite's default is 128 KiB); it grows for larger messages.
+const READ_BUFFER_BYTES: usize = 2 << 10;
+/// Frames are batched up to this many bytes before a write to the socket.
+const WRITE_BUFFER_BYTES: usize = 8 << 10;
+
+pub async fn upgrade(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let last = |key: &str| params.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    // `?auth=` wins over the header, even when it is invalid: browsers cannot set headers.
+    let token = last("auth").or_else(|| headers.get("authorization").and_then(|value| value.to_str().ok()));
+    let identity = token.and_then(|token| shared.tokens.verify(token)).unwrap_or_else(Identity::anonymous);
+    let channel_id = match last("channel_id") {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => new_client_id(),
+    };
+    let config = &shared.config;
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(config.queue_bytes.max(WRITE_BUFFER_BYTES) * 2)
+        .max_message_size(config.max_message_bytes)
+        .max_frame_size(config.max_message_bytes)
+        .on_upgrade(move |socket| session::run(shared, socket, identity, channel_id))
+}
+
+/// `<unix seconds>:<32 hex>`, jac-cloud's form for client and random channel ids.
+pub fn new_client_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}:{}", now.as_secs(), random_hex(16))
+}
