@@ -239,13 +239,20 @@ pub async fn walker(
         }
     }
 
-    // Body fields, then query fields (every field for GET, which has no body to speak
-    // of), then path values: later sources win.
-    let mut input = match object_body(&body) {
-        Ok(input) => input,
-        Err(response) => return response,
-    };
+    // Query-string fields come only from the query string (every field, for GET, whose
+    // body is ignored); the others from the JSON body; path values from the path.
     let from_query = |field: &str| method == Method::Get || spec.as_query.iter().any(|q| q == field);
+    let mut input = if method == Method::Get {
+        Map::new()
+    } else {
+        match object_body(&body) {
+            Ok(mut input) => {
+                input.retain(|field, _| !from_query(field));
+                input
+            }
+            Err(response) => return response,
+        }
+    };
     for (key, value) in query {
         if from_query(&key) {
             input.insert(key, Value::String(value));

@@ -1,0 +1,500 @@
+//! The jac-cloud wire protocol (PROTOCOL.md) against a real server on loopback, with
+//! real WebSocket and HTTP clients and the real example walkers.
+//!
+//! Needs the walkers built first: `scripts/build-walkers.sh --with-tests`.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::server::TestServer;
+use tokio_tungstenite::tungstenite::Message;
+
+const PUBLIC_ROOT: &str = "n::000000000000000000000001";
+
+fn is_client_id(id: &Value) -> bool {
+    let Some((secs, hex)) = id.as_str().and_then(|id| id.split_once(':')) else { return false };
+    secs.parse::<u64>().is_ok() && hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[tokio::test]
+async fn connection_frame_and_connection_event() {
+    let server = TestServer::start().await;
+    let (mut client, hello) = server.connect("?channel_id=room").await;
+    assert!(is_client_id(&hello["data"]["client_id"]), "{hello}");
+    assert_eq!(hello["data"]["root_id"], PUBLIC_ROOT);
+    assert_eq!(hello["data"]["channel_id"], "room");
+    assert_eq!(client.call(json!({"type": "connection"})).await, hello);
+
+    let (_, other) = server.connect("").await;
+    assert!(is_client_id(&other["data"]["channel_id"]), "a random channel: {other}");
+    assert_ne!(other["data"]["client_id"], hello["data"]["client_id"]);
+    let (_, last_wins) = server.connect("?channel_id=a&channel_id=b").await;
+    assert_eq!(last_wins["data"]["channel_id"], "b");
+}
+
+#[tokio::test]
+async fn walker_events_reply_only_when_asked_and_always_report_errors() {
+    let server = TestServer::start().await;
+    let (mut client, _) = server.connect("").await;
+
+    let reply =
+        client.call(json!({"type": "walker", "walker": "public_event", "context": {"val": 3}, "response": true})).await;
+    assert_eq!(reply, json!({"status": 200, "reports": [{"val": 3}]}));
+
+    client.send(json!({"type": "walker", "walker": "public_event", "context": {"val": 3}})).await;
+    client.expect_nothing_queued().await;
+
+    // Errors are sent even without `response`.
+    let error = client.call(json!({"type": "walker", "walker": "boom"})).await;
+    assert_eq!(error, json!({"error": [{"type": "walker_error", "msg": "walker boom failed: division by zero"}]}));
+
+    let reply = client.call(json!({"type": "walker", "walker": "custom_status", "response": true})).await;
+    assert_eq!(reply, json!({"status": 201, "reports": ["created"]}));
+    let reply = client.call(json!({"type": "walker", "walker": "custom_report", "response": true})).await;
+    assert_eq!(reply, json!({"custom": true, "list": [1, 2]}));
+
+    // Notifications come before the reply, in order.
+    client.send(json!({"type": "walker", "walker": "self_notif", "response": true})).await;
+    assert_eq!(client.recv().await, json!({"progress": "0%"}));
+    assert_eq!(client.recv().await, json!({"progress": "100%"}));
+    assert_eq!(client.recv().await, json!({"status": 200, "reports": ["step 1", "step 2"]}));
+
+    let reply = client.call(json!({"type": "walker", "walker": "whoami_pub", "response": true})).await;
+    assert_eq!(reply, json!({"status": 200, "reports": [{"id": PUBLIC_ROOT, "context": {}}]}));
+}
+
+#[tokio::test]
+async fn every_bad_input_gets_its_error_and_the_connection_stays_usable() {
+    let server = TestServer::start().await;
+    let (mut client, _) = server.connect("").await;
+    let walker = |name: &str| json!({"type": "walker", "walker": name, "response": true});
+    let invalid_walker = json!({"type": "walker", "error": "Invalid request! Please use valid walker event!"});
+
+    // E1: refusals before running.
+    assert_eq!(client.call(walker("nope")).await, invalid_walker);
+    assert_eq!(client.call(walker("get_q")).await, invalid_walker, "get_q is not a websocket walker");
+    assert_eq!(
+        client.call(json!({"type": "walker", "walker": "your_event_name", "context": {"val": 1}})).await,
+        json!({"type": "walker", "error": "Event your_event_name requires to be authenticated!"})
+    );
+    let other_root = "n::0123456789abcdef01234567";
+    let mut on_node = walker("whoami_pub");
+    on_node["node"] = json!(other_root);
+    assert_eq!(
+        client.call(on_node).await,
+        json!({"type": "walker", "error": format!("You don't have access on target entry {other_root}!")})
+    );
+
+    // E2: validation, pydantic's shapes.
+    assert_eq!(
+        client.call(json!({"type": "walker", "walker": "public_event", "context": {}})).await,
+        json!({"error": [{"type": "missing", "loc": ["val"], "msg": "Field required", "input": {}}]})
+    );
+    assert_eq!(
+        client.call(json!({"type": "walker", "walker": "public_event", "context": {"val": "x"}})).await["error"][0]["type"],
+        "int_parsing"
+    );
+    assert_eq!(
+        client.call(json!({"type": "walker", "response": true})).await,
+        json!({"error": [{"type": "missing", "loc": ["event", "walker", "walker"], "msg": "Field required",
+                          "input": {"type": "walker", "response": true}}]})
+    );
+    assert_eq!(
+        client.call(json!({"type": "walker", "walker": "public_event", "context": "str"})).await["error"][0]["loc"],
+        json!(["event", "walker", "context"])
+    );
+    assert_eq!(client.call(json!({"type": "bogus"})).await["error"][0]["type"], "union_tag_invalid");
+    assert_eq!(client.call(json!({"no": "type"})).await["error"][0]["type"], "union_tag_not_found");
+    assert_eq!(client.call(json!([1, 2])).await["error"][0]["type"], "model_attributes_type");
+    assert_eq!(
+        client.call(json!({"type": "user", "root_ids": [], "data": {}})).await["error"][0],
+        json!({"type": "too_short", "loc": ["event", "user", "root_ids"],
+               "msg": "List should have at least 1 item after validation, not 0", "input": []})
+    );
+    assert_eq!(
+        client.call(json!({"type": "channel", "channel_ids": ["x"], "data": "text"})).await["error"][0]["type"],
+        "dict_type"
+    );
+    let mut bad_node = walker("whoami_pub");
+    bad_node["node"] = json!("bad");
+    assert_eq!(client.call(bad_node).await["error"][0]["loc"], json!(["event", "walker", "node"]));
+
+    // E3: anything else, structured, never a traceback.
+    client.send_raw(Message::Text("not json".into())).await;
+    assert_eq!(client.recv().await["error"][0]["type"], "invalid_json");
+    client.send_binary(b"\x00\x01").await;
+    assert_eq!(client.recv().await["error"][0]["type"], "binary_frame");
+    for (name, kind) in [("spin", "time_limit"), ("memory_bomb", "memory_limit"), ("panic", "walker_trap")] {
+        let error = client.call(walker(name)).await;
+        assert_eq!(error["error"][0]["type"], kind, "{name}: {error}");
+        let msg = error["error"][0]["msg"].as_str().unwrap();
+        assert!(msg.contains(name) && !msg.contains('/'), "names the walker, no paths: {msg}");
+    }
+
+    let reply =
+        client.call(json!({"type": "walker", "walker": "public_event", "context": {"val": 9}, "response": true})).await;
+    assert_eq!(reply["reports"], json!([{"val": 9}]), "still usable");
+}
+
+#[tokio::test]
+async fn req_id_is_echoed_in_replies_and_errors() {
+    let server = TestServer::start().await;
+    let (mut client, _) = server.connect("").await;
+    let reply = client
+        .call(json!({"type": "walker", "walker": "public_event", "context": {"val": 1}, "response": true, "req_id": 7}))
+        .await;
+    assert_eq!(reply, json!({"status": 200, "reports": [{"val": 1}], "req_id": 7}));
+    let reply = client.call(json!({"type": "walker", "walker": "nope", "req_id": "a"})).await;
+    assert_eq!(reply["req_id"], "a");
+    let reply = client.call(json!({"type": "walker", "walker": "public_event", "req_id": "b"})).await;
+    assert_eq!(reply["req_id"], "b");
+    let reply = client.call(json!({"type": "walker", "walker": "boom", "req_id": "c"})).await;
+    assert_eq!(reply["req_id"], "c");
+}
+
+#[tokio::test]
+async fn user_channel_and_client_events_reach_their_targets() {
+    let server = TestServer::start().await;
+    let (token, root) = server.user("ada@example.com").await;
+    let (mut ada_header, hello) = server.connect_with("?channel_id=room", Some(&format!("Bearer {token}"))).await;
+    assert_eq!(hello["data"]["root_id"], format!("n::{root}"));
+    let (mut ada_query, hello) = server.connect(&format!("?auth={token}")).await;
+    assert_eq!(hello["data"]["root_id"], format!("n::{root}"));
+    let (mut sender, hello) = server.connect("?channel_id=room").await;
+    let sender_id = hello["data"]["client_id"].clone();
+    let (mut outsider, _) = server.connect("?channel_id=elsewhere").await;
+
+    // user: every connection of the user, either root id form.
+    for root_id in [format!("n::{root}"), root.clone()] {
+        sender.send(json!({"type": "user", "root_ids": [root_id], "data": {"to": "ada"}})).await;
+        assert_eq!(ada_header.recv().await, json!({"to": "ada"}));
+        assert_eq!(ada_query.recv().await, json!({"to": "ada"}));
+    }
+
+    // channel: every member, the sender too.
+    sender.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"to": "room"}})).await;
+    assert_eq!(ada_header.recv().await, json!({"to": "room"}));
+    assert_eq!(sender.recv().await, json!({"to": "room"}));
+
+    // client: the listed connection; unknown ids are ignored.
+    ada_query.send(json!({"type": "client", "client_ids": [sender_id, "1:nobody"], "data": {"to": "sender"}})).await;
+    assert_eq!(sender.recv().await, json!({"to": "sender"}));
+
+    for client in [&mut ada_header, &mut ada_query, &mut sender, &mut outsider] {
+        client.expect_nothing_queued().await;
+    }
+}
+
+#[tokio::test]
+async fn walkers_notify_from_websocket_and_from_rest() {
+    let server = TestServer::start().await;
+    let (token, root) = server.user("bob@example.com").await;
+    let (mut bob_1, _) = server.connect_with("", Some(&format!("Bearer {token}"))).await;
+    let (mut bob_2, _) = server.connect(&format!("?auth=Bearer%20{token}")).await;
+    let (mut member, hello) = server.connect("?channel_id=lobby").await;
+    let member_id = hello["data"]["client_id"].as_str().unwrap().to_string();
+    let chat = json!({"type": "chat", "data": {"message": "string"}});
+
+    // From a WebSocket walker: fan-out to both of Bob's connections.
+    let reply = bob_1
+        .call(json!({"type": "walker", "walker": "send_chat_to_user", "context": {"root_id": format!("n::{root}")}, "response": true}))
+        .await;
+    assert_eq!(reply, chat, "the sender is one of the user's connections: notified before its reply");
+    assert_eq!(bob_1.recv().await, json!({"status": 200, "reports": []}));
+    assert_eq!(bob_2.recv().await, chat);
+
+    // From REST walkers.
+    let (status, body) = server.post("/walker/public_group", json!({"channel_id": "lobby", "msg": "hey"}), None).await;
+    assert_eq!((status, body), (200, json!({"status": 200, "reports": []})));
+    assert_eq!(member.recv().await, json!({"type": "chat", "data": {"message": "hey"}}));
+    let (status, _) = server.post("/walker/send_chat_to_client", json!({"client_id": member_id}), Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(member.recv().await, chat);
+    let (status, _) = server.post("/walker/public_user", json!({"root_id": root}), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(bob_1.recv().await, chat);
+    assert_eq!(bob_2.recv().await, chat);
+}
+
+#[tokio::test]
+async fn change_user_switches_identity_on_the_same_connection() {
+    let server = TestServer::start().await;
+    let (token, root) = server.user("cy@example.com").await;
+    let (mut client, hello) = server.connect("?channel_id=c").await;
+
+    let after = client.call(json!({"type": "change_user", "token": format!("Bearer {token}")})).await;
+    assert_eq!(after["data"]["root_id"], format!("n::{root}"));
+    assert_eq!(after["data"]["client_id"], hello["data"]["client_id"]);
+    assert_eq!(after["data"]["channel_id"], "c");
+    let whoami = client.call(json!({"type": "walker", "walker": "whoami", "response": true})).await;
+    assert_eq!(whoami["reports"][0]["id"], format!("n::{root}"));
+
+    // The connection now receives the user's notifications.
+    let (mut other, _) = server.connect("").await;
+    other.send(json!({"type": "user", "root_ids": [root], "data": {"hi": 1}})).await;
+    assert_eq!(client.recv().await, json!({"hi": 1}));
+
+    // No token: anonymous again, and public walkers keep working on the public root.
+    let after = client.call(json!({"type": "change_user"})).await;
+    assert_eq!(after["data"]["root_id"], PUBLIC_ROOT);
+    let refused = client.call(json!({"type": "walker", "walker": "whoami"})).await;
+    assert_eq!(refused["error"], "Event whoami requires to be authenticated!");
+    let whoami = client.call(json!({"type": "walker", "walker": "whoami_pub", "response": true})).await;
+    assert_eq!(whoami["reports"][0]["id"], PUBLIC_ROOT);
+    other.send(json!({"type": "user", "root_ids": [root], "data": {"hi": 2}})).await;
+    client.expect_nothing_queued().await;
+
+    let after = client.call(json!({"type": "change_user", "token": "garbage"})).await;
+    assert_eq!(after["data"]["root_id"], PUBLIC_ROOT);
+}
+
+#[tokio::test]
+async fn an_invalid_auth_query_wins_over_a_good_header() {
+    let server = TestServer::start().await;
+    let (token, _) = server.user("dee@example.com").await;
+    let (_, hello) = server.connect_with("?auth=garbage", Some(&format!("Bearer {token}"))).await;
+    assert_eq!(hello["data"]["root_id"], PUBLIC_ROOT);
+    let (_, hello) = server.connect_with("", Some("Bearer garbage")).await;
+    assert_eq!(hello["data"]["root_id"], PUBLIC_ROOT, "a bad token makes the connection anonymous");
+}
+
+#[tokio::test]
+async fn an_oversize_message_closes_only_that_connection_with_1009() {
+    let server = TestServer::start_with(|config| config.max_message_bytes = 1024).await;
+    let (mut big, _) = server.connect("").await;
+    let (mut bystander, _) = server.connect("").await;
+    big.send(json!({"type": "connection", "padding": "x".repeat(4096)})).await;
+    let frame = big.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1009);
+    bystander.expect_nothing_queued().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_is_cut_off_while_others_keep_receiving() {
+    let server = TestServer::start_with(|config| {
+        config.queue_bytes = 256 << 10;
+        config.queue_messages = 64;
+    })
+    .await;
+    let (mut slow, _) = server.connect("?channel_id=feed").await;
+    let (mut fast, _) = server.connect("?channel_id=feed").await;
+    let (mut sender, _) = server.connect("?channel_id=quiet").await;
+
+    // Far more than the kernel's socket buffers and the slow reader's queue. The sender
+    // never runs more than a few messages ahead of the fast reader.
+    let (messages, ahead) = (3000, 8);
+    let payload = "x".repeat(8 << 10);
+    let (progress, mut received) = tokio::sync::watch::channel(0);
+    let fast_reader = tokio::spawn(async move {
+        for i in 0..messages {
+            assert_eq!(fast.recv().await["n"], i);
+            progress.send_replace(i + 1);
+        }
+        fast
+    });
+    for n in 0..messages {
+        received.wait_for(|&done| done + ahead >= n).await.unwrap();
+        sender.send(json!({"type": "channel", "channel_ids": ["feed"], "data": {"n": n, "pad": payload}})).await;
+    }
+    let mut fast = tokio::time::timeout(Duration::from_secs(60), fast_reader).await.unwrap().unwrap();
+    fast.expect_nothing_queued().await;
+
+    let frame = slow.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 4008, "{frame:?}");
+    assert_eq!(server.running.shared.hub.connections(), 2, "the slow reader was unregistered");
+}
+
+#[tokio::test]
+async fn client_event_policy_can_require_sign_in_or_disable_them() {
+    let server =
+        TestServer::start_with(|config| config.client_events = walker_host::config::ClientEvents::Authenticated).await;
+    let (mut anonymous, _) = server.connect("?channel_id=x").await;
+    let refused = anonymous.call(json!({"type": "channel", "channel_ids": ["x"], "data": {}})).await;
+    assert_eq!(refused, json!({"type": "channel", "error": "Event channel requires to be authenticated!"}));
+    let (token, _) = server.user("eve@example.com").await;
+    let (mut signed_in, _) = server.connect_with("?channel_id=x", Some(&format!("Bearer {token}"))).await;
+    signed_in.send(json!({"type": "channel", "channel_ids": ["x"], "data": {"ok": true}})).await;
+    assert_eq!(anonymous.recv().await, json!({"ok": true}));
+
+    let server = TestServer::start_with(|config| config.client_events = walker_host::config::ClientEvents::Off).await;
+    let (mut client, _) = server.connect("").await;
+    let refused = client.call(json!({"type": "user", "root_ids": ["x"], "data": {}})).await;
+    assert_eq!(refused["type"], "user");
+    assert!(refused["error"].as_str().unwrap().contains("disabled"));
+}
+
+#[tokio::test]
+async fn accounts_register_and_login() {
+    let server = TestServer::start().await;
+    let credentials = json!({"email": "fay@example.com", "password": "pw"});
+    let (status, body) = server.post("/user/register", credentials.clone(), None).await;
+    assert_eq!((status, body), (201, json!({"message": "Successfully Registered!"})));
+    let (status, body) = server.post("/user/register", credentials.clone(), None).await;
+    assert_eq!((status, body), (409, json!({"detail": "Already Exists!"})));
+    let (status, body) =
+        server.post("/user/register", json!({"email": "FAY@example.com", "password": "pw"}), None).await;
+    assert_eq!((status, body), (409, json!({"detail": "Already Exists!"})), "emails are case-insensitive");
+    let (status, body) = server.post("/user/register", json!({"email": "nope", "password": "pw"}), None).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "email"]));
+    let (status, body) = server.post("/user/register", json!({"email": "g@example.com"}), None).await;
+    assert_eq!((status, body["detail"][0]["type"].clone()), (422, json!("missing")));
+
+    let (status, body) = server.post("/user/login", credentials, None).await;
+    assert_eq!(status, 200);
+    let user = &body["user"];
+    assert_eq!(user["email"], "fay@example.com");
+    let root = user["root_id"].as_str().unwrap();
+    assert!(root.len() == 24 && root.bytes().all(|b| b.is_ascii_hexdigit()), "bare hex root: {root}");
+    for key in ["id", "is_activated", "is_admin", "expiration", "state"] {
+        assert!(user.get(key).is_some(), "user.{key} in {body}");
+    }
+    let (status, body) =
+        server.post("/user/login", json!({"email": "fay@example.com", "password": "wrong"}), None).await;
+    assert_eq!((status, body), (400, json!({"message": "Invalid Email/Password!"})));
+    let (status, _) = server.post("/user/login", json!({"email": "who@example.com", "password": "pw"}), None).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn rest_walker_routes_statuses_and_errors() {
+    let server = TestServer::start().await;
+    let (token, root) = server.user("gus@example.com").await;
+
+    assert_eq!(server.get("/healthz").await.0, 200);
+    assert_eq!(
+        server.post("/walker/public_event", json!({"val": 4}), None).await,
+        (200, json!({"status": 200, "reports": [{"val": 4}]}))
+    );
+    assert_eq!(
+        server.post("/walker/custom_status", json!({}), None).await,
+        (201, json!({"status": 201, "reports": ["created"]}))
+    );
+    assert_eq!(
+        server.post("/walker/custom_report", json!({}), None).await,
+        (200, json!({"custom": true, "list": [1, 2]}))
+    );
+    assert_eq!(server.get("/walker/get_q?a=5").await, (200, json!({"status": 200, "reports": [{"a": 5, "b": "x"}]})));
+    assert_eq!(
+        server.post("/walker/get_q?a=6", json!({"b": "y"}), None).await.1["reports"],
+        json!([{"a": 6, "b": "y"}])
+    );
+    let (status, body) = server.post("/walker/get_q", json!({"a": 1}), None).await;
+    assert_eq!((status, body["detail"][0]["loc"].clone()), (422, json!(["query", "a"])));
+    assert_eq!(server.get("/custom/abc?val=3").await.1["reports"], json!([{"key": "abc", "val": 3}]));
+    assert_eq!(server.get("/custom/a%20b").await.1["reports"], json!([{"key": "a b", "val": 0}]));
+
+    // Auth.
+    assert_eq!(
+        server.post("/walker/no_specs_default", json!({}), None).await,
+        (403, json!({"detail": "Not authenticated"}))
+    );
+    assert_eq!(
+        server.post("/walker/no_specs_default", json!({}), Some("forged")).await,
+        (401, json!({"detail": "Unauthorized"}))
+    );
+    assert_eq!(
+        server.post("/walker/no_specs_default", json!({}), Some(&token)).await.1["reports"],
+        json!(["default specs"])
+    );
+    let whoami = server.post("/walker/whoami", json!({}), Some(&token)).await;
+    assert_eq!(whoami.1["reports"], json!([{"id": format!("n::{root}"), "context": {}}]));
+    let whoami_pub = server.post("/walker/whoami_pub", json!({}), Some(&token)).await;
+    assert_eq!(whoami_pub.1["reports"][0]["id"], format!("n::{root}"), "public walkers run as the signed-in user");
+
+    // Routing.
+    assert_eq!(server.post("/walker/nope", json!({}), None).await, (404, json!({"detail": "Not Found"})));
+    assert_eq!(server.post("/walker/your_event_name", json!({"val": 1}), Some(&token)).await.0, 404, "websocket only");
+    assert_eq!(server.post("/walker/path_var", json!({"key": "k"}), None).await.0, 404, "served on its custom path");
+    let put = server.http.put(server.url("/walker/public_event")).json(&json!({"val": 1})).send().await.unwrap();
+    assert_eq!(support::server::read(put).await, (405, json!({"detail": "Method Not Allowed"})));
+
+    // Bodies.
+    let (status, body) = server.post("/walker/public_event", json!({}), None).await;
+    assert_eq!((status, body["detail"][0]["loc"].clone()), (422, json!(["body", "val"])));
+    let raw = server.http.post(server.url("/walker/public_event")).body("not json").send().await.unwrap();
+    let (status, body) = support::server::read(raw).await;
+    assert_eq!((status, body["detail"][0]["type"].clone()), (422, json!("json_invalid")));
+
+    // Nodes.
+    let own = server.post(&format!("/walker/whoami/n::{root}"), json!({}), Some(&token)).await;
+    assert_eq!(own.0, 200);
+    let bare = server.post(&format!("/walker/whoami/{root}"), json!({}), Some(&token)).await;
+    assert_eq!(bare.0, 200, "bare hex roots are accepted");
+    let other = server.post("/walker/whoami/n::0123456789abcdef01234567", json!({}), Some(&token)).await;
+    assert_eq!(other.0, 403);
+    assert_eq!(server.post("/walker/whoami/bad", json!({}), Some(&token)).await.0, 422);
+
+    // Failures are structured, and the HTTP connection stays usable.
+    let (status, body) = server.post("/walker/boom", json!({}), None).await;
+    assert_eq!(
+        (status, body),
+        (500, json!({"errors": [{"type": "walker_error", "msg": "walker boom failed: division by zero"}]}))
+    );
+    assert_eq!(server.post("/walker/public_event", json!({"val": 1}), None).await.0, 200);
+}
+
+#[tokio::test]
+async fn tokens_survive_a_restart_and_bad_tokens_never_authenticate() {
+    let server = TestServer::start().await;
+    let (token, root) = server.user("hal@example.com").await;
+    let (walkers, data) = server.stop().await;
+
+    let server = TestServer::start_in(walkers, data, |_| {}).await;
+    let whoami = server.post("/walker/whoami", json!({}), Some(&token)).await;
+    assert_eq!(whoami.1["reports"][0]["id"], format!("n::{root}"), "the secret was kept");
+
+    let secret = std::fs::read_to_string(server.data.path().join("token_secret")).unwrap();
+    let claims = |exp: u64| {
+        json!({"id": "x", "email": "hal@example.com", "root_id": root, "is_activated": true, "is_admin": false,
+               "expiration": exp, "state": "s", "exp": exp})
+    };
+    let sign = |claims: &Value, secret: &str| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let expired = sign(&claims(now - 10), &secret);
+    let forged = sign(&claims(now + 3600), "another secret");
+    let unsigned = {
+        use base64::Engine;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!("{}.{}.", engine.encode(r#"{"alg":"none","typ":"JWT"}"#), engine.encode(claims(now + 3600).to_string()))
+    };
+    for bad in [expired, forged, unsigned] {
+        assert_eq!(server.post("/walker/whoami", json!({}), Some(&bad)).await.0, 401);
+        let (_, hello) = server.connect(&format!("?auth={bad}")).await;
+        assert_eq!(hello["data"]["root_id"], PUBLIC_ROOT);
+    }
+    let valid = sign(&claims(now + 3600), &secret);
+    assert_eq!(server.post("/walker/whoami", json!({}), Some(&valid)).await.0, 200);
+}
+
+#[tokio::test]
+async fn hot_reloaded_walkers_are_routed_at_once() {
+    let server = TestServer::start().await;
+    assert_eq!(server.post("/walker/version", json!({}), None).await.0, 404);
+    let mut changes = server.running.shared.catalog.subscribe();
+    support::deploy(&support::fixture("version-v1.wasm"), &server.walkers_dir().join("version.wasm"));
+    tokio::time::timeout(Duration::from_secs(20), changes.changed()).await.unwrap().unwrap();
+    assert_eq!(server.post("/walker/version", json!({}), None).await.1["reports"], json!([1]));
+    let (mut client, _) = server.connect("").await;
+    let reply = client.call(json!({"type": "walker", "walker": "version", "response": true})).await;
+    assert_eq!(reply["reports"], json!([1]));
+}
+
+#[tokio::test]
+async fn shutdown_closes_websockets_with_1001() {
+    let server = TestServer::start().await;
+    let (mut client, _) = server.connect("").await;
+    let stopping = tokio::spawn(server.stop());
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1001);
+    stopping.await.unwrap();
+}
