@@ -490,6 +490,21 @@ async fn hot_reloaded_walkers_are_routed_at_once() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_answering_pings_is_closed() {
+    let server = TestServer::start_with(|config| {
+        config.ping_interval_secs = 1;
+        config.ping_timeout_secs = 2;
+    })
+    .await;
+    let (mut silent, _) = server.connect("").await;
+    // Not reading means not answering pings: after the timeout the server gives up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(server.running.shared.hub.connections(), 0);
+    let frame = silent.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 4000);
+}
+
+#[tokio::test]
 async fn shutdown_closes_websockets_with_1001() {
     let server = TestServer::start().await;
     let (mut client, _) = server.connect("").await;

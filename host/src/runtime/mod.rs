@@ -134,7 +134,15 @@ impl Runtime {
         .await
         .context("listing its walkers took too long")?
         .context("listing its walkers")?;
-        specs.into_iter().map(|spec| WalkerSpec::from_wit(spec).map_err(wasmtime::Error::msg)).collect()
+        let specs: Vec<WalkerSpec> = specs
+            .into_iter()
+            .map(|spec| WalkerSpec::from_wit(spec).map_err(wasmtime::Error::msg))
+            .collect::<Result<_>>()?;
+        if let Some(twice) = specs.iter().enumerate().find(|(i, spec)| specs[..*i].iter().any(|s| s.name == spec.name))
+        {
+            wasmtime::bail!("declares walker {} twice", twice.1.name);
+        }
+        Ok(specs)
     }
 
     fn new_store(&self, walker: Arc<str>, caller: Option<&Caller>, notifier: Arc<dyn Notifier>) -> Store<RunState> {
