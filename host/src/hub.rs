@@ -3,90 +3,16 @@
 //!
 //! Fan-out never waits on a peer: a payload is serialized once, shared by reference
 //! among recipients, and pushed into each connection's bounded outbox. A connection
-//! whose outbox is full is cut off (see `Outbox`) without slowing anyone else.
+//! whose outbox is full is cut off (see `outbox`) without slowing anyone else.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::auth::parse_root;
-use crate::frames::close;
+use crate::outbox::Outbox;
 use crate::runtime::{Notifier, Target};
-
-/// A connection's bounded outgoing queue, by message count (the channel's capacity)
-/// and by bytes. Pushing never blocks; overflowing it closes the connection.
-pub struct Outbox {
-    tx: mpsc::Sender<Utf8Bytes>,
-    queued_bytes: AtomicUsize,
-    max_bytes: usize,
-    /// Cancelled when the connection must close; `close_code` says why.
-    closed: CancellationToken,
-    close_code: AtomicU16,
-}
-
-impl Outbox {
-    pub fn new(max_messages: usize, max_bytes: usize) -> (Self, mpsc::Receiver<Utf8Bytes>) {
-        let (tx, rx) = mpsc::channel(max_messages.max(1));
-        let outbox = Outbox {
-            tx,
-            queued_bytes: AtomicUsize::new(0),
-            max_bytes,
-            closed: CancellationToken::new(),
-            close_code: AtomicU16::new(0),
-        };
-        (outbox, rx)
-    }
-
-    /// Queues a text frame. Returns false if the connection is closing.
-    pub fn push(&self, text: Utf8Bytes) -> bool {
-        if self.closed.is_cancelled() {
-            return false;
-        }
-        let len = text.len();
-        if self.queued_bytes.fetch_add(len, Ordering::Relaxed) + len > self.max_bytes {
-            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-            self.close(close::SLOW_CONSUMER);
-            return false;
-        }
-        match self.tx.try_send(text) {
-            Ok(()) => true,
-            Err(err) => {
-                self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-                if matches!(err, mpsc::error::TrySendError::Full(_)) {
-                    self.close(close::SLOW_CONSUMER);
-                }
-                false
-            }
-        }
-    }
-
-    /// Called by the writer once a frame is on the wire.
-    pub fn sent(&self, len: usize) {
-        self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
-    }
-
-    /// Asks the connection to close with `code`; the first reason wins.
-    pub fn close(&self, code: u16) {
-        let _ = self.close_code.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
-        self.closed.cancel();
-    }
-
-    pub fn closed(&self) -> &CancellationToken {
-        &self.closed
-    }
-
-    /// Why the connection was asked to close, if it was.
-    pub fn close_code(&self) -> Option<u16> {
-        match self.close_code.load(Ordering::Relaxed) {
-            0 => None,
-            code => Some(code),
-        }
-    }
-}
 
 /// One live WebSocket connection, as the hub sees it.
 pub struct Connection {

@@ -4,7 +4,7 @@
 //! - `runtime`: compiling, checking and running walker components in a sandbox;
 //! - `catalog` and `reload`: which walkers are served, kept in step with `walkers/`;
 //! - `server`, `ws`, `rest`, `frames`: the jac-cloud wire protocol;
-//! - `hub`: who is connected, and notification fan-out;
+//! - `hub` and `outbox`: who is connected, notification fan-out, per-connection queues;
 //! - `accounts` and `auth`: users, roots and tokens.
 
 pub mod accounts;
@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod config;
 pub mod frames;
 pub mod hub;
+pub mod outbox;
 pub mod reload;
 pub mod rest;
 pub mod runtime;

@@ -1,59 +1,131 @@
-//! One WebSocket connection: a reader that handles events in order (this task) and a
-//! writer task that owns the socket's sending half.
+//! One WebSocket connection, driven by one task: it reads and handles client events
+//! strictly in order, drains the connection's outbox to the socket, pings, and enforces
+//! the silence and write timeouts.
+//!
+//! A walker event runs as a future polled by the same loop, so while it runs, its
+//! notifications (and other connections' fan-out) keep flowing to the socket, and no
+//! second task has to be woken to send its reply.
 
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::events::{self, ClientEvent, WalkerEvent};
 use crate::auth::{Identity, wire_root};
-use crate::catalog::CallError;
+use crate::catalog::{CallError, Walker};
 use crate::config::ClientEvents;
 use crate::frames::{self, Problem, close};
-use crate::hub::{Connection, Outbox};
+use crate::hub::Connection;
+use crate::outbox::Outbox;
 use crate::runtime::{Caller, Method, Transport};
 use crate::server::{NodeAccess, Shared, check_node};
 
 /// Frames sent to the socket per flush, at most: fairness between fan-out and the rest.
 const WRITE_BATCH: usize = 64;
 
+/// How long a server-initiated close waits for the client's close frame.
+const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+
 const INVALID_WALKER: &str = "Invalid request! Please use valid walker event!";
+
+/// A walker run in progress; it pushes its own reply or error to the outbox.
+type Running = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 struct Session {
     shared: Arc<Shared>,
     connection: Arc<Connection>,
-    identity: Identity,
+    identity: Arc<Identity>,
 }
 
 pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, channel_id: String) {
     let config = &shared.config;
-    let (outbox, outgoing) = Outbox::new(config.queue_messages, config.queue_bytes);
+    let outbox = Outbox::new(config.queue_messages, config.queue_bytes);
     let connection =
         Arc::new(Connection { client_id: super::new_client_id().into(), channel_id: channel_id.into(), outbox });
-    let (sink, stream) = socket.split();
-    let writer = tokio::spawn(write_loop(
-        sink,
-        outgoing,
-        connection.clone(),
-        Duration::from_millis(config.write_timeout_ms),
-        Duration::from_secs(config.ping_interval_secs.max(1)),
-    ));
+    let write_timeout = Duration::from_millis(config.write_timeout_ms);
+    let ping_interval = Duration::from_secs(config.ping_interval_secs.max(1));
+    let silence_limit = Duration::from_secs(config.ping_timeout_secs.max(1));
     shared.hub.register(connection.clone(), &identity.root);
     tracing::debug!(client_id = &*connection.client_id, authenticated = identity.authenticated, "connected");
 
-    let mut session = Session { shared, connection, identity };
+    let mut session = Session { shared, connection: connection.clone(), identity: Arc::new(identity) };
     session.send(session.connection_frame());
-    session.read_loop(stream).await;
 
-    let Session { shared, connection, .. } = session;
-    shared.hub.unregister(&connection.client_id);
-    connection.outbox.close(close::NORMAL);
-    let _ = writer.await;
+    let (mut sink, mut stream) = socket.split();
+    let outbox = &connection.outbox;
+    let closed = outbox.closed().clone();
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
+    let mut last_heard = Instant::now();
+    let mut running: Option<Running> = None;
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    loop {
+        tokio::select! {
+            biased;
+            _ = closed.cancelled() => break,
+            () = poll_fn(|cx| {
+                outbox.quiesce();
+                running.as_mut().expect("guarded by is_some").as_mut().poll(cx)
+            }), if running.is_some() => running = None,
+            () = outbox.next_batch(&mut batch, WRITE_BATCH) => {
+                let written = tokio::time::timeout(write_timeout, write_batch(&mut sink, &mut batch)).await;
+                if !matches!(written, Ok(Ok(()))) {
+                    outbox.close(close::TIMEOUT);
+                    break;
+                }
+            }
+            message = stream.next(), if running.is_none() => {
+                outbox.quiesce();
+                last_heard = Instant::now();
+                match message {
+                    Some(Ok(Message::Text(text))) => running = session.handle_text(&text),
+                    Some(Ok(Message::Binary(_))) => session.send(frames::problem(
+                        Problem { kind: "binary_frame", msg: "binary frames are not supported; send JSON text" },
+                        None,
+                    )),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(err)) => {
+                        if is_too_big(err) {
+                            outbox.close(close::TOO_BIG);
+                        }
+                        break;
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                let pinged = tokio::time::timeout(write_timeout, sink.send(Message::Ping(Default::default()))).await;
+                if last_heard.elapsed() > silence_limit || !matches!(pinged, Ok(Ok(()))) {
+                    outbox.close(close::TIMEOUT);
+                    break;
+                }
+            }
+        }
+    }
+
+    session.shared.hub.unregister(&connection.client_id);
+    if let Some(code) = outbox.close_code() {
+        // Closing handshake: send our close frame, then give the client a moment to answer
+        // before the socket is dropped, so the frame is read rather than reset away.
+        let frame = CloseFrame { code, reason: close::reason(code).into() };
+        if let Ok(Ok(())) = tokio::time::timeout(write_timeout, sink.send(Message::Close(Some(frame)))).await {
+            let answered = async {
+                while let Some(Ok(message)) = stream.next().await {
+                    if let Message::Close(_) = message {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, answered).await;
+        }
+    }
+    outbox.close(close::NORMAL);
     tracing::debug!(client_id = &*connection.client_id, "disconnected");
 }
 
@@ -66,75 +138,48 @@ impl Session {
         frames::connection(&self.connection.client_id, &self.identity.root, &self.connection.channel_id)
     }
 
-    async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>) {
-        let idle_limit = Duration::from_secs(self.shared.config.ping_timeout_secs.max(1));
-        let closed = self.connection.outbox.closed().clone();
-        loop {
-            let next = tokio::select! {
-                _ = closed.cancelled() => return,
-                next = tokio::time::timeout(idle_limit, stream.next()) => next,
-            };
-            let message = match next {
-                Err(_silent) => return self.connection.outbox.close(close::TIMEOUT),
-                Ok(None) => return,
-                Ok(Some(Err(err))) => {
-                    if is_too_big(err) {
-                        self.connection.outbox.close(close::TOO_BIG);
-                    }
-                    return;
-                }
-                Ok(Some(Ok(message))) => message,
-            };
-            match message {
-                Message::Text(text) => self.handle_text(&text).await,
-                Message::Binary(_) => self.send(frames::problem(
-                    Problem { kind: "binary_frame", msg: "binary frames are not supported; send JSON text" },
-                    None,
-                )),
-                Message::Close(_) => return,
-                Message::Ping(_) | Message::Pong(_) => {}
-            }
-        }
-    }
-
-    async fn handle_text(&mut self, text: &str) {
+    /// Handles one client event. Everything but a walker run completes here; a walker
+    /// run is returned for the session loop to drive.
+    fn handle_text(&mut self, text: &str) -> Option<Running> {
         let event: Value = match serde_json::from_str(text) {
             Ok(event) => event,
             Err(err) => {
                 let msg = format!("invalid JSON: {err}");
-                return self.send(frames::problem(Problem { kind: "invalid_json", msg: &msg }, None));
+                self.send(frames::problem(Problem { kind: "invalid_json", msg: &msg }, None));
+                return None;
             }
         };
         let req_id = events::req_id(&event);
-        let req_id = req_id.as_ref();
         match events::parse(event) {
-            Err(errors) => self.send(frames::invalid(&errors, req_id)),
+            Err(errors) => self.send(frames::invalid(&errors, req_id.as_ref())),
             Ok(ClientEvent::Connection) => self.send(self.connection_frame()),
-            Ok(ClientEvent::Walker(event)) => self.run_walker(event, req_id).await,
+            Ok(ClientEvent::Walker(event)) => return self.start_walker(event, req_id),
             Ok(ClientEvent::User { root_ids, data }) => {
-                if self.may_send("user", req_id) {
+                if self.may_send("user", req_id.as_ref()) {
                     self.shared.hub.send_users(&root_ids, &to_payload(&data));
                 }
             }
             Ok(ClientEvent::Channel { channel_ids, data }) => {
-                if self.may_send("channel", req_id) {
+                if self.may_send("channel", req_id.as_ref()) {
                     self.shared.hub.send_channels(&channel_ids, &to_payload(&data));
                 }
             }
             Ok(ClientEvent::Client { client_ids, data }) => {
-                if self.may_send("client", req_id) {
+                if self.may_send("client", req_id.as_ref()) {
                     self.shared.hub.send_clients(&client_ids, &to_payload(&data));
                 }
             }
             Ok(ClientEvent::ChangeUser { token }) => {
-                self.identity = token
+                let identity = token
                     .filter(|token| !token.trim().is_empty())
                     .and_then(|token| self.shared.tokens.verify(&token))
                     .unwrap_or_else(Identity::anonymous);
-                self.shared.hub.change_root(&self.connection.client_id, &self.identity.root);
+                self.shared.hub.change_root(&self.connection.client_id, &identity.root);
+                self.identity = Arc::new(identity);
                 self.send(self.connection_frame());
             }
         }
+        None
     }
 
     /// Applies the client-event policy; a refusal is answered like a walker refusal.
@@ -149,24 +194,32 @@ impl Session {
         false
     }
 
-    async fn run_walker(&self, event: WalkerEvent, req_id: Option<&Value>) {
-        let refuse = |message: &str| self.send(frames::refusal("walker", message, req_id));
+    /// Checks a walker event (walker, transport, auth, node) and returns its run.
+    fn start_walker(&self, event: WalkerEvent, req_id: Option<Value>) -> Option<Running> {
+        let refuse = |message: &str| self.send(frames::refusal("walker", message, req_id.as_ref()));
         let walker = match self.shared.catalog.walker(&event.walker) {
             Some(walker) if walker.spec().allows(Method::Websocket) => walker,
-            _ => return refuse(INVALID_WALKER),
+            _ => {
+                refuse(INVALID_WALKER);
+                return None;
+            }
         };
         if walker.spec().auth && !self.identity.authenticated {
-            return refuse(&format!("Event {} requires to be authenticated!", event.walker));
+            refuse(&format!("Event {} requires to be authenticated!", event.walker));
+            return None;
         }
         if let Some(node) = &event.node {
             match check_node(node, &self.identity) {
                 NodeAccess::Allowed => {}
-                NodeAccess::Invalid(error) => {
-                    let mut error = error;
+                NodeAccess::Invalid(mut error) => {
                     error.loc = ["event", "walker", "node"].map(str::to_string).to_vec();
-                    return self.send(frames::invalid(&[error], req_id));
+                    self.send(frames::invalid(&[error], req_id.as_ref()));
+                    return None;
                 }
-                NodeAccess::Denied => return refuse(&format!("You don't have access on target entry {node}!")),
+                NodeAccess::Denied => {
+                    refuse(&format!("You don't have access on target entry {node}!"));
+                    return None;
+                }
             }
         }
         let caller = Caller {
@@ -176,18 +229,28 @@ impl Session {
             authenticated: self.identity.authenticated,
             transport: Transport::Websocket,
         };
-        let notifier = self.shared.hub.clone();
-        match self.shared.catalog.call(&walker, &caller, &event.context, notifier).await {
-            Ok(reply) if event.response => self.send(frames::reply(&reply, req_id)),
-            Ok(_) => {}
-            Err(CallError::Invalid(errors)) => self.send(frames::invalid(&errors, req_id)),
-            Err(CallError::Run(err)) => {
-                let message = err.to_string();
-                self.send(frames::problem(Problem::from_run(&err, &message), req_id))
-            }
-            Err(CallError::UnknownWalker) => refuse(INVALID_WALKER),
-        }
+        Some(Box::pin(run_walker(self.shared.clone(), self.connection.clone(), walker, caller, event, req_id)))
     }
+}
+
+/// Runs a checked walker event and queues its reply (when asked for) or its error.
+async fn run_walker(
+    shared: Arc<Shared>,
+    connection: Arc<Connection>,
+    walker: Walker,
+    caller: Caller,
+    event: WalkerEvent,
+    req_id: Option<Value>,
+) {
+    let req_id = req_id.as_ref();
+    let frame = match shared.catalog.call(&walker, &caller, &event.context, shared.hub.clone()).await {
+        Ok(reply) if event.response => frames::reply(&reply, req_id),
+        Ok(_) => return,
+        Err(CallError::Invalid(errors)) => frames::invalid(&errors, req_id),
+        Err(CallError::Run(err)) => frames::problem(Problem::from_run(&err, &err.to_string()), req_id),
+        Err(CallError::UnknownWalker) => frames::refusal("walker", INVALID_WALKER, req_id),
+    };
+    connection.outbox.push(Utf8Bytes::from(frame));
 }
 
 fn to_payload(data: &Value) -> Utf8Bytes {
@@ -200,54 +263,10 @@ fn is_too_big(err: axum::Error) -> bool {
     matches!(inner.downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
 }
 
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut outgoing: mpsc::Receiver<Utf8Bytes>,
-    connection: Arc<Connection>,
-    write_timeout: Duration,
-    ping_interval: Duration,
-) {
-    let outbox = &connection.outbox;
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
-    loop {
-        let written = tokio::select! {
-            biased;
-            _ = outbox.closed().cancelled() => break,
-            frame = outgoing.recv() => {
-                let Some(first) = frame else { break };
-                tokio::time::timeout(write_timeout, write_batch(&mut sink, first, &mut outgoing, outbox)).await
-            }
-            _ = ping.tick() => tokio::time::timeout(write_timeout, sink.send(Message::Ping(Default::default()))).await,
-        };
-        if !matches!(written, Ok(Ok(()))) {
-            tracing::debug!(client_id = &*connection.client_id, "write failed or timed out; closing");
-            outbox.close(close::TIMEOUT);
-            return;
-        }
-    }
-    if let Some(code) = outbox.close_code() {
-        let frame = CloseFrame { code, reason: close::reason(code).into() };
-        let _ = tokio::time::timeout(write_timeout, sink.send(Message::Close(Some(frame)))).await;
-    }
-}
-
-/// Feeds `first` and whatever else is queued (up to `WRITE_BATCH`), then flushes once.
-async fn write_batch(
-    sink: &mut SplitSink<WebSocket, Message>,
-    first: Utf8Bytes,
-    outgoing: &mut mpsc::Receiver<Utf8Bytes>,
-    outbox: &Outbox,
-) -> Result<(), axum::Error> {
-    let mut next = Some(first);
-    let mut batched = 0;
-    while let Some(text) = next.take() {
-        let len = text.len();
+/// Feeds the batch's frames, then flushes once.
+async fn write_batch(sink: &mut SplitSink<WebSocket, Message>, batch: &mut Vec<Utf8Bytes>) -> Result<(), axum::Error> {
+    for text in batch.drain(..) {
         sink.feed(Message::Text(text)).await?;
-        outbox.sent(len);
-        batched += 1;
-        if batched < WRITE_BATCH {
-            next = outgoing.try_recv().ok();
-        }
     }
     sink.flush().await
 }

@@ -1,0 +1,49 @@
+//! WebSocket clients for the scenarios: small buffers (so thousands fit in memory), and
+//! source addresses spread over 127.0.0.x to get past one address's port range.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use anyhow::Context as _;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Connections per source address before moving to the next 127.0.0.x.
+const CONNECTIONS_PER_SOURCE: usize = 20_000;
+
+pub type Socket = WebSocketStream<TcpStream>;
+
+/// Connects connection number `index` to `url` (a `ws://` loopback URL).
+pub async fn connect(url: &str, index: usize) -> anyhow::Result<Socket> {
+    let authority = url.strip_prefix("ws://").context("a ws:// URL")?;
+    let host_port = authority.split('/').next().unwrap_or(authority);
+    let server: SocketAddr = tokio::net::lookup_host(host_port).await?.next().context("resolving the server")?;
+    let socket = TcpSocket::new_v4()?;
+    let source = Ipv4Addr::new(127, 0, 0, 1 + (index / CONNECTIONS_PER_SOURCE) as u8);
+    socket.bind(SocketAddr::from((source, 0)))?;
+    let stream = socket.connect(server).await?;
+    stream.set_nodelay(true)?;
+    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+    let (socket, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
+    Ok(socket)
+}
+
+/// The next text frame as JSON; `None` when the connection ends.
+pub async fn next_json(socket: &mut Socket) -> Option<Value> {
+    while let Some(message) = socket.next().await {
+        match message.ok()? {
+            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+    None
+}
+
+pub async fn send_json(socket: &mut Socket, value: &Value) -> anyhow::Result<()> {
+    socket.send(Message::Text(value.to_string().into())).await?;
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! `loadgen`: bounded load scenarios against any jac-cloud compatible server on
+//! loopback, printing throughput, latency percentiles, errors and the server's CPU time
+//! and memory (read from /proc when given its pid).
+//!
+//! Every loop is bounded in count and in time (`--max-secs`).
+
+mod client;
+mod scenarios;
+mod stats;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Load scenarios for jac-cloud compatible servers")]
+struct Args {
+    /// Server base URL (loopback only).
+    #[arg(long, global = true, default_value = "http://127.0.0.1:8000")]
+    base: String,
+    /// The server's pid, to report its CPU time and RSS.
+    #[arg(long, global = true)]
+    server_pid: Option<u32>,
+    /// Upper bound on one scenario's duration.
+    #[arg(long, global = true, default_value_t = 120)]
+    max_secs: u64,
+    /// Print one JSON object per result instead of a table row.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Client threads; 1 (the default) leaves the other cores to the server.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+    /// A label for the server under test, printed with each result.
+    #[arg(long, global = true, default_value = "server")]
+    label: String,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+pub enum Scenario {
+    /// Walker events with `response: true`, each connection waiting for its reply.
+    WalkerRtt {
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+        /// Requests per connection.
+        #[arg(long, default_value_t = 10_000)]
+        requests: usize,
+        /// Walker to call; `-` sends `connection` events instead (no walker: the protocol's floor).
+        #[arg(long, default_value = "public_event")]
+        walker: String,
+    },
+    /// One channel event (sent by a client, or by the `public_group` walker) delivered to
+    /// every subscriber.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 200)]
+        messages: usize,
+        /// `client` (a channel event) or `walker` (`public_group` over the socket).
+        #[arg(long, default_value = "client")]
+        via: String,
+        /// Messages the publisher may run ahead of the slowest delivery.
+        #[arg(long, default_value_t = 16)]
+        window: usize,
+    },
+    /// Opens idle connections and reports the server's RSS per connection.
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+    },
+    /// Time from a `.wasm` renamed into the walkers directory to its first successful call.
+    Reload {
+        #[arg(long)]
+        walkers_dir: std::path::PathBuf,
+        #[arg(long)]
+        wasm: std::path::PathBuf,
+        /// The walker the file exports (called with POST and `{}`).
+        #[arg(long)]
+        walker: String,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// REST walker calls, each connection sequential.
+    Rest {
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+        #[arg(long, default_value = "public_event")]
+        walker: String,
+    },
+}
+
+/// What every scenario needs besides its own arguments.
+pub struct Target {
+    pub base: String,
+    pub ws: String,
+    pub max: Duration,
+    pub server_pid: Option<u32>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut runtime = match args.threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        threads => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads);
+            builder
+        }
+    };
+    runtime.enable_all().build()?.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.base.starts_with("http://127.") || args.base.starts_with("http://localhost"),
+        "loadgen only talks to loopback servers"
+    );
+    let target = Target {
+        ws: format!("{}/websocket", args.base.replacen("http", "ws", 1)),
+        base: args.base,
+        max: Duration::from_secs(args.max_secs),
+        server_pid: args.server_pid,
+    };
+    let before = stats::ServerSample::take(target.server_pid);
+    let mut result = scenarios::run(&target, &args.scenario).await?;
+    result.server = stats::ServerSample::usage(before.as_ref(), stats::ServerSample::take(target.server_pid));
+    result.label = args.label;
+    if args.json {
+        println!("{}", result.to_json());
+    } else {
+        println!("{}", stats::Outcome::header());
+        println!("{}", result.row());
+    }
+    Ok(())
+}

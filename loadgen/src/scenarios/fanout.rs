@@ -1,0 +1,90 @@
+//! Fan-out: one publisher, `subscribers` connections on one channel. Each message carries
+//! its send time; each subscriber records the delivery latency. The publisher stays at
+//! most `window` messages ahead of the slowest subscriber, so a bounded server queue
+//! measures throughput rather than cutting subscribers off.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::Target;
+use crate::client::{next_json, send_json};
+use crate::stats::Outcome;
+
+/// Handshakes in flight at once while subscribing.
+const PARALLEL_CONNECTS: usize = 256;
+
+pub async fn run(
+    target: &Target,
+    subscribers: usize,
+    messages: usize,
+    via: &str,
+    window: usize,
+) -> anyhow::Result<Outcome> {
+    let channel = format!("fanout-{}", std::process::id());
+    let url = format!("{}?channel_id={channel}", target.ws);
+    let sockets = super::open_many(&url, subscribers + 1, PARALLEL_CONNECTS).await?;
+    let mut sockets = sockets.into_iter().map(|(socket, _)| socket);
+    let mut publisher = sockets.next().expect("the publisher");
+
+    let origin = Instant::now();
+    let deadline = origin + target.max;
+    // Messages fully received by every subscriber = min over subscribers; tracked as the
+    // per-subscriber counts' sum and a notification on every delivery batch.
+    let received: Arc<Vec<AtomicU64>> = Arc::new((0..subscribers).map(|_| AtomicU64::new(0)).collect());
+    let progress = Arc::new(Notify::new());
+    let tasks: Vec<_> = sockets
+        .enumerate()
+        .map(|(index, mut socket)| {
+            let (received, progress) = (received.clone(), progress.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(messages);
+                while latencies.len() < messages {
+                    let Ok(Some(frame)) = tokio::time::timeout_at(deadline.into(), next_json(&mut socket)).await else {
+                        break;
+                    };
+                    // A publisher's own channel frames and walker replies are not deliveries.
+                    let Some(sent_at) = sent_at(&frame) else { continue };
+                    latencies.push((origin.elapsed().as_micros() as u64).saturating_sub(sent_at));
+                    received[index].store(latencies.len() as u64, Ordering::Relaxed);
+                    progress.notify_one();
+                }
+                latencies
+            })
+        })
+        .collect();
+
+    let started = Instant::now();
+    let slowest = || received.iter().map(|count| count.load(Ordering::Relaxed)).min().unwrap_or(0) as usize;
+    for i in 0..messages {
+        while slowest() + window < i && Instant::now() < deadline {
+            let _ = tokio::time::timeout(Duration::from_millis(5), progress.notified()).await;
+        }
+        let t = origin.elapsed().as_micros() as u64;
+        let event = match via {
+            "walker" => json!({"type": "walker", "walker": "public_group",
+                               "context": {"channel_id": channel, "msg": t.to_string()}}),
+            _ => json!({"type": "channel", "channel_ids": [channel], "data": {"t": t, "i": i}}),
+        };
+        send_json(&mut publisher, &event).await?;
+    }
+
+    let mut outcome = Outcome { scenario: format!("fanout via {via} to {subscribers}"), ..Outcome::default() };
+    for task in tasks {
+        let latencies = task.await?;
+        outcome.errors += (messages - latencies.len()) as u64;
+        outcome.ops += latencies.len() as u64;
+        outcome.latencies_us.extend(latencies);
+    }
+    outcome.elapsed = started.elapsed();
+    outcome.notes = "ops = deliveries".into();
+    Ok(outcome)
+}
+
+/// The send time carried by a client channel event (`t`) or a `public_group` chat message.
+fn sent_at(frame: &Value) -> Option<u64> {
+    frame.get("t").and_then(Value::as_u64).or_else(|| frame["data"]["message"].as_str()?.parse().ok())
+}

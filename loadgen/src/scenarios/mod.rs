@@ -1,0 +1,47 @@
+//! The scenarios, each bounded in count and in time.
+
+mod fanout;
+mod idle;
+mod reload;
+mod rest;
+mod walker_rtt;
+
+use crate::stats::Outcome;
+use crate::{Scenario, Target};
+
+pub async fn run(target: &Target, scenario: &Scenario) -> anyhow::Result<Outcome> {
+    match scenario {
+        Scenario::WalkerRtt { connections, requests, walker } => {
+            walker_rtt::run(target, *connections, *requests, walker).await
+        }
+        Scenario::Fanout { subscribers, messages, via, window } => {
+            fanout::run(target, *subscribers, *messages, via, *window).await
+        }
+        Scenario::Idle { connections } => idle::run(target, *connections).await,
+        Scenario::Reload { walkers_dir, wasm, walker, rounds } => {
+            reload::run(target, walkers_dir, wasm, walker, *rounds).await
+        }
+        Scenario::Rest { connections, requests, walker } => rest::run(target, *connections, *requests, walker).await,
+    }
+}
+
+/// Opens `count` connections, at most `parallel` handshakes at a time, and reads each
+/// one's connection frame. Returns the sockets and their frames.
+pub async fn open_many(
+    url: &str,
+    count: usize,
+    parallel: usize,
+) -> anyhow::Result<Vec<(crate::client::Socket, serde_json::Value)>> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(0..count)
+        .map(|index| async move {
+            let mut socket = crate::client::connect(url, index).await?;
+            let hello = crate::client::next_json(&mut socket)
+                .await
+                .ok_or_else(|| anyhow::anyhow!("connection {index} closed before its connection frame"))?;
+            anyhow::Ok((socket, hello))
+        })
+        .buffered(parallel)
+        .try_collect()
+        .await
+}

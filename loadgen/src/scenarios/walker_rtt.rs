@@ -1,0 +1,65 @@
+//! Walker round trips: each connection sends a walker event with `response: true` and
+//! waits for the reply before sending the next.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::Target;
+use crate::client::{connect, next_json, send_json};
+use crate::stats::Outcome;
+
+pub async fn run(target: &Target, connections: usize, requests: usize, walker: &str) -> anyhow::Result<Outcome> {
+    let mut sockets = Vec::with_capacity(connections);
+    for index in 0..connections {
+        let mut socket = connect(&target.ws, index).await?;
+        next_json(&mut socket).await.ok_or_else(|| anyhow::anyhow!("no connection frame"))?;
+        sockets.push(socket);
+    }
+    let started = Instant::now();
+    let deadline = started + target.max;
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .map(|mut socket| {
+            let walker = walker.to_string();
+            tokio::spawn(async move {
+                let (mut latencies, mut errors) = (Vec::with_capacity(requests), 0u64);
+                for i in 0..requests {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    let event = match walker.as_str() {
+                        "-" => json!({"type": "connection"}),
+                        _ => json!({"type": "walker", "walker": walker, "context": {"val": i}, "response": true}),
+                    };
+                    let sent = Instant::now();
+                    if send_json(&mut socket, &event).await.is_err() {
+                        errors += 1;
+                        break;
+                    }
+                    match next_json(&mut socket).await {
+                        Some(reply) if reply["status"] == 200 || reply["type"] == "connection" => {
+                            latencies.push(sent.elapsed().as_micros() as u64)
+                        }
+                        Some(_) => errors += 1,
+                        None => {
+                            errors += 1;
+                            break;
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let name = if walker == "-" { "connection-rtt" } else { "walker-rtt" };
+    let mut outcome = Outcome { scenario: format!("{name} x{connections}"), ..Outcome::default() };
+    for task in tasks {
+        let (latencies, errors) = task.await?;
+        outcome.ops += latencies.len() as u64;
+        outcome.latencies_us.extend(latencies);
+        outcome.errors += errors;
+    }
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
+}
