@@ -11,8 +11,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-/// Connections per source address before moving to the next 127.0.0.x.
-const CONNECTIONS_PER_SOURCE: usize = 20_000;
+/// Source addresses used round-robin: each has its own ephemeral port range (and its
+/// own TIME_WAIT entries from earlier runs).
+const SOURCE_ADDRESSES: usize = 64;
 
 pub type Socket = WebSocketStream<TcpStream>;
 
@@ -22,7 +23,7 @@ pub async fn connect(url: &str, index: usize) -> anyhow::Result<Socket> {
     let host_port = authority.split('/').next().unwrap_or(authority);
     let server: SocketAddr = tokio::net::lookup_host(host_port).await?.next().context("resolving the server")?;
     let socket = TcpSocket::new_v4()?;
-    let source = Ipv4Addr::new(127, 0, 0, 1 + (index / CONNECTIONS_PER_SOURCE) as u8);
+    let source = Ipv4Addr::new(127, 0, 0, 2 + (index % SOURCE_ADDRESSES) as u8);
     socket.bind(SocketAddr::from((source, 0)))?;
     let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;

@@ -17,7 +17,7 @@ use crate::server::Shared;
 
 /// Eagerly allocated read buffer per connection: small, so an idle connection costs
 /// a few KB (tungstenite's default is 128 KiB); it grows for larger messages.
-const READ_BUFFER_BYTES: usize = 2 << 10;
+const READ_BUFFER_BYTES: usize = 1 << 10;
 /// Frames are batched up to this many bytes before a write to the socket.
 const WRITE_BUFFER_BYTES: usize = 8 << 10;
 
