@@ -36,8 +36,10 @@ pub struct Config {
     #[arg(long, env = "JAC_CLIENT_EVENTS", value_enum, default_value_t = ClientEvents::Open)]
     pub client_events: ClientEvents,
 
-    /// Quiet time after a change in the walkers directory before reloading.
-    #[arg(long, env = "JAC_RELOAD_DEBOUNCE_MS", default_value_t = 200)]
+    /// Quiet time after a change in the walkers directory before reloading. A rename is one
+    /// event; a file written in place with longer pauses may be tried half-written, which
+    /// fails harmlessly and is retried when the write completes.
+    #[arg(long, env = "JAC_RELOAD_DEBOUNCE_MS", default_value_t = 50)]
     pub reload_debounce_ms: u64,
 
     /// Largest WebSocket message a client may send; larger ones close the connection (1009).

@@ -15,7 +15,9 @@ pub struct Outcome {
     pub latencies_us: Vec<u64>,
     pub errors: u64,
     pub server: Option<ServerUsage>,
-    /// Scenario-specific figures, e.g. RSS per connection.
+    /// The server's RSS growth per connection, in KB (idle).
+    pub rss_per_connection_kb: Option<f64>,
+    /// Scenario-specific remarks.
     pub notes: String,
 }
 
@@ -72,6 +74,7 @@ impl Outcome {
             "errors": self.errors,
             "server_cpu_s": self.server.as_ref().map(|s| s.cpu_seconds),
             "server_rss_kib": self.server.as_ref().map(|s| s.rss_kib),
+            "rss_per_connection_kb": self.rss_per_connection_kb,
             "notes": self.notes,
         })
         .to_string()

@@ -1,4 +1,4 @@
-//! Fan-out: one publisher, `subscribers` connections on one channel. Each message carries
+//! Fan-out: one publisher outside the channel, `subscribers` connections on it. Each message carries
 //! its send time; each subscriber records the delivery latency. The publisher stays at
 //! most `window` messages ahead of the slowest subscriber, so a bounded server queue
 //! measures throughput rather than cutting subscribers off.
@@ -16,6 +16,9 @@ use crate::stats::Outcome;
 
 /// Handshakes in flight at once while subscribing.
 const PARALLEL_CONNECTS: usize = 256;
+/// Pause between subscribing and publishing: jac-cloud registers a connection's channel
+/// a moment after sending its connection frame, and drops walker notifications until then.
+const SETTLE: Duration = Duration::from_millis(500);
 
 pub async fn run(
     target: &Target,
@@ -26,9 +29,10 @@ pub async fn run(
 ) -> anyhow::Result<Outcome> {
     let channel = format!("fanout-{}", std::process::id());
     let url = format!("{}?channel_id={channel}", target.ws);
-    let sockets = super::open_many(&url, subscribers + 1, PARALLEL_CONNECTS).await?;
-    let mut sockets = sockets.into_iter().map(|(socket, _)| socket);
-    let mut publisher = sockets.next().expect("the publisher");
+    // The publisher is not a subscriber: it sends, and reads nothing.
+    let mut publisher = crate::client::connect(&target.ws, subscribers).await?;
+    next_json(&mut publisher).await.ok_or_else(|| anyhow::anyhow!("no connection frame"))?;
+    let sockets = super::open_many(&url, subscribers, PARALLEL_CONNECTS).await?.into_iter().map(|(socket, _)| socket);
 
     let origin = Instant::now();
     let deadline = origin + target.max;
@@ -57,6 +61,7 @@ pub async fn run(
         })
         .collect();
 
+    tokio::time::sleep(SETTLE).await;
     let started = Instant::now();
     let slowest = || received.iter().map(|count| count.load(Ordering::Relaxed)).min().unwrap_or(0) as usize;
     for i in 0..messages {

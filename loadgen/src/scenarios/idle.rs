@@ -25,6 +25,7 @@ pub async fn run(target: &Target, connections: usize) -> anyhow::Result<Outcome>
         scenario: format!("idle x{connections}"),
         ops: connections as u64,
         elapsed,
+        rss_per_connection_kb: Some(per_connection / 1000.0),
         notes: format!(
             "{:.1} KB RSS per connection ({} → {} MiB)",
             per_connection / 1000.0,
