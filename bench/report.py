@@ -36,7 +36,8 @@ def table(ours, theirs):
             theirs_kb = other and other.get("rss_per_connection_kb")
             ratio = f"{theirs_kb / mine:.1f}× less memory" if theirs_kb else "-"
             lines.append(
-                f"| {name} (RSS per connection) | {mine:.1f} KB | {fmt(theirs_kb, 1)} KB | {ratio} | | | "
+                f"| {name}: RSS per connection ({row['ops']} vs {other['ops'] if other else '-'} connections) "
+                f"| {mine:.1f} KB | {fmt(theirs_kb, 1)} KB | {ratio} | | | "
                 f"{row['errors']} / {other['errors'] if other else '-'} |"
             )
             continue

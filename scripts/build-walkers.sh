@@ -20,7 +20,8 @@ deploy "$out/chat_walkers.wasm" walkers/chat.wasm
 
 if [ "${1:-}" = "--with-tests" ]; then
   fixtures=target/test-walkers
-  build -p test-walker-hostile -p test-walker-forbidden -p test-walker-version
+  build -p test-walker-hostile -p test-walker-forbidden -p test-walker-version -p test-walker-stateful
+  deploy "$out/test_walker_stateful.wasm" "$fixtures/stateful.wasm"
   deploy "$out/test_walker_hostile.wasm" "$fixtures/hostile.wasm"
   deploy "$out/test_walker_forbidden.wasm" "$fixtures/forbidden.wasm"
   deploy "$out/test_walker_version.wasm" "$fixtures/version-v1.wasm"

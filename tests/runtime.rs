@@ -320,3 +320,31 @@ async fn calls_never_fail_during_fifty_swaps() {
     assert!(total > 50, "calls ran during the swaps: {total}");
     assert!(seen.iter().all(|count| count.load(Ordering::Relaxed) > 0), "both versions served");
 }
+
+#[tokio::test]
+async fn warm_instances_serve_one_user_for_a_bounded_number_of_runs() {
+    let (runtime, _cache) = new_runtime();
+    let catalog = Catalog::new(runtime);
+    catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
+    let user = |root: &str| walker_host::runtime::Caller { root_id: root.to_string(), ..public_caller(None) };
+    let (alice, bob) = (user("n::0000000000000000000000aa"), user("n::0000000000000000000000bb"));
+    let count = |caller: walker_host::runtime::Caller, trap: bool| {
+        let catalog = &catalog;
+        async move {
+            run_json(catalog, "count", &caller, json!({"trap": trap}))
+                .await
+                .map(|(reply, _)| reports(&reply)[0].clone())
+        }
+    };
+
+    // The walker allows 3 runs per instance: its global counts them, then a fresh one starts.
+    for expected in [1, 2, 3, 1] {
+        assert_eq!(count(alice.clone(), false).await.unwrap(), json!(expected));
+    }
+    assert_eq!(count(bob.clone(), false).await.unwrap(), json!(1), "never shared across users");
+    assert_eq!(count(alice.clone(), false).await.unwrap(), json!(2), "alice's warm instance");
+
+    // A trap drops the instance: the next run starts fresh.
+    assert!(matches!(count(alice.clone(), true).await, Err(CallError::Run(_))));
+    assert_eq!(count(alice.clone(), false).await.unwrap(), json!(1));
+}

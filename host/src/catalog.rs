@@ -200,7 +200,7 @@ impl Catalog {
         let spec = walker.spec();
         let context = spec.validate(input).map_err(CallError::Invalid)?;
         let context = Value::Object(context).to_string();
-        self.runtime.run(&walker.component, &spec.name, caller, &context, notifier).await.map_err(CallError::Run)
+        self.runtime.run(&walker.component, spec, caller, &context, notifier).await.map_err(CallError::Run)
     }
 
     /// Looks walker `name` up and calls it.

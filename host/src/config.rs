@@ -93,6 +93,14 @@ pub struct Config {
     /// Walker instances alive at once (the instance pool); further runs wait for a slot.
     #[arg(long, env = "JAC_WALKER_INSTANCES", default_value_t = Limits::DEFAULT_INSTANCES)]
     pub walker_instances: u32,
+
+    /// Idle warm instances kept per component, for walkers that allow reuse (`warm-runs`).
+    #[arg(long, env = "JAC_WARM_IDLE", default_value_t = Limits::DEFAULT_WARM_IDLE)]
+    pub warm_idle: usize,
+
+    /// Seconds an idle warm instance is kept.
+    #[arg(long, env = "JAC_WARM_TTL_SECS", default_value_t = Limits::DEFAULT_WARM_TTL.as_secs())]
+    pub warm_ttl_secs: u64,
 }
 
 /// Who may send `user`, `channel` and `client` events.
@@ -123,6 +131,8 @@ impl Config {
             notification_bytes: self.walker_notification_bytes,
             report_bytes: self.walker_report_bytes,
             instances: self.walker_instances,
+            warm_idle: self.warm_idle,
+            warm_ttl: Duration::from_secs(self.warm_ttl_secs),
         }
     }
 }

@@ -8,8 +8,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// Source addresses used round-robin: each has its own ephemeral port range (and its
 /// own TIME_WAIT entries from earlier runs).
@@ -32,16 +32,21 @@ pub async fn connect(url: &str, index: usize) -> anyhow::Result<Socket> {
     Ok(socket)
 }
 
-/// The next text frame as JSON; `None` when the connection ends.
-pub async fn next_json(socket: &mut Socket) -> Option<Value> {
+/// The next text frame; `None` when the connection ends.
+pub async fn next_text(socket: &mut Socket) -> Option<Utf8Bytes> {
     while let Some(message) = socket.next().await {
         match message.ok()? {
-            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Text(text) => return Some(text),
             Message::Close(_) => return None,
             _ => continue,
         }
     }
     None
+}
+
+/// The next text frame as JSON; `None` when the connection ends.
+pub async fn next_json(socket: &mut Socket) -> Option<Value> {
+    serde_json::from_str(&next_text(socket).await?).ok()
 }
 
 pub async fn send_json(socket: &mut Socket, value: &Value) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ pub struct Spec {
     auth: bool,
     as_query: Vec<String>,
     path: Option<String>,
+    warm_runs: u32,
 }
 
 impl Default for Spec {
@@ -23,7 +24,7 @@ impl Default for Spec {
 impl Spec {
     /// jac-cloud's defaults: `post` only, signed-in callers only.
     pub fn new() -> Self {
-        Spec { methods: Vec::new(), auth: true, as_query: Vec::new(), path: None }
+        Spec { methods: Vec::new(), auth: true, as_query: Vec::new(), path: None, warm_runs: 0 }
     }
 
     /// `Method::Websocket` makes it a walker event; the others are HTTP methods.
@@ -50,6 +51,13 @@ impl Spec {
         self
     }
 
+    /// Reuses a warm instance for up to `runs` runs of the same user, instead of a fresh
+    /// instance per run; globals then persist between those runs.
+    pub fn warm(mut self, runs: u32) -> Self {
+        self.warm_runs = runs;
+        self
+    }
+
     pub(crate) fn into_wit(self, name: &str, fields: Vec<Field>) -> WalkerSpec {
         WalkerSpec {
             name: name.to_string(),
@@ -58,6 +66,7 @@ impl Spec {
             as_query: self.as_query,
             path: self.path,
             fields: fields.into_iter().map(Field::into_wit).collect(),
+            warm_runs: self.warm_runs,
         }
     }
 }

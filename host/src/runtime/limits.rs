@@ -18,6 +18,10 @@ pub struct Limits {
     pub report_bytes: usize,
     /// Instances alive at once: the size of the instance pool; further runs wait.
     pub instances: u32,
+    /// Idle warm instances kept per component (walkers with `warm-runs`).
+    pub warm_idle: usize,
+    /// How long an idle warm instance is kept.
+    pub warm_ttl: Duration,
 }
 
 impl Limits {
@@ -27,6 +31,8 @@ impl Limits {
     pub const DEFAULT_NOTIFICATION_BYTES: usize = 64 << 10;
     pub const DEFAULT_REPORT_BYTES: usize = 1 << 20;
     pub const DEFAULT_INSTANCES: u32 = 512;
+    pub const DEFAULT_WARM_IDLE: usize = 16;
+    pub const DEFAULT_WARM_TTL: Duration = Duration::from_secs(60);
 }
 
 impl Default for Limits {
@@ -38,6 +44,8 @@ impl Default for Limits {
             notification_bytes: Self::DEFAULT_NOTIFICATION_BYTES,
             report_bytes: Self::DEFAULT_REPORT_BYTES,
             instances: Self::DEFAULT_INSTANCES,
+            warm_idle: Self::DEFAULT_WARM_IDLE,
+            warm_ttl: Self::DEFAULT_WARM_TTL,
         }
     }
 }

@@ -13,12 +13,14 @@ mod error;
 mod limits;
 mod sandbox;
 mod spec;
+mod warm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
+use warm::{Sandbox, WarmPool};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
@@ -49,7 +51,7 @@ pub struct Runtime {
     limits: Arc<Limits>,
     cache: cache::CodeCache,
     /// One permit per pooled instance slot: runs wait for a slot instead of failing.
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     _ticker: EpochTicker,
 }
 
@@ -61,6 +63,8 @@ pub struct LoadedComponent {
     /// SHA-256 of the `.wasm`, hex.
     pub sha256: String,
     pub origin: Origin,
+    /// Idle instances of walkers that allow reuse.
+    warm: WarmPool,
 }
 
 /// A successful run's reply.
@@ -87,7 +91,7 @@ impl Runtime {
         let cache = cache::CodeCache::new(&engine, cache_dir)?;
         Ok(Runtime {
             _ticker: EpochTicker::start(engine.clone()),
-            slots: Semaphore::new(limits.instances as usize),
+            slots: Arc::new(Semaphore::new(limits.instances as usize)),
             limits: Arc::new(limits),
             engine,
             linker,
@@ -111,7 +115,8 @@ impl Runtime {
         self.check_imports(&component)?;
         let pre = WalkersPre::new(self.linker.instantiate_pre(&component)?)?;
         let walkers = self.read_specs(&pre).await?;
-        Ok(LoadedComponent { pre, walkers, sha256, origin })
+        let warm = WarmPool::new(self.limits.warm_idle, self.limits.warm_ttl);
+        Ok(LoadedComponent { pre, walkers, sha256, origin, warm })
     }
 
     fn check_imports(&self, component: &Component) -> Result<()> {
@@ -160,33 +165,56 @@ impl Runtime {
         store
     }
 
-    /// Runs walker `walker` of `component` in a fresh instance. `context` must be the
-    /// output of `WalkerSpec::validate` for that walker.
+    /// Runs walker `spec` of `component`: in a fresh instance, or in a warm one of the same
+    /// user when the walker allows reuse. `context` must be the output of
+    /// `WalkerSpec::validate` for that walker.
     pub async fn run(
         &self,
         component: &LoadedComponent,
-        walker: &str,
+        spec: &WalkerSpec,
         caller: &Caller,
         context: &str,
         notifier: Arc<dyn Notifier>,
     ) -> Result<Reply, RunError> {
+        let walker = spec.name.as_str();
         let fail = |kind| RunError::new(walker, kind);
-        let _slot = self.slots.acquire().await.map_err(|_| fail(RunErrorKind::Internal))?;
-        let mut store = self.new_store(Arc::from(walker), Some(caller), notifier);
+        let warm = match spec.warm_runs {
+            0 => None,
+            _ => component.warm.take(walker, &caller.root_id),
+        };
+        let mut sandbox = match warm {
+            Some(sandbox) => sandbox,
+            None => {
+                let slot = self.slots.clone().acquire_owned().await.map_err(|_| fail(RunErrorKind::Internal))?;
+                let store = self.new_store(Arc::from(walker), Some(caller), notifier.clone());
+                Sandbox { store, walkers: None, runs: 0, _slot: slot }
+            }
+        };
+        sandbox.store.data_mut().begin(Arc::from(walker), caller, notifier);
+        sandbox.store.set_epoch_deadline(1);
         let outcome = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
-            let instance = component.pre.instantiate_async(&mut store).await?;
-            instance.call_run(&mut store, walker, caller, context).await
+            let Sandbox { store, walkers, .. } = &mut sandbox;
+            let instance = match walkers {
+                Some(instance) => instance,
+                None => walkers.insert(component.pre.instantiate_async(&mut *store).await?),
+            };
+            instance.call_run(store, walker, caller, context).await
         })
         .await;
-        let response = match outcome {
-            Err(_elapsed) => {
-                return Err(fail(RunErrorKind::Limit(LimitHit::Time(self.limits.run_time))));
-            }
+        let result = match outcome {
+            Err(_elapsed) => return Err(fail(RunErrorKind::Limit(LimitHit::Time(self.limits.run_time)))),
+            // A trap poisons the store: it is dropped here.
             Ok(Err(err)) => return Err(fail(self.classify(walker, err))),
-            Ok(Ok(Err(message))) => return Err(fail(RunErrorKind::Failed(message))),
-            Ok(Ok(Ok(response))) => response,
+            Ok(Ok(result)) => result,
         };
-        self.reply(response).map_err(fail)
+        sandbox.runs += 1;
+        if sandbox.runs < spec.warm_runs {
+            component.warm.put(walker, &caller.root_id, sandbox);
+        }
+        match result {
+            Err(message) => Err(fail(RunErrorKind::Failed(message))),
+            Ok(response) => self.reply(response).map_err(fail),
+        }
     }
 
     /// Turns a wasmtime error into what the caller may see; anything unexpected is logged.

@@ -68,6 +68,16 @@ impl RunState {
         }
     }
 
+    /// Prepares the state for a run: a warm instance's state is reused across runs.
+    pub fn begin(&mut self, walker: Arc<str>, caller: &Caller, notifier: Arc<dyn Notifier>) {
+        self.walker = walker;
+        self.client_id.clone_from(&caller.client_id);
+        self.notifier = notifier;
+        self.notifications_sent = 0;
+        self.log_lines = 0;
+        self.deadline = Instant::now() + self.limits.run_time;
+    }
+
     fn send(&mut self, target: Target<'_>, payload: String) -> Result<()> {
         if self.notifications_sent >= self.limits.notifications {
             return Err(LimitHit::Notifications(self.limits.notifications).into());

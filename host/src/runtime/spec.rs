@@ -17,6 +17,8 @@ pub struct WalkerSpec {
     pub as_query: Vec<String>,
     pub path: Option<String>,
     pub fields: Vec<FieldSpec>,
+    /// Runs a warm instance may serve; 0: a fresh instance per run.
+    pub warm_runs: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -83,7 +85,15 @@ impl WalkerSpec {
             methods.push(Method::Post);
         }
         methods.dedup();
-        Ok(WalkerSpec { name, methods, auth: spec.auth, as_query: spec.as_query, path: spec.path, fields })
+        Ok(WalkerSpec {
+            name,
+            methods,
+            auth: spec.auth,
+            as_query: spec.as_query,
+            path: spec.path,
+            fields,
+            warm_runs: spec.warm_runs,
+        })
     }
 
     pub fn allows(&self, method: Method) -> bool {

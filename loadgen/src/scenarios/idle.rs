@@ -22,12 +22,12 @@ pub async fn run(target: &Target, connections: usize) -> anyhow::Result<Outcome>
     let per_connection = (after.saturating_sub(before)) as f64 * 1024.0 / connections as f64;
     drop(sockets);
     Ok(Outcome {
-        scenario: format!("idle x{connections}"),
+        scenario: "idle".into(),
         ops: connections as u64,
         elapsed,
         rss_per_connection_kb: Some(per_connection / 1000.0),
         notes: format!(
-            "{:.1} KB RSS per connection ({} → {} MiB)",
+            "{connections} connections: {:.1} KB RSS each ({} → {} MiB)",
             per_connection / 1000.0,
             before / 1024,
             after / 1024

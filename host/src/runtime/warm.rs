@@ -1,0 +1,80 @@
+//! Warm instances, for walkers that opt in (`warm-runs` > 0): after a run that did not
+//! trap, the instance is kept and reused by the same user's next run of that walker, up to
+//! `warm-runs` runs. Large guests (Python, JavaScript) take milliseconds to instantiate and
+//! microseconds to call, so reuse is worth it when the author accepts persistent globals.
+//!
+//! Idle instances are bounded per component and expire; each holds its pool slot. A
+//! reloaded component starts with an empty pool, so no instance outlives its version.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::Store;
+
+use super::bindings::Walkers;
+use super::sandbox::RunState;
+
+/// A store, its instance once created, and the pool slot they occupy.
+pub struct Sandbox {
+    pub store: Store<RunState>,
+    pub walkers: Option<Walkers>,
+    /// Runs served so far.
+    pub runs: u32,
+    pub _slot: OwnedSemaphorePermit,
+}
+
+struct Idle {
+    walker: String,
+    root: String,
+    since: Instant,
+    sandbox: Sandbox,
+}
+
+pub struct WarmPool {
+    idle: Mutex<VecDeque<Idle>>,
+    /// Idle instances kept at most; the oldest go first.
+    capacity: usize,
+    /// Idle instances older than this are dropped.
+    ttl: Duration,
+}
+
+impl WarmPool {
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        WarmPool { idle: Mutex::default(), capacity, ttl }
+    }
+
+    /// An idle instance of `walker` that served `root`, if any.
+    pub fn take(&self, walker: &str, root: &str) -> Option<Sandbox> {
+        let (found, expired) = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let expired = self.expire(&mut idle);
+            let found = idle.iter().position(|entry| entry.walker == walker && entry.root == root);
+            (found.and_then(|index| idle.remove(index)), expired)
+        };
+        drop(expired); // stores are dropped outside the lock
+        found.map(|entry| entry.sandbox)
+    }
+
+    pub fn put(&self, walker: &str, root: &str, sandbox: Sandbox) {
+        let evicted = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let mut evicted = self.expire(&mut idle);
+            idle.push_back(Idle { walker: walker.to_string(), root: root.to_string(), since: Instant::now(), sandbox });
+            while idle.len() > self.capacity {
+                evicted.extend(idle.pop_front());
+            }
+            evicted
+        };
+        drop(evicted);
+    }
+
+    fn expire(&self, idle: &mut VecDeque<Idle>) -> Vec<Idle> {
+        let mut expired = Vec::new();
+        while idle.front().is_some_and(|entry| entry.since.elapsed() > self.ttl) {
+            expired.extend(idle.pop_front());
+        }
+        expired
+    }
+}

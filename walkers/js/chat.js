@@ -1,0 +1,22 @@
+// JavaScript equivalents of the seed's chat walkers, plus one that reports its context.
+import { walker, WalkerError } from "./walker.js";
+export { walkers, run } from "./walker.js";
+
+const CHAT = { type: "chat", data: { message: "string" } };
+const both = ["websocket", "post"];
+
+walker({ name: "js_send_chat_to_user", methods: both, fields: { root_id: "str" } },
+  (cx, { root_id }) => cx.notifyUsers([root_id], CHAT));
+
+walker({ name: "js_send_chat_to_group", methods: both, fields: { channel_id: "str" } },
+  (cx, { channel_id }) => cx.notifyChannels([channel_id], CHAT));
+
+walker({ name: "js_send_chat_to_client", methods: both, fields: { client_id: "str" } },
+  (cx, { client_id }) => cx.notifyClients([client_id], CHAT));
+
+walker({ name: "js_report_context", methods: both, auth: false,
+         fields: { name: "str", count: { type: "int", default: 1 } } },
+  (cx, { name, count }) => {
+    if (count < 0) throw new WalkerError("count must not be negative");
+    cx.report({ name, count, root_id: cx.caller.rootId, language: "javascript" });
+  });

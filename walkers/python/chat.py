@@ -1,0 +1,27 @@
+"""Python equivalents of the seed's chat walkers, plus one that reports its context."""
+
+from walker import WalkerError, WitWorld, walker  # noqa: F401  (WitWorld is the export)
+
+CHAT = {"type": "chat", "data": {"message": "string"}}
+
+
+@walker("py_send_chat_to_user", methods=["websocket", "post"])
+def send_chat_to_user(cx, root_id: str):
+    cx.notify_users([root_id], CHAT)
+
+
+@walker("py_send_chat_to_group", methods=["websocket", "post"])
+def send_chat_to_group(cx, channel_id: str):
+    cx.notify_channels([channel_id], CHAT)
+
+
+@walker("py_send_chat_to_client", methods=["websocket", "post"])
+def send_chat_to_client(cx, client_id: str):
+    cx.notify_clients([client_id], CHAT)
+
+
+@walker("py_report_context", methods=["websocket", "post"], auth=False)
+def report_context(cx, name: str, count: int = 1):
+    if count < 0:
+        raise WalkerError("count must not be negative")
+    cx.report({"name": name, "count": count, "root_id": cx.caller.root_id, "language": "python"})
