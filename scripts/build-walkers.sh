@@ -1,31 +1,107 @@
 #!/usr/bin/env bash
-# Builds the example walkers into walkers/ and the test walkers into target/test-walkers/.
-# Files are written next to their destination and renamed into place, so a running
+# Builds every example walker, in every language, into walkers/:
+#   chat.wasm (Rust), python-chat.wasm, js-chat.wasm, c-chat.wasm
+# and, with --with-tests, the test walkers into target/test-walkers/.
+# Installs the pinned tools it needs (wasm target, pip packages in a venv, npm packages
+# from a lockfile, Debian's clang and wasi-libc, wit-bindgen); a tool it cannot install
+# is an error that says what to install. Files are renamed into place, so a running
 # server's hot reload never sees a half-written component.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rustup target add wasm32-wasip2 >/dev/null
+WIT_BINDGEN_VERSION=0.63.0
+TOOLS=target/tools
+OUT=target/wasm32-wasip2/wasm
+mkdir -p "$TOOLS"
 
-build() { cargo build --quiet --profile wasm --target wasm32-wasip2 "$@"; }
-out=target/wasm32-wasip2/wasm
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
 deploy() { # deploy <built file> <destination>
   mkdir -p "$(dirname "$2")"
   cp "$1" "$(dirname "$2")/.$(basename "$2").tmp"
   mv "$(dirname "$2")/.$(basename "$2").tmp" "$2"
 }
+apt_install() { # apt_install <package>... : Debian packages, when we may install them
+  command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] ||
+    die "missing $*: install the Debian packages $* (apt-get install $*)"
+  say "installing $* (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
 
-build -p chat-walkers
-deploy "$out/chat_walkers.wasm" walkers/chat.wasm
+rust() {
+  rustup target add wasm32-wasip2 >/dev/null 2>&1 || die "rustup could not add the wasm32-wasip2 target"
+  cargo build --quiet --profile wasm --target wasm32-wasip2 "$@"
+}
 
-if [ "${1:-}" = "--with-tests" ]; then
-  fixtures=target/test-walkers
-  build -p test-walker-hostile -p test-walker-forbidden -p test-walker-version -p test-walker-stateful
-  deploy "$out/test_walker_stateful.wasm" "$fixtures/stateful.wasm"
-  deploy "$out/test_walker_hostile.wasm" "$fixtures/hostile.wasm"
-  deploy "$out/test_walker_forbidden.wasm" "$fixtures/forbidden.wasm"
-  deploy "$out/test_walker_version.wasm" "$fixtures/version-v1.wasm"
-  build -p test-walker-version --features v2
-  deploy "$out/test_walker_version.wasm" "$fixtures/version-v2.wasm"
-fi
-ls -l walkers/*.wasm
+python_tools() {
+  if [ ! -x "$TOOLS/pyvenv/bin/componentize-py" ] || ! cmp -s scripts/requirements-tools.txt "$TOOLS/pyvenv/requirements.txt"; then
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    python3 -m venv "$TOOLS/pyvenv" || die "python3 cannot create a venv: install python3-venv"
+    "$TOOLS/pyvenv/bin/pip" install -q -r scripts/requirements-tools.txt || die "pip could not install scripts/requirements-tools.txt"
+    cp scripts/requirements-tools.txt "$TOOLS/pyvenv/requirements.txt"
+  fi
+}
+
+build_rust() {
+  say "building Rust walkers"
+  rust -p chat-walkers
+  deploy "$OUT/chat_walkers.wasm" walkers/chat.wasm
+}
+
+build_python() {
+  say "building Python walkers (componentize-py)"
+  python_tools
+  # --stub-wasi: no WASI imports, so the component runs in the same sandbox as the others.
+  "$TOOLS/pyvenv/bin/componentize-py" -d wit -w walkers componentize chat -p walkers/python \
+    -o target/python-chat.wasm --stub-wasi >/dev/null
+  deploy target/python-chat.wasm walkers/python-chat.wasm
+}
+
+build_js() {
+  say "building JavaScript walkers (componentize-js)"
+  command -v npm >/dev/null || apt_install nodejs npm
+  npm ci --prefix walkers/js --no-audit --no-fund --loglevel=error >/dev/null
+  # Every optional feature disabled: no WASI imports, same sandbox as the others.
+  (cd walkers/js && npx --no-install componentize-js chat.js --wit ../../wit --world-name walkers \
+    -d stdio random clocks http fetch-event -o ../../target/js-chat.wasm >/dev/null)
+  deploy target/js-chat.wasm walkers/js-chat.wasm
+}
+
+build_c() {
+  say "building C walkers (clang, wit-bindgen, wasm-tools)"
+  { command -v clang && command -v wasm-ld && [ -f /usr/include/wasm32-wasi/stdlib.h ]; } >/dev/null ||
+    apt_install clang lld wasi-libc libclang-rt-dev-wasm32
+  if ! "$TOOLS/bin/wit-bindgen" --version 2>/dev/null | grep -q "$WIT_BINDGEN_VERSION"; then
+    say "installing wit-bindgen-cli $WIT_BINDGEN_VERSION (cargo, a few minutes)"
+    cargo install --quiet --locked --root "$TOOLS" "wit-bindgen-cli@$WIT_BINDGEN_VERSION"
+  fi
+  python_tools
+  local gen=target/c-gen
+  rm -rf "$gen" && "$TOOLS/bin/wit-bindgen" c wit --world walkers --out-dir "$gen" >/dev/null 2>&1
+  # Debian's clang 14 targets WASI preview 1: build a core module that uses no WASI
+  # (allocation only), then wrap it as a component.
+  clang --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Werror -Wno-unused-function \
+    -I "$gen" -I walkers/c walkers/c/chat.c walkers/c/walker.c "$gen/walkers.c" "$gen/walkers_component_type.o" \
+    -o target/c-chat.core.wasm
+  "$TOOLS/pyvenv/bin/wasm-tools" component new target/c-chat.core.wasm -o target/c-chat.wasm
+  deploy target/c-chat.wasm walkers/c-chat.wasm
+}
+
+build_test_walkers() {
+  say "building test walkers"
+  local fixtures=target/test-walkers
+  rust -p test-walker-hostile -p test-walker-forbidden -p test-walker-version -p test-walker-stateful
+  deploy "$OUT/test_walker_hostile.wasm" "$fixtures/hostile.wasm"
+  deploy "$OUT/test_walker_forbidden.wasm" "$fixtures/forbidden.wasm"
+  deploy "$OUT/test_walker_stateful.wasm" "$fixtures/stateful.wasm"
+  deploy "$OUT/test_walker_version.wasm" "$fixtures/version-v1.wasm"
+  rust -p test-walker-version --features v2
+  deploy "$OUT/test_walker_version.wasm" "$fixtures/version-v2.wasm"
+}
+
+build_rust
+build_python
+build_js
+build_c
+[ "${1:-}" = "--with-tests" ] && build_test_walkers
+ls -l walkers/*.wasm >&2

@@ -34,6 +34,7 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
             "public_event",
             "public_group",
             "public_user",
+            "report_context",
             "self_notif",
             "send_chat_to_client",
             "send_chat_to_group",

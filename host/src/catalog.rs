@@ -51,6 +51,11 @@ impl Walker {
     pub fn spec(&self) -> &WalkerSpec {
         &self.component.walkers[self.index]
     }
+
+    /// The component version that runs it.
+    pub fn component(&self) -> &Arc<LoadedComponent> {
+        &self.component
+    }
 }
 
 /// Why a call did not produce a reply.

@@ -24,6 +24,10 @@ pub struct Config {
     #[arg(long, env = "JAC_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
+    /// Directory for compiled walker code [default: <data-dir>/compiled].
+    #[arg(long, env = "JAC_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
     /// Secret for signing tokens; generated once and kept in the data directory when unset.
     #[arg(long, env = "JAC_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,

@@ -51,7 +51,8 @@ impl Server {
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         std::fs::create_dir_all(&config.walkers_dir)
             .with_context(|| format!("creating the walkers directory {}", config.walkers_dir.display()))?;
-        let runtime = Runtime::new(config.limits(), config.data_dir.join("compiled"))
+        let cache_dir = config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("compiled"));
+        let runtime = Runtime::new(config.limits(), cache_dir)
             .map_err(|err| anyhow::anyhow!("starting the walker runtime: {err:#}"))?;
         let catalog = Arc::new(Catalog::new(Arc::new(runtime)));
         let debounce = Duration::from_millis(config.reload_debounce_ms);

@@ -27,6 +27,10 @@ from wit_world.imports.types import Caller, Field, FieldType, Method, Response, 
 
 __all__ = ["walker", "Context", "WalkerError", "WitWorld", "log"]
 
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 _TYPES = {str: FieldType.STR, int: FieldType.INT, float: FieldType.FLOAT, bool: FieldType.BOOL,
           list: FieldType.LIST, dict: FieldType.DICT}
 _METHODS = {"websocket": Method.WEBSOCKET, "get": Method.GET, "post": Method.POST, "put": Method.PUT,
@@ -47,22 +51,22 @@ class Context:
         self.custom: Optional[str] = None
 
     def report(self, value: Any) -> None:
-        self.reports.append(json.dumps(value))
+        self.reports.append(_json(value))
 
     def custom_report(self, value: Any) -> None:
-        self.custom = json.dumps(value)
+        self.custom = _json(value)
 
     def notify_self(self, payload: Any) -> None:
-        _socket.notify_self(json.dumps(payload))
+        _socket.notify_self(_json(payload))
 
     def notify_users(self, root_ids: List[str], payload: Any) -> None:
-        _socket.notify_users(list(root_ids), json.dumps(payload))
+        _socket.notify_users(list(root_ids), _json(payload))
 
     def notify_channels(self, channel_ids: List[str], payload: Any) -> None:
-        _socket.notify_channels(list(channel_ids), json.dumps(payload))
+        _socket.notify_channels(list(channel_ids), _json(payload))
 
     def notify_clients(self, client_ids: List[str], payload: Any) -> None:
-        _socket.notify_clients(list(client_ids), json.dumps(payload))
+        _socket.notify_clients(list(client_ids), _json(payload))
 
 
 def log(message: str, level: str = "info") -> None:
@@ -86,7 +90,7 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
         fields = []
         for parameter in list(inspect.signature(function).parameters.values())[1:]:
             kind = _TYPES.get(parameter.annotation, FieldType.ANY)
-            default = None if parameter.default is inspect.Parameter.empty else json.dumps(parameter.default)
+            default = None if parameter.default is inspect.Parameter.empty else _json(parameter.default)
             fields.append(Field(name=parameter.name, type=kind, default=default))
         _SPECS.append(WalkerSpec(name=name, methods=[_METHODS[m] for m in (methods or [])], auth=auth,
                                  as_query=list(as_query or []), path=path, fields=fields, warm_runs=warm_runs))

@@ -271,6 +271,25 @@ impl Walker for WhoamiPub {
     }
 }
 
+walker! {
+    /// Reports its context and caller; the same walker exists in every example language.
+    pub struct ReportContext { name: String, count: i64 = 1 }
+}
+impl Walker for ReportContext {
+    const NAME: &'static str = "report_context";
+    fn spec() -> Spec {
+        Spec::new().methods(WEBSOCKET_AND_POST).public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        if self.count < 0 {
+            return Err(Error::msg("count must not be negative"));
+        }
+        let root_id = &cx.caller().root_id;
+        cx.report(json!({"name": self.name, "count": self.count, "root_id": root_id, "language": "rust"}));
+        Ok(())
+    }
+}
+
 export_walkers!(
     SendChatToUser,
     SendChatToGroup,
@@ -289,4 +308,5 @@ export_walkers!(
     CustomReport,
     Whoami,
     WhoamiPub,
+    ReportContext,
 );

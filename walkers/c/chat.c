@@ -1,0 +1,47 @@
+/* C equivalents of the seed's chat walkers, plus one that reports its context. */
+#include "walker.h"
+
+#define CHAT "{\"type\":\"chat\",\"data\":{\"message\":\"string\"}}"
+
+static bool send_chat_to_user(walker_ctx_t *cx) {
+    const char *root_id = walker_arg_str(cx, "root_id");
+    walker_notify_users(cx, &root_id, 1, CHAT);
+    return true;
+}
+
+static bool send_chat_to_group(walker_ctx_t *cx) {
+    const char *channel_id = walker_arg_str(cx, "channel_id");
+    walker_notify_channels(cx, &channel_id, 1, CHAT);
+    return true;
+}
+
+static bool send_chat_to_client(walker_ctx_t *cx) {
+    const char *client_id = walker_arg_str(cx, "client_id");
+    walker_notify_clients(cx, &client_id, 1, CHAT);
+    return true;
+}
+
+static bool report_context(walker_ctx_t *cx) {
+    long long count = walker_arg_int(cx, "count");
+    if (count < 0) return walker_fail(cx, "count must not be negative");
+    walker_json_t report = walker_json_object(cx);
+    walker_json_str(&report, "name", walker_arg_str(cx, "name"));
+    walker_json_int(&report, "count", count);
+    walker_json_str(&report, "root_id", walker_root_id(cx));
+    walker_json_str(&report, "language", "c");
+    walker_report(cx, walker_json_finish(&report));
+    return true;
+}
+
+static const walker_field_t user_fields[] = {{"root_id", WALKER_STR, NULL}};
+static const walker_field_t group_fields[] = {{"channel_id", WALKER_STR, NULL}};
+static const walker_field_t client_fields[] = {{"client_id", WALKER_STR, NULL}};
+static const walker_field_t context_fields[] = {{"name", WALKER_STR, NULL}, {"count", WALKER_INT, "1"}};
+
+const walker_def_t walker_definitions[] = {
+    {"c_send_chat_to_user", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(user_fields), send_chat_to_user},
+    {"c_send_chat_to_group", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(group_fields), send_chat_to_group},
+    {"c_send_chat_to_client", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(client_fields), send_chat_to_client},
+    {"c_report_context", WALKER_WEBSOCKET | WALKER_POST, false, WALKER_FIELDS(context_fields), report_context},
+};
+const size_t walker_definition_count = WALKER_COUNT(walker_definitions);

@@ -1,0 +1,374 @@
+/*
+ * walker.c: the WIT plumbing behind walker.h. Implements the component's exports on top
+ * of the `walker_definitions` table, a small reader for the validated context (a compact
+ * JSON object), and a small JSON writer. Uses allocation only, no WASI.
+ */
+#include "walker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "walkers.h"
+
+struct walker_ctx {
+    walkers_caller_t *caller;
+    char *context; /* NUL-terminated copy of the context JSON */
+    char *root_id;
+    char *client_id;
+    uint16_t status;
+    walkers_string_t *reports; /* handed to the host, which frees them */
+    size_t report_count, report_cap;
+    char *error;
+    void **owned; /* freed when the run ends */
+    size_t owned_count, owned_cap;
+};
+
+static void *xmalloc(size_t size) {
+    void *block = malloc(size ? size : 1);
+    if (!block) abort();
+    return block;
+}
+
+static void *xrealloc(void *block, size_t size) {
+    block = realloc(block, size ? size : 1);
+    if (!block) abort();
+    return block;
+}
+
+/* Memory that lives until the run ends. */
+static char *own(walker_ctx_t *cx, char *block) {
+    if (cx->owned_count == cx->owned_cap) {
+        cx->owned_cap = cx->owned_cap ? 2 * cx->owned_cap : 8;
+        cx->owned = xrealloc(cx->owned, cx->owned_cap * sizeof *cx->owned);
+    }
+    cx->owned[cx->owned_count++] = block;
+    return block;
+}
+
+static char *dup_n(const uint8_t *text, size_t len) {
+    char *copy = xmalloc(len + 1);
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+/* ---- reading the context ---- */
+
+static const char *skip_ws(const char *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    return p;
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static unsigned read_hex4(const char *p) {
+    unsigned value = 0;
+    for (int i = 0; i < 4; i++) {
+        int digit = hex_digit(p[i]);
+        if (digit < 0) return 0xFFFD;
+        value = value * 16 + (unsigned)digit;
+    }
+    return value;
+}
+
+static char *put_utf8(char *out, unsigned code) {
+    if (code < 0x80) {
+        *out++ = (char)code;
+    } else if (code < 0x800) {
+        *out++ = (char)(0xC0 | (code >> 6));
+        *out++ = (char)(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+        *out++ = (char)(0xE0 | (code >> 12));
+        *out++ = (char)(0x80 | ((code >> 6) & 0x3F));
+        *out++ = (char)(0x80 | (code & 0x3F));
+    } else {
+        *out++ = (char)(0xF0 | (code >> 18));
+        *out++ = (char)(0x80 | ((code >> 12) & 0x3F));
+        *out++ = (char)(0x80 | ((code >> 6) & 0x3F));
+        *out++ = (char)(0x80 | (code & 0x3F));
+    }
+    return out;
+}
+
+/* Reads the string at `p` (its opening quote); returns the position after the closing
+ * quote and, when `decoded` is not NULL, a decoded copy in *decoded. */
+static const char *read_string(const char *p, char **decoded) {
+    const char *start = ++p;
+    while (*p && *p != '"') p += (*p == '\\' && p[1]) ? 2 : 1;
+    if (decoded) {
+        char *out = *decoded = xmalloc((size_t)(p - start) + 1);
+        for (const char *s = start; s < p; s++) {
+            if (*s != '\\') {
+                *out++ = *s;
+                continue;
+            }
+            switch (*++s) {
+            case 'b': *out++ = '\b'; break;
+            case 'f': *out++ = '\f'; break;
+            case 'n': *out++ = '\n'; break;
+            case 'r': *out++ = '\r'; break;
+            case 't': *out++ = '\t'; break;
+            case 'u': {
+                unsigned code = read_hex4(s + 1);
+                s += 4;
+                if (code >= 0xD800 && code < 0xDC00 && s[1] == '\\' && s[2] == 'u') {
+                    unsigned low = read_hex4(s + 3);
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                    s += 6;
+                }
+                out = put_utf8(out, code);
+                break;
+            }
+            default: *out++ = *s; /* \" \\ \/ */
+            }
+        }
+        *out = '\0';
+    }
+    return *p ? p + 1 : p;
+}
+
+/* Skips one JSON value. */
+static const char *skip_value(const char *p) {
+    p = skip_ws(p);
+    if (*p == '"') return read_string(p, NULL);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        do {
+            if (*p == '"') {
+                p = read_string(p, NULL);
+                continue;
+            }
+            if (*p == '{' || *p == '[') depth++;
+            if (*p == '}' || *p == ']') depth--;
+            p++;
+        } while (*p && depth > 0);
+        return p;
+    }
+    while (*p && *p != ',' && *p != '}' && *p != ']') p++;
+    return p;
+}
+
+/* The value of top-level `field` in the context, or NULL. */
+static const char *find_field(walker_ctx_t *cx, const char *field) {
+    const char *p = skip_ws(cx->context);
+    if (*p != '{') return NULL;
+    p = skip_ws(p + 1);
+    while (*p == '"') {
+        char *key;
+        p = skip_ws(read_string(p, &key));
+        int match = strcmp(key, field) == 0;
+        free(key);
+        if (*p != ':') return NULL;
+        p = skip_ws(p + 1);
+        if (match) return p;
+        p = skip_ws(skip_value(p));
+        if (*p == ',') p = skip_ws(p + 1);
+    }
+    return NULL;
+}
+
+const char *walker_arg_str(walker_ctx_t *cx, const char *field) {
+    const char *value = find_field(cx, field);
+    if (!value || *value != '"') return NULL;
+    char *decoded;
+    read_string(value, &decoded);
+    return own(cx, decoded);
+}
+
+long long walker_arg_int(walker_ctx_t *cx, const char *field) {
+    const char *value = find_field(cx, field);
+    return value ? strtoll(value, NULL, 10) : 0;
+}
+
+bool walker_arg_bool(walker_ctx_t *cx, const char *field) {
+    const char *value = find_field(cx, field);
+    return value && *value == 't';
+}
+
+/* ---- writing JSON ---- */
+
+static void append(walker_json_t *json, const char *text, size_t len) {
+    if (json->len + len + 2 > json->cap) {
+        json->cap = 2 * (json->len + len + 2);
+        json->text = xrealloc(json->text, json->cap);
+    }
+    memcpy(json->text + json->len, text, len);
+    json->len += len;
+}
+
+static void append_string(walker_json_t *json, const char *value) {
+    static const char hex[] = "0123456789abcdef";
+    append(json, "\"", 1);
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            char escaped[2] = {'\\', (char)*c};
+            append(json, escaped, 2);
+        } else if (*c < 0x20) {
+            char escaped[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15]};
+            append(json, escaped, 6);
+        } else {
+            append(json, (const char *)c, 1);
+        }
+    }
+    append(json, "\"", 1);
+}
+
+static void append_key(walker_json_t *json, const char *key) {
+    if (json->len > 1) append(json, ",", 1);
+    append_string(json, key);
+    append(json, ":", 1);
+}
+
+walker_json_t walker_json_object(walker_ctx_t *cx) {
+    walker_json_t json = {cx, NULL, 0, 0};
+    append(&json, "{", 1);
+    return json;
+}
+
+void walker_json_str(walker_json_t *json, const char *key, const char *value) {
+    append_key(json, key);
+    append_string(json, value);
+}
+
+void walker_json_int(walker_json_t *json, const char *key, long long value) {
+    char digits[24];
+    size_t n = 0;
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    do digits[sizeof digits - 1 - n++] = (char)('0' + magnitude % 10);
+    while ((magnitude /= 10) != 0);
+    if (value < 0) digits[sizeof digits - 1 - n++] = '-';
+    append_key(json, key);
+    append(json, digits + sizeof digits - n, n);
+}
+
+const char *walker_json_finish(walker_json_t *json) {
+    append(json, "}", 1);
+    json->text[json->len] = '\0';
+    return own(json->cx, json->text);
+}
+
+/* ---- replies and notifications ---- */
+
+const char *walker_root_id(walker_ctx_t *cx) { return cx->root_id; }
+const char *walker_client_id(walker_ctx_t *cx) { return cx->client_id; }
+
+void walker_report(walker_ctx_t *cx, const char *json) {
+    if (cx->report_count == cx->report_cap) {
+        cx->report_cap = cx->report_cap ? 2 * cx->report_cap : 4;
+        cx->reports = xrealloc(cx->reports, cx->report_cap * sizeof *cx->reports);
+    }
+    walkers_string_dup(&cx->reports[cx->report_count++], json);
+}
+
+void walker_set_status(walker_ctx_t *cx, uint16_t status) { cx->status = status; }
+
+bool walker_fail(walker_ctx_t *cx, const char *message) {
+    cx->error = own(cx, dup_n((const uint8_t *)message, strlen(message)));
+    return false;
+}
+
+static void notify(void (*send)(walkers_list_string_t *, walkers_string_t *), const char *const *ids, size_t count,
+                   const char *payload) {
+    walkers_string_t *items = xmalloc(count * sizeof *items);
+    for (size_t i = 0; i < count; i++) walkers_string_set(&items[i], ids[i]);
+    walkers_list_string_t list = {items, count};
+    walkers_string_t text;
+    walkers_string_set(&text, payload);
+    send(&list, &text);
+    free(items);
+}
+
+void walker_notify_self(walker_ctx_t *cx, const char *payload) {
+    (void)cx;
+    walkers_string_t text;
+    walkers_string_set(&text, payload);
+    jac_walker_socket_notify_self(&text);
+}
+
+void walker_notify_users(walker_ctx_t *cx, const char *const *ids, size_t count, const char *payload) {
+    (void)cx;
+    notify(jac_walker_socket_notify_users, ids, count, payload);
+}
+
+void walker_notify_channels(walker_ctx_t *cx, const char *const *ids, size_t count, const char *payload) {
+    (void)cx;
+    notify(jac_walker_socket_notify_channels, ids, count, payload);
+}
+
+void walker_notify_clients(walker_ctx_t *cx, const char *const *ids, size_t count, const char *payload) {
+    (void)cx;
+    notify(jac_walker_socket_notify_clients, ids, count, payload);
+}
+
+/* ---- the component's exports ---- */
+
+static const jac_walker_types_field_type_t field_types[] = {
+    [WALKER_STR] = JAC_WALKER_TYPES_FIELD_TYPE_STR,   [WALKER_INT] = JAC_WALKER_TYPES_FIELD_TYPE_INT,
+    [WALKER_FLOAT] = JAC_WALKER_TYPES_FIELD_TYPE_FLOAT, [WALKER_BOOL] = JAC_WALKER_TYPES_FIELD_TYPE_BOOL,
+    [WALKER_LIST] = JAC_WALKER_TYPES_FIELD_TYPE_LIST, [WALKER_DICT] = JAC_WALKER_TYPES_FIELD_TYPE_DICT,
+    [WALKER_ANY] = JAC_WALKER_TYPES_FIELD_TYPE_ANY,
+};
+
+/* The host frees everything returned here (post-return), so all of it is heap memory. */
+void exports_walkers_walkers(walkers_list_walker_spec_t *ret) {
+    ret->len = walker_definition_count;
+    ret->ptr = calloc(walker_definition_count ? walker_definition_count : 1, sizeof *ret->ptr);
+    for (size_t i = 0; i < walker_definition_count; i++) {
+        const walker_def_t *def = &walker_definitions[i];
+        walkers_walker_spec_t *spec = &ret->ptr[i];
+        walkers_string_dup(&spec->name, def->name);
+        spec->methods.ptr = xmalloc(6 * sizeof *spec->methods.ptr);
+        for (uint8_t method = JAC_WALKER_TYPES_METHOD_WEBSOCKET; method <= JAC_WALKER_TYPES_METHOD_DELETE; method++)
+            if (def->methods & (1u << method)) spec->methods.ptr[spec->methods.len++] = method;
+        spec->auth = def->auth;
+        spec->fields.len = def->field_count;
+        spec->fields.ptr = calloc(def->field_count ? def->field_count : 1, sizeof *spec->fields.ptr);
+        for (size_t f = 0; f < def->field_count; f++) {
+            jac_walker_types_field_t *field = &spec->fields.ptr[f];
+            walkers_string_dup(&field->name, def->fields[f].name);
+            field->type = field_types[def->fields[f].type];
+            if (def->fields[f].default_json) {
+                field->default_.is_some = true;
+                walkers_string_dup(&field->default_.val, def->fields[f].default_json);
+            }
+        }
+    }
+}
+
+/* Arguments are ours to free; the response is the host's. */
+bool exports_walkers_run(walkers_string_t *name, walkers_caller_t *caller, walkers_string_t *context,
+                         walkers_response_t *ret, walkers_string_t *err) {
+    const walker_def_t *def = NULL;
+    for (size_t i = 0; i < walker_definition_count && !def; i++)
+        if (strlen(walker_definitions[i].name) == name->len && !memcmp(walker_definitions[i].name, name->ptr, name->len))
+            def = &walker_definitions[i];
+
+    walker_ctx_t cx = {.caller = caller, .status = 200};
+    cx.context = own(&cx, dup_n(context->ptr, context->len));
+    cx.root_id = own(&cx, dup_n(caller->root_id.ptr, caller->root_id.len));
+    if (caller->client_id.is_some)
+        cx.client_id = own(&cx, dup_n(caller->client_id.val.ptr, caller->client_id.val.len));
+
+    bool ok = def ? def->run(&cx) : walker_fail(&cx, "no such walker");
+    if (ok) {
+        ret->status = cx.status;
+        ret->reports.ptr = cx.reports;
+        ret->reports.len = cx.report_count;
+        ret->custom.is_some = false;
+    } else {
+        walkers_string_dup(err, cx.error ? cx.error : "walker failed");
+        walkers_list_string_t reports = {cx.reports, cx.report_count};
+        walkers_list_string_free(&reports);
+    }
+    for (size_t i = 0; i < cx.owned_count; i++) free(cx.owned[i]);
+    free(cx.owned);
+    walkers_string_free(name);
+    walkers_caller_free(caller);
+    walkers_string_free(context);
+    return ok;
+}

@@ -1,0 +1,100 @@
+/*
+ * walker.h: write jac-cloud walkers in C.
+ *
+ * A walker is a function and a row in the `walker_definitions` table:
+ *
+ *     static const walker_field_t group_fields[] = {{"channel_id", WALKER_STR, NULL}};
+ *
+ *     static bool send_chat_to_group(walker_ctx_t *cx) {
+ *         const char *channel = walker_arg_str(cx, "channel_id");
+ *         walker_notify_channels(cx, &channel, 1, "{\"type\":\"chat\",\"data\":{\"message\":\"hi\"}}");
+ *         return true;
+ *     }
+ *
+ *     const walker_def_t walker_definitions[] = {
+ *         {"c_send_chat_to_group", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(group_fields),
+ *          send_chat_to_group},
+ *     };
+ *     const size_t walker_definition_count = WALKER_COUNT(walker_definitions);
+ *
+ * A field's default is JSON text; NULL makes it required. The server validates the
+ * context before the function runs, so every declared field is present and well typed.
+ * Return true, or `walker_fail(cx, "message")`. Payloads and reports are JSON text;
+ * `walker_json_*` builds small objects. Strings handed out by `walker_arg_str` and
+ * `walker_json_finish` live until the run ends: no frees needed.
+ */
+#ifndef WALKER_H
+#define WALKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { WALKER_STR, WALKER_INT, WALKER_FLOAT, WALKER_BOOL, WALKER_LIST, WALKER_DICT, WALKER_ANY } walker_type_t;
+
+enum {
+    WALKER_WEBSOCKET = 1 << 0,
+    WALKER_GET = 1 << 1,
+    WALKER_POST = 1 << 2,
+    WALKER_PUT = 1 << 3,
+    WALKER_PATCH = 1 << 4,
+    WALKER_DELETE = 1 << 5,
+};
+
+typedef struct {
+    const char *name;
+    walker_type_t type;
+    const char *default_json; /* NULL: required */
+} walker_field_t;
+
+typedef struct walker_ctx walker_ctx_t;
+
+typedef struct {
+    const char *name;
+    unsigned methods; /* WALKER_* flags; 0 means POST */
+    bool auth;        /* signed-in callers only */
+    const walker_field_t *fields;
+    size_t field_count;
+    bool (*run)(walker_ctx_t *cx);
+} walker_def_t;
+
+#define WALKER_FIELDS(array) (array), (sizeof(array) / sizeof((array)[0]))
+#define WALKER_COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* Provided by the walker file. */
+extern const walker_def_t walker_definitions[];
+extern const size_t walker_definition_count;
+
+/* The caller. */
+const char *walker_root_id(walker_ctx_t *cx);
+const char *walker_client_id(walker_ctx_t *cx); /* NULL over HTTP */
+
+/* Context fields (top-level values of the validated context). */
+const char *walker_arg_str(walker_ctx_t *cx, const char *field);
+long long walker_arg_int(walker_ctx_t *cx, const char *field);
+bool walker_arg_bool(walker_ctx_t *cx, const char *field);
+
+/* Replies. */
+void walker_report(walker_ctx_t *cx, const char *json);
+void walker_set_status(walker_ctx_t *cx, uint16_t status);
+bool walker_fail(walker_ctx_t *cx, const char *message);
+
+/* Notifications: `payload` is JSON text. */
+void walker_notify_self(walker_ctx_t *cx, const char *payload);
+void walker_notify_users(walker_ctx_t *cx, const char *const *root_ids, size_t count, const char *payload);
+void walker_notify_channels(walker_ctx_t *cx, const char *const *channel_ids, size_t count, const char *payload);
+void walker_notify_clients(walker_ctx_t *cx, const char *const *client_ids, size_t count, const char *payload);
+
+/* A JSON object under construction. */
+typedef struct {
+    walker_ctx_t *cx;
+    char *text;
+    size_t len, cap;
+} walker_json_t;
+
+walker_json_t walker_json_object(walker_ctx_t *cx);
+void walker_json_str(walker_json_t *json, const char *key, const char *value);
+void walker_json_int(walker_json_t *json, const char *key, long long value);
+const char *walker_json_finish(walker_json_t *json);
+
+#endif
