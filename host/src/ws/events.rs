@@ -60,20 +60,15 @@ pub fn parse(event: Value) -> Result<ClientEvent, Vec<FieldError>> {
             ClientEvent::Walker(WalkerEvent { walker: walker.unwrap_or_default(), context, response, node })
         }
         "user" | "channel" | "client" => {
-            let ids = parser.ids(if tag == "user" {
-                "root_ids"
-            } else if tag == "channel" {
-                "channel_ids"
-            } else {
-                "client_ids"
-            });
+            type Build = fn(Vec<String>, Value) -> ClientEvent;
+            let (ids_field, build): (&str, Build) = match tag.as_str() {
+                "user" => ("root_ids", |root_ids, data| ClientEvent::User { root_ids, data }),
+                "channel" => ("channel_ids", |channel_ids, data| ClientEvent::Channel { channel_ids, data }),
+                _ => ("client_ids", |client_ids, data| ClientEvent::Client { client_ids, data }),
+            };
+            let ids = parser.ids(ids_field);
             let data = parser.required_object("data");
-            let (ids, data) = (ids.unwrap_or_default(), data.unwrap_or_default());
-            match tag.as_str() {
-                "user" => ClientEvent::User { root_ids: ids, data },
-                "channel" => ClientEvent::Channel { channel_ids: ids, data },
-                _ => ClientEvent::Client { client_ids: ids, data },
-            }
+            build(ids.unwrap_or_default(), data.unwrap_or_default())
         }
         "change_user" => ClientEvent::ChangeUser { token: parser.optional_string("token") },
         _ => {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::SplitSink;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -111,22 +111,31 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
 
     session.shared.hub.unregister(&connection.client_id);
     if let Some(code) = outbox.close_code() {
-        // Closing handshake: send our close frame, then give the client a moment to answer
-        // before the socket is dropped, so the frame is read rather than reset away.
-        let frame = CloseFrame { code, reason: close::reason(code).into() };
-        if let Ok(Ok(())) = tokio::time::timeout(write_timeout, sink.send(Message::Close(Some(frame)))).await {
-            let answered = async {
-                while let Some(Ok(message)) = stream.next().await {
-                    if let Message::Close(_) = message {
-                        break;
-                    }
-                }
-            };
-            let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, answered).await;
-        }
+        close_handshake(&mut sink, &mut stream, code, write_timeout).await;
     }
     outbox.close(close::NORMAL);
     tracing::debug!(client_id = &*connection.client_id, "disconnected");
+}
+
+/// Sends our close frame, then gives the client a moment to answer before the socket is
+/// dropped, so the frame is read rather than reset away.
+async fn close_handshake(
+    sink: &mut SplitSink<WebSocket, Message>,
+    stream: &mut SplitStream<WebSocket>,
+    code: u16,
+    write_timeout: Duration,
+) {
+    let frame = CloseFrame { code, reason: close::reason(code).into() };
+    if let Ok(Ok(())) = tokio::time::timeout(write_timeout, sink.send(Message::Close(Some(frame)))).await {
+        let answered = async {
+            while let Some(Ok(message)) = stream.next().await {
+                if let Message::Close(_) = message {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, answered).await;
+    }
 }
 
 impl Session {
