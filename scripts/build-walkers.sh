@@ -28,6 +28,13 @@ apt_install() { # apt_install <package>... : Debian packages, when we may instal
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# up_to_date <output> <input>... : the output exists and is newer than every input
+# (componentize-py and componentize-js take seconds and do not build reproducibly).
+up_to_date() {
+  local output=$1; shift
+  [ -f "$output" ] && [ -z "$(find "$@" -newer "$output" -print -quit)" ]
+}
+
 rust() {
   rustup target add wasm32-wasip2 >/dev/null 2>&1 || die "rustup could not add the wasm32-wasip2 target"
   cargo build --quiet --profile wasm --target wasm32-wasip2 "$@"
@@ -49,6 +56,7 @@ build_rust() {
 }
 
 build_python() {
+  up_to_date walkers/python-chat.wasm walkers/python/*.py wit scripts/requirements-tools.txt && return
   say "building Python walkers (componentize-py)"
   python_tools
   # --stub-wasi: no WASI imports, so the component runs in the same sandbox as the others.
@@ -58,6 +66,7 @@ build_python() {
 }
 
 build_js() {
+  up_to_date walkers/js-chat.wasm walkers/js/*.js walkers/js/package-lock.json wit && return
   say "building JavaScript walkers (componentize-js)"
   command -v npm >/dev/null || apt_install nodejs npm
   npm ci --prefix walkers/js --no-audit --no-fund --loglevel=error >/dev/null
@@ -68,6 +77,7 @@ build_js() {
 }
 
 build_c() {
+  up_to_date walkers/c-chat.wasm walkers/c wit && return
   say "building C walkers (clang, wit-bindgen, wasm-tools)"
   { command -v clang && command -v wasm-ld && [ -f /usr/include/wasm32-wasi/stdlib.h ]; } >/dev/null ||
     apt_install clang lld wasi-libc libclang-rt-dev-wasm32

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use support::{chat_wasm, fixture, new_runtime, public_caller, reports, run_json};
+use support::{RunFailure, chat_wasm, fixture, new_runtime, public_caller, reports, run_json};
 use walker_host::catalog::{CallError, Catalog};
 use walker_host::reload;
 use walker_host::runtime::{LimitHit, Method, Origin, ReplyBody, RunErrorKind};
@@ -114,7 +114,7 @@ async fn example_walkers_run_report_and_notify() {
     assert_eq!(reports(&reply), [json!({"id": "n::000000000000000000000001", "context": {}})]);
 
     match run_json(&catalog, "boom", &caller, json!({})).await {
-        Err(CallError::Run(err)) => {
+        Err(RunFailure::Call(CallError::Run(err))) => {
             assert_eq!(err.kind, RunErrorKind::Failed("division by zero".into()));
             assert_eq!(err.kind_name(), "walker_error");
         }
@@ -122,7 +122,7 @@ async fn example_walkers_run_report_and_notify() {
     }
 
     match run_json(&catalog, "public_event", &caller, json!({"other": 1})).await {
-        Err(CallError::Invalid(errors)) => {
+        Err(RunFailure::Call(CallError::Invalid(errors))) => {
             assert_eq!(
                 serde_json::to_value(&errors).unwrap(),
                 json!([{"type": "missing", "loc": ["val"], "msg": "Field required", "input": {"other": 1}}])
@@ -131,10 +131,10 @@ async fn example_walkers_run_report_and_notify() {
         other => panic!("expected a validation error, got {other:?}"),
     }
     match run_json(&catalog, "public_event", &caller, json!({"val": "x"})).await {
-        Err(CallError::Invalid(errors)) => assert_eq!(errors[0].kind, "int_parsing"),
+        Err(RunFailure::Call(CallError::Invalid(errors))) => assert_eq!(errors[0].kind, "int_parsing"),
         other => panic!("expected a validation error, got {other:?}"),
     }
-    assert!(matches!(run_json(&catalog, "nope", &caller, json!({})).await, Err(CallError::UnknownWalker)));
+    assert!(matches!(run_json(&catalog, "nope", &caller, json!({})).await, Err(RunFailure::UnknownWalker)));
 }
 
 #[tokio::test]
@@ -161,7 +161,7 @@ async fn hostile_walkers_are_stopped_with_the_limit_they_hit() {
     };
 
     let expect_limit = |name: &str, result, limit: LimitHit| match result {
-        Err(CallError::Run(err)) => {
+        Err(RunFailure::Call(CallError::Run(err))) => {
             assert_eq!(err.kind, RunErrorKind::Limit(limit), "{name}");
             assert!(err.to_string().contains(name), "the error names the walker: {err}");
         }
@@ -193,7 +193,7 @@ async fn hostile_walkers_are_stopped_with_the_limit_they_hit() {
     );
 
     match run_json(&catalog, "panic", &caller, json!({})).await {
-        Err(CallError::Run(err)) => {
+        Err(RunFailure::Call(CallError::Run(err))) => {
             assert!(matches!(err.kind, RunErrorKind::Trapped(_)), "{err}");
             assert!(!err.to_string().contains('/'), "no paths or backtraces: {err}");
         }
@@ -346,6 +346,6 @@ async fn warm_instances_serve_one_user_for_a_bounded_number_of_runs() {
     assert_eq!(count(alice.clone(), false).await.unwrap(), json!(2), "alice's warm instance");
 
     // A trap drops the instance: the next run starts fresh.
-    assert!(matches!(count(alice.clone(), true).await, Err(CallError::Run(_))));
+    assert!(matches!(count(alice.clone(), true).await, Err(RunFailure::Call(CallError::Run(_)))));
     assert_eq!(count(alice.clone(), false).await.unwrap(), json!(1));
 }

@@ -61,7 +61,6 @@ impl Walker {
 /// Why a call did not produce a reply.
 #[derive(Debug)]
 pub enum CallError {
-    UnknownWalker,
     Invalid(Vec<FieldError>),
     Run(RunError),
 }
@@ -194,7 +193,7 @@ impl Catalog {
         self.generation.send_modify(|generation| *generation += 1);
     }
 
-    /// Validates `input` against walker `name`'s fields and runs it.
+    /// Validates `input` against the walker's fields and runs it.
     pub async fn call(
         &self,
         walker: &Walker,
@@ -206,18 +205,6 @@ impl Catalog {
         let context = spec.validate(input).map_err(CallError::Invalid)?;
         let context = Value::Object(context).to_string();
         self.runtime.run(&walker.component, spec, caller, &context, notifier).await.map_err(CallError::Run)
-    }
-
-    /// Looks walker `name` up and calls it.
-    pub async fn call_by_name(
-        &self,
-        name: &str,
-        caller: &Caller,
-        input: &Map<String, Value>,
-        notifier: Arc<dyn Notifier>,
-    ) -> Result<Reply, CallError> {
-        let walker = self.walker(name).ok_or(CallError::UnknownWalker)?;
-        self.call(&walker, caller, input, notifier).await
     }
 }
 

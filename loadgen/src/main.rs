@@ -129,7 +129,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     result.server = stats::ServerSample::usage(before.as_ref(), stats::ServerSample::take(target.server_pid));
     result.label = args.label;
     if args.json {
-        println!("{}", result.to_json());
+        println!("{}", result.json());
     } else {
         println!("{}", stats::Outcome::header());
         println!("{}", result.row());

@@ -61,7 +61,7 @@ impl Outcome {
         )
     }
 
-    pub fn to_json(&mut self) -> String {
+    pub fn json(&mut self) -> String {
         let (p50, p99) = (self.percentile(0.5), self.percentile(0.99));
         json!({
             "label": self.label,

@@ -79,15 +79,24 @@ impl Notifier for Recorder {
     }
 }
 
+/// Why `run_json` got no reply.
+#[derive(Debug)]
+pub enum RunFailure {
+    UnknownWalker,
+    Call(CallError),
+}
+
+/// Calls walker `name` with `input`; the reply and the notifications it sent.
 pub async fn run_json(
     catalog: &Catalog,
     name: &str,
     caller: &Caller,
     input: Value,
-) -> Result<(Reply, Vec<Sent>), CallError> {
+) -> Result<(Reply, Vec<Sent>), RunFailure> {
     let recorder = Arc::new(Recorder::default());
     let Value::Object(input) = input else { panic!("input must be an object") };
-    let reply = catalog.call_by_name(name, caller, &input, recorder.clone()).await?;
+    let walker = catalog.walker(name).ok_or(RunFailure::UnknownWalker)?;
+    let reply = catalog.call(&walker, caller, &input, recorder.clone()).await.map_err(RunFailure::Call)?;
     let sent = std::mem::take(&mut *recorder.0.lock().unwrap());
     Ok((reply, sent))
 }
@@ -103,7 +112,7 @@ pub fn reports(reply: &Reply) -> Vec<Value> {
 pub async fn version(catalog: &Catalog, caller: &Caller) -> Option<u64> {
     match run_json(catalog, "version", caller, json!({})).await {
         Ok((reply, _)) => reports(&reply)[0].as_u64(),
-        Err(CallError::UnknownWalker) => None,
+        Err(RunFailure::UnknownWalker) => None,
         Err(err) => panic!("version failed: {err:?}"),
     }
 }

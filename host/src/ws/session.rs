@@ -257,7 +257,6 @@ async fn run_walker(
         Ok(_) => return,
         Err(CallError::Invalid(errors)) => frames::invalid(&errors, req_id),
         Err(CallError::Run(err)) => frames::problem(Problem::from_run(&err, &err.to_string()), req_id),
-        Err(CallError::UnknownWalker) => frames::refusal("walker", INVALID_WALKER, req_id),
     };
     connection.outbox.push(Utf8Bytes::from(frame));
 }

@@ -45,3 +45,20 @@ pub async fn open_many(
         .try_collect()
         .await
 }
+
+/// Sums the per-task latencies and error counts of a closed-loop scenario.
+pub async fn gather(
+    scenario: String,
+    started: std::time::Instant,
+    tasks: Vec<tokio::task::JoinHandle<(Vec<u64>, u64)>>,
+) -> anyhow::Result<Outcome> {
+    let mut outcome = Outcome { scenario, ..Outcome::default() };
+    for task in tasks {
+        let (latencies, errors) = task.await?;
+        outcome.ops += latencies.len() as u64;
+        outcome.latencies_us.extend(latencies);
+        outcome.errors += errors;
+    }
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
+}

@@ -36,13 +36,5 @@ pub async fn run(target: &Target, connections: usize, requests: usize, walker: &
             })
         })
         .collect();
-    let mut outcome = Outcome { scenario: format!("rest x{connections}"), ..Outcome::default() };
-    for task in tasks {
-        let (latencies, errors) = task.await?;
-        outcome.ops += latencies.len() as u64;
-        outcome.latencies_us.extend(latencies);
-        outcome.errors += errors;
-    }
-    outcome.elapsed = started.elapsed();
-    Ok(outcome)
+    super::gather(format!("rest x{connections}"), started, tasks).await
 }

@@ -53,13 +53,5 @@ pub async fn run(target: &Target, connections: usize, requests: usize, walker: &
         })
         .collect();
     let name = if walker == "-" { "connection-rtt" } else { "walker-rtt" };
-    let mut outcome = Outcome { scenario: format!("{name} x{connections}"), ..Outcome::default() };
-    for task in tasks {
-        let (latencies, errors) = task.await?;
-        outcome.ops += latencies.len() as u64;
-        outcome.latencies_us.extend(latencies);
-        outcome.errors += errors;
-    }
-    outcome.elapsed = started.elapsed();
-    Ok(outcome)
+    super::gather(format!("{name} x{connections}"), started, tasks).await
 }
