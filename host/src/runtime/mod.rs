@@ -4,7 +4,8 @@
 //! One `Engine` (pooling allocator, epoch interruption) and one `Linker` serve every
 //! component. Loading a component yields an `InstancePre` and the walkers' specs; each run
 //! gets a new `Store` and instance, dropped afterwards, so a trap or a leak never outlives
-//! the call that caused it.
+//! the call that caused it. Walkers that opt in (`warm-runs`) reuse an instance for the
+//! same user's next runs instead (see `warm`).
 
 mod bindings;
 mod cache;
@@ -60,8 +61,6 @@ pub struct LoadedComponent {
     pre: WalkersPre<RunState>,
     /// The walkers it exports, in its own order.
     pub walkers: Vec<WalkerSpec>,
-    /// SHA-256 of the `.wasm`, hex.
-    pub sha256: String,
     pub origin: Origin,
     /// Idle instances of walkers that allow reuse.
     warm: WarmPool,
@@ -108,7 +107,6 @@ impl Runtime {
     /// thread so other walkers keep running.
     pub async fn load(self: &Arc<Self>, wasm: Vec<u8>) -> Result<LoadedComponent> {
         let runtime = self.clone();
-        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm));
         let (component, origin) = tokio::task::spawn_blocking(move || runtime.cache.load(&runtime.engine, &wasm))
             .await
             .context("compiling")??;
@@ -116,7 +114,7 @@ impl Runtime {
         let pre = WalkersPre::new(self.linker.instantiate_pre(&component)?)?;
         let walkers = self.read_specs(&pre).await?;
         let warm = WarmPool::new(self.limits.warm_idle, self.limits.warm_ttl);
-        Ok(LoadedComponent { pre, walkers, sha256, origin, warm })
+        Ok(LoadedComponent { pre, walkers, origin, warm })
     }
 
     fn check_imports(&self, component: &Component) -> Result<()> {
@@ -131,7 +129,7 @@ impl Runtime {
 
     async fn read_specs(&self, pre: &WalkersPre<RunState>) -> Result<Vec<WalkerSpec>> {
         let _slot = self.slots.acquire().await?;
-        let mut store = self.new_store(Arc::from("(specs)"), None, Arc::new(Nobody));
+        let mut store = self.new_store();
         let specs = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.call_walkers(&mut store).await
@@ -150,9 +148,9 @@ impl Runtime {
         Ok(specs)
     }
 
-    fn new_store(&self, walker: Arc<str>, caller: Option<&Caller>, notifier: Arc<dyn Notifier>) -> Store<RunState> {
-        let state = RunState::new(self.limits.clone(), walker, caller, notifier);
-        let mut store = Store::new(&self.engine, state);
+    /// A store with the sandbox's limits; `RunState::begin` prepares it for each run.
+    fn new_store(&self) -> Store<RunState> {
+        let mut store = Store::new(&self.engine, RunState::new(self.limits.clone()));
         store.limiter(|state| state);
         store.set_epoch_deadline(1);
         let run_time = self.limits.run_time;
@@ -186,8 +184,7 @@ impl Runtime {
             Some(sandbox) => sandbox,
             None => {
                 let slot = self.slots.clone().acquire_owned().await.map_err(|_| fail(RunErrorKind::Internal))?;
-                let store = self.new_store(Arc::from(walker), Some(caller), notifier.clone());
-                Sandbox { store, walkers: None, runs: 0, _slot: slot }
+                Sandbox { store: self.new_store(), walkers: None, runs: 0, _slot: slot }
             }
         };
         sandbox.store.data_mut().begin(Arc::from(walker), caller, notifier);

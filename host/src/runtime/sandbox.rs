@@ -53,22 +53,22 @@ pub struct RunState {
 }
 
 impl RunState {
-    pub fn new(limits: Arc<Limits>, walker: Arc<str>, caller: Option<&Caller>, notifier: Arc<dyn Notifier>) -> Self {
+    pub fn new(limits: Arc<Limits>) -> Self {
         RunState {
             // No preopens, env, args or network: the walker sees nothing of the host.
             wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
             table: ResourceTable::new(),
             deadline: Instant::now() + limits.run_time,
             limits,
-            walker,
-            client_id: caller.and_then(|caller| caller.client_id.clone()),
-            notifier,
+            walker: Arc::from("-"),
+            client_id: None,
+            notifier: Arc::new(Nobody),
             notifications_sent: 0,
             log_lines: 0,
         }
     }
 
-    /// Prepares the state for a run: a warm instance's state is reused across runs.
+    /// Prepares the state for a run (a warm instance's store serves several).
     pub fn begin(&mut self, walker: Arc<str>, caller: &Caller, notifier: Arc<dyn Notifier>) {
         self.walker = walker;
         self.client_id.clone_from(&caller.client_id);
