@@ -429,6 +429,12 @@ async fn rest_walker_routes_statuses_and_errors() {
     assert_eq!(other.0, 403);
     assert_eq!(server.post("/walker/whoami/bad", json!({}), Some(&token)).await.0, 422);
 
+    // Oversize bodies and wrong methods on fixed routes are structured too.
+    let big = server.http.post(server.url("/walker/public_event")).body(vec![b' '; 2 << 20]).send().await.unwrap();
+    assert_eq!(support::server::read(big).await, (413, json!({"detail": "Request body too large"})));
+    let get = server.http.get(server.url("/user/login")).send().await.unwrap();
+    assert_eq!(support::server::read(get).await, (405, json!({"detail": "Method Not Allowed"})));
+
     // Failures are structured, and the HTTP connection stays usable.
     let (status, body) = server.post("/walker/boom", json!({}), None).await;
     assert_eq!(

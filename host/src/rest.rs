@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,16 @@ fn unprocessable(errors: &[FieldError]) -> Response {
     json_response(StatusCode::UNPROCESSABLE_ENTITY, json!({ "detail": errors }))
 }
 
+/// The request body, or a structured error (413 over the body limit).
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+    body.map_err(|rejection| match rejection {
+        BytesRejection::FailedToBufferBody(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+        }
+        _ => detail(StatusCode::BAD_REQUEST, "Could not read the request body"),
+    })
+}
+
 /// Parses a JSON object body; an empty body is an empty object.
 fn object_body(body: &Bytes) -> Result<Map<String, Value>, Response> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -56,8 +67,8 @@ fn object_body(body: &Bytes) -> Result<Map<String, Value>, Response> {
 }
 
 /// `email` and `password`, both required strings.
-fn credentials(body: &Bytes) -> Result<(String, String), Response> {
-    let body = object_body(body)?;
+fn credentials(body: Result<Bytes, BytesRejection>) -> Result<(String, String), Response> {
+    let body = object_body(&read_body(body)?)?;
     let mut errors = Vec::new();
     let mut field = |name: &str| match body.get(name) {
         Some(Value::String(value)) => Some(value.clone()),
@@ -78,8 +89,8 @@ fn credentials(body: &Bytes) -> Result<(String, String), Response> {
     }
 }
 
-pub async fn register(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let (email, password) = match credentials(&body) {
+pub async fn register(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let (email, password) = match credentials(body) {
         Ok(credentials) => credentials,
         Err(response) => return response,
     };
@@ -101,8 +112,8 @@ pub async fn register(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
     }
 }
 
-pub async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let (email, password) = match credentials(&body) {
+pub async fn login(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let (email, password) = match credentials(body) {
         Ok(credentials) => credentials,
         Err(response) => return response,
     };
@@ -139,6 +150,11 @@ pub async fn login(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
 
 pub async fn healthz() -> StatusCode {
     StatusCode::OK
+}
+
+/// A known route called with a method it does not serve.
+pub async fn method_not_allowed() -> Response {
+    detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
 }
 
 fn internal_error() -> Response {
@@ -208,7 +224,7 @@ pub async fn walker(
     uri: Uri,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(route) = resolve(&shared, uri.path()) else { return detail(StatusCode::NOT_FOUND, "Not Found") };
     let spec = route.walker.spec();
@@ -248,7 +264,7 @@ pub async fn walker(
     let mut input = if method == Method::Get {
         Map::new()
     } else {
-        match object_body(&body) {
+        match read_body(body).and_then(|body| object_body(&body)) {
             Ok(mut input) => {
                 input.retain(|field, _| !from_query(field));
                 input

@@ -75,6 +75,7 @@ impl Server {
             .route("/user/login", post(rest::login))
             .route("/healthz", get(rest::healthz))
             .fallback(rest::walker)
+            .method_not_allowed_fallback(rest::method_not_allowed)
             .layer(DefaultBodyLimit::max(self.shared.config.max_body_bytes))
             .with_state(self.shared.clone())
     }
