@@ -349,3 +349,27 @@ async fn warm_instances_serve_one_user_for_a_bounded_number_of_runs() {
     assert!(matches!(count(alice.clone(), true).await, Err(RunFailure::Call(CallError::Run(_)))));
     assert_eq!(count(alice.clone(), false).await.unwrap(), json!(1));
 }
+
+#[tokio::test]
+async fn expired_warm_instances_give_their_slots_back() {
+    // Two instance slots, both held by idle warm instances of one component.
+    let cache = tempfile::tempdir().unwrap();
+    let limits =
+        walker_host::runtime::Limits { instances: 2, warm_ttl: Duration::from_millis(100), ..support::test_limits() };
+    let runtime = Arc::new(walker_host::runtime::Runtime::new(limits, cache.path().to_path_buf()).unwrap());
+    let catalog = Arc::new(Catalog::new(runtime));
+    catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
+    catalog.load_file(&fixture("hostile.wasm")).await.unwrap();
+    for root in ["n::0000000000000000000000aa", "n::0000000000000000000000bb"] {
+        let caller = walker_host::runtime::Caller { root_id: root.into(), ..public_caller(None) };
+        run_json(&catalog, "count", &caller, json!({})).await.unwrap();
+    }
+
+    // Another component's walker gets a slot once the sweep drops the expired instances,
+    // though nobody calls the warm walker again.
+    catalog.sweep_warm_instances(Duration::from_millis(50));
+    let anyone = public_caller(None);
+    let echo = run_json(&catalog, "echo", &anyone, json!({"value": 1}));
+    let (reply, _) = tokio::time::timeout(Duration::from_secs(5), echo).await.expect("a slot was freed").unwrap();
+    assert_eq!(reports(&reply), [json!(1)]);
+}

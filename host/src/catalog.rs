@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -186,6 +187,22 @@ impl Catalog {
         files.remove(name);
         self.swap(Snapshot::with_files(files, Some(name)));
         tracing::info!(file = name, "unloaded");
+    }
+
+    /// Drops expired idle warm instances every `period`, for as long as the catalog lives.
+    pub fn sweep_warm_instances(self: &Arc<Self>, period: Duration) {
+        let catalog = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(catalog) = catalog.upgrade() else { return };
+                for entry in catalog.current.load().files.values() {
+                    entry.component.sweep_warm();
+                }
+            }
+        });
     }
 
     fn swap(&self, snapshot: Snapshot) {

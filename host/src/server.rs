@@ -26,6 +26,9 @@ use crate::reload::{self, Watcher};
 use crate::runtime::{FieldError, Runtime};
 use crate::{rest, ws};
 
+/// How often idle warm instances past their time are dropped.
+const WARM_SWEEP_PERIOD: Duration = Duration::from_secs(10);
+
 /// How long shutdown waits for WebSocket sessions to close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -55,6 +58,7 @@ impl Server {
         let runtime = Runtime::new(config.limits(), cache_dir)
             .map_err(|err| anyhow::anyhow!("starting the walker runtime: {err:#}"))?;
         let catalog = Arc::new(Catalog::new(Arc::new(runtime)));
+        catalog.sweep_warm_instances(WARM_SWEEP_PERIOD);
         let debounce = Duration::from_millis(config.reload_debounce_ms);
         let watcher = reload::watch_and_load(catalog.clone(), &config.walkers_dir, debounce).await?;
         let accounts = Arc::new(Accounts::open(&config.data_dir.join("accounts.sqlite3"))?);

@@ -66,6 +66,13 @@ pub struct LoadedComponent {
     warm: WarmPool,
 }
 
+impl LoadedComponent {
+    /// Drops idle warm instances past their time.
+    pub fn sweep_warm(&self) {
+        self.warm.sweep();
+    }
+}
+
 /// A successful run's reply.
 #[derive(Debug)]
 pub struct Reply {

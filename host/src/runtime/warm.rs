@@ -3,8 +3,9 @@
 //! `warm-runs` runs. Large guests (Python, JavaScript) take milliseconds to instantiate and
 //! microseconds to call, so reuse is worth it when the author accepts persistent globals.
 //!
-//! Idle instances are bounded per component and expire; each holds its pool slot. A
-//! reloaded component starts with an empty pool, so no instance outlives its version.
+//! Idle instances are bounded per component and expire (checked on use, and by the
+//! catalog's periodic sweep); each holds its pool slot. A reloaded component starts with
+//! an empty pool, so no instance outlives its version.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -68,6 +69,15 @@ impl WarmPool {
             evicted
         };
         drop(evicted);
+    }
+
+    /// Drops idle instances past their time.
+    pub fn sweep(&self) {
+        let expired = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            self.expire(&mut idle)
+        };
+        drop(expired);
     }
 
     fn expire(&self, idle: &mut VecDeque<Idle>) -> Vec<Idle> {
