@@ -506,7 +506,7 @@ async fn a_client_that_stops_answering_pings_is_closed() {
     .await;
     let (mut silent, _) = server.connect("").await;
     // Not reading means not answering pings: after the timeout the server gives up.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
     assert_eq!(server.running.shared.hub.connections(), 0);
     // Read the raw bytes (a WebSocket client would answer the pings): pings, then a close
     // frame with code 4000 (unmasked server frame: 0x88, length, code).
