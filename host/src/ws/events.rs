@@ -21,6 +21,9 @@ pub struct WalkerEvent {
     pub node: Option<String>,
 }
 
+/// pydantic's error for a value that should be a string.
+const STRING: (&str, &str) = ("string_type", "Input should be a valid string");
+
 const TAGS: &str = "'connection', 'walker', 'user', 'channel', 'client', 'change_user'";
 
 /// The optional `req_id` of an event, echoed in its reply and errors (a compatible
@@ -54,7 +57,7 @@ pub fn parse(event: Value) -> Result<ClientEvent, Vec<FieldError>> {
         "connection" => ClientEvent::Connection,
         "walker" => {
             let walker = parser.string("walker");
-            let context = parser.object("context").unwrap_or_default();
+            let context = parser.object("context", false).unwrap_or_default();
             let response = parser.boolean("response").unwrap_or(false);
             let node = parser.optional_string("node");
             ClientEvent::Walker(WalkerEvent { walker: walker.unwrap_or_default(), context, response, node })
@@ -67,7 +70,7 @@ pub fn parse(event: Value) -> Result<ClientEvent, Vec<FieldError>> {
                 _ => ("client_ids", |client_ids, data| ClientEvent::Client { client_ids, data }),
             };
             let ids = parser.ids(ids_field);
-            let data = parser.required_object("data");
+            let data = parser.object("data", true).map(Value::Object);
             build(ids.unwrap_or_default(), data.unwrap_or_default())
         }
         "change_user" => ClientEvent::ChangeUser { token: parser.optional_string("token") },
@@ -103,59 +106,60 @@ impl Parser<'_> {
         self.error("missing", field, "Field required", Value::Object(self.fields.clone()));
     }
 
-    fn string(&mut self, field: &str) -> Option<String> {
+    /// The field converted by `accept`, or pydantic's error (`expected` names the type)
+    /// when it is of another type, or missing and `required`.
+    fn field<T>(
+        &mut self,
+        field: &str,
+        required: bool,
+        expected: (&'static str, &'static str),
+        accept: impl FnOnce(Value) -> Result<T, Value>,
+    ) -> Option<T> {
         match self.fields.get(field).cloned() {
-            Some(Value::String(s)) => Some(s),
-            Some(other) => {
-                self.error("string_type", field, "Input should be a valid string", other);
-                None
-            }
-            None => {
+            None if required => {
                 self.missing(field);
                 None
             }
+            None => None,
+            Some(value) => match accept(value) {
+                Ok(value) => Some(value),
+                Err(other) => {
+                    self.error(expected.0, field, expected.1, other);
+                    None
+                }
+            },
         }
     }
 
+    fn string(&mut self, field: &str) -> Option<String> {
+        self.field(field, true, STRING, |value| match value {
+            Value::String(s) => Ok(s),
+            other => Err(other),
+        })
+    }
+
+    /// Absent or null is `None`.
     fn optional_string(&mut self, field: &str) -> Option<String> {
-        match self.fields.get(field).cloned() {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
-            Some(other) => {
-                self.error("string_type", field, "Input should be a valid string", other);
-                None
-            }
-        }
+        self.field(field, false, STRING, |value| match value {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            other => Err(other),
+        })
+        .flatten()
     }
 
     fn boolean(&mut self, field: &str) -> Option<bool> {
-        match self.fields.get(field).cloned() {
-            None => None,
-            Some(Value::Bool(b)) => Some(b),
-            Some(other) => {
-                self.error("bool_type", field, "Input should be a valid boolean", other);
-                None
-            }
-        }
+        self.field(field, false, ("bool_type", "Input should be a valid boolean"), |value| match value {
+            Value::Bool(b) => Ok(b),
+            other => Err(other),
+        })
     }
 
-    fn object(&mut self, field: &str) -> Option<Map<String, Value>> {
-        match self.fields.get(field).cloned() {
-            None => None,
-            Some(Value::Object(map)) => Some(map),
-            Some(other) => {
-                self.error("dict_type", field, "Input should be a valid dictionary", other);
-                None
-            }
-        }
-    }
-
-    fn required_object(&mut self, field: &str) -> Option<Value> {
-        if !self.fields.contains_key(field) {
-            self.missing(field);
-            return None;
-        }
-        self.object(field).map(Value::Object)
+    fn object(&mut self, field: &str, required: bool) -> Option<Map<String, Value>> {
+        self.field(field, required, ("dict_type", "Input should be a valid dictionary"), |value| match value {
+            Value::Object(map) => Ok(map),
+            other => Err(other),
+        })
     }
 
     fn ids(&mut self, field: &str) -> Option<Vec<String>> {
@@ -177,7 +181,7 @@ impl Parser<'_> {
                 Some(items.into_iter().filter_map(|item| item.as_str().map(str::to_string)).collect())
             }
             Some(Value::Array(items)) => {
-                self.error("string_type", field, "Input should be a valid string", Value::Array(items));
+                self.error(STRING.0, field, STRING.1, Value::Array(items));
                 None
             }
             Some(other) => {

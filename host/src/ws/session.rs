@@ -41,7 +41,7 @@ type Running = Pin<Box<dyn Future<Output = ()> + Send>>;
 struct Session {
     shared: Arc<Shared>,
     connection: Arc<Connection>,
-    identity: Arc<Identity>,
+    identity: Identity,
 }
 
 pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, channel_id: String) {
@@ -55,7 +55,7 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
     shared.hub.register(connection.clone(), &identity.root);
     tracing::debug!(client_id = &*connection.client_id, authenticated = identity.authenticated, "connected");
 
-    let mut session = Session { shared, connection: connection.clone(), identity: Arc::new(identity) };
+    let mut session = Session { shared, connection: connection.clone(), identity };
     session.send(session.connection_frame());
 
     let (mut sink, mut stream) = socket.split();
@@ -184,7 +184,7 @@ impl Session {
                     .and_then(|token| self.shared.tokens.verify(&token))
                     .unwrap_or_else(Identity::anonymous);
                 self.shared.hub.change_root(&self.connection.client_id, &identity.root);
-                self.identity = Arc::new(identity);
+                self.identity = identity;
                 self.send(self.connection_frame());
             }
         }
