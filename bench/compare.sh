@@ -41,10 +41,11 @@ run_scenarios() {
   lg walker-rtt --connections 1 --requests "$(n 20000)"
   lg walker-rtt --connections 64 --requests "$(n 500)"
   lg rest --connections 16 --requests "$(n 2000)"
-  lg fanout --subscribers 100 --messages "$(n 1000)"
-  lg fanout --subscribers 1000 --messages "$(n 200)"
-  lg fanout --subscribers 1000 --messages "$(n 200)" --via walker
-  lg fanout --subscribers 10000 --messages "$(n 40)"
+  # Fan-out counts give each row at least 5 s of sending on walker-host (~1 M deliveries/s).
+  lg fanout --subscribers 100 --messages "$(n 60000)"
+  lg fanout --subscribers 1000 --messages "$(n 7500)"
+  lg fanout --subscribers 1000 --messages "$(n 5000)" --via walker
+  lg fanout --subscribers 10000 --messages "$(n 600)"
 }
 
 # --- walker-host ---

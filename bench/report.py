@@ -41,7 +41,7 @@ def table(ours, theirs):
                 f"{row['errors']} / {other['errors'] if other else '-'} |"
             )
             continue
-        ratio = f"{row['per_second'] / other['per_second']:.0f}×" if other and other["per_second"] else "-"
+        ratio = f"{row['per_second'] / other['per_second']:.1f}×" if other and other["per_second"] else "-"
         lat = lambda r: f"{fmt(r.get('p50_us'))} / {fmt(r.get('p99_us'))}" if r else "-"
         lines.append(
             f"| {name} | {fmt(row['per_second'])} | {fmt(other and other['per_second'])} | {ratio} | "

@@ -107,6 +107,20 @@ build_test_walkers() {
   deploy "$OUT/test_walker_version.wasm" "$fixtures/version-v1.wasm"
   rust -p test-walker-version --features v2
   deploy "$OUT/test_walker_version.wasm" "$fixtures/version-v2.wasm"
+  # The Python example answering differently, to hot-reload a new version under load.
+  if ! up_to_date "$fixtures/python-chat-v2.wasm" walkers/python/*.py wit scripts/requirements-tools.txt; then
+    python_tools
+    rm -rf target/python-v2 && cp -r walkers/python target/python-v2
+    sed -i 's/"language": "python"/"language": "python-v2"/' target/python-v2/chat.py
+    grep -q python-v2 target/python-v2/chat.py || die "could not make the v2 Python walker"
+    "$TOOLS/pyvenv/bin/componentize-py" -d wit -w walkers componentize chat -p target/python-v2 \
+      -o target/python-chat-v2.wasm --stub-wasi >/dev/null
+    deploy target/python-chat-v2.wasm "$fixtures/python-chat-v2.wasm"
+  fi
+  for reach in sockets http; do
+    rust -p test-walker-forbidden --features "$reach"
+    deploy "$OUT/test_walker_forbidden.wasm" "$fixtures/forbidden-$reach.wasm"
+  done
 }
 
 build_rust

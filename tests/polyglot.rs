@@ -1,13 +1,13 @@
 //! The same end-to-end scenarios against the example walkers of every language (Rust,
 //! Python, JavaScript, C), built from source by `scripts/build-walkers.sh`: a WebSocket
 //! client calls each language's chat walkers and another client receives the
-//! notifications; a validation error; a walker error. Plus a Python walker hot-reloaded
-//! while it is being called.
+//! notifications; a validation error; a walker error. Plus warm instances in Python
+//! and JavaScript, and a new Python build hot-reloaded while it is being called.
 
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
@@ -25,15 +25,9 @@ async fn polyglot_server() -> TestServer {
         config.walker_time_ms = 5_000;
     })
     .await;
-    for component in COMPONENTS {
-        assert!(
-            support::repo().join("walkers").join(component).exists(),
-            "walkers/{component} is missing: run scripts/build-walkers.sh"
-        );
-    }
     let mut changes = server.running.shared.catalog.subscribe();
     for component in COMPONENTS {
-        support::deploy(&support::repo().join("walkers").join(component), &server.walkers_dir().join(component));
+        support::deploy(&support::example_wasm(component), &server.walkers_dir().join(component));
     }
     let catalog = &server.running.shared.catalog;
     tokio::time::timeout(Duration::from_secs(120), async {
@@ -95,29 +89,77 @@ async fn every_language_runs_the_same_chat_scenarios() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_python_walker_reloads_while_it_is_being_called() {
+async fn python_and_javascript_walkers_opt_in_to_warm_instances_per_caller() {
     let server = polyglot_server().await;
+    let (token, _) = server.user("warm@example.com").await;
+    for prefix in ["py_", "js_"] {
+        let event = json!({"type": "walker", "walker": format!("{prefix}warm_count"), "response": true});
+        let (mut first, _) = server.connect("").await;
+        let (mut second, _) = server.connect("").await;
+        // Three runs per instance (`warm_runs=3`), then a fresh one.
+        for expected in [1, 2, 3, 1] {
+            assert_eq!(first.call(event.clone()).await["reports"], json!([expected]), "{prefix}");
+        }
+        assert_eq!(
+            second.call(event.clone()).await["reports"],
+            json!([1]),
+            "{prefix}: anonymous connections never share"
+        );
+        assert_eq!(first.call(event.clone()).await["reports"], json!([2]), "{prefix}: the first connection's instance");
+
+        // Anonymous HTTP calls never reuse an instance; a signed-in user's calls do.
+        let path = format!("/walker/{prefix}warm_count");
+        for _ in 0..2 {
+            assert_eq!(server.post(&path, json!({}), None).await, (200, json!({"status": 200, "reports": [1]})));
+        }
+        for expected in [1, 2] {
+            assert_eq!(server.post(&path, json!({}), Some(&token)).await.1["reports"], json!([expected]), "{prefix}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_python_build_replaces_the_old_one_under_load() {
+    // A fresh compiled-code cache: the new version is really compiled while calls run.
+    let server = TestServer::start_with(|config| config.walker_time_ms = 5_000).await;
+    let catalog = server.running.shared.catalog.clone();
+    let target = server.walkers_dir().join("python-chat.wasm");
+    support::deploy(&support::example_wasm("python-chat.wasm"), &target);
+    support::wait_until(&catalog, || async { catalog.walker("py_report_context").is_some() }).await;
+
     let stop = Arc::new(AtomicBool::new(false));
-    let calls = Arc::new(AtomicU64::new(0));
+    let answers = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let caller = {
-        let (base, stop, calls) = (server.url("/walker/py_report_context"), stop.clone(), calls.clone());
+        let (url, stop, answers) = (server.url("/walker/py_report_context"), stop.clone(), answers.clone());
         tokio::spawn(async move {
             let http = reqwest::Client::new();
             while !stop.load(Ordering::Relaxed) {
-                let response = http.post(&base).json(&json!({"name": "reload"})).send().await.unwrap();
-                assert_eq!(response.status(), 200, "every call succeeds during the reload");
-                calls.fetch_add(1, Ordering::Relaxed);
+                let response = http.post(&url).json(&json!({"name": "reload"})).send().await.unwrap();
+                let (status, body) = support::server::read(response).await;
+                assert_eq!(status, 200, "every call succeeds during the reload: {body}");
+                let language = body["reports"][0]["language"].as_str().unwrap().to_string();
+                answers.lock().unwrap().push(language);
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = calls.load(Ordering::Relaxed);
-    let mut changes = server.running.shared.catalog.subscribe();
-    changes.mark_unchanged();
-    support::deploy(&support::repo().join("walkers/python-chat.wasm"), &server.walkers_dir().join("python-chat.wasm"));
-    tokio::time::timeout(Duration::from_secs(60), changes.changed()).await.expect("reloaded").unwrap();
+    let answered = |language: &str| answers.lock().unwrap().iter().any(|answer| answer == language);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !answered("python") {
+        assert!(tokio::time::Instant::now() < deadline, "the first version answers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    support::deploy(&support::fixture("python-chat-v2.wasm"), &target);
+    while !answered("python-v2") {
+        assert!(tokio::time::Instant::now() < deadline, "the new version answers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::Relaxed);
     caller.await.expect("no call failed");
-    assert!(calls.load(Ordering::Relaxed) > before, "calls ran across the reload");
+
+    let answers = answers.lock().unwrap();
+    let switched = answers.iter().position(|answer| answer == "python-v2").unwrap();
+    assert!(switched > 0 && answers[..switched].iter().all(|a| a == "python"), "old version first");
+    assert!(answers[switched..].iter().all(|a| a == "python-v2"), "then only the new one: {answers:?}");
+    assert!(answers.len() > switched + 1, "calls ran after the swap");
 }

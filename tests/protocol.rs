@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::server::TestServer;
-use tokio::io::AsyncReadExt;
-use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const PUBLIC_ROOT: &str = "n::000000000000000000000001";
@@ -211,11 +209,11 @@ async fn walkers_notify_from_websocket_and_from_rest() {
     let (status, body) = server.post("/walker/public_group", json!({"channel_id": "lobby", "msg": "hey"}), None).await;
     assert_eq!((status, body), (200, json!({"status": 200, "reports": []})));
     assert_eq!(member.recv().await, json!({"type": "chat", "data": {"message": "hey"}}));
-    let (status, _) = server.post("/walker/send_chat_to_client", json!({"client_id": member_id}), Some(&token)).await;
-    assert_eq!(status, 200);
+    let replied = server.post("/walker/send_chat_to_client", json!({"client_id": member_id}), Some(&token)).await;
+    assert_eq!(replied, (200, json!({"status": 200, "reports": []})));
     assert_eq!(member.recv().await, chat);
-    let (status, _) = server.post("/walker/public_user", json!({"root_id": root}), None).await;
-    assert_eq!(status, 200);
+    let replied = server.post("/walker/public_user", json!({"root_id": root}), None).await;
+    assert_eq!(replied, (200, json!({"status": 200, "reports": []})));
     assert_eq!(bob_1.recv().await, chat);
     assert_eq!(bob_2.recv().await, chat);
 }
@@ -246,6 +244,7 @@ async fn change_user_switches_identity_on_the_same_connection() {
     let whoami = client.call(json!({"type": "walker", "walker": "whoami_pub", "response": true})).await;
     assert_eq!(whoami["reports"][0]["id"], PUBLIC_ROOT);
     other.send(json!({"type": "user", "root_ids": [root], "data": {"hi": 2}})).await;
+    other.expect_nothing_queued().await; // events are handled in order: the user event was handled
     client.expect_nothing_queued().await;
 
     let after = client.call(json!({"type": "change_user", "token": "garbage"})).await;
@@ -421,13 +420,24 @@ async fn rest_walker_routes_statuses_and_errors() {
     assert_eq!((status, body["detail"][0]["type"].clone()), (422, json!("json_invalid")));
 
     // Nodes.
+    let own_root = json!({"status": 200, "reports": [{"id": format!("n::{root}"), "context": {}}]});
     let own = server.post(&format!("/walker/whoami/n::{root}"), json!({}), Some(&token)).await;
-    assert_eq!(own.0, 200);
+    assert_eq!(own, (200, own_root.clone()));
     let bare = server.post(&format!("/walker/whoami/{root}"), json!({}), Some(&token)).await;
-    assert_eq!(bare.0, 200, "bare hex roots are accepted");
+    assert_eq!(bare, (200, own_root), "bare hex roots are accepted");
     let other = server.post("/walker/whoami/n::0123456789abcdef01234567", json!({}), Some(&token)).await;
-    assert_eq!(other.0, 403);
-    assert_eq!(server.post("/walker/whoami/bad", json!({}), Some(&token)).await.0, 422);
+    assert_eq!(
+        other,
+        (403, json!({"detail": {"error": "You don't have access on target entry n::0123456789abcdef01234567!"}}))
+    );
+    let (status, body) = server.post("/walker/whoami/bad", json!({}), Some(&token)).await;
+    assert_eq!(
+        (status, body),
+        (
+            422,
+            json!({"detail": [{"type": "value_error", "loc": ["path", "node"], "msg": "[bad] is not a valid reference!", "input": "bad"}]})
+        )
+    );
 
     // Oversize bodies and wrong methods on fixed routes are structured too.
     let big = server.http.post(server.url("/walker/public_event")).body(vec![b' '; 2 << 20]).send().await.unwrap();
@@ -498,26 +508,6 @@ async fn hot_reloaded_walkers_are_routed_at_once() {
 }
 
 #[tokio::test]
-async fn a_client_that_stops_answering_pings_is_closed() {
-    let server = TestServer::start_with(|config| {
-        config.ping_interval_secs = 1;
-        config.ping_timeout_secs = 2;
-    })
-    .await;
-    let (mut silent, _) = server.connect("").await;
-    // Not reading means not answering pings: after the timeout the server gives up.
-    tokio::time::sleep(Duration::from_millis(4500)).await;
-    assert_eq!(server.running.shared.hub.connections(), 0);
-    // Read the raw bytes (a WebSocket client would answer the pings): pings, then a close
-    // frame with code 4000 (unmasked server frame: 0x88, length, code).
-    let MaybeTlsStream::Plain(tcp) = silent.socket.get_mut() else { unreachable!() };
-    let mut bytes = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut bytes)).await.unwrap().unwrap();
-    let close = bytes.windows(4).any(|w| w[0] == 0x88 && w[2..] == 4000u16.to_be_bytes());
-    assert!(close, "a close frame with 4000 in {bytes:?}");
-}
-
-#[tokio::test]
 async fn shutdown_closes_websockets_with_1001() {
     let server = TestServer::start().await;
     let (mut client, _) = server.connect("").await;
@@ -525,4 +515,34 @@ async fn shutdown_closes_websockets_with_1001() {
     let frame = client.closed().await.expect("a close frame");
     assert_eq!(u16::from(frame.code), 1001);
     stopping.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_configured_token_secret_and_lifetime_are_used() {
+    let server = TestServer::start_with(|config| {
+        config.token_secret = Some("configured secret".into());
+        config.token_ttl_secs = 600;
+    })
+    .await;
+    assert!(!server.data.path().join("token_secret").exists(), "no secret is generated");
+    let credentials = json!({"email": "ida@example.com", "password": "pw"});
+    assert_eq!(server.post("/user/register", credentials.clone(), None).await.0, 201);
+    let (status, body) = server.post("/user/login", credentials, None).await;
+    assert_eq!(status, 200);
+    let token = body["token"].as_str().unwrap();
+
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.leeway = 0;
+    let claims = jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(b"configured secret"),
+        &validation,
+    )
+    .expect("signed with the configured secret")
+    .claims;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let exp = claims["exp"].as_u64().unwrap();
+    assert!((now + 595..=now + 600).contains(&exp), "expires after the configured 600 s: {exp} vs {now}");
+    assert_eq!(body["user"]["expiration"], exp);
+    assert_eq!(server.post("/walker/whoami", json!({}), Some(token)).await.0, 200);
 }

@@ -184,13 +184,39 @@ async fn hostile_walkers_are_stopped_with_the_limit_they_hit() {
     let flood = run_json(&catalog, "flood", &caller, json!({"channel_id": "c"})).await;
     expect_limit("flood", flood, LimitHit::Notifications(limits.notifications));
     let (_, sent) = run_json(&catalog, "flood", &caller, json!({"channel_id": "c", "count": 3})).await.unwrap();
-    assert_eq!(sent.len(), 3);
+    let flood = |i: u32| ("channels".to_string(), vec!["c".to_string()], json!({"flood": i}));
+    assert_eq!(sent, [flood(0), flood(1), flood(2)]);
+
+    // One notification: up to its size limit, not a byte more.
+    let bytes = limits.notification_bytes;
+    let (_, sent) = run_json(&catalog, "self_flood", &caller, json!({"count": 1, "bytes": bytes})).await.unwrap();
+    assert_eq!(sent[0].2.as_str().map(|text| text.len() + 2), Some(bytes));
+    let oversize = run_json(&catalog, "self_flood", &caller, json!({"count": 1, "bytes": bytes + 1})).await;
+    expect_limit("self_flood", oversize, LimitHit::NotificationSize(bytes));
 
     expect_limit(
         "huge_report",
         run_json(&catalog, "huge_report", &caller, json!({"mib": 2})).await,
         LimitHit::ReportSize(limits.report_bytes),
     );
+    let custom = json!({"bytes": limits.report_bytes + 1, "custom": true});
+    expect_limit(
+        "sized_report",
+        run_json(&catalog, "sized_report", &caller, custom).await,
+        LimitHit::ReportSize(limits.report_bytes),
+    );
+    let (reply, _) = run_json(&catalog, "sized_report", &caller, json!({"bytes": limits.report_bytes, "custom": true}))
+        .await
+        .unwrap();
+    assert!(matches!(&reply.body, ReplyBody::Custom(text) if text.get().len() == limits.report_bytes));
+
+    match run_json(&catalog, "not_json", &caller, json!({})).await {
+        Err(RunFailure::Call(CallError::Run(err))) => {
+            assert_eq!(err.kind, RunErrorKind::InvalidOutput("a notification that is not JSON".into()));
+            assert_eq!(err.to_string(), "walker not_json returned a notification that is not JSON");
+        }
+        other => panic!("not_json should be refused, got {other:?}"),
+    }
 
     match run_json(&catalog, "panic", &caller, json!({})).await {
         Err(RunFailure::Call(CallError::Run(err))) => {
@@ -204,10 +230,74 @@ async fn hostile_walkers_are_stopped_with_the_limit_they_hit() {
 }
 
 #[tokio::test]
-async fn a_component_with_forbidden_imports_is_refused() {
+async fn components_reaching_for_files_sockets_or_http_are_refused() {
     let (runtime, _cache) = new_runtime();
-    let err = runtime.load(std::fs::read(fixture("forbidden.wasm")).unwrap()).await.err().expect("refused");
-    assert!(err.to_string().contains("wasi:filesystem"), "{err}");
+    for (file, import) in [
+        ("forbidden.wasm", "wasi:filesystem/"),
+        ("forbidden-sockets.wasm", "wasi:sockets/"),
+        ("forbidden-http.wasm", "wasi:http/"),
+    ] {
+        let err = runtime.load(std::fs::read(fixture(file)).unwrap()).await.err().expect("refused");
+        let err = err.to_string();
+        assert!(
+            err.contains(&format!("imports `{import}")) && err.contains("which walkers may not use"),
+            "{file}: {err}"
+        );
+    }
+}
+
+/// Collects the log lines written on this thread while it lives.
+struct LogCapture {
+    lines: Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl LogCapture {
+    fn start() -> Self {
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = {
+            let lines = lines.clone();
+            move || LogWriter(lines.clone())
+        };
+        let subscriber = tracing_subscriber::fmt().with_writer(writer).with_ansi(false).finish();
+        LogCapture { lines, _guard: tracing::subscriber::set_default(subscriber) }
+    }
+
+    fn walker_lines(&self) -> Vec<String> {
+        let text = String::from_utf8(self.lines.lock().unwrap().clone()).unwrap();
+        text.lines().filter(|line| line.contains(" walker: ")).map(str::to_string).collect()
+    }
+}
+
+struct LogWriter(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn walker_logs_are_capped_per_run_and_per_line() {
+    let (runtime, _cache) = new_runtime();
+    let catalog = Catalog::new(runtime);
+    catalog.load_file(&fixture("hostile.wasm")).await.unwrap();
+    let capture = LogCapture::start();
+    run_json(&catalog, "chatty", &public_caller(None), json!({"lines": 150, "bytes": 5000})).await.unwrap();
+    let lines = capture.walker_lines();
+    assert_eq!(lines.len(), 100, "100 lines per run");
+    assert!(lines[0].contains("line 0 ") && lines[99].contains("line 99 "), "the first ones, in order");
+    for line in &lines {
+        let message = &line[line.find("line ").unwrap()..line.rfind(" walker=").unwrap()];
+        assert_eq!(message.len(), 1024, "each cut at 1 KiB");
+    }
+    // The cap is per run: the next run logs again.
+    run_json(&catalog, "chatty", &public_caller(None), json!({"lines": 1})).await.unwrap();
+    assert_eq!(capture.walker_lines().len(), 101);
 }
 
 #[tokio::test]
@@ -250,11 +340,13 @@ async fn hot_reload_follows_the_walkers_directory() {
     support::deploy(&fixture("version-v2.wasm"), &dir.path().join("version.wasm"));
     support::wait_until(&catalog, || async { version().await == Some(2) }).await;
 
-    // A corrupt replacement is refused; version 2 keeps serving.
+    // A corrupt replacement is tried, refused, and version 2 keeps serving.
+    assert_eq!(catalog.failed_loads(), 0);
     support::deploy_bytes(b"this is not wasm", &dir.path().join("version.wasm"));
+    support::wait_until(&catalog, || async { catalog.failed_loads() == 1 }).await;
+    assert_eq!(version().await, Some(2));
     support::deploy(&fixture("version-v1.wasm"), &dir.path().join("marker.wasm"));
     support::wait_until(&catalog, || async { catalog.snapshot().files().eq(["marker.wasm", "version.wasm"]) }).await;
-    assert_eq!(version().await, Some(2));
 
     // Dotfiles and temporary files are ignored.
     std::fs::copy(fixture("version-v1.wasm"), dir.path().join(".hidden.wasm")).unwrap();
@@ -327,7 +419,11 @@ async fn warm_instances_serve_one_user_for_a_bounded_number_of_runs() {
     let (runtime, _cache) = new_runtime();
     let catalog = Catalog::new(runtime);
     catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
-    let user = |root: &str| walker_host::runtime::Caller { root_id: root.to_string(), ..public_caller(None) };
+    let user = |root: &str| walker_host::runtime::Caller {
+        root_id: root.to_string(),
+        authenticated: true,
+        ..public_caller(None)
+    };
     let (alice, bob) = (user("n::0000000000000000000000aa"), user("n::0000000000000000000000bb"));
     let count = |caller: walker_host::runtime::Caller, trap: bool| {
         let catalog = &catalog;
@@ -361,15 +457,34 @@ async fn expired_warm_instances_give_their_slots_back() {
     catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
     catalog.load_file(&fixture("hostile.wasm")).await.unwrap();
     for root in ["n::0000000000000000000000aa", "n::0000000000000000000000bb"] {
-        let caller = walker_host::runtime::Caller { root_id: root.into(), ..public_caller(None) };
+        let caller = walker_host::runtime::Caller { root_id: root.into(), authenticated: true, ..public_caller(None) };
         run_json(&catalog, "count", &caller, json!({})).await.unwrap();
     }
 
     // Another component's walker gets a slot once the sweep drops the expired instances,
     // though nobody calls the warm walker again.
-    catalog.sweep_warm_instances(Duration::from_millis(50));
+    catalog.runtime().sweep_warm_instances(Duration::from_millis(50));
     let anyone = public_caller(None);
     let echo = run_json(&catalog, "echo", &anyone, json!({"value": 1}));
     let (reply, _) = tokio::time::timeout(Duration::from_secs(5), echo).await.expect("a slot was freed").unwrap();
     assert_eq!(reports(&reply), [json!(1)]);
+}
+
+#[tokio::test]
+async fn an_idle_warm_instance_expires_and_the_next_run_starts_fresh() {
+    let cache = tempfile::tempdir().unwrap();
+    let limits = walker_host::runtime::Limits { warm_ttl: Duration::from_millis(100), ..support::test_limits() };
+    let runtime = Arc::new(walker_host::runtime::Runtime::new(limits, cache.path().to_path_buf()).unwrap());
+    let catalog = Catalog::new(runtime);
+    catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
+    let alice = walker_host::runtime::Caller {
+        root_id: "n::0000000000000000000000aa".into(),
+        authenticated: true,
+        ..public_caller(None)
+    };
+    let count = || async { reports(&run_json(&catalog, "count", &alice, json!({})).await.unwrap().0)[0].clone() };
+    assert_eq!(count().await, json!(1));
+    assert_eq!(count().await, json!(2), "reused while fresh");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(count().await, json!(1), "expired: a fresh instance");
 }

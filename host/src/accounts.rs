@@ -1,19 +1,26 @@
 //! User accounts on the embedded default store: one SQLite file (WAL) in the data
 //! directory, argon2 password hashes.
+//!
+//! Hashing is slow and memory-hungry by design (~19 MiB each), so a semaphore caps how
+//! many run at once, and a login for an unknown email verifies against a dummy hash:
+//! it takes as long as a wrong password, and tells nobody which emails have accounts.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Context as _;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::Semaphore;
 
 use crate::auth::random_hex;
 
 pub struct Accounts {
     /// One connection: SQLite serializes writers anyway, and account calls are rare.
     db: Mutex<Connection>,
+    /// Permits for password hashing, which runs on blocking threads.
+    hashing: Semaphore,
 }
 
 #[derive(Debug, Clone)]
@@ -32,7 +39,8 @@ pub enum RegisterError {
 }
 
 impl Accounts {
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
+    /// Opens (or creates) the database; at most `hash_concurrency` hashes run at once.
+    pub fn open(path: &Path, hash_concurrency: usize) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -48,19 +56,16 @@ impl Accounts {
                 created_at INTEGER NOT NULL DEFAULT (unixepoch())
             );",
         )?;
-        Ok(Accounts { db: Mutex::new(db) })
+        Ok(Accounts { db: Mutex::new(db), hashing: Semaphore::new(hash_concurrency.max(1)) })
     }
 
     /// Creates a user with a fresh root. Hashing is slow by design, so it runs on a
     /// blocking thread.
     pub async fn register(self: &Arc<Self>, email: String, password: String) -> Result<User, RegisterError> {
         let accounts = self.clone();
+        let _permit = self.hashing.acquire().await.map_err(|err| RegisterError::Internal(err.into()))?;
         tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            let hash = Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
-                .map_err(|err| RegisterError::Internal(anyhow::anyhow!("hashing: {err}")))?
-                .to_string();
+            let hash = hash_password(&password).map_err(RegisterError::Internal)?;
             let user = User { id: random_hex(12), email, root: random_hex(12) };
             let db = accounts.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             match db.execute(
@@ -81,6 +86,7 @@ impl Accounts {
     /// The user with these credentials, if any.
     pub async fn login(self: &Arc<Self>, email: String, password: String) -> anyhow::Result<Option<User>> {
         let accounts = self.clone();
+        let _permit = self.hashing.acquire().await?;
         tokio::task::spawn_blocking(move || {
             let row = {
                 let db = accounts.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -93,12 +99,34 @@ impl Accounts {
                 )
                 .optional()?
             };
-            let Some((user, hash)) = row else { return Ok(None) };
+            let (user, hash) = match row {
+                Some((user, hash)) => (Some(user), hash),
+                None => (None, dummy_hash()?.to_string()),
+            };
             let hash = PasswordHash::new(&hash).map_err(|err| anyhow::anyhow!("stored hash: {err}"))?;
-            Ok(Argon2::default().verify_password(password.as_bytes(), &hash).is_ok().then_some(user))
+            let matches = Argon2::default().verify_password(password.as_bytes(), &hash).is_ok();
+            Ok(user.filter(|_| matches))
         })
         .await?
     }
+}
+
+fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    let hash =
+        Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|err| anyhow::anyhow!("hashing: {err}"))?;
+    Ok(hash.to_string())
+}
+
+/// A hash of a random password with the real parameters, made once: what unknown
+/// emails are verified against.
+fn dummy_hash() -> anyhow::Result<&'static str> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = DUMMY.get() {
+        return Ok(hash);
+    }
+    let hash = hash_password(&random_hex(16))?;
+    Ok(DUMMY.get_or_init(|| hash))
 }
 
 /// A pragmatic email check: one `@`, a non-empty local part, a dotted domain, no spaces.

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -22,8 +22,10 @@ pub struct Catalog {
     current: ArcSwap<Snapshot>,
     /// Serializes updates, each built on the snapshot before it; holds the next load number.
     updates: Mutex<u64>,
-    /// Bumped after every swap, for whoever waits on reloads.
+    /// Bumped after every swap and every failed load, for whoever waits on reloads.
     generation: watch::Sender<u64>,
+    /// Loads that failed (the previous version kept serving), for tests and operators.
+    failed_loads: AtomicU64,
 }
 
 /// An immutable view of what is loaded.
@@ -109,6 +111,7 @@ impl Catalog {
             current: ArcSwap::from_pointee(Snapshot::default()),
             updates: Mutex::new(0),
             generation: watch::Sender::new(0),
+            failed_loads: AtomicU64::new(0),
         }
     }
 
@@ -124,7 +127,12 @@ impl Catalog {
         self.current.load().walker(name).cloned()
     }
 
-    /// Notified after every change to the catalog.
+    /// How many loads have failed since start.
+    pub fn failed_loads(&self) -> u64 {
+        self.failed_loads.load(Ordering::Relaxed)
+    }
+
+    /// Notified after every change to the catalog, and after every failed load.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
     }
@@ -147,6 +155,8 @@ impl Catalog {
     pub async fn load_file_logged(&self, path: &Path) {
         if let Err(err) = self.load_file(path).await {
             tracing::error!(file = %path.display(), "not loaded, previous version (if any) keeps serving: {err:#}");
+            self.failed_loads.fetch_add(1, Ordering::Relaxed);
+            self.generation.send_modify(|generation| *generation += 1);
         }
     }
 
@@ -187,22 +197,6 @@ impl Catalog {
         files.remove(name);
         self.swap(Snapshot::with_files(files, Some(name)));
         tracing::info!(file = name, "unloaded");
-    }
-
-    /// Drops expired idle warm instances every `period`, for as long as the catalog lives.
-    pub fn sweep_warm_instances(self: &Arc<Self>, period: Duration) {
-        let catalog = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(period);
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                let Some(catalog) = catalog.upgrade() else { return };
-                for entry in catalog.current.load().files.values() {
-                    entry.component.sweep_warm();
-                }
-            }
-        });
     }
 
     fn swap(&self, snapshot: Snapshot) {

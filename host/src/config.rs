@@ -1,15 +1,25 @@
-//! Configuration: every flag has an environment variable and a safe default, so
-//! `walker-host` with no arguments serves `walkers/` on 127.0.0.1:8000.
+//! Configuration: every flag has an environment variable, a safe default and a range,
+//! so `walker-host` with no arguments serves `walkers/` on 127.0.0.1:8000, and a value
+//! that would overflow or make no sense is refused at start with a clear message.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::builder::RangedU64ValueParser;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use serde::Serialize;
 
 use crate::runtime::Limits;
 
-#[derive(Debug, Clone, Parser)]
+/// A `usize` flag's parser, limited to `range`.
+fn usize_in(range: std::ops::RangeInclusive<u64>) -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(range)
+}
+
+const SECS_PER_DAY: u64 = 86_400;
+
+#[derive(Debug, Clone, Parser, Serialize)]
 #[command(name = "walker-host", version, about = "A jac-cloud compatible real-time server for WebAssembly walkers")]
 pub struct Config {
     /// Address to listen on.
@@ -30,10 +40,11 @@ pub struct Config {
 
     /// Secret for signing tokens; generated once and kept in the data directory when unset.
     #[arg(long, env = "JAC_TOKEN_SECRET", hide_env_values = true)]
+    #[serde(skip)]
     pub token_secret: Option<String>,
 
     /// How long a login token stays valid, in seconds (jac-cloud: 12 hours).
-    #[arg(long, env = "JAC_TOKEN_TTL_SECS", default_value_t = 12 * 3600)]
+    #[arg(long, env = "JAC_TOKEN_TTL_SECS", default_value_t = 12 * 3600, value_parser = clap::value_parser!(u64).range(60..=365 * SECS_PER_DAY))]
     pub token_ttl_secs: u64,
 
     /// Who may send `user`, `channel` and `client` events over the WebSocket.
@@ -43,72 +54,88 @@ pub struct Config {
     /// Quiet time after a change in the walkers directory before reloading. A rename is one
     /// event; a file written in place with longer pauses may be tried half-written, which
     /// fails harmlessly and is retried when the write completes.
-    #[arg(long, env = "JAC_RELOAD_DEBOUNCE_MS", default_value_t = 50)]
+    #[arg(long, env = "JAC_RELOAD_DEBOUNCE_MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub reload_debounce_ms: u64,
 
     /// Largest WebSocket message a client may send; larger ones close the connection (1009).
-    #[arg(long, env = "JAC_MAX_MESSAGE_BYTES", default_value_t = 64 << 10)]
+    #[arg(long, env = "JAC_MAX_MESSAGE_BYTES", default_value_t = 64 << 10, value_parser = usize_in(256..=64 << 20))]
     pub max_message_bytes: usize,
 
     /// Largest HTTP request body.
-    #[arg(long, env = "JAC_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    #[arg(long, env = "JAC_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = usize_in(256..=1 << 30))]
     pub max_body_bytes: usize,
 
     /// Bytes queued for one connection before it is cut off as a slow consumer (close 4008).
-    #[arg(long, env = "JAC_QUEUE_BYTES", default_value_t = 1 << 20)]
+    #[arg(long, env = "JAC_QUEUE_BYTES", default_value_t = 1 << 20, value_parser = usize_in(1 << 10..=1 << 30))]
     pub queue_bytes: usize,
 
     /// Messages queued for one connection before it is cut off as a slow consumer.
-    #[arg(long, env = "JAC_QUEUE_MESSAGES", default_value_t = 1024)]
+    #[arg(long, env = "JAC_QUEUE_MESSAGES", default_value_t = 1024, value_parser = usize_in(1..=1 << 20))]
     pub queue_messages: usize,
 
     /// Time one write to a client may take before the connection is dropped.
-    #[arg(long, env = "JAC_WRITE_TIMEOUT_MS", default_value_t = 5_000)]
+    #[arg(long, env = "JAC_WRITE_TIMEOUT_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub write_timeout_ms: u64,
 
     /// Interval between server pings.
-    #[arg(long, env = "JAC_PING_INTERVAL_SECS", default_value_t = 25)]
+    #[arg(long, env = "JAC_PING_INTERVAL_SECS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=SECS_PER_DAY))]
     pub ping_interval_secs: u64,
 
     /// A connection silent (no frame, no pong) for this long is closed.
-    #[arg(long, env = "JAC_PING_TIMEOUT_SECS", default_value_t = 60)]
+    #[arg(long, env = "JAC_PING_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=SECS_PER_DAY))]
     pub ping_timeout_secs: u64,
 
     /// Linear memory one walker instance may use, in MiB.
-    #[arg(long, env = "JAC_WALKER_MEMORY_MIB", default_value_t = Limits::DEFAULT_MEMORY_BYTES >> 20)]
+    #[arg(long, env = "JAC_WALKER_MEMORY_MIB", default_value_t = Limits::DEFAULT_MEMORY_BYTES >> 20, value_parser = usize_in(1..=4096))]
     pub walker_memory_mib: usize,
 
     /// Time one walker run may take, in milliseconds.
-    #[arg(long, env = "JAC_WALKER_TIME_MS", default_value_t = Limits::DEFAULT_RUN_TIME.as_millis() as u64)]
+    #[arg(long, env = "JAC_WALKER_TIME_MS", default_value_t = Limits::DEFAULT_RUN_TIME.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub walker_time_ms: u64,
 
     /// Notifications one walker run may send.
-    #[arg(long, env = "JAC_WALKER_NOTIFICATIONS", default_value_t = Limits::DEFAULT_NOTIFICATIONS)]
+    #[arg(long, env = "JAC_WALKER_NOTIFICATIONS", default_value_t = Limits::DEFAULT_NOTIFICATIONS, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub walker_notifications: u32,
 
     /// Size of one notification a walker sends, in bytes.
-    #[arg(long, env = "JAC_WALKER_NOTIFICATION_BYTES", default_value_t = Limits::DEFAULT_NOTIFICATION_BYTES)]
+    #[arg(long, env = "JAC_WALKER_NOTIFICATION_BYTES", default_value_t = Limits::DEFAULT_NOTIFICATION_BYTES, value_parser = usize_in(2..=16 << 20))]
     pub walker_notification_bytes: usize,
 
     /// Total size of one walker run's reports, in bytes.
-    #[arg(long, env = "JAC_WALKER_REPORT_BYTES", default_value_t = Limits::DEFAULT_REPORT_BYTES)]
+    #[arg(long, env = "JAC_WALKER_REPORT_BYTES", default_value_t = Limits::DEFAULT_REPORT_BYTES, value_parser = usize_in(2..=256 << 20))]
     pub walker_report_bytes: usize,
 
     /// Walker instances alive at once (the instance pool); further runs wait for a slot.
-    #[arg(long, env = "JAC_WALKER_INSTANCES", default_value_t = Limits::DEFAULT_INSTANCES)]
+    #[arg(long, env = "JAC_WALKER_INSTANCES", default_value_t = Limits::DEFAULT_INSTANCES, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub walker_instances: u32,
 
+    /// How long a walker run waits for a free instance before it is refused as busy
+    /// (WebSocket `busy` error, HTTP 503), in milliseconds.
+    #[arg(long, env = "JAC_WALKER_SLOT_WAIT_MS", default_value_t = Limits::DEFAULT_SLOT_WAIT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub walker_slot_wait_ms: u64,
+
+    /// Password hashes computed at once (registration and login); each takes ~19 MiB
+    /// and a core for tens of milliseconds, so further ones wait their turn.
+    #[arg(long, env = "JAC_HASH_CONCURRENCY", default_value_t = 4, value_parser = usize_in(1..=256))]
+    pub hash_concurrency: usize,
+
+    /// Print the configuration in effect (flags, environment and defaults) as JSON, then exit.
+    #[arg(long)]
+    #[serde(skip)]
+    pub print_config: bool,
+
     /// Idle warm instances kept per component, for walkers that allow reuse (`warm-runs`).
-    #[arg(long, env = "JAC_WARM_IDLE", default_value_t = Limits::DEFAULT_WARM_IDLE)]
+    #[arg(long, env = "JAC_WARM_IDLE", default_value_t = Limits::DEFAULT_WARM_IDLE, value_parser = usize_in(0..=100_000))]
     pub warm_idle: usize,
 
     /// Seconds an idle warm instance is kept.
-    #[arg(long, env = "JAC_WARM_TTL_SECS", default_value_t = Limits::DEFAULT_WARM_TTL.as_secs())]
+    #[arg(long, env = "JAC_WARM_TTL_SECS", default_value_t = Limits::DEFAULT_WARM_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(0..=SECS_PER_DAY))]
     pub warm_ttl_secs: u64,
 }
 
 /// Who may send `user`, `channel` and `client` events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ClientEvents {
     /// Anyone, as jac-cloud does.
     Open,
@@ -119,9 +146,12 @@ pub enum ClientEvents {
 }
 
 impl Config {
-    /// The defaults, for embedding and tests.
+    /// The defaults, for embedding and tests: unlike `parse`, no `JAC_*` environment
+    /// variable changes them.
     pub fn with_dirs(walkers_dir: PathBuf, data_dir: PathBuf) -> Self {
-        let mut config = Config::parse_from(["walker-host"]);
+        let command = Config::command().mut_args(|arg| arg.env(None));
+        let matches = command.get_matches_from(["walker-host"]);
+        let mut config = Config::from_arg_matches(&matches).expect("the defaults parse");
         config.walkers_dir = walkers_dir;
         config.data_dir = data_dir;
         config
@@ -135,6 +165,7 @@ impl Config {
             notification_bytes: self.walker_notification_bytes,
             report_bytes: self.walker_report_bytes,
             instances: self.walker_instances,
+            slot_wait: Duration::from_millis(self.walker_slot_wait_ms),
             warm_idle: self.warm_idle,
             warm_ttl: Duration::from_secs(self.warm_ttl_secs),
         }

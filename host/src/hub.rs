@@ -125,6 +125,12 @@ impl Notifier for Hub {
     fn notify(&self, target: Target<'_>, payload: String) {
         let payload = Utf8Bytes::from(payload);
         match target {
+            Target::Caller(id) => {
+                let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+                if let Some(connection) = registry.clients.get(id) {
+                    connection.outbox.push_own(payload);
+                }
+            }
             Target::Clients(ids) => self.send_clients(ids, &payload),
             Target::Users(roots) => self.send_users(roots, &payload),
             Target::Channels(ids) => self.send_channels(ids, &payload),

@@ -11,6 +11,10 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let config = Config::parse();
+    if config.print_config {
+        println!("{}", serde_json::to_string_pretty(&config)?);
+        return Ok(());
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let server = Server::new(config).await?;
     server.serve(listener, shutdown_signal()).await

@@ -1,6 +1,12 @@
 //! A connection's bounded outgoing queue, by message count and by bytes. Pushing never
 //! blocks: a push that would overflow it closes the connection as a slow consumer.
 //!
+//! The connection's own frames (its walkers' replies and `notify_self`) are bounded
+//! differently: they are always admitted, and while they hold more than the limits the
+//! session stops reading the client's next event. A client that does not read its own
+//! replies is thus slowed down, not cut off; a reply within the report limit always
+//! arrives, whatever the queue limits; others' fan-out still cuts a slow reader.
+//!
 //! The queue is drained by the connection's own session task. Its waker is armed only
 //! while that task waits: frames the session queues for itself while it runs (replies,
 //! `notify_self`) do not wake it again, which would reschedule it through the runtime's
@@ -31,8 +37,30 @@ pub struct Outbox {
 
 #[derive(Default)]
 struct Queue {
-    frames: VecDeque<Utf8Bytes>,
+    /// Each frame, and whether it is the connection's own.
+    frames: VecDeque<(Utf8Bytes, bool)>,
+    /// Queued fan-out from others, checked against the limits on push.
+    others: Usage,
+    /// Queued own frames, checked before the session reads the next event.
+    own: Usage,
+}
+
+#[derive(Default)]
+struct Usage {
+    messages: usize,
     bytes: usize,
+}
+
+impl Usage {
+    fn add(&mut self, frame: &Utf8Bytes) {
+        self.messages += 1;
+        self.bytes += frame.len();
+    }
+
+    fn remove(&mut self, frame: &Utf8Bytes) {
+        self.messages -= 1;
+        self.bytes -= frame.len();
+    }
 }
 
 impl Outbox {
@@ -47,23 +75,48 @@ impl Outbox {
         }
     }
 
-    /// Queues a text frame. Returns false if the connection is closing or just overflowed.
+    /// Queues a frame from someone else (fan-out). Returns false if the connection is
+    /// closing or just overflowed.
     pub fn push(&self, text: Utf8Bytes) -> bool {
         if self.closed.is_cancelled() {
             return false;
         }
         {
-            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if queue.frames.len() >= self.max_messages || queue.bytes + text.len() > self.max_bytes {
+            let mut queue = self.lock();
+            if queue.others.messages >= self.max_messages || queue.others.bytes + text.len() > self.max_bytes {
                 drop(queue);
                 self.close(close::SLOW_CONSUMER);
                 return false;
             }
-            queue.bytes += text.len();
-            queue.frames.push_back(text);
+            queue.others.add(&text);
+            queue.frames.push_back((text, false));
         }
         self.waker.wake();
         true
+    }
+
+    /// Queues one of the connection's own frames: a reply, an error, `notify_self`.
+    pub fn push_own(&self, text: Utf8Bytes) {
+        if self.closed.is_cancelled() {
+            return;
+        }
+        {
+            let mut queue = self.lock();
+            queue.own.add(&text);
+            queue.frames.push_back((text, true));
+        }
+        self.waker.wake();
+    }
+
+    /// Whether the connection's own frames fill the limits: the session then reads no
+    /// further event until the client has read them.
+    pub fn own_backlog(&self) -> bool {
+        let queue = self.lock();
+        queue.own.messages >= self.max_messages || queue.own.bytes >= self.max_bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Disarms the waker: the session calls it before doing work that queues frames
@@ -86,11 +139,15 @@ impl Outbox {
     }
 
     fn drain(&self, batch: &mut Vec<Utf8Bytes>, max: usize) -> bool {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let Queue { frames, bytes } = &mut *queue;
+        let mut queue = self.lock();
+        let Queue { frames, others, own } = &mut *queue;
         let count = frames.len().min(max);
-        for frame in frames.drain(..count) {
-            *bytes -= frame.len();
+        for (frame, is_own) in frames.drain(..count) {
+            if is_own {
+                own.remove(&frame)
+            } else {
+                others.remove(&frame)
+            }
             batch.push(frame);
         }
         count > 0

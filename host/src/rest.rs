@@ -19,7 +19,7 @@ use crate::accounts::{RegisterError, is_valid_email};
 use crate::auth::{Identity, wire_root};
 use crate::catalog::{CallError, Walker};
 use crate::frames::{self, Problem};
-use crate::runtime::{Caller, FieldError, Method, Transport, path_params};
+use crate::runtime::{Caller, FieldError, Method, RunErrorKind, Transport, path_params};
 use crate::server::{NodeAccess, Shared, check_node};
 
 fn json_response(status: StatusCode, body: impl Serialize) -> Response {
@@ -157,6 +157,34 @@ pub async fn method_not_allowed() -> Response {
     detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
 }
 
+/// Longest error text kept when a plain-text rejection is turned into JSON.
+const REJECTION_TEXT_BYTES: usize = 1024;
+
+/// Makes every error the server answers JSON: the framework's own rejections (a
+/// `GET /websocket` without an upgrade, a malformed query string…) are plain text,
+/// and become `{"detail": "<their text>"}` with the same status.
+pub async fn json_errors(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json || !(response.status().is_client_error() || response.status().is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_TEXT_BYTES).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let text = if text.trim().is_empty() { parts.status.canonical_reason().unwrap_or("Error") } else { text.trim() };
+    let mut json = json_response(parts.status, json!({ "detail": text }));
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            json.headers_mut().insert(name, value.clone());
+        }
+    }
+    json
+}
+
 fn internal_error() -> Response {
     json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -249,7 +277,9 @@ pub async fn walker(
         match check_node(node, &identity) {
             NodeAccess::Allowed => {}
             NodeAccess::Denied => {
-                return detail(StatusCode::FORBIDDEN, &format!("You don't have access on target entry {node}!"));
+                // jac-cloud's shape: the message under `detail.error`.
+                let error = format!("You don't have access on target entry {node}!");
+                return json_response(StatusCode::FORBIDDEN, json!({ "detail": { "error": error } }));
             }
             NodeAccess::Invalid(mut error) => {
                 error.loc = vec!["path".into(), "node".into()];
@@ -310,7 +340,13 @@ pub async fn walker(
         }
         Err(CallError::Run(err)) => {
             let message = err.to_string();
-            json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({ "errors": [Problem::from_run(&err, &message)] }))
+            let body = json!({ "errors": [Problem::from_run(&err, &message)] });
+            match err.kind {
+                RunErrorKind::Busy(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
+                }
+                _ => json_response(StatusCode::INTERNAL_SERVER_ERROR, body),
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::accounts::Accounts;
 use crate::auth::{Identity, Tokens, parse_root};
@@ -39,6 +40,8 @@ pub struct Shared {
     pub hub: Arc<Hub>,
     pub accounts: Arc<Accounts>,
     pub tokens: Tokens,
+    /// WebSocket sessions, until their close handshake ends: shutdown waits for them.
+    pub sessions: TaskTracker,
 }
 
 pub struct Server {
@@ -57,14 +60,16 @@ impl Server {
         let cache_dir = config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("compiled"));
         let runtime = Runtime::new(config.limits(), cache_dir)
             .map_err(|err| anyhow::anyhow!("starting the walker runtime: {err:#}"))?;
-        let catalog = Arc::new(Catalog::new(Arc::new(runtime)));
-        catalog.sweep_warm_instances(WARM_SWEEP_PERIOD);
+        let runtime = Arc::new(runtime);
+        runtime.sweep_warm_instances(WARM_SWEEP_PERIOD);
+        let catalog = Arc::new(Catalog::new(runtime));
         let debounce = Duration::from_millis(config.reload_debounce_ms);
         let watcher = reload::watch_and_load(catalog.clone(), &config.walkers_dir, debounce).await?;
-        let accounts = Arc::new(Accounts::open(&config.data_dir.join("accounts.sqlite3"))?);
+        let accounts = Arc::new(Accounts::open(&config.data_dir.join("accounts.sqlite3"), config.hash_concurrency)?);
         let tokens =
             Tokens::new(config.token_secret.as_deref(), &config.data_dir, Duration::from_secs(config.token_ttl_secs))?;
-        let shared = Arc::new(Shared { config, catalog, hub: Arc::new(Hub::default()), accounts, tokens });
+        let hub = Arc::new(Hub::default());
+        let shared = Arc::new(Shared { config, catalog, hub, accounts, tokens, sessions: TaskTracker::new() });
         Ok(Server { shared, _watcher: watcher })
     }
 
@@ -81,6 +86,7 @@ impl Server {
             .fallback(rest::walker)
             .method_not_allowed_fallback(rest::method_not_allowed)
             .layer(DefaultBodyLimit::max(self.shared.config.max_body_bytes))
+            .layer(axum::middleware::map_response(rest::json_errors))
             .with_state(self.shared.clone())
     }
 
@@ -99,9 +105,12 @@ impl Server {
                 hub.close_all(close::GOING_AWAY);
             })
             .await?;
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        while self.shared.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        self.shared.sessions.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.shared.sessions.wait()).await.is_err() {
+            tracing::warn!(
+                sessions = self.shared.sessions.len(),
+                "sessions still open after the shutdown grace period"
+            );
         }
         Ok(())
     }

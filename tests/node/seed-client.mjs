@@ -36,7 +36,11 @@ async function connect(url, options) {
   const client = new WebSocket(url, options);
   const tracked = track(client);
   await new Promise((resolve, reject) => {
-    client.onopen = resolve;
+    const timer = setTimeout(() => reject(new Error("no handshake within 10 s")), 10_000);
+    client.onopen = () => {
+      clearTimeout(timer);
+      resolve();
+    };
     client.onerror = reject;
   });
   const hello = await tracked.next();
@@ -47,7 +51,7 @@ async function connect(url, options) {
 async function post(path, body, token) {
   const headers = { "content-type": "application/json" };
   if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(base + path, { method: "POST", headers, body: JSON.stringify(body) });
+  const response = await fetch(base + path, { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
   return { status: response.status, body: await response.json() };
 }
 

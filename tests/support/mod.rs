@@ -17,17 +17,56 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-fn built(path: PathBuf) -> PathBuf {
-    assert!(path.exists(), "{} is missing: run scripts/build-walkers.sh --with-tests", path.display());
+/// A walker built by `scripts/build-walkers.sh`, which must be newer than every source
+/// it may be built from: a stale build would test old code silently.
+fn built(path: PathBuf, sources: &[&str]) -> PathBuf {
+    let fix = "run ./scripts/test.sh, or scripts/build-walkers.sh --with-tests";
+    let built_at = std::fs::metadata(&path)
+        .and_then(|meta| meta.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: {fix}", path.display()));
+    for source in ["wit"].iter().chain(sources) {
+        if let Some(newer) = newer_file(&repo().join(source), built_at) {
+            panic!("{} is older than {}: {fix}", path.display(), newer.display());
+        }
+    }
     path
 }
 
-pub fn chat_wasm() -> PathBuf {
-    built(repo().join("walkers/chat.wasm"))
+/// A source file under `dir` modified after `time` (dependencies excluded).
+fn newer_file(dir: &Path, time: std::time::SystemTime) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            if !["node_modules", "__pycache__"].contains(&entry.file_name().to_str().unwrap_or_default())
+                && let Some(newer) = newer_file(&path, time)
+            {
+                return Some(newer);
+            }
+        } else if meta.modified().is_ok_and(|modified| modified > time)
+            && path.extension().is_none_or(|e| e != "wasm")
+        {
+            return Some(path);
+        }
+    }
+    None
 }
 
+pub fn chat_wasm() -> PathBuf {
+    built(repo().join("walkers/chat.wasm"), &["walker-sdk/src", "walkers/examples/src"])
+}
+
+/// An example component of another language: `python-chat.wasm`, `js-chat.wasm`, `c-chat.wasm`.
+pub fn example_wasm(name: &str) -> PathBuf {
+    let language = name.split('-').next().unwrap_or_default();
+    built(repo().join("walkers").join(name), &[&format!("walkers/{language}")])
+}
+
+/// A test walker; `python-chat-v2.wasm` is built from the Python example.
 pub fn fixture(name: &str) -> PathBuf {
-    built(repo().join("target/test-walkers").join(name))
+    let sources: &[&str] =
+        if name.starts_with("python") { &["walkers/python"] } else { &["walker-sdk/src", "tests/walkers"] };
+    built(repo().join("target/test-walkers").join(name), sources)
 }
 
 /// Tight limits so hostile walkers are stopped quickly.
@@ -69,7 +108,12 @@ pub struct Recorder(Mutex<Vec<Sent>>);
 
 impl Notifier for Recorder {
     fn notify(&self, target: Target<'_>, payload: String) {
+        let caller;
         let (kind, ids) = match target {
+            Target::Caller(id) => {
+                caller = [id.to_string()];
+                ("clients", &caller[..])
+            }
             Target::Clients(ids) => ("clients", ids),
             Target::Users(ids) => ("users", ids),
             Target::Channels(ids) => ("channels", ids),

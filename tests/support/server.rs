@@ -44,6 +44,11 @@ impl TestServer {
         data: tempfile::TempDir,
         configure: impl FnOnce(&mut Config),
     ) -> TestServer {
+        // Server logs, when RUST_LOG asks for them (errors only otherwise).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let mut config = Config::with_dirs(walkers.path().to_path_buf(), data.path().to_path_buf());
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.reload_debounce_ms = 20;

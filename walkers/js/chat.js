@@ -20,3 +20,8 @@ walker({ name: "js_report_context", methods: both, auth: false,
     if (count < 0) throw new WalkerError("count must not be negative");
     cx.report({ name, count, root_id: cx.caller.rootId, language: "javascript" });
   });
+
+// Counts the runs its instance has served: a warm instance keeps module globals.
+let runs = 0;
+walker({ name: "js_warm_count", methods: both, auth: false, warmRuns: 3 },
+  (cx) => cx.report(++runs));

@@ -25,3 +25,13 @@ def report_context(cx, name: str, count: int = 1):
     if count < 0:
         raise WalkerError("count must not be negative")
     cx.report({"name": name, "count": count, "root_id": cx.caller.root_id, "language": "python"})
+
+
+RUNS = [0]
+
+
+@walker("py_warm_count", methods=["websocket", "post"], auth=False, warm_runs=3)
+def warm_count(cx):
+    """Counts the runs its instance has served: a warm instance keeps module globals."""
+    RUNS[0] += 1
+    cx.report(RUNS[0])

@@ -20,6 +20,8 @@ pub enum RunErrorKind {
     Trapped(String),
     /// It returned something the host cannot use, such as a report that is not JSON.
     InvalidOutput(String),
+    /// Every instance slot stayed taken for this long: the server is at capacity.
+    Busy(std::time::Duration),
     /// The host could not run it (instantiation failed); details are in the log.
     Internal,
 }
@@ -36,6 +38,7 @@ impl RunError {
             RunErrorKind::Limit(limit) => limit.kind(),
             RunErrorKind::Trapped(_) => "walker_trap",
             RunErrorKind::InvalidOutput(_) => "invalid_output",
+            RunErrorKind::Busy(_) => "busy",
             RunErrorKind::Internal => "internal_error",
         }
     }
@@ -49,6 +52,9 @@ impl fmt::Display for RunError {
             RunErrorKind::Limit(limit) => write!(f, "walker {walker} exceeded its {limit}"),
             RunErrorKind::Trapped(trap) => write!(f, "walker {walker} trapped: {trap}"),
             RunErrorKind::InvalidOutput(what) => write!(f, "walker {walker} returned {what}"),
+            RunErrorKind::Busy(waited) => {
+                write!(f, "walker {walker} could not start: every instance was busy for {} ms", waited.as_millis())
+            }
             RunErrorKind::Internal => write!(f, "walker {walker} could not be run"),
         }
     }

@@ -18,6 +18,8 @@ pub struct Limits {
     pub report_bytes: usize,
     /// Instances alive at once: the size of the instance pool; further runs wait.
     pub instances: u32,
+    /// How long a run waits for an instance slot before it is refused as busy.
+    pub slot_wait: Duration,
     /// Idle warm instances kept per component (walkers with `warm-runs`).
     pub warm_idle: usize,
     /// How long an idle warm instance is kept.
@@ -31,6 +33,7 @@ impl Limits {
     pub const DEFAULT_NOTIFICATION_BYTES: usize = 64 << 10;
     pub const DEFAULT_REPORT_BYTES: usize = 1 << 20;
     pub const DEFAULT_INSTANCES: u32 = 512;
+    pub const DEFAULT_SLOT_WAIT: Duration = Duration::from_secs(1);
     pub const DEFAULT_WARM_IDLE: usize = 16;
     pub const DEFAULT_WARM_TTL: Duration = Duration::from_secs(60);
 }
@@ -44,6 +47,7 @@ impl Default for Limits {
             notification_bytes: Self::DEFAULT_NOTIFICATION_BYTES,
             report_bytes: Self::DEFAULT_REPORT_BYTES,
             instances: Self::DEFAULT_INSTANCES,
+            slot_wait: Self::DEFAULT_SLOT_WAIT,
             warm_idle: Self::DEFAULT_WARM_IDLE,
             warm_ttl: Self::DEFAULT_WARM_TTL,
         }

@@ -17,10 +17,11 @@ mod spec;
 mod warm;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use serde_json::value::RawValue;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use warm::{Sandbox, WarmPool};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -51,8 +52,11 @@ pub struct Runtime {
     linker: Linker<RunState>,
     limits: Arc<Limits>,
     cache: cache::CodeCache,
-    /// One permit per pooled instance slot: runs wait for a slot instead of failing.
+    /// One permit per pooled instance slot: runs wait for a slot, up to `slot_wait`.
     slots: Arc<Semaphore>,
+    /// Every loaded component's idle warm instances, to take a slot back from when a
+    /// fresh run finds none free, and to sweep.
+    warm_pools: Mutex<Vec<Weak<WarmPool>>>,
     _ticker: EpochTicker,
 }
 
@@ -63,14 +67,7 @@ pub struct LoadedComponent {
     pub walkers: Vec<WalkerSpec>,
     pub origin: Origin,
     /// Idle instances of walkers that allow reuse.
-    warm: WarmPool,
-}
-
-impl LoadedComponent {
-    /// Drops idle warm instances past their time.
-    pub fn sweep_warm(&self) {
-        self.warm.sweep();
-    }
+    warm: Arc<WarmPool>,
 }
 
 /// A successful run's reply.
@@ -98,6 +95,7 @@ impl Runtime {
         Ok(Runtime {
             _ticker: EpochTicker::start(engine.clone()),
             slots: Arc::new(Semaphore::new(limits.instances as usize)),
+            warm_pools: Mutex::default(),
             limits: Arc::new(limits),
             engine,
             linker,
@@ -120,7 +118,11 @@ impl Runtime {
         self.check_imports(&component)?;
         let pre = WalkersPre::new(self.linker.instantiate_pre(&component)?)?;
         let walkers = self.read_specs(&pre).await?;
-        let warm = WarmPool::new(self.limits.warm_idle, self.limits.warm_ttl);
+        let warm = Arc::new(WarmPool::new(self.limits.warm_idle, self.limits.warm_ttl));
+        let mut pools = self.warm_pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools.retain(|pool| pool.strong_count() > 0);
+        pools.push(Arc::downgrade(&warm));
+        drop(pools);
         Ok(LoadedComponent { pre, walkers, origin, warm })
     }
 
@@ -135,7 +137,7 @@ impl Runtime {
     }
 
     async fn read_specs(&self, pre: &WalkersPre<RunState>) -> Result<Vec<WalkerSpec>> {
-        let _slot = self.slots.acquire().await?;
+        let _slot = self.acquire_slot().await.map_err(|_| wasmtime::Error::msg("every instance slot is busy"))?;
         let mut store = self.new_store();
         let specs = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
             let instance = pre.instantiate_async(&mut store).await?;
@@ -183,14 +185,12 @@ impl Runtime {
     ) -> Result<Reply, RunError> {
         let walker = spec.name.as_str();
         let fail = |kind| RunError::new(walker, kind);
-        let warm = match spec.warm_runs {
-            0 => None,
-            _ => component.warm.take(walker, &caller.root_id),
-        };
+        let warm_owner = warm::owner(caller).filter(|_| spec.warm_runs > 0);
+        let warm = warm_owner.as_deref().and_then(|owner| component.warm.take(walker, owner));
         let mut sandbox = match warm {
             Some(sandbox) => sandbox,
             None => {
-                let slot = self.slots.clone().acquire_owned().await.map_err(|_| fail(RunErrorKind::Internal))?;
+                let slot = self.acquire_slot().await.map_err(fail)?;
                 Sandbox { store: self.new_store(), walkers: None, runs: 0, _slot: slot }
             }
         };
@@ -212,13 +212,60 @@ impl Runtime {
             Ok(Ok(result)) => result,
         };
         sandbox.runs += 1;
-        if sandbox.runs < spec.warm_runs {
-            component.warm.put(walker, &caller.root_id, sandbox);
+        if let Some(owner) = warm_owner.filter(|_| sandbox.runs < spec.warm_runs) {
+            component.warm.put(walker, owner, sandbox);
         }
         match result {
             Err(message) => Err(fail(RunErrorKind::Failed(message))),
             Ok(response) => self.reply(response).map_err(fail),
         }
+    }
+
+    /// A free instance slot: one at once, or one taken back from the oldest idle warm
+    /// instance, or the first freed within `slot_wait`; else the run is refused as busy.
+    async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, RunErrorKind> {
+        // A fresh run is a unit of work: it counts against the task's cooperative budget,
+        // so a task calling walkers in a loop still lets others run.
+        tokio::task::consume_budget().await;
+        loop {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => return Ok(slot),
+                Err(TryAcquireError::Closed) => return Err(RunErrorKind::Internal),
+                Err(TryAcquireError::NoPermits) if self.evict_idle_warm() => continue,
+                Err(TryAcquireError::NoPermits) => break,
+            }
+        }
+        match tokio::time::timeout(self.limits.slot_wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(slot),
+            Ok(Err(_closed)) => Err(RunErrorKind::Internal),
+            Err(_elapsed) => Err(RunErrorKind::Busy(self.limits.slot_wait)),
+        }
+    }
+
+    /// Drops the oldest idle warm instance of any component; false if none was idle.
+    fn evict_idle_warm(&self) -> bool {
+        let pools: Vec<Arc<WarmPool>> =
+            self.warm_pools.lock().unwrap_or_else(|p| p.into_inner()).iter().filter_map(Weak::upgrade).collect();
+        let oldest = pools.iter().filter_map(|pool| Some((pool.oldest()?, pool))).min_by_key(|(since, _)| *since);
+        oldest.is_some_and(|(_, pool)| pool.evict_oldest())
+    }
+
+    /// Drops idle warm instances past their time every `period`, while the runtime lives,
+    /// so instances nobody calls again give their slots back.
+    pub fn sweep_warm_instances(self: &Arc<Self>, period: Duration) {
+        let runtime = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(runtime) = runtime.upgrade() else { return };
+                let pools = runtime.warm_pools.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                for pool in pools.iter().filter_map(Weak::upgrade) {
+                    pool.sweep();
+                }
+            }
+        });
     }
 
     /// Turns a wasmtime error into what the caller may see; anything unexpected is logged.
@@ -237,6 +284,10 @@ impl Runtime {
     }
 
     fn reply(&self, response: bindings::Response) -> Result<Reply, RunErrorKind> {
+        if !(200..=599).contains(&response.status) {
+            let what = format!("HTTP status {}, outside 200-599", response.status);
+            return Err(RunErrorKind::InvalidOutput(what));
+        }
         let limit = self.limits.report_bytes;
         let too_big = || RunErrorKind::Limit(LimitHit::ReportSize(limit));
         let parse = |text: String| {

@@ -15,6 +15,9 @@ use super::limits::{LimitHit, Limits};
 /// Who a notification goes to.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
+    /// The calling connection itself (`notify-self`): bounded by the run's limits, not
+    /// by its outgoing queue's (see `outbox`).
+    Caller(&'a str),
     Clients(&'a [String]),
     Users(&'a [String]),
     Channels(&'a [String]),
@@ -110,7 +113,7 @@ impl walker::socket::Host for RunState {
     fn notify_self(&mut self, payload: String) -> Result<()> {
         match self.client_id.take() {
             Some(client) => {
-                let result = self.send(Target::Clients(std::slice::from_ref(&client)), payload);
+                let result = self.send(Target::Caller(&client), payload);
                 self.client_id = Some(client);
                 result
             }

@@ -3,9 +3,14 @@
 //! `warm-runs` runs. Large guests (Python, JavaScript) take milliseconds to instantiate and
 //! microseconds to call, so reuse is worth it when the author accepts persistent globals.
 //!
+//! An instance is kept for one caller only: a signed-in user (by root), or, for anonymous
+//! callers, who all share the public root, one WebSocket connection; anonymous HTTP
+//! calls never reuse an instance.
+//!
 //! Idle instances are bounded per component and expire (checked on use, and by the
-//! catalog's periodic sweep); each holds its pool slot. A reloaded component starts with
-//! an empty pool, so no instance outlives its version.
+//! runtime's periodic sweep); each holds its pool slot, and gives it up at once when a
+//! fresh run finds no free slot. A reloaded component starts with an empty pool, so no
+//! instance outlives its version.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -14,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 
-use super::bindings::Walkers;
+use super::bindings::{Caller, Walkers};
 use super::sandbox::RunState;
 
 /// A store, its instance once created, and the pool slot they occupy.
@@ -26,9 +31,19 @@ pub struct Sandbox {
     pub _slot: OwnedSemaphorePermit,
 }
 
+/// Whose runs a warm instance may serve: one user, or one anonymous connection.
+pub fn owner(caller: &Caller) -> Option<String> {
+    match (&caller.client_id, caller.authenticated) {
+        (_, true) => Some(format!("user {}", caller.root_id)),
+        (Some(client), false) => Some(format!("connection {client}")),
+        (None, false) => None,
+    }
+}
+
 struct Idle {
     walker: String,
-    root: String,
+    /// See `owner`.
+    owner: String,
     since: Instant,
     sandbox: Sandbox,
 }
@@ -46,23 +61,23 @@ impl WarmPool {
         WarmPool { idle: Mutex::default(), capacity, ttl }
     }
 
-    /// An idle instance of `walker` that served `root`, if any.
-    pub fn take(&self, walker: &str, root: &str) -> Option<Sandbox> {
+    /// An idle instance of `walker` that served `owner`, if any.
+    pub fn take(&self, walker: &str, owner: &str) -> Option<Sandbox> {
         let (found, expired) = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             let expired = self.expire(&mut idle);
-            let found = idle.iter().position(|entry| entry.walker == walker && entry.root == root);
+            let found = idle.iter().position(|entry| entry.walker == walker && entry.owner == owner);
             (found.and_then(|index| idle.remove(index)), expired)
         };
         drop(expired); // stores are dropped outside the lock
         found.map(|entry| entry.sandbox)
     }
 
-    pub fn put(&self, walker: &str, root: &str, sandbox: Sandbox) {
+    pub fn put(&self, walker: &str, owner: String, sandbox: Sandbox) {
         let evicted = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             let mut evicted = self.expire(&mut idle);
-            idle.push_back(Idle { walker: walker.to_string(), root: root.to_string(), since: Instant::now(), sandbox });
+            idle.push_back(Idle { walker: walker.to_string(), owner, since: Instant::now(), sandbox });
             while idle.len() > self.capacity {
                 evicted.extend(idle.pop_front());
             }
@@ -78,6 +93,17 @@ impl WarmPool {
             self.expire(&mut idle)
         };
         drop(expired);
+    }
+
+    /// When the oldest idle instance was put back, if there is one.
+    pub fn oldest(&self) -> Option<Instant> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).front().map(|entry| entry.since)
+    }
+
+    /// Drops the oldest idle instance, giving its slot back; false if there was none.
+    pub fn evict_oldest(&self) -> bool {
+        let evicted = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        evicted.is_some()
     }
 
     fn expire(&self, idle: &mut VecDeque<Idle>) -> Vec<Idle> {

@@ -18,7 +18,9 @@ use crate::server::Shared;
 /// Eagerly allocated read buffer per connection: small, so an idle connection costs
 /// a few KB (tungstenite's default is 128 KiB); it grows for larger messages.
 const READ_BUFFER_BYTES: usize = 1 << 10;
-/// Frames are batched up to this many bytes before a write to the socket.
+/// Frames are batched up to this many bytes before a write to the socket. The write
+/// buffer itself is not capped: what may be queued is bounded by the outbox and the run
+/// limits, and a cap below the largest reply would fail its write.
 const WRITE_BUFFER_BYTES: usize = 8 << 10;
 
 pub async fn upgrade(
@@ -38,10 +40,12 @@ pub async fn upgrade(
     let config = &shared.config;
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_write_buffer_size(config.queue_bytes.max(WRITE_BUFFER_BYTES) * 2)
         .max_message_size(config.max_message_bytes)
         .max_frame_size(config.max_message_bytes)
-        .on_upgrade(move |socket| session::run(shared, socket, identity, channel_id))
+        .on_upgrade(move |socket| {
+            let sessions = shared.sessions.clone();
+            sessions.track_future(session::run(shared, socket, identity, channel_id))
+        })
 }
 
 /// `<unix seconds>:<32 hex>`, jac-cloud's form for client and random channel ids.

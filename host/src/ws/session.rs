@@ -62,8 +62,13 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
     let outbox = &connection.outbox;
     let closed = outbox.closed().clone();
     let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
+    // A deadline, not a check on ping ticks: a silent client is closed `silence_limit`
+    // after its last frame. Moved lazily: frames only record when they arrived.
     let mut last_heard = Instant::now();
+    let silence = tokio::time::sleep_until(last_heard + silence_limit);
+    tokio::pin!(silence);
     let mut running: Option<Running> = None;
+    let mut client_closed = false;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {
         tokio::select! {
@@ -80,7 +85,8 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
                     break;
                 }
             }
-            message = stream.next(), if running.is_none() => {
+            // One event at a time, and none while the client has not read its own replies.
+            message = stream.next(), if running.is_none() && !outbox.own_backlog() => {
                 outbox.quiesce();
                 last_heard = Instant::now();
                 match message {
@@ -90,7 +96,11 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
                         None,
                     )),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(Message::Close(_))) => {
+                        client_closed = true;
+                        break;
+                    }
+                    None => break,
                     Some(Err(err)) => {
                         if is_too_big(err) {
                             outbox.close(close::TOO_BIG);
@@ -99,9 +109,16 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
                     }
                 }
             }
+            () = &mut silence => {
+                if last_heard.elapsed() >= silence_limit {
+                    outbox.close(close::TIMEOUT);
+                    break;
+                }
+                silence.as_mut().reset(last_heard + silence_limit);
+            }
             _ = ping.tick() => {
                 let pinged = tokio::time::timeout(write_timeout, sink.send(Message::Ping(Default::default()))).await;
-                if last_heard.elapsed() > silence_limit || !matches!(pinged, Ok(Ok(()))) {
+                if !matches!(pinged, Ok(Ok(()))) {
                     outbox.close(close::TIMEOUT);
                     break;
                 }
@@ -110,11 +127,16 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
     }
 
     session.shared.hub.unregister(&connection.client_id);
-    if let Some(code) = outbox.close_code() {
+    let code = outbox.close_code();
+    tracing::debug!(client_id = &*connection.client_id, client_closed, code, "disconnecting");
+    if client_closed {
+        // The WebSocket library queued the echo of the client's close frame (RFC 6455
+        // §5.5.1); closing the sink flushes it, so the client sees a clean close.
+        let _ = tokio::time::timeout(write_timeout, sink.close()).await;
+    } else if let Some(code) = code {
         close_handshake(&mut sink, &mut stream, code, write_timeout).await;
     }
     outbox.close(close::NORMAL);
-    tracing::debug!(client_id = &*connection.client_id, "disconnected");
 }
 
 /// Sends our close frame, then gives the client a moment to answer before the socket is
@@ -140,7 +162,7 @@ async fn close_handshake(
 
 impl Session {
     fn send(&self, text: String) {
-        self.connection.outbox.push(Utf8Bytes::from(text));
+        self.connection.outbox.push_own(Utf8Bytes::from(text));
     }
 
     fn connection_frame(&self) -> String {
@@ -258,7 +280,7 @@ async fn run_walker(
         Err(CallError::Invalid(errors)) => frames::invalid(&errors, req_id),
         Err(CallError::Run(err)) => frames::problem(Problem::from_run(&err, &err.to_string()), req_id),
     };
-    connection.outbox.push(Utf8Bytes::from(frame));
+    connection.outbox.push_own(Utf8Bytes::from(frame));
 }
 
 fn to_payload(data: &Value) -> Utf8Bytes {

@@ -100,4 +100,141 @@ impl Walker for Echo {
     }
 }
 
-export_walkers!(Spin, MemoryBomb, Panic, Flood, HugeReport, Echo);
+walker! {
+    /// Sends `count` notifications of `bytes` bytes to its own connection.
+    pub struct SelfFlood { count: u32, bytes: usize }
+}
+impl Walker for SelfFlood {
+    const NAME: &'static str = "self_flood";
+    fn spec() -> Spec {
+        public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        // A JSON string of exactly `bytes` bytes, quotes included.
+        let payload = "x".repeat(self.bytes.saturating_sub(2));
+        for _ in 0..self.count {
+            cx.notify_self(&payload);
+        }
+        cx.report(self.count);
+        Ok(())
+    }
+}
+
+walker! {
+    /// Reports one string whose JSON text is exactly `bytes` bytes, as a report or as a
+    /// custom report.
+    pub struct SizedReport { bytes: usize, custom: bool = false }
+}
+impl Walker for SizedReport {
+    const NAME: &'static str = "sized_report";
+    fn spec() -> Spec {
+        public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        let text = "x".repeat(self.bytes.saturating_sub(2));
+        if self.custom {
+            cx.custom_report(text)
+        } else {
+            cx.report(text)
+        }
+        Ok(())
+    }
+}
+
+walker! {
+    /// Replies with HTTP status `status`, whatever it is.
+    pub struct AnyStatus { status: u16 }
+}
+impl Walker for AnyStatus {
+    const NAME: &'static str = "any_status";
+    fn spec() -> Spec {
+        public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.set_status(self.status);
+        cx.report("done");
+        Ok(())
+    }
+}
+
+walker! {
+    /// Sends a notification that is not JSON, past the SDK's checks.
+    pub struct NotJson {}
+}
+impl Walker for NotJson {
+    const NAME: &'static str = "not_json";
+    fn spec() -> Spec {
+        public()
+    }
+    fn run(self, _cx: &mut Context) -> Result {
+        walker_sdk::bindings::jac::walker::socket::notify_self("{not json");
+        Ok(())
+    }
+}
+
+walker! {
+    /// Writes `lines` log lines of `bytes` bytes each, numbered.
+    pub struct Chatty { lines: u32, bytes: usize = 10 }
+}
+impl Walker for Chatty {
+    const NAME: &'static str = "chatty";
+    fn spec() -> Spec {
+        public()
+    }
+    fn run(self, _cx: &mut Context) -> Result {
+        for line in 0..self.lines {
+            let text = format!("line {line} ");
+            walker_sdk::log::info(&format!("{text}{}", "y".repeat(self.bytes.saturating_sub(text.len()))));
+        }
+        Ok(())
+    }
+}
+
+walker! {
+    /// Served over PUT, PATCH and DELETE: reports its input back, and whether it came over HTTP.
+    pub struct Methods { value: i64 }
+}
+impl Walker for Methods {
+    const NAME: &'static str = "methods";
+    fn spec() -> Spec {
+        Spec::new().methods([Method::Put, Method::Patch, Method::Delete]).public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report(
+            json!({"value": self.value, "transport": matches!(cx.caller().transport, walker_sdk::Transport::Http)}),
+        );
+        Ok(())
+    }
+}
+
+walker! {
+    /// Sleeps `ms` milliseconds without using the CPU (a WASI clock wait), holding its instance.
+    pub struct Nap { ms: u64 }
+}
+impl Walker for Nap {
+    const NAME: &'static str = "nap";
+    fn spec() -> Spec {
+        public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        std::thread::sleep(std::time::Duration::from_millis(self.ms));
+        cx.report(self.ms);
+        Ok(())
+    }
+}
+
+export_walkers!(
+    Nap,
+    Spin,
+    MemoryBomb,
+    Panic,
+    Flood,
+    HugeReport,
+    Echo,
+    SelfFlood,
+    SizedReport,
+    AnyStatus,
+    NotJson,
+    Chatty,
+    Methods
+);

@@ -1,0 +1,162 @@
+//! The `walker-host` binary itself: every flag and its environment variable, ranges
+//! refused with a clear error, and SIGTERM (close 1001, no new connections, exit 0).
+//!
+//! Each run gets an empty environment, so a developer's `JAC_*` variables change nothing.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use clap::CommandFactory;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use walker_host::config::Config;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_walker-host");
+
+fn walker_host(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(BINARY).args(args).env_clear().envs(env.iter().copied()).output().expect("the binary runs")
+}
+
+fn printed_config(args: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut args = args.to_vec();
+    args.push("--print-config");
+    let output = walker_host(&args, env);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Every setting: flag, environment variable, a value other than the default, and
+/// what `--print-config` shows for it.
+const SETTINGS: &[(&str, &str, &str, &str)] = &[
+    ("listen", "JAC_LISTEN", "127.0.0.2:9000", r#""127.0.0.2:9000""#),
+    ("walkers-dir", "JAC_WALKERS_DIR", "/srv/walkers", r#""/srv/walkers""#),
+    ("data-dir", "JAC_DATA_DIR", "/srv/data", r#""/srv/data""#),
+    ("cache-dir", "JAC_CACHE_DIR", "/srv/cache", r#""/srv/cache""#),
+    ("token-ttl-secs", "JAC_TOKEN_TTL_SECS", "3600", "3600"),
+    ("client-events", "JAC_CLIENT_EVENTS", "authenticated", r#""authenticated""#),
+    ("reload-debounce-ms", "JAC_RELOAD_DEBOUNCE_MS", "7", "7"),
+    ("max-message-bytes", "JAC_MAX_MESSAGE_BYTES", "2048", "2048"),
+    ("max-body-bytes", "JAC_MAX_BODY_BYTES", "4096", "4096"),
+    ("queue-bytes", "JAC_QUEUE_BYTES", "8192", "8192"),
+    ("queue-messages", "JAC_QUEUE_MESSAGES", "9", "9"),
+    ("write-timeout-ms", "JAC_WRITE_TIMEOUT_MS", "10", "10"),
+    ("ping-interval-secs", "JAC_PING_INTERVAL_SECS", "11", "11"),
+    ("ping-timeout-secs", "JAC_PING_TIMEOUT_SECS", "12", "12"),
+    ("walker-memory-mib", "JAC_WALKER_MEMORY_MIB", "13", "13"),
+    ("walker-time-ms", "JAC_WALKER_TIME_MS", "14", "14"),
+    ("walker-notifications", "JAC_WALKER_NOTIFICATIONS", "15", "15"),
+    ("walker-notification-bytes", "JAC_WALKER_NOTIFICATION_BYTES", "16", "16"),
+    ("walker-report-bytes", "JAC_WALKER_REPORT_BYTES", "17", "17"),
+    ("walker-instances", "JAC_WALKER_INSTANCES", "18", "18"),
+    ("walker-slot-wait-ms", "JAC_WALKER_SLOT_WAIT_MS", "19", "19"),
+    ("hash-concurrency", "JAC_HASH_CONCURRENCY", "20", "20"),
+    ("warm-idle", "JAC_WARM_IDLE", "21", "21"),
+    ("warm-ttl-secs", "JAC_WARM_TTL_SECS", "22", "22"),
+];
+
+#[test]
+fn every_flag_and_its_environment_variable_set_the_configuration() {
+    // The table covers every flag (the token secret is never printed: see the protocol tests).
+    let command = Config::command();
+    for arg in command.get_arguments() {
+        let Some(flag) = arg.get_long() else { continue };
+        if ["help", "version", "print-config", "token-secret"].contains(&flag) {
+            continue;
+        }
+        let env = arg.get_env().and_then(|env| env.to_str()).unwrap_or_default();
+        assert!(SETTINGS.iter().any(|(f, e, ..)| *f == flag && *e == env), "--{flag} ({env}) is not tested");
+    }
+
+    let defaults = printed_config(&[], &[]);
+    assert_eq!(defaults["listen"], "127.0.0.1:8000", "loopback unless told otherwise");
+    assert_eq!(defaults["cache_dir"], Value::Null);
+    for (flag, env, value, printed) in SETTINGS {
+        let key = flag.replace('-', "_");
+        let expected: Value = serde_json::from_str(printed).unwrap();
+        assert_ne!(defaults[&key], expected, "--{flag}: pick a value other than the default");
+        let by_flag = printed_config(&[&format!("--{flag}"), value], &[]);
+        assert_eq!(by_flag[&key], expected, "--{flag}");
+        let by_env = printed_config(&[], &[(env, value)]);
+        assert_eq!(by_env[&key], expected, "{env}");
+        let flag_wins = printed_config(&[&format!("--{flag}"), value], &[(env, "garbage")]);
+        assert_eq!(flag_wins[&key], expected, "--{flag} over {env}");
+    }
+}
+
+#[test]
+fn out_of_range_values_are_refused_with_a_clear_error() {
+    for (flag, env, value) in [
+        ("walker-time-ms", "JAC_WALKER_TIME_MS", "0"),
+        ("walker-time-ms", "JAC_WALKER_TIME_MS", "18446744073709551615"),
+        ("walker-memory-mib", "JAC_WALKER_MEMORY_MIB", "17592186044416"),
+        ("walker-instances", "JAC_WALKER_INSTANCES", "4294967295"),
+        ("queue-bytes", "JAC_QUEUE_BYTES", "10"),
+        ("ping-interval-secs", "JAC_PING_INTERVAL_SECS", "0"),
+        ("ping-timeout-secs", "JAC_PING_TIMEOUT_SECS", "18446744073709551615"),
+        ("warm-ttl-secs", "JAC_WARM_TTL_SECS", "18446744073709551615"),
+        ("token-ttl-secs", "JAC_TOKEN_TTL_SECS", "1"),
+        ("max-message-bytes", "JAC_MAX_MESSAGE_BYTES", "1.5"),
+    ] {
+        for output in [
+            walker_host(&[&format!("--{flag}"), value, "--print-config"], &[]),
+            walker_host(&["--print-config"], &[(env, value)]),
+        ] {
+            assert_eq!(output.status.code(), Some(2), "--{flag} {value}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains(&format!("invalid value '{value}' for '--{flag}")), "{stderr}");
+            assert!(output.stdout.is_empty());
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_closes_websockets_with_1001_refuses_new_connections_and_exits() {
+    let walkers = tempfile::tempdir().unwrap();
+    std::fs::copy(support::chat_wasm(), walkers.path().join("chat.wasm")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = tokio::process::Command::new(BINARY)
+        .args(["--listen", &listen, "--walkers-dir"])
+        .arg(walkers.path())
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_clear()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    let http = reqwest::Client::new();
+    let healthz = format!("http://{listen}/healthz");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !http.get(&healthz).send().await.is_ok_and(|response| response.status() == 200) {
+        assert!(tokio::time::Instant::now() < deadline, "the server starts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{listen}/websocket")).await.unwrap();
+    let mut client = support::server::Client { socket };
+    assert_eq!(client.recv().await["type"], "connection");
+    let reply =
+        client.call(json!({"type": "walker", "walker": "public_event", "context": {"val": 1}, "response": true})).await;
+    assert_eq!(reply, json!({"status": 200, "reports": [{"val": 1}]}));
+
+    // A client that never reads: shutdown waits up to a second for its close handshake.
+    let (_lingering, _) = tokio_tungstenite::connect_async(format!("ws://{listen}/websocket")).await.unwrap();
+
+    let pid = server.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert_eq!(client.closed().await.expect("a close frame").code, CloseCode::Away);
+    let refused = async {
+        while tokio::net::TcpStream::connect(&listen).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_millis(500), refused).await.expect("new connections are refused");
+    assert!(server.try_wait().unwrap().is_none(), "while the lingering session closes");
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("exits in time").unwrap();
+    assert!(status.success(), "{status}");
+}

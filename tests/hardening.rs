@@ -1,0 +1,317 @@
+//! The review's defects, each against a real server on loopback with real clients and
+//! the real test walkers: close handshakes, warm instances and anonymous callers,
+//! bounded waits for instance slots, queue limits against reply limits, unchecked
+//! statuses, plain-text errors, the silence deadline, and every limit at its boundary.
+//!
+//! Needs the walkers built first: `scripts/build-walkers.sh --with-tests`.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use support::server::TestServer;
+use tokio::io::AsyncReadExt;
+use tokio_tungstenite::MaybeTlsStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+fn walker(name: &str, context: Value) -> Value {
+    json!({"type": "walker", "walker": name, "context": context, "response": true})
+}
+
+/// Waits for `condition`, polling, for at most `limit`.
+async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+#[tokio::test]
+async fn a_client_close_is_echoed_with_its_code() {
+    let server = TestServer::start().await;
+    for code in [CloseCode::Normal, CloseCode::Away] {
+        let (mut client, _) = server.connect("").await;
+        client.socket.send(Message::Close(Some(CloseFrame { code, reason: "bye".into() }))).await.unwrap();
+        let echoed = client.closed().await.expect("the server answers with a close frame");
+        assert_eq!(echoed.code, code);
+    }
+    assert!(eventually(Duration::from_secs(5), || server.running.shared.hub.connections() == 0).await);
+}
+
+#[tokio::test]
+async fn anonymous_callers_never_share_a_warm_instance() {
+    let server = TestServer::start().await;
+    support::deploy(&support::fixture("stateful.wasm"), &server.walkers_dir().join("stateful.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("count").is_some() }).await;
+
+    // Three anonymous connections: each its own instance.
+    for _ in 0..3 {
+        let (mut client, _) = server.connect("").await;
+        assert_eq!(client.call(walker("count", json!({}))).await["reports"], json!([1]));
+        assert_eq!(client.call(walker("count", json!({}))).await["reports"], json!([2]), "its own instance");
+    }
+    // Anonymous HTTP calls have no connection to key on: never reused.
+    for _ in 0..3 {
+        assert_eq!(server.post("/walker/count", json!({}), None).await.1["reports"], json!([1]));
+    }
+    // A signed-in user's instance serves that user, on any connection or over HTTP.
+    let (token, _) = server.user("warm@example.com").await;
+    let (mut first, _) = server.connect(&format!("?auth={token}")).await;
+    assert_eq!(first.call(walker("count", json!({}))).await["reports"], json!([1]));
+    assert_eq!(server.post("/walker/count", json!({}), Some(&token)).await.1["reports"], json!([2]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_waits_for_a_slot_only_so_long_and_idle_warm_instances_give_theirs_up() {
+    let server = TestServer::start_with(|config| {
+        config.walker_instances = 2;
+        config.walker_time_ms = 3_000;
+        config.walker_slot_wait_ms = 200;
+        config.warm_ttl_secs = 3_600;
+    })
+    .await;
+    support::deploy(&support::fixture("stateful.wasm"), &server.walkers_dir().join("stateful.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("count").is_some() }).await;
+
+    // Two users' idle warm instances hold both slots; a fresh run takes one back at once.
+    for email in ["a@example.com", "b@example.com"] {
+        let (token, _) = server.user(email).await;
+        assert_eq!(server.post("/walker/count", json!({}), Some(&token)).await.1["reports"], json!([1]));
+    }
+    // Without eviction this would wait 200 ms and answer 503: the warm instances expire in an hour.
+    assert_eq!(
+        server.post("/walker/echo", json!({"value": 1}), None).await,
+        (200, json!({"status": 200, "reports": [1]}))
+    );
+
+    // Two sleeping runs hold both slots: a third is refused as busy, over both transports.
+    let (mut sleeper_a, _) = server.connect("").await;
+    let (mut sleeper_b, _) = server.connect("").await;
+    sleeper_a.send(walker("nap", json!({"ms": 1500}))).await;
+    sleeper_b.send(walker("nap", json!({"ms": 1500}))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (mut client, _) = server.connect("").await;
+    let busy = client.call(walker("echo", json!({"value": 2}))).await;
+    assert_eq!(busy["error"][0]["type"], "busy", "{busy}");
+    assert_eq!(busy["error"][0]["msg"], "walker echo could not start: every instance was busy for 200 ms");
+    let response = server.http.post(server.url("/walker/echo")).json(&json!({"value": 3})).send().await.unwrap();
+    assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"), "{response:?}");
+    let (status, body) = support::server::read(response).await;
+    assert_eq!((status, body["errors"][0]["type"].clone()), (503, json!("busy")));
+
+    // Once the sleepers are done, slots are free again.
+    assert_eq!(sleeper_a.recv().await["reports"], json!([1500]));
+    assert_eq!(sleeper_b.recv().await["reports"], json!([1500]));
+    assert_eq!(client.call(walker("echo", json!({"value": 4}))).await["reports"], json!([4]));
+}
+
+#[tokio::test]
+async fn replies_and_notify_self_within_the_run_limits_always_reach_a_reading_client() {
+    let queue_bytes = 16 << 10;
+    let server = TestServer::start_with(|config| {
+        config.queue_bytes = queue_bytes;
+        config.queue_messages = 16;
+        config.walker_report_bytes = 256 << 10;
+    })
+    .await;
+    let (mut client, _) = server.connect("").await;
+
+    // A reply at exactly the report limit, sixteen times the queue limit.
+    let reply = client.call(walker("sized_report", json!({"bytes": 256 << 10}))).await;
+    assert_eq!(reply["reports"][0].as_str().unwrap().len() + 2, 256 << 10);
+    let reply = client.call(walker("sized_report", json!({"bytes": 256 << 10, "custom": true}))).await;
+    assert_eq!(reply.as_str().unwrap().len() + 2, 256 << 10, "a custom report too");
+    let over = client.call(walker("sized_report", json!({"bytes": (256 << 10) + 1}))).await;
+    assert_eq!(over["error"][0]["type"], "report_size_limit");
+
+    // A burst of notify_self: far more messages and bytes than the queue takes.
+    client.send(walker("self_flood", json!({"count": 100, "bytes": 4096}))).await;
+    for _ in 0..100 {
+        assert_eq!(client.recv().await.as_str().unwrap().len() + 2, 4096);
+    }
+    assert_eq!(client.recv().await["reports"], json!([100]));
+
+    // A client that sends events without reading is slowed down, not cut off: every
+    // reply arrives, in order, once it reads.
+    for n in 0..40 {
+        let mut event = walker("sized_report", json!({"bytes": 8 << 10}));
+        event["req_id"] = json!(n);
+        client.send(event).await;
+    }
+    for n in 0..40 {
+        assert_eq!(client.recv().await["req_id"], n);
+    }
+    client.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn a_client_that_cannot_keep_up_with_its_writes_is_dropped_after_the_write_timeout() {
+    // Queues large enough never to fill, and no silence timeout: only the write timeout
+    // can end this connection.
+    let server = TestServer::start_with(|config| {
+        config.queue_bytes = 256 << 20;
+        config.queue_messages = 1 << 20;
+        config.write_timeout_ms = 300;
+        config.max_message_bytes = 1 << 20;
+    })
+    .await;
+    let (mut stuck, _) = server.connect("?channel_id=firehose").await;
+    let (mut sender, _) = server.connect("").await;
+    let payload = "x".repeat(512 << 10);
+    // 32 MiB: far beyond what loopback's socket buffers hold for a reader that never reads.
+    for _ in 0..64 {
+        sender.send(json!({"type": "channel", "channel_ids": ["firehose"], "data": {"pad": payload}})).await;
+    }
+    sender.expect_nothing_queued().await;
+    let hub = &server.running.shared.hub;
+    assert!(eventually(Duration::from_secs(10), || hub.connections() == 1).await, "the stuck reader was dropped");
+    let mut received = 0;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(5), stuck.socket.next()).await {
+        if message.is_text() {
+            received += 1;
+        }
+    }
+    assert!(received < 64, "it was dropped before everything was written ({received})");
+    sender.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn walker_statuses_outside_200_to_599_are_refused() {
+    let server = TestServer::start().await;
+    for status in [200, 404, 599] {
+        let (code, body) = server.post("/walker/any_status", json!({"status": status}), None).await;
+        assert_eq!((code, body), (status, json!({"status": status, "reports": ["done"]})));
+    }
+    let (mut client, _) = server.connect("").await;
+    for status in [0, 101, 199, 600, 65535] {
+        let expected = json!([{"type": "invalid_output",
+            "msg": format!("walker any_status returned HTTP status {status}, outside 200-599")}]);
+        assert_eq!(
+            server.post("/walker/any_status", json!({"status": status}), None).await,
+            (500, json!({"errors": expected}))
+        );
+        assert_eq!(client.call(walker("any_status", json!({"status": status}))).await["error"], expected);
+    }
+}
+
+#[tokio::test]
+async fn every_error_the_server_answers_is_json() {
+    let server = TestServer::start().await;
+    let response = server.http.get(server.url("/websocket")).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let (status, body) = support::server::read(response).await;
+    assert!((400..500).contains(&status), "{status}");
+    assert!(body["detail"].as_str().is_some_and(|detail| !detail.is_empty()), "{body}");
+
+    for (method, path) in [(reqwest::Method::POST, "/healthz"), (reqwest::Method::GET, "/nowhere")] {
+        let response = server.http.request(method, server.url(path)).send().await.unwrap();
+        assert_eq!(response.headers()["content-type"], "application/json", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn messages_up_to_64_kib_are_read_by_default_and_larger_ones_close_with_1009() {
+    let server = TestServer::start().await;
+    let (mut client, _) = server.connect("").await;
+    let envelope = json!({"type": "walker", "walker": "echo", "context": {"value": ""}, "response": true}).to_string();
+    let fits = "x".repeat((64 << 10) - envelope.len());
+    let reply = client.call(walker("echo", json!({"value": fits}))).await;
+    assert_eq!(reply["reports"][0].as_str().unwrap().len(), fits.len());
+    client.send(walker("echo", json!({"value": format!("{fits}x")}))).await;
+    assert_eq!(client.closed().await.expect("a close frame").code, CloseCode::Size);
+}
+
+#[tokio::test]
+async fn put_patch_and_delete_walkers_are_served() {
+    let server = TestServer::start().await;
+    for method in [reqwest::Method::PUT, reqwest::Method::PATCH, reqwest::Method::DELETE] {
+        let response =
+            server.http.request(method.clone(), server.url("/walker/methods")).json(&json!({"value": 7})).send().await;
+        let (status, body) = support::server::read(response.unwrap()).await;
+        assert_eq!(
+            (status, body),
+            (200, json!({"status": 200, "reports": [{"value": 7, "transport": true}]})),
+            "{method}"
+        );
+    }
+    let (status, body) = server.post("/walker/methods", json!({"value": 7}), None).await;
+    assert_eq!((status, body), (405, json!({"detail": "Method Not Allowed"})));
+}
+
+#[tokio::test]
+async fn client_events_off_refuses_user_channel_and_client_events() {
+    let server = TestServer::start_with(|config| config.client_events = walker_host::config::ClientEvents::Off).await;
+    let (mut client, hello) = server.connect("?channel_id=room").await;
+    let own_id = hello["data"]["client_id"].clone();
+    let events = [
+        ("user", json!({"type": "user", "root_ids": [hello["data"]["root_id"]], "data": {"n": 1}, "req_id": 1})),
+        ("channel", json!({"type": "channel", "channel_ids": ["room"], "data": {"n": 2}, "req_id": 2})),
+        ("client", json!({"type": "client", "client_ids": [own_id], "data": {"n": 3}, "req_id": 3})),
+    ];
+    for (kind, event) in events {
+        let refused = client.call(event.clone()).await;
+        assert_eq!(
+            refused,
+            json!({"type": kind, "error": format!("Event {kind} is disabled on this server!"), "req_id": event["req_id"]})
+        );
+    }
+    client.expect_nothing_queued().await;
+    // Walkers still notify.
+    let notified = client.call(walker("public_group", json!({"channel_id": "room", "msg": "from a walker"}))).await;
+    assert_eq!(notified, json!({"type": "chat", "data": {"message": "from a walker"}}));
+    assert_eq!(client.recv().await, json!({"status": 200, "reports": []}));
+}
+
+#[tokio::test]
+async fn silent_clients_are_closed_at_the_silence_deadline_and_answering_ones_stay() {
+    let server = TestServer::start_with(|config| {
+        config.ping_interval_secs = 1;
+        config.ping_timeout_secs = 2;
+    })
+    .await;
+    let hub = server.running.shared.hub.clone();
+    let started = tokio::time::Instant::now();
+    let (mut silent, _) = server.connect("").await;
+    // This one reads, so its client library answers every ping.
+    let (mut answering, _) = server.connect("").await;
+    let reader = tokio::spawn(async move {
+        let mut pings = 0;
+        while let Some(Ok(message)) = answering.socket.next().await {
+            if message.is_ping() {
+                pings += 1;
+            }
+            if pings == 4 {
+                break;
+            }
+        }
+        (answering, pings)
+    });
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(hub.connections(), 2, "both alive after a ping went unanswered");
+    assert!(eventually(Duration::from_secs(3), || hub.connections() == 1).await, "the silent one is closed");
+    let closed_after = started.elapsed();
+    assert!(closed_after >= Duration::from_secs(2), "not before the deadline: {closed_after:?}");
+
+    let (mut answering, pings) = tokio::time::timeout(Duration::from_secs(10), reader).await.unwrap().unwrap();
+    assert_eq!(pings, 4);
+    assert_eq!(hub.connections(), 1, "answering pings keeps a connection open past the deadline");
+    answering.expect_nothing_queued().await;
+
+    // What the silent client was sent, read raw (a WebSocket client would answer the
+    // pings): pings, then a close frame with 4000 (unmasked server frame: 0x88, length, code).
+    let MaybeTlsStream::Plain(tcp) = silent.socket.get_mut() else { unreachable!() };
+    let mut bytes = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut bytes)).await.unwrap().unwrap();
+    assert!(bytes.windows(4).any(|w| w[0] == 0x88 && w[2..] == 4000u16.to_be_bytes()), "4000 in {bytes:?}");
+}
