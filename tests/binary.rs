@@ -54,6 +54,17 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("hash-concurrency", "JAC_HASH_CONCURRENCY", "20", "20"),
     ("warm-idle", "JAC_WARM_IDLE", "21", "21"),
     ("warm-ttl-secs", "JAC_WARM_TTL_SECS", "22", "22"),
+    ("graph-calls", "JAC_GRAPH_CALLS", "23", "23"),
+    ("graph-writes", "JAC_GRAPH_WRITES", "24", "24"),
+    ("graph-write-bytes", "JAC_GRAPH_WRITE_BYTES", "2500", "2500"),
+    ("context-bytes", "JAC_CONTEXT_BYTES", "2600", "2600"),
+    ("graph-page", "JAC_GRAPH_PAGE", "27", "27"),
+    ("quota-nodes", "JAC_QUOTA_NODES", "28", "28"),
+    ("quota-edges", "JAC_QUOTA_EDGES", "29", "29"),
+    ("quota-bytes", "JAC_QUOTA_BYTES", "30", "30"),
+    ("public-quota-nodes", "JAC_PUBLIC_QUOTA_NODES", "31", "31"),
+    ("public-quota-edges", "JAC_PUBLIC_QUOTA_EDGES", "32", "32"),
+    ("public-quota-bytes", "JAC_PUBLIC_QUOTA_BYTES", "33", "33"),
 ];
 
 #[test]

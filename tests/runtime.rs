@@ -13,7 +13,7 @@ use serde_json::json;
 use support::{RunFailure, chat_wasm, fixture, new_runtime, public_caller, reports, run_json};
 use walker_host::catalog::{CallError, Catalog};
 use walker_host::reload;
-use walker_host::runtime::{LimitHit, Method, Origin, ReplyBody, RunErrorKind};
+use walker_host::runtime::{EntryType, LimitHit, Method, Origin, ReplyBody, RunErrorKind};
 
 #[tokio::test]
 async fn example_walkers_declare_the_jac_cloud_specs() {
@@ -25,15 +25,21 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
         names,
         [
             "boom",
+            "counter",
             "custom_report",
             "custom_status",
+            "delete_item",
+            "fail_after_write",
             "get_q",
+            "list_items",
+            "make_item",
             "no_specs_default",
             "path_var",
             "public_client",
             "public_event",
             "public_group",
             "public_user",
+            "rename_item",
             "report_context",
             "self_notif",
             "send_chat_to_client",
@@ -41,6 +47,7 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
             "send_chat_to_user",
             "whoami",
             "whoami_pub",
+            "ws_item",
             "your_event_name",
         ]
     );
@@ -64,6 +71,9 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
     assert_eq!(get_q.fields[1].default, Some(json!("x")));
 
     assert_eq!(spec("path_var").path.as_deref(), Some("/custom/{key}"));
+    assert_eq!(spec("make_item").entry, EntryType::Both);
+    assert_eq!(spec("list_items").entry, EntryType::Root);
+    assert_eq!(spec("rename_item").entry, EntryType::Node);
     assert_eq!(spec("public_group").fields[1].default, Some(json!("hi")));
 }
 
@@ -452,7 +462,7 @@ async fn expired_warm_instances_give_their_slots_back() {
     let cache = tempfile::tempdir().unwrap();
     let limits =
         walker_host::runtime::Limits { instances: 2, warm_ttl: Duration::from_millis(100), ..support::test_limits() };
-    let runtime = Arc::new(walker_host::runtime::Runtime::new(limits, cache.path().to_path_buf()).unwrap());
+    let runtime = support::runtime_with_limits(limits, cache.path());
     let catalog = Arc::new(Catalog::new(runtime));
     catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
     catalog.load_file(&fixture("hostile.wasm")).await.unwrap();
@@ -474,7 +484,7 @@ async fn expired_warm_instances_give_their_slots_back() {
 async fn an_idle_warm_instance_expires_and_the_next_run_starts_fresh() {
     let cache = tempfile::tempdir().unwrap();
     let limits = walker_host::runtime::Limits { warm_ttl: Duration::from_millis(100), ..support::test_limits() };
-    let runtime = Arc::new(walker_host::runtime::Runtime::new(limits, cache.path().to_path_buf()).unwrap());
+    let runtime = support::runtime_with_limits(limits, cache.path());
     let catalog = Catalog::new(runtime);
     catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
     let alice = walker_host::runtime::Caller {

@@ -204,18 +204,20 @@ impl Catalog {
         self.generation.send_modify(|generation| *generation += 1);
     }
 
-    /// Validates `input` against the walker's fields and runs it.
+    /// Validates `input` against the walker's fields and runs it on `entry` (a node
+    /// the caller may read, checked by the caller; its root when `None`).
     pub async fn call(
         &self,
         walker: &Walker,
         caller: &Caller,
         input: &Map<String, Value>,
         notifier: Arc<dyn Notifier>,
+        entry: Option<&str>,
     ) -> Result<Reply, CallError> {
         let spec = walker.spec();
         let context = spec.validate(input).map_err(CallError::Invalid)?;
         let context = Value::Object(context).to_string();
-        self.runtime.run(&walker.component, spec, caller, &context, notifier).await.map_err(CallError::Run)
+        self.runtime.run(&walker.component, spec, caller, &context, notifier, entry).await.map_err(CallError::Run)
     }
 }
 

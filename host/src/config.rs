@@ -10,7 +10,9 @@ use clap::builder::RangedU64ValueParser;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde::Serialize;
 
+use crate::graph::GraphLimits;
 use crate::runtime::Limits;
+use crate::store::{Quota, Quotas};
 
 /// A `usize` flag's parser, limited to `range`.
 fn usize_in(range: std::ops::RangeInclusive<u64>) -> RangedU64ValueParser<usize> {
@@ -119,6 +121,50 @@ pub struct Config {
     #[arg(long, env = "JAC_HASH_CONCURRENCY", default_value_t = 4, value_parser = usize_in(1..=256))]
     pub hash_concurrency: usize,
 
+    /// Graph calls one walker run may make.
+    #[arg(long, env = "JAC_GRAPH_CALLS", default_value_t = GraphLimits::default().calls, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub graph_calls: u32,
+
+    /// Graph writes (create, connect, update, delete, grant…) one walker run may make.
+    #[arg(long, env = "JAC_GRAPH_WRITES", default_value_t = GraphLimits::default().writes, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub graph_writes: u32,
+
+    /// Context bytes one walker run may write to the graph.
+    #[arg(long, env = "JAC_GRAPH_WRITE_BYTES", default_value_t = GraphLimits::default().write_bytes, value_parser = usize_in(1 << 10..=1 << 30))]
+    pub graph_write_bytes: usize,
+
+    /// Size of one node's or edge's context, in bytes.
+    #[arg(long, env = "JAC_CONTEXT_BYTES", default_value_t = GraphLimits::default().context_bytes, value_parser = usize_in(64..=64 << 20))]
+    pub context_bytes: usize,
+
+    /// Neighbours one graph call returns, at most (a page).
+    #[arg(long, env = "JAC_GRAPH_PAGE", default_value_t = GraphLimits::default().page, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub graph_page: u32,
+
+    /// Nodes a user's root may own.
+    #[arg(long, env = "JAC_QUOTA_NODES", default_value_t = Quotas::default().user.nodes, value_parser = clap::value_parser!(i64).range(0..=1 << 40))]
+    pub quota_nodes: i64,
+
+    /// Edges a user's root may own.
+    #[arg(long, env = "JAC_QUOTA_EDGES", default_value_t = Quotas::default().user.edges, value_parser = clap::value_parser!(i64).range(0..=1 << 40))]
+    pub quota_edges: i64,
+
+    /// Bytes (contexts, types and row overhead) a user's root may own.
+    #[arg(long, env = "JAC_QUOTA_BYTES", default_value_t = Quotas::default().user.bytes, value_parser = clap::value_parser!(i64).range(0..=1 << 50))]
+    pub quota_bytes: i64,
+
+    /// Nodes the public root, shared by every anonymous caller, may own.
+    #[arg(long, env = "JAC_PUBLIC_QUOTA_NODES", default_value_t = Quotas::default().public.nodes, value_parser = clap::value_parser!(i64).range(0..=1 << 40))]
+    pub public_quota_nodes: i64,
+
+    /// Edges the public root may own.
+    #[arg(long, env = "JAC_PUBLIC_QUOTA_EDGES", default_value_t = Quotas::default().public.edges, value_parser = clap::value_parser!(i64).range(0..=1 << 40))]
+    pub public_quota_edges: i64,
+
+    /// Bytes the public root may own.
+    #[arg(long, env = "JAC_PUBLIC_QUOTA_BYTES", default_value_t = Quotas::default().public.bytes, value_parser = clap::value_parser!(i64).range(0..=1 << 50))]
+    pub public_quota_bytes: i64,
+
     /// Print the configuration in effect (flags, environment and defaults) as JSON, then exit.
     #[arg(long)]
     #[serde(skip)]
@@ -155,6 +201,23 @@ impl Config {
         config.walkers_dir = walkers_dir;
         config.data_dir = data_dir;
         config
+    }
+
+    pub fn graph_limits(&self) -> GraphLimits {
+        GraphLimits {
+            calls: self.graph_calls,
+            writes: self.graph_writes,
+            write_bytes: self.graph_write_bytes,
+            context_bytes: self.context_bytes,
+            page: self.graph_page,
+        }
+    }
+
+    pub fn quotas(&self) -> Quotas {
+        Quotas {
+            user: Quota { nodes: self.quota_nodes, edges: self.quota_edges, bytes: self.quota_bytes },
+            public: Quota { nodes: self.public_quota_nodes, edges: self.public_quota_edges, bytes: self.public_quota_bytes },
+        }
     }
 
     pub fn limits(&self) -> Limits {

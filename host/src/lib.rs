@@ -5,17 +5,21 @@
 //! - `catalog` and `reload`: which walkers are served, kept in step with `walkers/`;
 //! - `server`, `ws`, `rest`, `frames`: the jac-cloud wire protocol;
 //! - `hub` and `outbox`: who is connected, notification fan-out, per-connection queues;
-//! - `accounts` and `auth`: users, roots and tokens.
+//! - `accounts` and `auth`: users, roots and tokens;
+//! - `graph` and `store`: the walkers' persistent graph, its access rules and transactions,
+//!   and its storage backends.
 
 pub mod accounts;
 pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod frames;
+pub mod graph;
 pub mod hub;
 pub mod outbox;
 pub mod reload;
 pub mod rest;
 pub mod runtime;
 pub mod server;
+pub mod store;
 pub mod ws;

@@ -19,7 +19,7 @@ use crate::accounts::{RegisterError, is_valid_email};
 use crate::auth::{Identity, wire_root};
 use crate::catalog::{CallError, Walker};
 use crate::frames::{self, Problem};
-use crate::runtime::{Caller, FieldError, Method, RunErrorKind, Transport, path_params};
+use crate::runtime::{Caller, EntryType, FieldError, Method, RunErrorKind, Transport, path_params};
 use crate::server::{NodeAccess, Shared, check_node};
 
 fn json_response(status: StatusCode, body: impl Serialize) -> Response {
@@ -256,7 +256,12 @@ pub async fn walker(
 ) -> Response {
     let Some(route) = resolve(&shared, uri.path()) else { return detail(StatusCode::NOT_FOUND, "Not Found") };
     let spec = route.walker.spec();
-    if !spec.methods.iter().any(|m| *m != Method::Websocket) {
+    // jac-cloud's `entry_type`: a walker has the root route, the node route, or both.
+    let has_route = match route.node {
+        None => spec.entry != EntryType::Node,
+        Some(_) => spec.entry != EntryType::Root,
+    };
+    if !has_route || !spec.methods.iter().any(|m| *m != Method::Websocket) {
         return detail(StatusCode::NOT_FOUND, "Not Found");
     }
     let Some(method) = http_method(&method).filter(|m| spec.allows(*m)) else {
@@ -273,9 +278,10 @@ pub async fn walker(
     if spec.auth && !identity.authenticated {
         return detail(StatusCode::FORBIDDEN, "Not authenticated");
     }
+    let mut entry = None;
     if let Some(node) = &route.node {
-        match check_node(node, &identity) {
-            NodeAccess::Allowed => {}
+        match check_node(&shared, node, &identity).await {
+            NodeAccess::Allowed(id) => entry = Some(id),
             NodeAccess::Denied => {
                 // jac-cloud's shape: the message under `detail.error`.
                 let error = format!("You don't have access on target entry {node}!");
@@ -318,7 +324,7 @@ pub async fn walker(
         authenticated: identity.authenticated,
         transport: Transport::Http,
     };
-    match shared.catalog.call(&route.walker, &caller, &input, shared.hub.clone()).await {
+    match shared.catalog.call(&route.walker, &caller, &input, shared.hub.clone(), entry.as_deref()).await {
         Ok(reply) => {
             let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
             (status, [(header::CONTENT_TYPE, "application/json")], frames::reply(&reply, None)).into_response()
@@ -345,6 +351,8 @@ pub async fn walker(
                 RunErrorKind::Busy(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
                 }
+                RunErrorKind::Conflict => json_response(StatusCode::CONFLICT, body),
+                RunErrorKind::Quota(_) => json_response(StatusCode::INSUFFICIENT_STORAGE, body),
                 _ => json_response(StatusCode::INTERNAL_SERVER_ERROR, body),
             }
         }

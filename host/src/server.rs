@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accounts::Accounts;
-use crate::auth::{Identity, Tokens, parse_root};
+use crate::auth::{Identity, Tokens};
+use crate::graph::{EntryError, GraphService};
+use crate::store::SqliteStore;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::frames::close;
@@ -58,7 +60,10 @@ impl Server {
         std::fs::create_dir_all(&config.walkers_dir)
             .with_context(|| format!("creating the walkers directory {}", config.walkers_dir.display()))?;
         let cache_dir = config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("compiled"));
-        let runtime = Runtime::new(config.limits(), cache_dir)
+        let quotas = config.quotas();
+        let store = SqliteStore::open(&config.data_dir.join("graph.sqlite3"), quotas)?;
+        let graph = Arc::new(GraphService::new(Arc::new(store), config.graph_limits(), quotas));
+        let runtime = Runtime::new(config.limits(), cache_dir, graph)
             .map_err(|err| anyhow::anyhow!("starting the walker runtime: {err:#}"))?;
         let runtime = Arc::new(runtime);
         runtime.sweep_warm_instances(WARM_SWEEP_PERIOD);
@@ -143,30 +148,23 @@ impl Running {
 
 /// Whether a caller may run a walker on `node`.
 pub enum NodeAccess {
-    Allowed,
+    /// Yes: the node's full id.
+    Allowed(String),
+    /// Absent or unreadable (the same answer, so ids cannot be probed).
     Denied,
     Invalid(FieldError),
 }
 
-/// Roots (`n::<hex>` or bare hex) are accessible to their owner. This server keeps no
-/// other persistent nodes, so any other well-formed node id is inaccessible.
-pub fn check_node(node: &str, identity: &Identity) -> NodeAccess {
-    if let Some(root) = parse_root(node) {
-        return if root == identity.root { NodeAccess::Allowed } else { NodeAccess::Denied };
-    }
-    let well_formed = node.strip_prefix("n:").and_then(|rest| rest.split_once(':')).is_some_and(|(archetype, id)| {
-        !archetype.is_empty()
-            && archetype.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && parse_root(id).is_some()
-    });
-    if well_formed {
-        NodeAccess::Denied
-    } else {
-        NodeAccess::Invalid(FieldError::new(
+/// Checks an entry node: well formed, present, and readable by the caller.
+pub async fn check_node(shared: &Shared, node: &str, identity: &Identity) -> NodeAccess {
+    match shared.catalog.runtime().graph().entry(&identity.root, node).await {
+        Ok(id) => NodeAccess::Allowed(id),
+        Err(EntryError::NoAccess) => NodeAccess::Denied,
+        Err(EntryError::Malformed) => NodeAccess::Invalid(FieldError::new(
             "value_error",
             Vec::new(),
             format!("[{node}] is not a valid reference!"),
             Some(Value::String(node.to_string())),
-        ))
+        )),
     }
 }

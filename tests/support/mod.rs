@@ -81,7 +81,13 @@ pub fn test_limits() -> Limits {
 }
 
 pub fn runtime_with_cache(cache: &Path) -> Arc<Runtime> {
-    Arc::new(Runtime::new(test_limits(), cache.to_path_buf()).unwrap())
+    runtime_with_limits(test_limits(), cache)
+}
+
+/// A runtime with `limits`, its compiled code and graph in `dir`.
+pub fn runtime_with_limits(limits: Limits, dir: &Path) -> Arc<Runtime> {
+    let graph = walker_host::graph::GraphService::open_sqlite(&dir.join("graph.sqlite3")).unwrap();
+    Arc::new(Runtime::new(limits, dir.to_path_buf(), graph).unwrap())
 }
 
 pub fn new_runtime() -> (Arc<Runtime>, tempfile::TempDir) {
@@ -140,7 +146,7 @@ pub async fn run_json(
     let recorder = Arc::new(Recorder::default());
     let Value::Object(input) = input else { panic!("input must be an object") };
     let walker = catalog.walker(name).ok_or(RunFailure::UnknownWalker)?;
-    let reply = catalog.call(&walker, caller, &input, recorder.clone()).await.map_err(RunFailure::Call)?;
+    let reply = catalog.call(&walker, caller, &input, recorder.clone(), None).await.map_err(RunFailure::Call)?;
     let sent = std::mem::take(&mut *recorder.0.lock().unwrap());
     Ok((reply, sent))
 }

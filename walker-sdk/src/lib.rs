@@ -41,12 +41,13 @@ extern crate self as walker_sdk;
 
 mod context;
 mod fields;
+pub mod graph;
 mod spec;
 
 pub use context::{Context, Error, Result};
 pub use fields::{Field, FieldKind, Fields};
 pub use serde_json::{Value, json};
-pub use spec::{Method, Spec};
+pub use spec::{EntryType, Method, Spec};
 
 /// Who runs the walker: connection ids, root, transport.
 pub use bindings::jac::walker::types::{Caller, Transport};

@@ -3,7 +3,7 @@
 use crate::Field;
 use crate::bindings::jac::walker::types::{self as wit, WalkerSpec};
 
-pub use wit::Method;
+pub use wit::{EntryType, Method};
 
 /// Builder for a walker's spec; mirrors jac-cloud's `class __specs__`.
 #[derive(Debug, Clone)]
@@ -13,6 +13,7 @@ pub struct Spec {
     as_query: Vec<String>,
     path: Option<String>,
     warm_runs: u32,
+    entry: EntryType,
 }
 
 impl Default for Spec {
@@ -24,7 +25,7 @@ impl Default for Spec {
 impl Spec {
     /// jac-cloud's defaults: `post` only, signed-in callers only.
     pub fn new() -> Self {
-        Spec { methods: Vec::new(), auth: true, as_query: Vec::new(), path: None, warm_runs: 0 }
+        Spec { methods: Vec::new(), auth: true, as_query: Vec::new(), path: None, warm_runs: 0, entry: EntryType::Both }
     }
 
     /// `Method::Websocket` makes it a walker event; the others are HTTP methods.
@@ -58,6 +59,13 @@ impl Spec {
         self
     }
 
+    /// Which REST routes it has (jac-cloud's `entry_type`): `/walker/<name>` (`Root`),
+    /// `/walker/<name>/<node>` (`Node`), or both (the default).
+    pub fn entry(mut self, entry: EntryType) -> Self {
+        self.entry = entry;
+        self
+    }
+
     pub(crate) fn into_wit(self, name: &str, fields: Vec<Field>) -> WalkerSpec {
         WalkerSpec {
             name: name.to_string(),
@@ -67,6 +75,7 @@ impl Spec {
             path: self.path,
             fields: fields.into_iter().map(Field::into_wit).collect(),
             warm_runs: self.warm_runs,
+            entry: self.entry,
         }
     }
 }

@@ -10,8 +10,8 @@
 // Field types are jac's: str, int, float, bool, list, dict, any. A field with a default is
 // optional. The server validates the context before the function runs. Throw a
 // WalkerError to fail with a message; `cx` reports, sets the status and notifies.
-import * as socket from "jac:walker/socket@0.1.0";
-import { log as hostLog } from "jac:walker/log@0.1.0";
+import * as socket from "jac:walker/socket@0.2.0";
+import { log as hostLog } from "jac:walker/log@0.2.0";
 
 export class WalkerError extends Error {}
 
@@ -41,12 +41,12 @@ const specs = [];
  * `warmRuns` > 0 lets one instance serve that many runs of the same user instead of a
  * fresh instance per run: much faster, but module state persists between those runs.
  */
-export function walker({ name, methods = [], auth = true, asQuery = [], path, fields = {}, warmRuns = 0 }, fn) {
+export function walker({ name, methods = [], auth = true, asQuery = [], path, fields = {}, warmRuns = 0, entry = "both" }, fn) {
   const declared = Object.entries(fields).map(([field, type]) => {
     const { type: kind, default: value } = typeof type === "string" ? { type } : type;
     return { name: field, type: kind, default: value === undefined ? undefined : JSON.stringify(value) };
   });
-  specs.push({ name, methods, auth, asQuery, path, fields: declared, warmRuns });
+  specs.push({ name, methods, auth, asQuery, path, fields: declared, warmRuns, entry });
   registry.set(name, fn);
 }
 

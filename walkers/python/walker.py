@@ -23,7 +23,7 @@ import wit_world
 from componentize_py_types import Err
 from wit_world.imports import log as _log
 from wit_world.imports import socket as _socket
-from wit_world.imports.types import Caller, Field, FieldType, Method, Response, WalkerSpec
+from wit_world.imports.types import Caller, EntryType, Field, FieldType, Method, Response, WalkerSpec
 
 __all__ = ["walker", "Context", "WalkerError", "WitWorld", "log"]
 
@@ -74,16 +74,20 @@ def log(message: str, level: str = "info") -> None:
     _log.log(getattr(_log.Level, level.upper()), message)
 
 
+_ENTRY_TYPES = {"both": EntryType.BOTH, "root": EntryType.ROOT, "node": EntryType.NODE}
+
 _WALKERS: Dict[str, Callable[..., None]] = {}
 _SPECS: List[WalkerSpec] = []
 
 
 def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
-           as_query: Optional[List[str]] = None, path: Optional[str] = None, warm_runs: int = 0) -> Callable:
+           as_query: Optional[List[str]] = None, path: Optional[str] = None, warm_runs: int = 0,
+           entry: str = "both") -> Callable:
     """Registers the decorated function as walker `name` (jac-cloud's `__specs__` as arguments).
 
     `warm_runs` > 0 lets one instance serve that many runs of the same user instead of a
     fresh instance per run: much faster for Python, but module globals persist between runs.
+    `entry` ("both", "root" or "node") is jac-cloud's `entry_type`: which REST routes it has.
     """
 
     def register(function: Callable[..., None]) -> Callable[..., None]:
@@ -93,7 +97,8 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
             default = None if parameter.default is inspect.Parameter.empty else _json(parameter.default)
             fields.append(Field(name=parameter.name, type=kind, default=default))
         _SPECS.append(WalkerSpec(name=name, methods=[_METHODS[m] for m in (methods or [])], auth=auth,
-                                 as_query=list(as_query or []), path=path, fields=fields, warm_runs=warm_runs))
+                                 as_query=list(as_query or []), path=path, fields=fields, warm_runs=warm_runs,
+                                 entry=_ENTRY_TYPES[entry]))
         _WALKERS[name] = function
         return function
 

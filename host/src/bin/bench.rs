@@ -46,7 +46,8 @@ async fn main() -> anyhow::Result<()> {
 async fn bench(language: &str, path: &Path, walker: &str, runs: usize) -> anyhow::Result<()> {
     let wasm = std::fs::read(path)?;
     let cache = tempfile::tempdir()?;
-    let new_runtime = || Runtime::new(Limits::default(), cache.path().to_path_buf()).map(Arc::new);
+    let graph = walker_host::graph::GraphService::open_sqlite(&cache.path().join("graph.sqlite3"))?;
+    let new_runtime = || Runtime::new(Limits::default(), cache.path().to_path_buf(), graph.clone()).map(Arc::new);
     let runtime = new_runtime().map_err(|e| anyhow!("{e:#}"))?;
     let started = Instant::now();
     runtime.load(wasm.clone()).await.map_err(|e| anyhow!("{e:#}"))?;
@@ -98,7 +99,7 @@ async fn time_runs(
     let mut samples = Vec::with_capacity(runs);
     for i in 0..runs + runs / 10 {
         let started = Instant::now();
-        catalog.runtime().run(walker.component(), &spec, &caller, &context, nobody.clone()).await?;
+        catalog.runtime().run(walker.component(), &spec, &caller, &context, nobody.clone(), None).await?;
         if i >= runs / 10 {
             samples.push(started.elapsed());
         }

@@ -20,6 +20,11 @@ pub enum RunErrorKind {
     Trapped(String),
     /// It returned something the host cannot use, such as a report that is not JSON.
     InvalidOutput(String),
+    /// Its graph writes conflicted with another run's, and it could not be re-run
+    /// (it had already sent notifications, or conflicted again).
+    Conflict,
+    /// Committing its graph writes would take a root past a storage quota.
+    Quota(String),
     /// Every instance slot stayed taken for this long: the server is at capacity.
     Busy(std::time::Duration),
     /// The host could not run it (instantiation failed); details are in the log.
@@ -39,6 +44,8 @@ impl RunError {
             RunErrorKind::Trapped(_) => "walker_trap",
             RunErrorKind::InvalidOutput(_) => "invalid_output",
             RunErrorKind::Busy(_) => "busy",
+            RunErrorKind::Conflict => "conflict",
+            RunErrorKind::Quota(_) => "storage_quota",
             RunErrorKind::Internal => "internal_error",
         }
     }
@@ -52,6 +59,10 @@ impl fmt::Display for RunError {
             RunErrorKind::Limit(limit) => write!(f, "walker {walker} exceeded its {limit}"),
             RunErrorKind::Trapped(trap) => write!(f, "walker {walker} trapped: {trap}"),
             RunErrorKind::InvalidOutput(what) => write!(f, "walker {walker} returned {what}"),
+            RunErrorKind::Conflict => {
+                write!(f, "walker {walker} conflicted with a concurrent change to the graph; nothing was written")
+            }
+            RunErrorKind::Quota(quota) => write!(f, "walker {walker} exceeded the {quota}; nothing was written"),
             RunErrorKind::Busy(waited) => {
                 write!(f, "walker {walker} could not start: every instance was busy for {} ms", waited.as_millis())
             }

@@ -62,6 +62,10 @@ pub enum LimitHit {
     Notifications(u32),
     NotificationSize(usize),
     ReportSize(usize),
+    GraphCalls(u32),
+    GraphWrites(u32),
+    GraphWriteBytes(usize),
+    ContextSize(usize),
 }
 
 impl LimitHit {
@@ -73,6 +77,10 @@ impl LimitHit {
             LimitHit::Notifications(_) => "notification_limit",
             LimitHit::NotificationSize(_) => "notification_size_limit",
             LimitHit::ReportSize(_) => "report_size_limit",
+            LimitHit::GraphCalls(_) => "graph_call_limit",
+            LimitHit::GraphWrites(_) => "graph_write_limit",
+            LimitHit::GraphWriteBytes(_) => "graph_write_bytes_limit",
+            LimitHit::ContextSize(_) => "context_size_limit",
         }
     }
 }
@@ -87,6 +95,10 @@ impl fmt::Display for LimitHit {
                 write!(f, "notification size limit of {limit} bytes")
             }
             LimitHit::ReportSize(limit) => write!(f, "report size limit of {limit} bytes"),
+            LimitHit::GraphCalls(limit) => write!(f, "limit of {limit} graph calls per run"),
+            LimitHit::GraphWrites(limit) => write!(f, "limit of {limit} graph writes per run"),
+            LimitHit::GraphWriteBytes(limit) => write!(f, "limit of {limit} bytes written to the graph per run"),
+            LimitHit::ContextSize(limit) => write!(f, "context size limit of {limit} bytes"),
         }
     }
 }

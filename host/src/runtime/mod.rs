@@ -11,6 +11,7 @@ mod bindings;
 mod cache;
 mod engine;
 mod error;
+mod graph_host;
 mod limits;
 mod sandbox;
 mod spec;
@@ -28,7 +29,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
 use wasmtime::{Engine, Result, Store, Trap, UpdateDeadline};
 
-pub use bindings::{Caller, FieldType, Method, Transport};
+pub use bindings::{Caller, EntryType, FieldType, Method, Transport};
 pub use cache::Origin;
 pub use error::{RunError, RunErrorKind};
 pub use limits::{LimitHit, Limits};
@@ -38,6 +39,12 @@ pub use spec::{FieldError, FieldSpec, WalkerSpec, path_params};
 use bindings::{Walkers, WalkersPre};
 use engine::EpochTicker;
 use sandbox::{NotJson, RunState};
+
+use crate::graph::{GraphService, RunGraph};
+use crate::store::CommitError;
+
+/// Times a run whose graph writes conflicted is run again, when it has sent nothing.
+const CONFLICT_RETRIES: u32 = 3;
 
 /// Interfaces a walker may import: the walker WIT package, and WASI that an empty
 /// context makes harmless. Filesystem, sockets and HTTP are refused at load.
@@ -57,6 +64,8 @@ pub struct Runtime {
     /// Every loaded component's idle warm instances, to take a slot back from when a
     /// fresh run finds none free, and to sweep.
     warm_pools: Mutex<Vec<Weak<WarmPool>>>,
+    /// The persistent graph runs read and write.
+    graph: Arc<GraphService>,
     _ticker: EpochTicker,
 }
 
@@ -86,7 +95,7 @@ pub enum ReplyBody {
 }
 
 impl Runtime {
-    pub fn new(limits: Limits, cache_dir: PathBuf) -> Result<Self> {
+    pub fn new(limits: Limits, cache_dir: PathBuf, graph: Arc<GraphService>) -> Result<Self> {
         let engine = engine::new_engine(&limits)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -96,6 +105,7 @@ impl Runtime {
             _ticker: EpochTicker::start(engine.clone()),
             slots: Arc::new(Semaphore::new(limits.instances as usize)),
             warm_pools: Mutex::default(),
+            graph,
             limits: Arc::new(limits),
             engine,
             linker,
@@ -105,6 +115,10 @@ impl Runtime {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    pub fn graph(&self) -> &Arc<GraphService> {
+        &self.graph
     }
 
     /// Compiles (or loads from the cache) and checks a component: its imports are
@@ -172,9 +186,11 @@ impl Runtime {
         store
     }
 
-    /// Runs walker `spec` of `component`: in a fresh instance, or in a warm one of the same
-    /// user when the walker allows reuse. `context` must be the output of
-    /// `WalkerSpec::validate` for that walker.
+    /// Runs walker `spec` of `component` on `entry` (a node id the caller may read; its
+    /// root when `None`), then commits its graph writes: in a fresh instance, or in a warm
+    /// one of the same caller when the walker allows reuse. `context` must be the output
+    /// of `WalkerSpec::validate` for that walker. The reply is returned only once the
+    /// writes are committed.
     pub async fn run(
         &self,
         component: &LoadedComponent,
@@ -182,7 +198,40 @@ impl Runtime {
         caller: &Caller,
         context: &str,
         notifier: Arc<dyn Notifier>,
+        entry: Option<&str>,
     ) -> Result<Reply, RunError> {
+        let fail = |kind| RunError::new(&spec.name, kind);
+        let root = crate::auth::parse_root(&caller.root_id).unwrap_or_else(|| crate::auth::PUBLIC_ROOT.to_string());
+        let mut attempts = 0;
+        loop {
+            let graph = RunGraph::new(self.graph.clone(), root.clone(), entry.map(str::to_string));
+            let (response, graph, notified) = self.attempt(component, spec, caller, context, notifier.clone(), graph).await?;
+            // A reply the host cannot send commits nothing either.
+            let reply = self.reply(response.map_err(|message| fail(RunErrorKind::Failed(message)))?).map_err(fail)?;
+            match graph.commit().await {
+                Ok(()) => return Ok(reply),
+                Err(CommitError::Conflict) if !notified && attempts < CONFLICT_RETRIES => attempts += 1,
+                Err(CommitError::Conflict) => return Err(fail(RunErrorKind::Conflict)),
+                Err(CommitError::Quota(quota)) => return Err(fail(RunErrorKind::Quota(quota))),
+                Err(CommitError::Store(err)) => {
+                    tracing::error!(walker = spec.name, "committing its graph writes: {err}");
+                    return Err(fail(RunErrorKind::Internal));
+                }
+            }
+        }
+    }
+
+    /// One execution of a run: the walker's response, its graph transaction, and
+    /// whether it notified anyone.
+    async fn attempt(
+        &self,
+        component: &LoadedComponent,
+        spec: &WalkerSpec,
+        caller: &Caller,
+        context: &str,
+        notifier: Arc<dyn Notifier>,
+        graph: RunGraph,
+    ) -> Result<(Result<bindings::Response, String>, RunGraph, bool), RunError> {
         let walker = spec.name.as_str();
         let fail = |kind| RunError::new(walker, kind);
         let warm_owner = warm::owner(caller).filter(|_| spec.warm_runs > 0);
@@ -194,7 +243,7 @@ impl Runtime {
                 Sandbox { store: self.new_store(), walkers: None, runs: 0, _slot: slot }
             }
         };
-        sandbox.store.data_mut().begin(Arc::from(walker), caller, notifier);
+        sandbox.store.data_mut().begin(Arc::from(walker), caller, notifier, graph);
         sandbox.store.set_epoch_deadline(1);
         let outcome = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
             let Sandbox { store, walkers, .. } = &mut sandbox;
@@ -205,20 +254,20 @@ impl Runtime {
             instance.call_run(store, walker, caller, context).await
         })
         .await;
-        let result = match outcome {
+        let response = match outcome {
             Err(_elapsed) => return Err(fail(RunErrorKind::Limit(LimitHit::Time(self.limits.run_time)))),
-            // A trap poisons the store: it is dropped here.
+            // A trap poisons the store: it is dropped here, with the run's writes.
             Ok(Err(err)) => return Err(fail(self.classify(walker, err))),
-            Ok(Ok(result)) => result,
+            Ok(Ok(response)) => response,
         };
+        let state = sandbox.store.data_mut();
+        let notified = state.has_notified();
+        let graph = state.graph.take().expect("set by begin");
         sandbox.runs += 1;
         if let Some(owner) = warm_owner.filter(|_| sandbox.runs < spec.warm_runs) {
             component.warm.put(walker, owner, sandbox);
         }
-        match result {
-            Err(message) => Err(fail(RunErrorKind::Failed(message))),
-            Ok(response) => self.reply(response).map_err(fail),
-        }
+        Ok((response, graph, notified))
     }
 
     /// A free instance slot: one at once, or one taken back from the oldest idle warm

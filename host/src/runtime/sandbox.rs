@@ -1,5 +1,6 @@
-//! The state of one walker run: its empty WASI context, its limits, and the host
-//! functions it imports (`socket`, `log`). A fresh `RunState` lives in a fresh `Store`
+//! The state of one walker run: its empty WASI context, its limits, its graph
+//! transaction, and the host functions it imports (`socket`, `log`; `graph` is in
+//! `graph_host`). A fresh `RunState` lives in a fresh `Store`
 //! per run, so nothing leaks between runs or users.
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{Caller, Level, jac::walker};
 use super::limits::{LimitHit, Limits};
+use crate::graph::RunGraph;
 
 /// Who a notification goes to.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +53,8 @@ pub struct RunState {
     notifier: Arc<dyn Notifier>,
     notifications_sent: u32,
     log_lines: u32,
+    /// The run's graph transaction; none while a component lists its walkers.
+    pub(super) graph: Option<RunGraph>,
     /// When the run must end; checked on every epoch tick.
     pub(super) deadline: Instant,
 }
@@ -68,17 +72,24 @@ impl RunState {
             notifier: Arc::new(Nobody),
             notifications_sent: 0,
             log_lines: 0,
+            graph: None,
         }
     }
 
     /// Prepares the state for a run (a warm instance's store serves several).
-    pub fn begin(&mut self, walker: Arc<str>, caller: &Caller, notifier: Arc<dyn Notifier>) {
+    pub fn begin(&mut self, walker: Arc<str>, caller: &Caller, notifier: Arc<dyn Notifier>, graph: RunGraph) {
         self.walker = walker;
+        self.graph = Some(graph);
         self.client_id.clone_from(&caller.client_id);
         self.notifier = notifier;
         self.notifications_sent = 0;
         self.log_lines = 0;
         self.deadline = Instant::now() + self.limits.run_time;
+    }
+
+    /// Whether the run has sent a notification: then it must never run again.
+    pub fn has_notified(&self) -> bool {
+        self.notifications_sent > 0
     }
 
     fn send(&mut self, target: Target<'_>, payload: String) -> Result<()> {

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::bindings::{self, FieldType, Method};
+use super::bindings::{self, EntryType, FieldType, Method};
 
 /// A walker's declaration, validated.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct WalkerSpec {
     pub fields: Vec<FieldSpec>,
     /// Runs a warm instance may serve; 0: a fresh instance per run.
     pub warm_runs: u32,
+    /// Which REST routes it has: `/walker/<name>`, `/walker/<name>/<node>`, or both.
+    pub entry: EntryType,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +95,7 @@ impl WalkerSpec {
             path: spec.path,
             fields,
             warm_runs: spec.warm_runs,
+            entry: spec.entry,
         })
     }
 

@@ -239,20 +239,6 @@ impl Session {
             refuse(&format!("Event {} requires to be authenticated!", event.walker));
             return None;
         }
-        if let Some(node) = &event.node {
-            match check_node(node, &self.identity) {
-                NodeAccess::Allowed => {}
-                NodeAccess::Invalid(mut error) => {
-                    error.loc = ["event", "walker", "node"].map(str::to_string).to_vec();
-                    self.send(frames::invalid(&[error], req_id.as_ref()));
-                    return None;
-                }
-                NodeAccess::Denied => {
-                    refuse(&format!("You don't have access on target entry {node}!"));
-                    return None;
-                }
-            }
-        }
         let caller = Caller {
             client_id: Some(self.connection.client_id.to_string()),
             root_id: wire_root(&self.identity.root),
@@ -260,27 +246,46 @@ impl Session {
             authenticated: self.identity.authenticated,
             transport: Transport::Websocket,
         };
-        Some(Box::pin(run_walker(self.shared.clone(), self.connection.clone(), walker, caller, event, req_id)))
+        let identity = self.identity.clone();
+        Some(Box::pin(run_walker(self.shared.clone(), self.connection.clone(), walker, caller, identity, event, req_id)))
     }
 }
 
-/// Runs a checked walker event and queues its reply (when asked for) or its error.
+/// Checks a walker event's entry node, runs it, and queues its reply (when asked for)
+/// or its error.
 async fn run_walker(
     shared: Arc<Shared>,
     connection: Arc<Connection>,
     walker: Walker,
     caller: Caller,
+    identity: Identity,
     event: WalkerEvent,
     req_id: Option<Value>,
 ) {
     let req_id = req_id.as_ref();
-    let frame = match shared.catalog.call(&walker, &caller, &event.context, shared.hub.clone()).await {
+    let send = |frame: String| connection.outbox.push_own(Utf8Bytes::from(frame));
+    let mut entry = None;
+    if let Some(node) = &event.node {
+        match check_node(&shared, node, &identity).await {
+            NodeAccess::Allowed(id) => entry = Some(id),
+            NodeAccess::Invalid(mut error) => {
+                error.loc = ["event", "walker", "node"].map(str::to_string).to_vec();
+                return send(frames::invalid(&[error], req_id));
+            }
+            NodeAccess::Denied => {
+                let message = format!("You don't have access on target entry {node}!");
+                return send(frames::refusal("walker", &message, req_id));
+            }
+        }
+    }
+    let call = shared.catalog.call(&walker, &caller, &event.context, shared.hub.clone(), entry.as_deref());
+    let frame = match call.await {
         Ok(reply) if event.response => frames::reply(&reply, req_id),
         Ok(_) => return,
         Err(CallError::Invalid(errors)) => frames::invalid(&errors, req_id),
         Err(CallError::Run(err)) => frames::problem(Problem::from_run(&err, &err.to_string()), req_id),
     };
-    connection.outbox.push_own(Utf8Bytes::from(frame));
+    send(frame);
 }
 
 fn to_payload(data: &Value) -> Utf8Bytes {

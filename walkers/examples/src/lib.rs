@@ -1,8 +1,12 @@
 //! The example walkers: Wasm equivalents of jac-cloud's seed chat walkers
 //! (`send_chat_to_*`, `your_event_name`) and the reference probes of `chat.jac`,
-//! with the same names, fields, methods, auth and behaviour.
+//! with the same names, fields, methods, auth and behaviour; walkers on the persistent
+//! graph are in `items`.
 
-use walker_sdk::{Context, Error, Method, Result, Spec, Walker, export_walkers, json, walker};
+mod items;
+
+use items::{CounterWalker, DeleteItem, FailAfterWrite, ListItems, MakeItem, RenameItem, WsItem};
+use walker_sdk::{Context, Error, Method, Result, Spec, Walker, export_walkers, graph, json, walker};
 
 const WEBSOCKET_AND_POST: [Method; 2] = [Method::Websocket, Method::Post];
 
@@ -10,10 +14,6 @@ fn chat_message() -> walker_sdk::Value {
     json!({"type": "chat", "data": {"message": "string"}})
 }
 
-/// The root node the walker runs on, shaped like jac-cloud's report of a root.
-fn root_node(cx: &Context) -> walker_sdk::Value {
-    json!({"id": cx.caller().root_id, "context": {}})
-}
 
 walker! {
     /// Chats to every connection of one user.
@@ -242,7 +242,8 @@ impl Walker for CustomReport {
 }
 
 walker! {
-    /// Reports the root it runs on; signed-in callers only.
+    /// Reports the node it runs on (`report here`): the caller's root unless the call
+    /// names a node; signed-in callers only.
     pub struct Whoami {}
 }
 impl Walker for Whoami {
@@ -251,13 +252,13 @@ impl Walker for Whoami {
         Spec::new().methods(WEBSOCKET_AND_POST)
     }
     fn run(self, cx: &mut Context) -> Result {
-        cx.report(root_node(cx));
+        cx.report(graph::here());
         Ok(())
     }
 }
 
 walker! {
-    /// Reports the root it runs on; anyone may call it.
+    /// Reports the node it runs on; anyone may call it.
     pub struct WhoamiPub {}
 }
 impl Walker for WhoamiPub {
@@ -266,7 +267,7 @@ impl Walker for WhoamiPub {
         Spec::new().methods(WEBSOCKET_AND_POST).public()
     }
     fn run(self, cx: &mut Context) -> Result {
-        cx.report(root_node(cx));
+        cx.report(graph::here());
         Ok(())
     }
 }
@@ -309,4 +310,11 @@ export_walkers!(
     Whoami,
     WhoamiPub,
     ReportContext,
+    MakeItem,
+    WsItem,
+    ListItems,
+    RenameItem,
+    DeleteItem,
+    CounterWalker,
+    FailAfterWrite,
 );

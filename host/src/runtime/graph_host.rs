@@ -1,0 +1,124 @@
+//! The `graph` import: translates WIT calls to the run's `RunGraph` and back.
+
+use wasmtime::Result;
+
+use super::bindings::jac::walker::graph::{self as wit, Direction, Level, Query};
+use super::sandbox::RunState;
+use crate::graph::{GraphError, Neighbours, RunGraph};
+use crate::store;
+
+fn to_wit(err: GraphError) -> wit::Error {
+    match err {
+        GraphError::NotFound(msg) => wit::Error::NotFound(msg),
+        GraphError::Denied(msg) => wit::Error::Denied(msg),
+        GraphError::Invalid(msg) => wit::Error::Invalid(msg),
+    }
+}
+
+fn level_from_wit(level: Level) -> store::Level {
+    match level {
+        Level::NoAccess => store::Level::NoAccess,
+        Level::Read => store::Level::Read,
+        Level::Connect => store::Level::Connect,
+        Level::Write => store::Level::Write,
+    }
+}
+
+fn level_to_wit(level: store::Level) -> Level {
+    match level {
+        store::Level::NoAccess => Level::NoAccess,
+        store::Level::Read => Level::Read,
+        store::Level::Connect => Level::Connect,
+        store::Level::Write => Level::Write,
+    }
+}
+
+impl RunState {
+    /// The run's graph, its call counted; walkers listing their specs have none.
+    async fn graph(&mut self) -> Result<&mut RunGraph> {
+        let graph = self.graph.as_mut().ok_or_else(|| wasmtime::Error::msg("the graph is only available in a run"))?;
+        graph.begin_call().await?;
+        Ok(graph)
+    }
+}
+
+impl wit::Host for RunState {
+    async fn here(&mut self) -> Result<String> {
+        self.graph().await?.here().await
+    }
+
+    async fn root(&mut self) -> Result<String> {
+        Ok(self.graph().await?.root())
+    }
+
+    async fn get(&mut self, target: String) -> Result<Option<String>> {
+        self.graph().await?.get(&target).await
+    }
+
+    async fn neighbours(&mut self, node: String, query: Query) -> Result<Result<String, wit::Error>> {
+        let query = Neighbours {
+            direction: match query.direction {
+                Direction::Out => store::Direction::Out,
+                Direction::In => store::Direction::In,
+                Direction::Both => store::Direction::Both,
+            },
+            edge_type: query.edge_type.as_deref(),
+            node_type: query.node_type.as_deref(),
+            equals: query.equals.as_deref(),
+            limit: query.limit,
+            cursor: query.cursor.as_deref(),
+        };
+        Ok(self.graph().await?.neighbours(&node, query).await?.map_err(to_wit))
+    }
+
+    async fn create(&mut self, node_type: String, context: String) -> Result<Result<String, wit::Error>> {
+        Ok(self.graph().await?.create(&node_type, &context).await?.map_err(to_wit))
+    }
+
+    async fn spawn(
+        &mut self,
+        from: String,
+        edge_type: String,
+        edge_context: String,
+        node_type: String,
+        context: String,
+    ) -> Result<Result<String, wit::Error>> {
+        let graph = self.graph().await?;
+        Ok(graph.spawn(&from, &edge_type, &edge_context, &node_type, &context).await?.map_err(to_wit))
+    }
+
+    async fn connect(
+        &mut self,
+        from: String,
+        to: String,
+        edge_type: String,
+        context: String,
+    ) -> Result<Result<String, wit::Error>> {
+        Ok(self.graph().await?.connect(&from, &to, &edge_type, &context).await?.map_err(to_wit))
+    }
+
+    async fn disconnect(&mut self, from: String, to: String, edge_type: Option<String>) -> Result<Result<u32, wit::Error>> {
+        Ok(self.graph().await?.disconnect(&from, &to, edge_type.as_deref()).await?.map_err(to_wit))
+    }
+
+    async fn update(&mut self, target: String, fields: String) -> Result<Result<String, wit::Error>> {
+        Ok(self.graph().await?.update(&target, &fields).await?.map_err(to_wit))
+    }
+
+    async fn delete(&mut self, target: String) -> Result<Result<(), wit::Error>> {
+        Ok(self.graph().await?.delete(&target).await?.map_err(to_wit))
+    }
+
+    async fn grant(&mut self, target: String, grantee: Option<String>, level: Level) -> Result<Result<(), wit::Error>> {
+        let level = Some(level_from_wit(level));
+        Ok(self.graph().await?.grant(&target, grantee.as_deref(), level).await?.map_err(to_wit))
+    }
+
+    async fn revoke(&mut self, target: String, grantee: Option<String>) -> Result<Result<(), wit::Error>> {
+        Ok(self.graph().await?.grant(&target, grantee.as_deref(), None).await?.map_err(to_wit))
+    }
+
+    async fn access(&mut self, target: String) -> Result<Result<Level, wit::Error>> {
+        Ok(Ok(level_to_wit(self.graph().await?.access(&target).await?)))
+    }
+}

@@ -1,0 +1,175 @@
+//! Persistence of the walkers' graph, behind one trait (`GraphStore`) that a second
+//! backend (PostgreSQL, for clusters) implements without touching walkers or routes.
+//!
+//! A backend stores rows and applies write sets atomically; it knows nothing of access
+//! rules, runs or JSON shapes (`graph` does). Reads are by id or by one node's edges,
+//! indexed, so the cost of a run never grows with the size of the caller's graph.
+//! Roots are not rows: a root exists as long as its user does, and its grants live in
+//! the grants table like any node's.
+
+mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use sqlite::SqliteStore;
+
+/// A future a backend returns; SQLite's are ready at once.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// jac-cloud's access levels, in order: each includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    NoAccess = -1,
+    Read = 0,
+    Connect = 1,
+    Write = 2,
+}
+
+impl Level {
+    pub fn from_i64(value: i64) -> Level {
+        match value {
+            0 => Level::Read,
+            1 => Level::Connect,
+            2 => Level::Write,
+            _ => Level::NoAccess,
+        }
+    }
+}
+
+/// The grantee that stands for everyone (jac-cloud's `access.all`).
+pub const EVERYONE: &str = "*";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRow {
+    /// 24 hex.
+    pub hex: String,
+    pub type_name: String,
+    /// The root (24 hex) that created it: its quota pays for it.
+    pub owner: String,
+    /// Its context, compact JSON object text.
+    pub context: String,
+    /// Bumped by every update: a write based on an older version is a conflict.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeRow {
+    pub hex: String,
+    pub type_name: String,
+    pub owner: String,
+    /// Full node ids of its ends (`n:<Type>:<hex>` or a root's `n::<hex>`).
+    pub source: String,
+    pub target: String,
+    pub context: String,
+    pub version: i64,
+    /// Creation order; neighbours are listed in it and paged by it.
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Out,
+    In,
+    Both,
+}
+
+/// One page of a node's edges, in creation order, after `after_seq`.
+#[derive(Debug, Clone)]
+pub struct EdgeQuery<'a> {
+    /// The node's full id.
+    pub node: &'a str,
+    pub direction: Direction,
+    pub edge_type: Option<&'a str>,
+    pub after_seq: i64,
+    pub limit: usize,
+}
+
+/// What one run changes, applied all or nothing.
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    /// New nodes.
+    pub insert_nodes: Vec<NodeRow>,
+    /// Changed contexts; `version` is the one read, which must still be current.
+    pub update_nodes: Vec<NodeRow>,
+    /// Deleted nodes (with their edges and grants): full id and the version read.
+    pub delete_nodes: Vec<(String, i64)>,
+    /// New edges: both ends must still exist.
+    pub insert_edges: Vec<EdgeRow>,
+    pub update_edges: Vec<EdgeRow>,
+    /// Deleted edges: hex and the version read.
+    pub delete_edges: Vec<(String, i64)>,
+    /// (target id, grantee root hex or `EVERYONE`, level; `None` revokes).
+    pub grants: Vec<(String, String, Option<Level>)>,
+}
+
+impl WriteSet {
+    pub fn is_empty(&self) -> bool {
+        self.insert_nodes.is_empty()
+            && self.update_nodes.is_empty()
+            && self.delete_nodes.is_empty()
+            && self.insert_edges.is_empty()
+            && self.update_edges.is_empty()
+            && self.delete_edges.is_empty()
+            && self.grants.is_empty()
+    }
+}
+
+/// Storage a root may use, checked atomically with each commit that grows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub nodes: i64,
+    pub edges: i64,
+    pub bytes: i64,
+}
+
+/// Per-root quotas: the public root, shared by every anonymous caller, has its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    pub user: Quota,
+    pub public: Quota,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            user: Quota { nodes: 100_000, edges: 200_000, bytes: 64 << 20 },
+            public: Quota { nodes: 10_000, edges: 20_000, bytes: 8 << 20 },
+        }
+    }
+}
+
+/// Bytes a row is charged beyond its type name and context: ids, owner, indexes.
+pub const ROW_OVERHEAD_BYTES: i64 = 96;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Something the run read changed since, or an end of a new edge is gone.
+    #[error("the graph changed while the walker ran")]
+    Conflict,
+    /// Committing would take a root past its quota.
+    #[error("{0}")]
+    Quota(String),
+    #[error("storage: {0}")]
+    Store(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(pub String);
+
+/// The graph's persistence.
+pub trait GraphStore: Send + Sync + 'static {
+    /// A node by its 24 hex.
+    fn node<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<NodeRow>, StoreError>>;
+    fn edge<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<EdgeRow>, StoreError>>;
+    /// A page of a node's edges with their far ends (`None` when the far end is a root).
+    fn edges<'a>(
+        &'a self,
+        query: EdgeQuery<'a>,
+    ) -> StoreFuture<'a, Result<Vec<(EdgeRow, Option<NodeRow>)>, StoreError>>;
+    /// Grants on a target (full id), by grantee.
+    fn grants<'a>(&'a self, target: &'a str) -> StoreFuture<'a, Result<Vec<(String, Level)>, StoreError>>;
+    /// Applies a write set atomically: version checks, edge ends, quotas.
+    fn commit(&self, writes: WriteSet) -> StoreFuture<'_, Result<(), CommitError>>;
+}

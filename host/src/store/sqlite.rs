@@ -1,0 +1,388 @@
+//! The embedded default backend: one SQLite file (WAL) in the data directory.
+//!
+//! Edges are indexed rows in both directions, never lists inside nodes. Reads run inline
+//! on a small pool of read-only connections (point lookups from the page cache take
+//! microseconds). Writes go to one writer thread that batches whatever is queued into
+//! one transaction, each write set inside its own savepoint, so one conflict or quota
+//! failure rolls back alone and many runs share one WAL append (group commit). With
+//! WAL and `synchronous=NORMAL`, a committed transaction survives the process being
+//! killed; only the operating system crashing can lose the last ones.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+use anyhow::Context as _;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::oneshot;
+
+use super::{
+    CommitError, Direction, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quota, Quotas, ROW_OVERHEAD_BYTES,
+    StoreError, StoreFuture, WriteSet,
+};
+use crate::auth::PUBLIC_ROOT;
+
+/// Read-only connections: enough that concurrent runs rarely wait for one.
+const READERS: usize = 8;
+/// Write sets committed in one transaction, at most.
+const GROUP_COMMIT: usize = 128;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS node (
+    hex TEXT PRIMARY KEY, type TEXT NOT NULL, owner TEXT NOT NULL, ctx TEXT NOT NULL, ver INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edge (
+    seq INTEGER PRIMARY KEY, hex TEXT NOT NULL UNIQUE, type TEXT NOT NULL, owner TEXT NOT NULL,
+    src TEXT NOT NULL, dst TEXT NOT NULL, ctx TEXT NOT NULL, ver INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS edge_out ON edge (src, seq);
+CREATE INDEX IF NOT EXISTS edge_in ON edge (dst, seq);
+CREATE TABLE IF NOT EXISTS grants (
+    target TEXT NOT NULL, grantee TEXT NOT NULL, level INTEGER NOT NULL, PRIMARY KEY (target, grantee)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage (
+    root TEXT PRIMARY KEY, nodes INTEGER NOT NULL, edges INTEGER NOT NULL, bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+pub struct SqliteStore {
+    readers: Vec<Mutex<Connection>>,
+    writer: mpsc::Sender<Commit>,
+}
+
+struct Commit {
+    writes: WriteSet,
+    done: oneshot::Sender<Result<(), CommitError>>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path, quotas: Quotas) -> anyhow::Result<Self> {
+        let open = || -> anyhow::Result<Connection> {
+            let db = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+            db.pragma_update(None, "journal_mode", "WAL")?;
+            db.pragma_update(None, "synchronous", "NORMAL")?;
+            db.busy_timeout(std::time::Duration::from_secs(5))?;
+            Ok(db)
+        };
+        let writer = open()?;
+        writer.execute_batch(SCHEMA)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = open()?;
+                reader.pragma_update(None, "query_only", true)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let (sender, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("graph-writer".into())
+            .spawn(move || write_loop(writer, receiver, quotas))
+            .context("starting the graph writer")?;
+        Ok(SqliteStore { readers, writer: sender })
+    }
+
+    /// Runs `read` on a free read connection (or waits for one).
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let reader = self.readers.iter().find_map(|reader| reader.try_lock().ok());
+        let reader = match reader {
+            Some(reader) => reader,
+            None => self.readers[0].lock().unwrap_or_else(|p| p.into_inner()),
+        };
+        read(&reader).map_err(|err| StoreError(err.to_string()))
+    }
+}
+
+fn node_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<NodeRow> {
+    Ok(NodeRow {
+        hex: row.get(at)?,
+        type_name: row.get(at + 1)?,
+        owner: row.get(at + 2)?,
+        context: row.get(at + 3)?,
+        version: row.get(at + 4)?,
+    })
+}
+
+fn edge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EdgeRow> {
+    Ok(EdgeRow {
+        seq: row.get(0)?,
+        hex: row.get(1)?,
+        type_name: row.get(2)?,
+        owner: row.get(3)?,
+        source: row.get(4)?,
+        target: row.get(5)?,
+        context: row.get(6)?,
+        version: row.get(7)?,
+    })
+}
+
+const EDGE_COLUMNS: &str = "e.seq, e.hex, e.type, e.owner, e.src, e.dst, e.ctx, e.ver";
+
+impl GraphStore for SqliteStore {
+    fn node<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<NodeRow>, StoreError>> {
+        Box::pin(std::future::ready(self.read(|db| {
+            db.prepare_cached("SELECT hex, type, owner, ctx, ver FROM node WHERE hex = ?1")?
+                .query_row([hex], |row| node_row(row, 0))
+                .optional()
+        })))
+    }
+
+    fn edge<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<EdgeRow>, StoreError>> {
+        Box::pin(std::future::ready(self.read(|db| {
+            db.prepare_cached(&format!("SELECT {EDGE_COLUMNS} FROM edge e WHERE e.hex = ?1"))?
+                .query_row([hex], edge_row)
+                .optional()
+        })))
+    }
+
+    fn edges<'a>(
+        &'a self,
+        query: EdgeQuery<'a>,
+    ) -> StoreFuture<'a, Result<Vec<(EdgeRow, Option<NodeRow>)>, StoreError>> {
+        let (filter, far) = match query.direction {
+            Direction::Out => ("e.src = ?1", "e.dst"),
+            Direction::In => ("e.dst = ?1", "e.src"),
+            Direction::Both => ("(e.src = ?1 OR e.dst = ?1)", "CASE WHEN e.src = ?1 THEN e.dst ELSE e.src END"),
+        };
+        let sql = format!(
+            "SELECT {EDGE_COLUMNS}, n.hex, n.type, n.owner, n.ctx, n.ver FROM edge e
+             LEFT JOIN node n ON n.hex = substr({far}, -24)
+             WHERE {filter} AND e.seq > ?2 AND (?3 IS NULL OR e.type = ?3)
+             ORDER BY e.seq LIMIT ?4"
+        );
+        Box::pin(std::future::ready(self.read(|db| {
+            let mut statement = db.prepare_cached(&sql)?;
+            let rows = statement.query_map(
+                params![query.node, query.after_seq, query.edge_type, query.limit as i64],
+                |row| {
+                    let far: Option<String> = row.get(8)?;
+                    Ok((edge_row(row)?, far.map(|_| node_row(row, 8)).transpose()?))
+                },
+            )?;
+            rows.collect()
+        })))
+    }
+
+    fn grants<'a>(&'a self, target: &'a str) -> StoreFuture<'a, Result<Vec<(String, Level)>, StoreError>> {
+        Box::pin(std::future::ready(self.read(|db| {
+            let mut statement = db.prepare_cached("SELECT grantee, level FROM grants WHERE target = ?1")?;
+            let rows = statement.query_map([target], |row| Ok((row.get(0)?, Level::from_i64(row.get(1)?))))?;
+            rows.collect()
+        })))
+    }
+
+    fn commit(&self, writes: WriteSet) -> StoreFuture<'_, Result<(), CommitError>> {
+        let (done, result) = oneshot::channel();
+        let sent = self.writer.send(Commit { writes, done });
+        Box::pin(async move {
+            sent.map_err(|_| CommitError::Store("the graph writer stopped".into()))?;
+            result.await.map_err(|_| CommitError::Store("the graph writer stopped".into()))?
+        })
+    }
+}
+
+/// The writer thread: batches queued write sets into one transaction until the store
+/// (and with it the sender) is dropped.
+fn write_loop(mut db: Connection, commits: mpsc::Receiver<Commit>, quotas: Quotas) {
+    while let Ok(first) = commits.recv() {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT {
+            match commits.try_recv() {
+                Ok(commit) => batch.push(commit),
+                Err(_) => break,
+            }
+        }
+        let outcome = (|| -> rusqlite::Result<Vec<Result<(), CommitError>>> {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let results = batch.iter().map(|commit| apply_in_savepoint(&tx, &commit.writes, &quotas)).collect();
+            tx.commit()?;
+            Ok(results)
+        })();
+        match outcome {
+            Ok(results) => {
+                for (commit, result) in batch.into_iter().zip(results) {
+                    let _ = commit.done.send(result);
+                }
+            }
+            Err(err) => {
+                tracing::error!("committing graph writes: {err}");
+                for commit in batch {
+                    let _ = commit.done.send(Err(CommitError::Store(err.to_string())));
+                }
+            }
+        }
+    }
+}
+
+fn apply_in_savepoint(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
+    let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
+    tx.execute_batch("SAVEPOINT run").map_err(store)?;
+    let result = apply(tx, writes, quotas);
+    let end = if result.is_ok() { "RELEASE run" } else { "ROLLBACK TO run; RELEASE run" };
+    tx.execute_batch(end).map_err(store)?;
+    result
+}
+
+/// How a write set changes each owner's usage.
+#[derive(Default, Clone, Copy)]
+struct Delta {
+    nodes: i64,
+    edges: i64,
+    bytes: i64,
+}
+
+fn row_bytes(type_name: &str, context: &str) -> i64 {
+    (type_name.len() + context.len()) as i64 + ROW_OVERHEAD_BYTES
+}
+
+fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
+    let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
+    let mut usage: HashMap<String, Delta> = HashMap::new();
+
+    for node in &writes.insert_nodes {
+        tx.prepare_cached("INSERT INTO node (hex, type, owner, ctx, ver) VALUES (?1, ?2, ?3, ?4, 1)")
+            .and_then(|mut s| s.execute(params![node.hex, node.type_name, node.owner, node.context]))
+            .map_err(store)?;
+        let delta = usage.entry(node.owner.clone()).or_default();
+        delta.nodes += 1;
+        delta.bytes += row_bytes(&node.type_name, &node.context);
+    }
+    for node in &writes.update_nodes {
+        let old = tx
+            .prepare_cached("SELECT owner, octet_length(ctx) FROM node WHERE hex = ?1 AND ver = ?2")
+            .and_then(|mut s| s.query_row(params![node.hex, node.version], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))).optional())
+            .map_err(store)?
+            .ok_or(CommitError::Conflict)?;
+        tx.prepare_cached("UPDATE node SET ctx = ?2, ver = ver + 1 WHERE hex = ?1")
+            .and_then(|mut s| s.execute(params![node.hex, node.context]))
+            .map_err(store)?;
+        usage.entry(old.0).or_default().bytes += node.context.len() as i64 - old.1;
+    }
+    for (id, version) in &writes.delete_nodes {
+        let hex = hex_of(id);
+        let (owner, bytes) = tx
+            .prepare_cached("SELECT owner, type, ctx FROM node WHERE hex = ?1 AND ver = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![hex, version], |row| {
+                    Ok((row.get::<_, String>(0)?, row_bytes(&row.get::<_, String>(1)?, &row.get::<_, String>(2)?)))
+                })
+                .optional()
+            })
+            .map_err(store)?
+            .ok_or(CommitError::Conflict)?;
+        delete_edges_of(tx, &mut usage, id)?;
+        tx.prepare_cached("DELETE FROM node WHERE hex = ?1").and_then(|mut s| s.execute([hex])).map_err(store)?;
+        tx.prepare_cached("DELETE FROM grants WHERE target = ?1").and_then(|mut s| s.execute([id])).map_err(store)?;
+        let delta = usage.entry(owner).or_default();
+        delta.nodes -= 1;
+        delta.bytes -= bytes;
+    }
+    for edge in &writes.insert_edges {
+        for end in [&edge.source, &edge.target] {
+            if !end_exists(tx, end)? {
+                return Err(CommitError::Conflict);
+            }
+        }
+        tx.prepare_cached("INSERT INTO edge (hex, type, owner, src, dst, ctx, ver) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)")
+            .and_then(|mut s| s.execute(params![edge.hex, edge.type_name, edge.owner, edge.source, edge.target, edge.context]))
+            .map_err(store)?;
+        let delta = usage.entry(edge.owner.clone()).or_default();
+        delta.edges += 1;
+        delta.bytes += row_bytes(&edge.type_name, &edge.context);
+    }
+    for edge in &writes.update_edges {
+        let old = tx
+            .prepare_cached("SELECT owner, octet_length(ctx) FROM edge WHERE hex = ?1 AND ver = ?2")
+            .and_then(|mut s| s.query_row(params![edge.hex, edge.version], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))).optional())
+            .map_err(store)?
+            .ok_or(CommitError::Conflict)?;
+        tx.prepare_cached("UPDATE edge SET ctx = ?2, ver = ver + 1 WHERE hex = ?1")
+            .and_then(|mut s| s.execute(params![edge.hex, edge.context]))
+            .map_err(store)?;
+        usage.entry(old.0).or_default().bytes += edge.context.len() as i64 - old.1;
+    }
+    for (hex, version) in &writes.delete_edges {
+        let (owner, bytes) = tx
+            .prepare_cached("DELETE FROM edge WHERE hex = ?1 AND ver = ?2 RETURNING owner, type, ctx")
+            .and_then(|mut s| {
+                s.query_row(params![hex, version], |row| {
+                    Ok((row.get::<_, String>(0)?, row_bytes(&row.get::<_, String>(1)?, &row.get::<_, String>(2)?)))
+                })
+                .optional()
+            })
+            .map_err(store)?
+            .ok_or(CommitError::Conflict)?;
+        let delta = usage.entry(owner).or_default();
+        delta.edges -= 1;
+        delta.bytes -= bytes;
+    }
+    for (target, grantee, level) in &writes.grants {
+        let result = match level {
+            Some(level) => tx
+                .prepare_cached("INSERT OR REPLACE INTO grants (target, grantee, level) VALUES (?1, ?2, ?3)")
+                .and_then(|mut s| s.execute(params![target, grantee, *level as i64])),
+            None => tx
+                .prepare_cached("DELETE FROM grants WHERE target = ?1 AND grantee = ?2")
+                .and_then(|mut s| s.execute(params![target, grantee])),
+        };
+        result.map_err(store)?;
+    }
+    for (root, delta) in usage {
+        charge(tx, &root, delta, quota_of(&root, quotas))?;
+    }
+    Ok(())
+}
+
+fn quota_of<'a>(root: &str, quotas: &'a Quotas) -> &'a Quota {
+    if root == PUBLIC_ROOT { &quotas.public } else { &quotas.user }
+}
+
+/// The 24 hex at the end of a full id.
+fn hex_of(id: &str) -> &str {
+    &id[id.len().saturating_sub(24)..]
+}
+
+fn end_exists(tx: &Transaction<'_>, node: &str) -> Result<bool, CommitError> {
+    if node.starts_with("n::") {
+        return Ok(true); // roots always exist
+    }
+    tx.prepare_cached("SELECT 1 FROM node WHERE hex = ?1")
+        .and_then(|mut s| s.exists([hex_of(node)]))
+        .map_err(|err| CommitError::Store(err.to_string()))
+}
+
+/// Deletes a node's edges (`id`: its full id), charging their owners.
+fn delete_edges_of(tx: &Transaction<'_>, usage: &mut HashMap<String, Delta>, id: &str) -> Result<(), CommitError> {
+    let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
+    let removed: Vec<(String, i64)> = tx
+        .prepare_cached("DELETE FROM edge WHERE src = ?1 OR dst = ?1 RETURNING owner, octet_length(type) + octet_length(ctx)")
+        .and_then(|mut s| s.query_map([id], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
+        .map_err(store)?;
+    for (owner, bytes) in removed {
+        let delta = usage.entry(owner).or_default();
+        delta.edges -= 1;
+        delta.bytes -= bytes + ROW_OVERHEAD_BYTES;
+    }
+    Ok(())
+}
+
+/// Applies an owner's usage change; one that grows past the quota fails the write set.
+fn charge(tx: &Transaction<'_>, root: &str, delta: Delta, quota: &Quota) -> Result<(), CommitError> {
+    let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
+    let (nodes, edges, bytes): (i64, i64, i64) = tx
+        .prepare_cached(
+            "INSERT INTO usage (root, nodes, edges, bytes) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (root) DO UPDATE SET nodes = nodes + ?2, edges = edges + ?3, bytes = bytes + ?4
+             RETURNING nodes, edges, bytes",
+        )
+        .and_then(|mut s| s.query_row(params![root, delta.nodes, delta.edges, delta.bytes], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))))
+        .map_err(store)?;
+    let over = |grew: bool, used: i64, limit: i64, what: &str| (grew && used > limit).then(|| format!("{what} quota of {limit} per root"));
+    let exceeded = over(delta.nodes > 0, nodes, quota.nodes, "node")
+        .or_else(|| over(delta.edges > 0, edges, quota.edges, "edge"))
+        .or_else(|| over(delta.bytes > 0, bytes, quota.bytes, "storage"));
+    match exceeded {
+        Some(quota) => Err(CommitError::Quota(quota)),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,169 @@
+//! Walkers that expose each graph call to tests: access checks, grants, failures after
+//! writes, and the per-run limits. Public, over WebSocket and POST; ids are arguments.
+
+use serde::{Deserialize, Serialize};
+use walker_sdk::graph::{self, Archetype, Level, Query};
+use walker_sdk::{Context, Error, Method, Result, Spec, Walker, export_walkers, json, walker};
+
+fn spec() -> Spec {
+    Spec::new().methods([Method::Websocket, Method::Post]).public()
+}
+
+#[derive(Serialize, Deserialize)]
+struct Item {
+    name: String,
+}
+impl Archetype for Item {
+    const TYPE: &'static str = "Item";
+}
+
+macro_rules! graph_walker {
+    ($name:literal, $ty:ident { $($field:ident : $fty:ty $(= $default:expr)?),* }, |$this:ident, $cx:ident| $body:block) => {
+        walker! { pub struct $ty { $($field: $fty $(= $default)?),* } }
+        impl Walker for $ty {
+            const NAME: &'static str = $name;
+            fn spec() -> Spec {
+                spec()
+            }
+            fn run(self, $cx: &mut Context) -> Result {
+                let $this = self;
+                $body
+            }
+        }
+    };
+}
+
+graph_walker!("g_make", Make { name: String }, |this, cx| {
+    cx.report(graph::spawn(&graph::root(), &Item { name: this.name })?);
+    Ok(())
+});
+
+graph_walker!("g_get", Get { id: String }, |this, cx| {
+    cx.report(graph::get(&this.id)?);
+    Ok(())
+});
+
+graph_walker!("g_update", Update { id: String, name: String }, |this, cx| {
+    cx.report(graph::update(&this.id, &json!({"name": this.name}))?);
+    Ok(())
+});
+
+graph_walker!("g_delete", Delete { id: String }, |this, _cx| { graph::delete(&this.id) });
+
+graph_walker!("g_connect", Connect { from: String, to: String }, |this, cx| {
+    cx.report(graph::connect(&this.from, &this.to, "Link", &json!({"at": 1}))?);
+    Ok(())
+});
+
+graph_walker!("g_disconnect", Disconnect { from: String, to: String }, |this, cx| {
+    cx.report(graph::disconnect(&this.from, &this.to, None)?);
+    Ok(())
+});
+
+fn level(name: &str) -> Result<Level> {
+    Ok(match name {
+        "no_access" => Level::NoAccess,
+        "read" => Level::Read,
+        "connect" => Level::Connect,
+        "write" => Level::Write,
+        other => return Err(Error::msg(format!("unknown level {other}"))),
+    })
+}
+
+graph_walker!("g_grant", Grant { id: String, grantee: Option<String>, level: String }, |this, _cx| {
+    graph::grant(&this.id, this.grantee.as_deref(), level(&this.level)?)
+});
+
+graph_walker!("g_revoke", Revoke { id: String, grantee: Option<String> }, |this, _cx| {
+    graph::revoke(&this.id, this.grantee.as_deref())
+});
+
+graph_walker!("g_access", Access { id: String }, |this, cx| {
+    cx.report(format!("{:?}", graph::access(&this.id)?));
+    Ok(())
+});
+
+graph_walker!("g_list", List { id: String }, |this, cx| {
+    cx.report(graph::all_neighbours(&this.id, &Query::out())?);
+    Ok(())
+});
+
+graph_walker!("g_page", Page { id: String, limit: u32, cursor: Option<String> }, |this, cx| {
+    let page = graph::neighbours_page(&this.id, &Query::out().page(this.limit), this.cursor)?;
+    cx.report(json!({"items": page.items, "cursor": page.cursor}));
+    Ok(())
+});
+
+graph_walker!("g_find", Find { id: String, name: String }, |this, cx| {
+    cx.report(graph::all_neighbours(&this.id, &Query::out().node("Item").equals(json!({"name": this.name})))?);
+    Ok(())
+});
+
+graph_walker!("g_fail", Fail { name: String, how: String }, |this, cx| {
+    graph::spawn(&graph::root(), &Item { name: this.name })?;
+    match this.how.as_str() {
+        "error" => Err(Error::msg("failed after writing")),
+        "trap" => panic!("trapped after writing"),
+        "spin" => loop {
+            std::hint::black_box(());
+        },
+        "memory" => {
+            let block = vec![1u8; 1 << 30];
+            cx.report(std::hint::black_box(&block).len());
+            Ok(())
+        }
+        "report" => {
+            cx.report("x".repeat(8 << 20));
+            Ok(())
+        }
+        "notify" => {
+            cx.notify_self(json!({"before": "failing"}));
+            Err(Error::msg("failed after notifying"))
+        }
+        other => Err(Error::msg(format!("unknown failure {other}"))),
+    }
+});
+
+graph_walker!("g_writes", Writes { count: u32 }, |this, cx| {
+    for n in 0..this.count {
+        graph::spawn(&graph::root(), &Item { name: n.to_string() })?;
+    }
+    cx.report(this.count);
+    Ok(())
+});
+
+graph_walker!("g_big", Big { bytes: usize }, |this, cx| {
+    cx.report(graph::create(&Item { name: "x".repeat(this.bytes) })?.id);
+    Ok(())
+});
+
+graph_walker!("g_make_and_change", MakeAndChange { name: String }, |this, cx| {
+    // Reads see the run's own writes: create, rename, list, delete, list.
+    let root = graph::root();
+    let item = graph::spawn(&root, &Item { name: this.name })?;
+    graph::update(&item.id, &json!({"name": "renamed"}))?;
+    let listed = graph::all_neighbours(&root, &Query::out().node("Item"))?;
+    graph::delete(&item.id)?;
+    let after = graph::all_neighbours(&root, &Query::out().node("Item"))?;
+    cx.report(json!({"listed": listed, "after_delete": after}));
+    Ok(())
+});
+
+export_walkers!(
+    Make,
+    Get,
+    Update,
+    Delete,
+    Connect,
+    Disconnect,
+    Grant,
+    Revoke,
+    Access,
+    List,
+    Page,
+    Find,
+    Fail,
+    Writes,
+    Big,
+    MakeAndChange
+);

@@ -1,0 +1,299 @@
+//! The persistent graph, as jac writes it: `here`, `root`, `here ++> Item(..)`,
+//! `[here -->](`?Item)`, `visit`, grants.
+//!
+//! A run is one transaction: reads see the run's own writes, and every write commits
+//! when `run` returns `Ok` (none survives an `Err` or a trap). Node types are plain serde
+//! structs that implement [`Archetype`]; [`Node<T>`] is `{"id", "context"}`, so
+//! `cx.report(&node)` is byte-identical to jac-cloud's `report node`.
+//!
+//! ```no_run
+//! use walker_sdk::graph::{self, Archetype};
+//! # use serde::{Deserialize, Serialize};
+//! #[derive(Serialize, Deserialize)]
+//! struct Item { name: String }
+//! impl Archetype for Item { const TYPE: &'static str = "Item"; }
+//!
+//! # fn f() -> walker_sdk::Result {
+//! let item = graph::spawn(&graph::root(), &Item { name: "a".into() })?;   // root ++> Item(name="a")
+//! let items = graph::neighbours::<Item>(&graph::root(), graph::Query::out())?; // [root -->](`?Item)
+//! # Ok(()) }
+//! ```
+
+use std::collections::VecDeque;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::bindings::jac::walker::graph as wit;
+use crate::{Error, Result};
+
+pub use wit::{Direction, Level};
+
+/// A node type (jac's `node Item { has name: str; }`): its fields are the context.
+pub trait Archetype: Serialize + DeserializeOwned {
+    /// The type name in ids (`n:Item:…`) and filters.
+    const TYPE: &'static str;
+}
+
+/// A node or an edge: its id and context, typed (`Node<Item>`) or not (`Node`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node<C = Value> {
+    pub id: String,
+    pub context: C,
+}
+
+impl Node {
+    /// The same node with a typed context.
+    pub fn typed<C: DeserializeOwned>(self) -> Result<Node<C>> {
+        Ok(Node { id: self.id, context: serde_json::from_value(self.context)? })
+    }
+
+    /// The type in its id (`Item` for `n:Item:…`; empty for roots and untyped edges).
+    pub fn type_name(&self) -> &str {
+        self.id.split(':').nth(1).unwrap_or_default()
+    }
+}
+
+/// An edge, with its ends' ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Edge<C = Value> {
+    pub id: String,
+    pub source: String,
+    pub target: String,
+    pub context: C,
+}
+
+/// A host refusal as the walker's error: `not found: …`, `denied: …`, `invalid: …`.
+fn host<T>(result: std::result::Result<T, wit::Error>) -> Result<T> {
+    result.map_err(|err| match err {
+        wit::Error::NotFound(msg) => Error::msg(format!("not found: {msg}")),
+        wit::Error::Denied(msg) => Error::msg(format!("denied: {msg}")),
+        wit::Error::Invalid(msg) => Error::msg(format!("invalid: {msg}")),
+    })
+}
+
+fn parse<T: DeserializeOwned>(json: String) -> Result<T> {
+    Ok(serde_json::from_str(&json)?)
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("graph contexts serialize to JSON")
+}
+
+/// The entry node: the caller's root, or the node the call named.
+pub fn here() -> Node {
+    serde_json::from_str(&wit::here()).expect("the host sends nodes as JSON")
+}
+
+/// The caller's root id, `n::<hex>`.
+pub fn root() -> String {
+    wit::root()
+}
+
+/// A node (or edge) by id, if it exists and the caller may read it.
+pub fn get(id: &str) -> Result<Option<Node>> {
+    wit::get(id).map(parse).transpose()
+}
+
+/// A node of type `T` by id; `None` if absent, unreadable or of another type.
+pub fn get_as<T: Archetype>(id: &str) -> Result<Option<Node<T>>> {
+    match get(id)? {
+        Some(node) if node.type_name() == T::TYPE => node.typed().map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// `save(Item(..))`: a node owned by the caller's root, connected to nothing.
+pub fn create<T: Archetype>(context: &T) -> Result<Node<T>> {
+    parse(host(wit::create(T::TYPE, &to_json(context)))?)
+}
+
+/// `from ++> Item(..)`: a new node and an untyped edge from `from` to it.
+pub fn spawn<T: Archetype>(from: &str, context: &T) -> Result<Node<T>> {
+    parse(host(wit::spawn(from, "", "{}", T::TYPE, &to_json(context)))?)
+}
+
+/// `from +>:E(..):+> Item(..)`: a new node and an edge of type `edge_type` to it.
+pub fn spawn_via<T: Archetype>(from: &str, edge_type: &str, edge: &impl Serialize, context: &T) -> Result<Node<T>> {
+    parse(host(wit::spawn(from, edge_type, &to_json(edge), T::TYPE, &to_json(context)))?)
+}
+
+/// `from +>:E(..):+> to` ("" for an untyped edge).
+pub fn connect(from: &str, to: &str, edge_type: &str, context: &impl Serialize) -> Result<Edge> {
+    parse(host(wit::connect(from, to, edge_type, &to_json(context)))?)
+}
+
+/// `from del--> to`: removes the edges from `from` to `to` (of one type, if given).
+pub fn disconnect(from: &str, to: &str, edge_type: Option<&str>) -> Result<u32> {
+    host(wit::disconnect(from, to, edge_type))
+}
+
+/// Sets top-level fields of a node's (or edge's) context; returns it updated.
+pub fn update(id: &str, fields: &impl Serialize) -> Result<Node> {
+    parse(host(wit::update(id, &to_json(fields)))?)
+}
+
+/// Deletes a node with its edges, or an edge.
+pub fn delete(id: &str) -> Result {
+    host(wit::delete(id))
+}
+
+/// Gives a root (`Some(root id)`) or everyone (`None`) `level` on `id`; on a root it
+/// covers the root's whole graph.
+pub fn grant(id: &str, grantee: Option<&str>, level: Level) -> Result {
+    host(wit::grant(id, grantee, level))
+}
+
+pub fn revoke(id: &str, grantee: Option<&str>) -> Result {
+    host(wit::revoke(id, grantee))
+}
+
+/// The caller's level on `id`.
+pub fn access(id: &str) -> Result<Level> {
+    host(wit::access(id))
+}
+
+/// Which neighbours: `[-->]` (`Query::out()`), `[<--]`, `[<-->]`, narrowed by edge
+/// type, node type and field values.
+#[derive(Debug, Clone)]
+pub struct Query {
+    direction: Direction,
+    edge_type: Option<String>,
+    node_type: Option<String>,
+    equals: Option<Value>,
+    page: u32,
+}
+
+impl Query {
+    fn new(direction: Direction) -> Self {
+        Query { direction, edge_type: None, node_type: None, equals: None, page: 0 }
+    }
+
+    pub fn out() -> Self {
+        Self::new(Direction::Out)
+    }
+
+    pub fn incoming() -> Self {
+        Self::new(Direction::In)
+    }
+
+    pub fn both() -> Self {
+        Self::new(Direction::Both)
+    }
+
+    /// Only along edges of this type (`[->:Follows:->]`).
+    pub fn edge(mut self, edge_type: &str) -> Self {
+        self.edge_type = Some(edge_type.to_string());
+        self
+    }
+
+    /// Only neighbours of this type (`(`?Item)`).
+    pub fn node(mut self, node_type: &str) -> Self {
+        self.node_type = Some(node_type.to_string());
+        self
+    }
+
+    /// Only neighbours whose context has these top-level values (`(?name == "a")`).
+    pub fn equals(mut self, fields: Value) -> Self {
+        self.equals = Some(fields);
+        self
+    }
+
+    /// Neighbours per host call (0: the host's maximum).
+    pub fn page(mut self, items: u32) -> Self {
+        self.page = items;
+        self
+    }
+
+    fn to_wit(&self, cursor: Option<String>) -> wit::Query {
+        wit::Query {
+            direction: self.direction,
+            edge_type: self.edge_type.clone(),
+            node_type: self.node_type.clone(),
+            equals: self.equals.as_ref().map(to_json),
+            limit: self.page,
+            cursor,
+        }
+    }
+}
+
+/// One page of neighbours and where the next starts.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    pub items: Vec<Node>,
+    pub cursor: Option<String>,
+}
+
+/// One page of `node`'s neighbours, from `cursor`.
+pub fn neighbours_page(node: &str, query: &Query, cursor: Option<String>) -> Result<Page> {
+    parse(host(wit::neighbours(node, &query.to_wit(cursor)))?)
+}
+
+/// Every neighbour of `node` matching `query`, in the order their edges were made.
+pub fn all_neighbours(node: &str, query: &Query) -> Result<Vec<Node>> {
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = neighbours_page(node, query, cursor)?;
+        items.extend(page.items);
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// The neighbours of type `T` (`[node -->](`?Item)` with `Query::out()`).
+pub fn neighbours<T: Archetype>(node: &str, query: Query) -> Result<Vec<Node<T>>> {
+    all_neighbours(node, &query.node(T::TYPE))?.into_iter().map(Node::typed).collect()
+}
+
+/// jac's `visit`: a queue of nodes to walk, breadth-first by default.
+///
+/// ```no_run
+/// # use walker_sdk::graph::{self, Walk, Query};
+/// # fn f() -> walker_sdk::Result {
+/// let mut walk = Walk::from(graph::here());
+/// while let Some(node) = walk.next() {
+///     walk.visit(graph::all_neighbours(&node.id, &Query::out())?); // visit [-->]
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+pub struct Walk {
+    queue: VecDeque<Node>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl Walk {
+    /// Queues nodes not visited before.
+    pub fn visit(&mut self, nodes: impl IntoIterator<Item = Node>) {
+        for node in nodes {
+            if self.seen.insert(node.id.clone()) {
+                self.queue.push_back(node);
+            }
+        }
+    }
+
+    /// jac's `disengage`: stops the walk.
+    pub fn disengage(&mut self) {
+        self.queue.clear();
+    }
+}
+
+impl From<Node> for Walk {
+    fn from(start: Node) -> Self {
+        let mut walk = Walk::default();
+        walk.visit([start]);
+        walk
+    }
+}
+
+impl Iterator for Walk {
+    type Item = Node;
+
+    fn next(&mut self) -> Option<Node> {
+        self.queue.pop_front()
+    }
+}
