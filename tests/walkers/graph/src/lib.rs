@@ -79,7 +79,12 @@ graph_walker!("g_revoke", Revoke { id: String, grantee: Option<String> }, |this,
 });
 
 graph_walker!("g_access", Access { id: String }, |this, cx| {
-    cx.report(format!("{:?}", graph::access(&this.id)?));
+    cx.report(match graph::access(&this.id)? {
+        Level::NoAccess => "no_access",
+        Level::Read => "read",
+        Level::Connect => "connect",
+        Level::Write => "write",
+    });
     Ok(())
 });
 

@@ -1,0 +1,347 @@
+//! The persistent graph against a real server on loopback, real clients and real
+//! compiled walkers: jac-cloud's reply shapes, entry nodes, the access matrix, one
+//! transaction per run, concurrent updates, durability across restarts and `kill -9`,
+//! quotas and per-run limits.
+//!
+//! Needs the walkers built first: `scripts/build-walkers.sh --with-tests`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::server::TestServer;
+use walker_host::config::Config;
+
+fn is_item_id(id: &Value) -> bool {
+    id.as_str().and_then(|id| id.strip_prefix("n:Item:")).is_some_and(|hex| {
+        hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+/// A server with the example walkers and the graph test walkers.
+async fn graph_server(configure: impl FnOnce(&mut Config)) -> TestServer {
+    let server = TestServer::start_with(configure).await;
+    support::deploy(&support::fixture("graph.wasm"), &server.walkers_dir().join("graph.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("g_make").is_some() }).await;
+    server
+}
+
+/// Calls a walker over REST and returns its reports, asserting it succeeded.
+async fn reports(server: &TestServer, path: &str, body: Value, token: Option<&str>) -> Value {
+    let (status, reply) = server.post(path, body, token).await;
+    assert_eq!(status, 200, "{path}: {reply}");
+    reply["reports"].clone()
+}
+
+async fn walker_error(server: &TestServer, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+    let (status, reply) = server.post(path, body, token).await;
+    assert_ne!(status, 200, "{path} should fail: {reply}");
+    (status, reply["errors"][0].clone())
+}
+
+#[tokio::test]
+async fn make_item_and_ws_item_reply_as_jac_cloud_and_items_can_be_listed_renamed_and_deleted() {
+    let server = graph_server(|_| {}).await;
+    let (token, _) = server.user("items@example.com").await;
+
+    let (status, reply) = server.post("/walker/make_item", json!({"name": "first"}), Some(&token)).await;
+    assert_eq!(status, 200);
+    let first = reply["reports"][0].clone();
+    assert!(is_item_id(&first["id"]), "{reply}");
+    assert_eq!(reply, json!({"status": 200, "reports": [{"id": first["id"], "context": {"name": "first"}}]}));
+    let default = reports(&server, "/walker/make_item", json!({}), Some(&token)).await;
+    assert_eq!(default[0]["context"], json!({"name": "a"}), "jac-cloud's default name");
+
+    let (mut client, _) = server.connect(&format!("?auth={token}")).await;
+    let reply = client.call(json!({"type": "walker", "walker": "ws_item", "context": {"name": "third"}, "response": true})).await;
+    let third = reply["reports"][0].clone();
+    assert!(is_item_id(&third["id"]));
+    assert_eq!(reply, json!({"status": 200, "reports": [{"id": third["id"], "context": {"name": "third"}}]}));
+    assert_eq!(server.post("/walker/make_item", json!({}), None).await, (403, json!({"detail": "Not authenticated"})));
+
+    let listed = reports(&server, "/walker/list_items", json!({}), Some(&token)).await;
+    assert_eq!(listed, json!([[first, default[0], third]]), "one list, in creation order");
+
+    // On a node entry: over REST and over the WebSocket.
+    let renamed = reports(&server, &format!("/walker/rename_item/{}", first["id"].as_str().unwrap()), json!({"name": "renamed"}), Some(&token)).await;
+    assert_eq!(renamed, json!([{"id": first["id"], "context": {"name": "renamed"}}]));
+    let reply = client
+        .call(json!({"type": "walker", "walker": "delete_item", "node": third["id"], "response": true}))
+        .await;
+    assert_eq!(reply, json!({"status": 200, "reports": []}));
+    let whoami = client.call(json!({"type": "walker", "walker": "whoami", "node": first["id"], "response": true})).await;
+    assert_eq!(whoami["reports"], json!([{"id": first["id"], "context": {"name": "renamed"}}]), "here is the entry node");
+    let listed = reports(&server, "/walker/list_items", json!({}), Some(&token)).await;
+    assert_eq!(listed[0].as_array().unwrap().len(), 2);
+    assert_eq!(listed[0][0]["context"]["name"], "renamed");
+
+    // Routes follow `entry_type`.
+    let item_path = |walker: &str| format!("/walker/{walker}/{}", first["id"].as_str().unwrap());
+    assert_eq!(server.post(&item_path("list_items"), json!({}), Some(&token)).await.0, 404, "root only");
+    assert_eq!(server.post("/walker/rename_item", json!({"name": "x"}), Some(&token)).await.0, 404, "node only");
+}
+
+#[tokio::test]
+async fn entry_nodes_must_exist_and_be_readable() {
+    let server = graph_server(|_| {}).await;
+    let (alice, _) = server.user("alice@example.com").await;
+    let (bob, _) = server.user("bob@example.com").await;
+    let item = reports(&server, "/walker/make_item", json!({}), Some(&alice)).await[0]["id"].as_str().unwrap().to_string();
+    let unknown = "n:Item:0123456789abcdef01234567";
+
+    for node in [item.as_str(), unknown] {
+        let denied = json!({"detail": {"error": format!("You don't have access on target entry {node}!")}});
+        assert_eq!(server.post(&format!("/walker/rename_item/{node}"), json!({"name": "x"}), Some(&bob)).await, (403, denied));
+        let (mut client, _) = server.connect(&format!("?auth={bob}")).await;
+        let refused = client.call(json!({"type": "walker", "walker": "rename_item", "node": node, "context": {"name": "x"}})).await;
+        assert_eq!(refused, json!({"type": "walker", "error": format!("You don't have access on target entry {node}!")}));
+    }
+    let (status, body) = server.post("/walker/rename_item/n:Item:nothex", json!({"name": "x"}), Some(&bob)).await;
+    assert_eq!((status, body["detail"][0]["loc"].clone()), (422, json!(["path", "node"])));
+    // The owner still may, and nothing changed.
+    let renamed = reports(&server, &format!("/walker/rename_item/{item}"), json!({"name": "mine"}), Some(&alice)).await;
+    assert_eq!(renamed[0]["context"], json!({"name": "mine"}));
+}
+
+#[tokio::test]
+async fn access_follows_jac_clouds_rules_and_grants() {
+    let server = graph_server(|_| {}).await;
+    let (alice, alice_root) = server.user("alice@example.com").await;
+    let (bob, bob_root) = server.user("bob@example.com").await;
+    let (carol, _) = server.user("carol@example.com").await;
+    let make = |name: &'static str| {
+        let server = &server;
+        let alice = alice.clone();
+        async move { reports(server, "/walker/g_make", json!({"name": name}), Some(&alice)).await[0].clone() }
+    };
+    let x = make("x").await;
+    let y = make("y").await;
+    let x_id = x["id"].as_str().unwrap();
+    let alice_root_id = format!("n::{alice_root}");
+    let get = |token: &str, id: &str| {
+        let (server, token, id) = (&server, token.to_string(), id.to_string());
+        async move { reports(server, "/walker/g_get", json!({"id": id}), Some(&token)).await[0].clone() }
+    };
+    let access = |token: &str, id: &str| {
+        let (server, token, id) = (&server, token.to_string(), id.to_string());
+        async move { reports(server, "/walker/g_access", json!({"id": id}), Some(&token)).await[0].clone() }
+    };
+    let grant = |id: &str, grantee: Option<&str>, level: &str| {
+        let body = json!({"id": id, "grantee": grantee, "level": level});
+        let (server, alice) = (&server, alice.clone());
+        async move { reports(server, "/walker/g_grant", body, Some(&alice)).await }
+    };
+    let update = |token: &str, id: &str| {
+        let (server, token, id) = (&server, token.to_string(), id.to_string());
+        async move { server.post("/walker/g_update", json!({"id": id, "name": "changed"}), Some(&token)).await }
+    };
+    let connect = |token: &str, from: &str, to: &str| {
+        let (server, token, body) = (&server, token.to_string(), json!({"from": from, "to": to}));
+        async move { server.post("/walker/g_connect", body, Some(&token)).await }
+    };
+
+    // The owner may do anything; others see nothing.
+    assert_eq!(get(&alice, x_id).await, x);
+    assert_eq!(access(&alice, x_id).await, "write");
+    assert_eq!(get(&bob, x_id).await, Value::Null);
+    assert_eq!(access(&bob, x_id).await, "no_access");
+    let (status, error) = walker_error(&server, "/walker/g_update", json!({"id": x_id, "name": "b"}), Some(&bob)).await;
+    assert_eq!((status, error["type"].clone()), (500, json!("walker_error")));
+    assert_eq!(error["msg"], format!("walker g_update failed: not found: no node or edge {x_id}"));
+
+    // Read: visible, not writable, not connectable.
+    grant(x_id, Some(&bob_root), "read").await;
+    assert_eq!(get(&bob, x_id).await, x);
+    let (_, body) = update(&bob, x_id).await;
+    assert_eq!(body["errors"][0]["msg"], format!("walker g_update failed: denied: no write access on {x_id}"));
+    let (_, body) = connect(&bob, &format!("n::{bob_root}"), x_id).await;
+    assert_eq!(body["errors"][0]["msg"], format!("walker g_connect failed: denied: no connect access on {x_id}"));
+
+    // Connect needs it on both ends; the edge is the connector's.
+    grant(x_id, Some(&bob_root), "connect").await;
+    let (status, edge) = connect(&bob, &format!("n::{bob_root}"), x_id).await;
+    assert_eq!(status, 200, "{edge}");
+    let edge = &edge["reports"][0];
+    assert_eq!((edge["source"].clone(), edge["target"].clone()), (json!(format!("n::{bob_root}")), x["id"].clone()));
+    assert_eq!(edge["context"], json!({"at": 1}));
+    let (_, body) = connect(&carol, x_id, y["id"].as_str().unwrap()).await;
+    assert!(body["errors"][0]["msg"].as_str().unwrap().contains("not found"), "{body}");
+    assert_eq!(update(&bob, x_id).await.0, 500);
+
+    // Write.
+    grant(x_id, Some(&bob_root), "write").await;
+    let (status, body) = update(&bob, x_id).await;
+    assert_eq!((status, body["reports"][0]["context"].clone()), (200, json!({"name": "changed"})));
+
+    // Revoke: back to nothing.
+    reports(&server, "/walker/g_revoke", json!({"id": x_id, "grantee": bob_root}), Some(&alice)).await;
+    assert_eq!(get(&bob, x_id).await, Value::Null);
+
+    // A grant on a root covers its graph; one on a node overrides it.
+    grant(&alice_root_id, Some(&bob_root), "read").await;
+    assert_eq!(get(&bob, y["id"].as_str().unwrap()).await, y);
+    let listed = reports(&server, "/walker/g_list", json!({"id": alice_root_id}), Some(&bob)).await;
+    assert_eq!(listed[0].as_array().unwrap().len(), 2, "bob traverses alice's graph: {listed}");
+    grant(x_id, Some(&bob_root), "no_access").await;
+    let listed = reports(&server, "/walker/g_list", json!({"id": alice_root_id}), Some(&bob)).await;
+    assert_eq!(listed, json!([[y]]), "traversal skips what bob may not read");
+    assert_eq!(get(&carol, y["id"].as_str().unwrap()).await, Value::Null, "the root grant was bob's only");
+
+    // Everyone.
+    grant(y["id"].as_str().unwrap(), None, "read").await;
+    assert_eq!(get(&carol, y["id"].as_str().unwrap()).await, y);
+    assert_eq!(access(&carol, y["id"].as_str().unwrap()).await, "read");
+    reports(&server, "/walker/g_revoke", json!({"id": y["id"]}), Some(&alice)).await;
+    assert_eq!(get(&carol, y["id"].as_str().unwrap()).await, Value::Null);
+
+    // Only a writer may grant, and roots cannot be deleted.
+    let (_, body) = server.post("/walker/g_grant", json!({"id": x_id, "grantee": bob_root, "level": "write"}), Some(&bob)).await;
+    assert!(body["errors"][0]["msg"].as_str().unwrap().contains("not found"), "{body}");
+    let (_, body) = server.post("/walker/g_delete", json!({"id": alice_root_id}), Some(&alice)).await;
+    assert_eq!(body["errors"][0]["msg"], "walker g_delete failed: invalid: a root cannot be deleted");
+}
+
+#[tokio::test]
+async fn a_failed_run_writes_nothing_and_reads_see_their_own_writes() {
+    let server = graph_server(|config| config.walker_report_bytes = 1 << 20).await;
+    let (token, root) = server.user("fail@example.com").await;
+    let root_id = format!("n::{root}");
+    let items = || async { reports(&server, "/walker/g_list", json!({"id": root_id}), Some(&token)).await };
+
+    for (how, kind) in [
+        ("error", "walker_error"),
+        ("trap", "walker_trap"),
+        ("spin", "time_limit"),
+        ("memory", "memory_limit"),
+        ("report", "report_size_limit"),
+    ] {
+        let (_, error) = walker_error(&server, "/walker/g_fail", json!({"name": how, "how": how}), Some(&token)).await;
+        assert_eq!(error["type"], kind, "{how}: {error}");
+        assert_eq!(items().await, json!([[]]), "{how}: nothing was written");
+    }
+    let (_, error) = walker_error(&server, "/walker/fail_after_write", json!({"name": "n"}), Some(&token)).await;
+    assert_eq!(error["msg"], "walker fail_after_write failed: failed after writing");
+    assert_eq!(reports(&server, "/walker/list_items", json!({}), Some(&token)).await, json!([[]]));
+
+    // Notifications are delivered as the walker runs, so a failed run's have been sent.
+    let (mut client, _) = server.connect(&format!("?auth={token}")).await;
+    client.send(json!({"type": "walker", "walker": "g_fail", "context": {"name": "n", "how": "notify"}})).await;
+    assert_eq!(client.recv().await, json!({"before": "failing"}));
+    assert_eq!(client.recv().await["error"][0]["msg"], "walker g_fail failed: failed after notifying");
+    assert_eq!(items().await, json!([[]]));
+
+    // Within a run: create, update, list, delete, list.
+    let seen = reports(&server, "/walker/g_make_and_change", json!({"name": "temp"}), Some(&token)).await;
+    assert_eq!(seen[0]["listed"].as_array().unwrap().len(), 1);
+    assert_eq!(seen[0]["listed"][0]["context"], json!({"name": "renamed"}));
+    assert_eq!(seen[0]["after_delete"], json!([]));
+    assert_eq!(items().await, json!([[]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_increments_of_one_counter_lose_no_update() {
+    let server = graph_server(|_| {}).await;
+    let (token, _) = server.user("count@example.com").await;
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        clients.push(server.connect(&format!("?auth={token}")).await.0);
+    }
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            tokio::spawn(async move {
+                let mut values = Vec::new();
+                for _ in 0..25 {
+                    let reply = client.call(json!({"type": "walker", "walker": "counter", "response": true})).await;
+                    values.push(reply["reports"][0].as_i64().unwrap_or_else(|| panic!("{reply}")));
+                }
+                values
+            })
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    for task in tasks {
+        for value in tokio::time::timeout(Duration::from_secs(60), task).await.unwrap().unwrap() {
+            assert!(seen.insert(value), "{value} reported twice");
+        }
+    }
+    assert_eq!(seen, (1..=400).collect(), "every increment counted once");
+    assert_eq!(reports(&server, "/walker/counter", json!({}), Some(&token)).await, json!([401]));
+}
+
+#[tokio::test]
+async fn the_graph_survives_a_restart() {
+    let server = graph_server(|_| {}).await;
+    let (token, _) = server.user("durable@example.com").await;
+    for name in ["a", "b", "c"] {
+        reports(&server, "/walker/make_item", json!({"name": name}), Some(&token)).await;
+    }
+    let before = reports(&server, "/walker/list_items", json!({}), Some(&token)).await;
+    let (walkers, data) = server.stop().await;
+    let server = TestServer::start_in(walkers, data, |_| {}).await;
+    assert_eq!(reports(&server, "/walker/list_items", json!({}), Some(&token)).await, before);
+}
+
+#[tokio::test]
+async fn quotas_and_per_run_limits_are_structured_errors_and_write_nothing() {
+    let server = graph_server(|config| {
+        config.quota_nodes = 3;
+        config.public_quota_nodes = 1;
+        config.graph_writes = 5;
+        config.context_bytes = 1024;
+    })
+    .await;
+    let (token, root) = server.user("quota@example.com").await;
+    let root_id = format!("n::{root}");
+    for name in ["1", "2", "3"] {
+        reports(&server, "/walker/g_make", json!({"name": name}), Some(&token)).await;
+    }
+    let (status, error) = walker_error(&server, "/walker/g_make", json!({"name": "4"}), Some(&token)).await;
+    assert_eq!(
+        (status, error),
+        (507, json!({"type": "storage_quota", "msg": "walker g_make exceeded the node quota of 3 per root; nothing was written"}))
+    );
+    let listed = reports(&server, "/walker/g_list", json!({"id": root_id}), Some(&token)).await;
+    assert_eq!(listed[0].as_array().unwrap().len(), 3);
+    // Deleting frees quota.
+    reports(&server, "/walker/g_delete", json!({"id": listed[0][0]["id"]}), Some(&token)).await;
+    reports(&server, "/walker/g_make", json!({"name": "4"}), Some(&token)).await;
+
+    // The public root, shared by anonymous callers, has its own (tighter) quota.
+    reports(&server, "/walker/g_make", json!({"name": "anon"}), None).await;
+    let (status, error) = walker_error(&server, "/walker/g_make", json!({"name": "anon2"}), None).await;
+    assert_eq!((status, error["type"].clone()), (507, json!("storage_quota")));
+
+    // Per run: writes and context size.
+    let (_, error) = walker_error(&server, "/walker/g_writes", json!({"count": 6}), Some(&token)).await;
+    assert_eq!(error, json!({"type": "graph_write_limit", "msg": "walker g_writes exceeded its limit of 5 graph writes per run"}));
+    let (_, error) = walker_error(&server, "/walker/g_big", json!({"bytes": 2000}), Some(&token)).await;
+    assert_eq!(error["type"], "context_size_limit");
+    let listed = reports(&server, "/walker/g_list", json!({"id": root_id}), Some(&token)).await;
+    assert_eq!(listed[0].as_array().unwrap().len(), 3, "the failed runs wrote nothing");
+}
+
+#[tokio::test]
+async fn neighbours_page_in_creation_order_and_filter_by_field() {
+    let server = graph_server(|_| {}).await;
+    let (token, root) = server.user("pages@example.com").await;
+    let root_id = format!("n::{root}");
+    let mut made = Vec::new();
+    for name in ["a", "b", "c", "b", "e"] {
+        made.push(reports(&server, "/walker/g_make", json!({"name": name}), Some(&token)).await[0].clone());
+    }
+    let mut listed = Vec::new();
+    let mut cursor = Value::Null;
+    for _ in 0..3 {
+        let page = reports(&server, "/walker/g_page", json!({"id": root_id, "limit": 2, "cursor": cursor}), Some(&token)).await;
+        listed.extend(page[0]["items"].as_array().unwrap().clone());
+        cursor = page[0]["cursor"].clone();
+    }
+    assert_eq!(listed, made);
+    assert_eq!(cursor, Value::Null, "the last page says so");
+    let found = reports(&server, "/walker/g_find", json!({"id": root_id, "name": "b"}), Some(&token)).await;
+    assert_eq!(found, json!([[made[1], made[3]]]));
+}
