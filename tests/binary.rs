@@ -1,10 +1,12 @@
 //! The `walker-host` binary itself: every flag and its environment variable, ranges
-//! refused with a clear error, and SIGTERM (close 1001, no new connections, exit 0).
+//! refused with a clear error, SIGTERM (close 1001, no new connections, exit 0), and
+//! `kill -9` in the middle of graph writes.
 //!
 //! Each run gets an empty environment, so a developer's `JAC_*` variables change nothing.
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -122,25 +124,22 @@ fn out_of_range_values_are_refused_with_a_clear_error() {
     }
 }
 
-#[tokio::test]
-async fn sigterm_closes_websockets_with_1001_refuses_new_connections_and_exits() {
-    let walkers = tempfile::tempdir().unwrap();
-    std::fs::copy(support::chat_wasm(), walkers.path().join("chat.wasm")).unwrap();
-    let data = tempfile::tempdir().unwrap();
+/// Starts the binary on a free loopback port with the example walkers of `walkers` and
+/// the data of `data`; returns it once it answers.
+async fn start_server(walkers: &std::path::Path, data: &std::path::Path) -> (tokio::process::Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
-    let mut server = tokio::process::Command::new(BINARY)
+    let server = tokio::process::Command::new(BINARY)
         .args(["--listen", &listen, "--walkers-dir"])
-        .arg(walkers.path())
+        .arg(walkers)
         .arg("--data-dir")
-        .arg(data.path())
+        .arg(data)
         .env_clear()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-
     let http = reqwest::Client::new();
     let healthz = format!("http://{listen}/healthz");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -148,6 +147,19 @@ async fn sigterm_closes_websockets_with_1001_refuses_new_connections_and_exits()
         assert!(tokio::time::Instant::now() < deadline, "the server starts");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (server, listen)
+}
+
+fn example_walkers() -> tempfile::TempDir {
+    let walkers = tempfile::tempdir().unwrap();
+    std::fs::copy(support::chat_wasm(), walkers.path().join("chat.wasm")).unwrap();
+    walkers
+}
+
+#[tokio::test]
+async fn sigterm_closes_websockets_with_1001_refuses_new_connections_and_exits() {
+    let (walkers, data) = (example_walkers(), tempfile::tempdir().unwrap());
+    let (mut server, listen) = start_server(walkers.path(), data.path()).await;
     let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{listen}/websocket")).await.unwrap();
     let mut client = support::server::Client { socket };
     assert_eq!(client.recv().await["type"], "connection");
@@ -170,4 +182,58 @@ async fn sigterm_closes_websockets_with_1001_refuses_new_connections_and_exits()
     assert!(server.try_wait().unwrap().is_none(), "while the lingering session closes");
     let status = tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("exits in time").unwrap();
     assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_graph_write_survives_kill_9() {
+    let (walkers, data) = (example_walkers(), tempfile::tempdir().unwrap());
+    let (mut server, listen) = start_server(walkers.path(), data.path()).await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("http://{listen}{path}");
+    let credentials = json!({"email": "crash@example.com", "password": "pw"});
+    assert_eq!(http.post(url("/user/register")).json(&credentials).send().await.unwrap().status(), 201);
+    let login: Value = http.post(url("/user/login")).json(&credentials).send().await.unwrap().json().await.unwrap();
+    let token = format!("Bearer {}", login["token"].as_str().unwrap());
+
+    // Four writers in a loop; the server is killed while they write.
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let (http, url, token) = (http.clone(), url("/walker/make_item"), token.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                for n in 0.. {
+                    let sent = http.post(&url).header("authorization", &token).json(&json!({"name": format!("{writer}-{n}")}));
+                    let Ok(response) = sent.send().await else { break };
+                    let Ok(reply) = response.json::<Value>().await else { break };
+                    acknowledged.push(reply["reports"][0]["id"].as_str().unwrap().to_string());
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server.start_kill().unwrap(); // SIGKILL
+    server.wait().await.unwrap();
+    let mut acknowledged = BTreeSet::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.unwrap());
+    }
+    assert!(acknowledged.len() > 20, "writes were acknowledged before the kill: {}", acknowledged.len());
+
+    let (_server, listen) = start_server(walkers.path(), data.path()).await;
+    let listed: Value = http
+        .post(format!("http://{listen}/walker/list_items"))
+        .header("authorization", &token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored: BTreeSet<String> =
+        listed["reports"][0].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap().to_string()).collect();
+    let lost: Vec<_> = acknowledged.difference(&stored).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    assert!(stored.len() <= acknowledged.len() + 4, "at most the writes in flight were committed unacknowledged");
 }

@@ -272,6 +272,37 @@ async fn concurrent_increments_of_one_counter_lose_no_update() {
     assert_eq!(reports(&server, "/walker/counter", json!({}), Some(&token)).await, json!([401]));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_of_different_roots_lose_no_update() {
+    let server = graph_server(|_| {}).await;
+    let (alice, _) = server.user("alice@example.com").await;
+    let (bob, bob_root) = server.user("bob@example.com").await;
+    let node = reports(&server, "/walker/g_make", json!({"name": "shared"}), Some(&alice)).await[0]["id"].clone();
+    reports(&server, "/walker/g_grant", json!({"id": node, "grantee": bob_root, "level": "write"}), Some(&alice)).await;
+
+    // Runs of one root are ordered; alice's and bob's race, and the losers are re-run.
+    let mut tasks = Vec::new();
+    for token in [&alice, &bob].repeat(8) {
+        let (mut client, _) = server.connect(&format!("?auth={token}")).await;
+        let event = json!({"type": "walker", "walker": "g_increment", "context": {"id": node}, "response": true});
+        tasks.push(tokio::spawn(async move {
+            let mut values = Vec::new();
+            for _ in 0..25 {
+                let reply = client.call(event.clone()).await;
+                values.push(reply["reports"][0].as_i64().unwrap_or_else(|| panic!("{reply}")));
+            }
+            values
+        }));
+    }
+    let mut seen = BTreeSet::new();
+    for task in tasks {
+        for value in tokio::time::timeout(Duration::from_secs(60), task).await.unwrap().unwrap() {
+            assert!(seen.insert(value), "{value} reported twice");
+        }
+    }
+    assert_eq!(seen, (1..=400).collect());
+}
+
 #[tokio::test]
 async fn the_graph_survives_a_restart() {
     let server = graph_server(|_| {}).await;

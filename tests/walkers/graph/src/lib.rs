@@ -129,6 +129,15 @@ graph_walker!("g_fail", Fail { name: String, how: String }, |this, cx| {
     }
 });
 
+graph_walker!("g_increment", Increment { id: String }, |this, cx| {
+    // Read, modify, write: concurrent runs must not lose an increment.
+    let node = graph::get(&this.id)?.ok_or_else(|| Error::msg("no such node"))?;
+    let value = node.context["value"].as_i64().unwrap_or(0) + 1;
+    graph::update(&this.id, &json!({"value": value}))?;
+    cx.report(value);
+    Ok(())
+});
+
 graph_walker!("g_writes", Writes { count: u32 }, |this, cx| {
     for n in 0..this.count {
         graph::spawn(&graph::root(), &Item { name: n.to_string() })?;
@@ -168,6 +177,7 @@ export_walkers!(
     Page,
     Find,
     Fail,
+    Increment,
     Writes,
     Big,
     MakeAndChange
