@@ -125,7 +125,8 @@ async fn a_new_python_build_replaces_the_old_one_under_load() {
     let catalog = server.running.shared.catalog.clone();
     let target = server.walkers_dir().join("python-chat.wasm");
     support::deploy(&support::example_wasm("python-chat.wasm"), &target);
-    support::wait_until(&catalog, || async { catalog.walker("py_report_context").is_some() }).await;
+    let compiled = || async { catalog.walker("py_report_context").is_some() };
+    support::wait_until_within(&catalog, Duration::from_secs(120), compiled).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let answers = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -162,4 +163,69 @@ async fn a_new_python_build_replaces_the_old_one_under_load() {
     assert!(switched > 0 && answers[..switched].iter().all(|a| a == "python"), "old version first");
     assert!(answers[switched..].iter().all(|a| a == "python-v2"), "then only the new one: {answers:?}");
     assert!(answers.len() > switched + 1, "calls ran after the swap");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_language_writes_and_reads_the_same_graph() {
+    let server = polyglot_server().await;
+    let (token, _) = server.user("notes@example.com").await;
+    let (mut client, _) = server.connect(&format!("?auth={token}")).await;
+    let call = |walker: String, context: serde_json::Value| {
+        json!({"type": "walker", "walker": walker, "context": context, "response": true})
+    };
+    let mut notes = Vec::new();
+    for (prefix, language) in LANGUAGES {
+        let reply = client.call(call(format!("{prefix}make_note"), json!({"text": language}))).await;
+        let note = reply["reports"][0].clone();
+        let hex = note["id"].as_str().and_then(|id| id.strip_prefix("n:Note:")).unwrap_or_else(|| panic!("{reply}"));
+        assert_eq!(hex.len(), 24, "{language}: {reply}");
+        assert_eq!(reply, json!({"status": 200, "reports": [{"id": note["id"], "context": {"text": language}}]}));
+        notes.push(note);
+        // Every language reads the notes every language wrote, in creation order.
+        for (lister, _) in LANGUAGES {
+            let listed = client.call(call(format!("{lister}list_notes"), json!({}))).await;
+            assert_eq!(listed, json!({"status": 200, "reports": [notes]}), "{lister}list_notes after {language}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_chat_room_keeps_its_history_and_pushes_new_messages() {
+    let server = polyglot_server().await;
+    let (alice, alice_root) = server.user("alice@example.com").await;
+    let (bob, _) = server.user("bob@example.com").await;
+    let (carol, carol_root) = server.user("carol@example.com").await;
+
+    let (status, reply) = server.post("/walker/py_room_create", json!({"name": "lobby"}), Some(&alice)).await;
+    assert_eq!(status, 200, "{reply}");
+    let room = reply["reports"][0].clone();
+    let room_id = room["id"].as_str().unwrap().to_string();
+    assert_eq!(room["context"], json!({"name": "lobby"}));
+
+    // Bob listens on the room's channel; Carol posts over REST, Alice over her socket.
+    let (mut listener, _) = server.connect(&format!("?channel_id={room_id}&auth={bob}")).await;
+    let (status, reply) =
+        server.post(&format!("/walker/py_room_post/{room_id}"), json!({"text": "hello"}), Some(&carol)).await;
+    assert_eq!(status, 200, "{reply}");
+    let first = reply["reports"][0].clone();
+    assert_eq!(first["context"], json!({"text": "hello", "author": format!("n::{carol_root}")}));
+    assert_eq!(listener.recv().await, json!({"type": "message", "room": room_id, "message": first}));
+
+    let (mut alice_socket, _) = server.connect(&format!("?auth={alice}")).await;
+    let event = json!({"type": "walker", "walker": "py_room_post", "node": room_id, "context": {"text": "hi all"}, "response": true});
+    let second = alice_socket.call(event).await["reports"][0].clone();
+    assert_eq!(second["context"], json!({"text": "hi all", "author": format!("n::{alice_root}")}));
+    assert_eq!(listener.recv().await["message"], second);
+
+    // Anyone reads the history, in order; bad posts are refused and change nothing.
+    let history = server.post(&format!("/walker/py_room_history/{room_id}"), json!({}), Some(&bob)).await;
+    assert_eq!(history, (200, json!({"status": 200, "reports": [[first, second]]})));
+    let (status, reply) = server.post(&format!("/walker/py_room_post/{room_id}"), json!({"text": " "}), Some(&bob)).await;
+    assert_eq!((status, reply["errors"][0]["msg"].clone()), (500, json!("walker py_room_post failed: a message needs text")));
+    let not_a_room = first["id"].as_str().unwrap();
+    let (status, _) = server.post(&format!("/walker/py_room_post/{not_a_room}"), json!({"text": "x"}), Some(&bob)).await;
+    assert_eq!(status, 500);
+    let history = server.post(&format!("/walker/py_room_history/{room_id}"), json!({}), Some(&carol)).await;
+    assert_eq!(history.1["reports"][0].as_array().unwrap().len(), 2);
+    listener.expect_nothing_queued().await;
 }

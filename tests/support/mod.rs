@@ -179,13 +179,22 @@ pub fn deploy_bytes(bytes: &[u8], destination: &Path) {
 }
 
 /// Waits for `condition`, re-checking after each catalog change; fails after 20 s.
-pub async fn wait_until<F, Fut>(catalog: &Catalog, mut condition: F)
+pub async fn wait_until<F, Fut>(catalog: &Catalog, condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    wait_until_within(catalog, Duration::from_secs(20), condition).await
+}
+
+/// `wait_until` with another limit: compiling a Python or JavaScript walker takes seconds.
+pub async fn wait_until_within<F, Fut>(catalog: &Catalog, limit: Duration, mut condition: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let mut changes = catalog.subscribe();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + limit;
     while !condition().await {
         let wait = tokio::time::timeout_at(deadline, changes.changed()).await;
         assert!(wait.is_ok(), "condition not reached in time");

@@ -33,15 +33,35 @@ static bool report_context(walker_ctx_t *cx) {
     return true;
 }
 
+/* `root ++> Note(text=…)`; the same walkers exist in every example language. */
+static bool make_note(walker_ctx_t *cx) {
+    walker_json_t context = walker_json_object(cx);
+    walker_json_str(&context, "text", walker_arg_str(cx, "text"));
+    const char *note = walker_graph_spawn(cx, walker_graph_root(cx), "Note", walker_json_finish(&context));
+    if (!note) return false;
+    walker_report(cx, note);
+    return true;
+}
+
+static bool list_notes(walker_ctx_t *cx) {
+    const char *notes = walker_graph_neighbours(cx, walker_graph_root(cx), "Note");
+    if (!notes) return false;
+    walker_report(cx, notes);
+    return true;
+}
+
 static const walker_field_t user_fields[] = {{"root_id", WALKER_STR, NULL}};
 static const walker_field_t group_fields[] = {{"channel_id", WALKER_STR, NULL}};
 static const walker_field_t client_fields[] = {{"client_id", WALKER_STR, NULL}};
 static const walker_field_t context_fields[] = {{"name", WALKER_STR, NULL}, {"count", WALKER_INT, "1"}};
+static const walker_field_t note_fields[] = {{"text", WALKER_STR, NULL}};
 
 const walker_def_t walker_definitions[] = {
     {"c_send_chat_to_user", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(user_fields), send_chat_to_user},
     {"c_send_chat_to_group", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(group_fields), send_chat_to_group},
     {"c_send_chat_to_client", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(client_fields), send_chat_to_client},
     {"c_report_context", WALKER_WEBSOCKET | WALKER_POST, false, WALKER_FIELDS(context_fields), report_context},
+    {"c_make_note", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(note_fields), make_note},
+    {"c_list_notes", WALKER_WEBSOCKET | WALKER_POST, true, NULL, 0, list_notes},
 };
 const size_t walker_definition_count = WALKER_COUNT(walker_definitions);

@@ -252,6 +252,116 @@ const char *walker_json_finish(walker_json_t *json) {
     return own(json->cx, json->text);
 }
 
+/* ---- the graph ---- */
+
+/* A string the host returned, as NUL-terminated text that lives until the run ends. */
+static const char *take(walker_ctx_t *cx, walkers_string_t *text) {
+    char *copy = own(cx, dup_n(text->ptr, text->len));
+    walkers_string_free(text);
+    return copy;
+}
+
+/* Records a graph refusal as the run's error; returns NULL for the caller to pass on. */
+static const char *refused(walker_ctx_t *cx, jac_walker_graph_error_t *err) {
+    static const char *const kinds[] = {"not found", "denied", "invalid"};
+    walkers_string_t *message = &err->val.not_found; /* every case is a string */
+    const char *kind = err->tag < 3 ? kinds[err->tag] : "error";
+    size_t kind_len = strlen(kind);
+    char *text = own(cx, xmalloc(kind_len + 2 + message->len + 1));
+    memcpy(text, kind, kind_len);
+    memcpy(text + kind_len, ": ", 2);
+    memcpy(text + kind_len + 2, message->ptr, message->len);
+    text[kind_len + 2 + message->len] = '\0';
+    cx->error = text;
+    jac_walker_graph_error_free(err);
+    return NULL;
+}
+
+const char *walker_graph_here(walker_ctx_t *cx) {
+    walkers_string_t ret;
+    jac_walker_graph_here(&ret);
+    return take(cx, &ret);
+}
+
+const char *walker_graph_root(walker_ctx_t *cx) {
+    jac_walker_graph_id_t ret;
+    jac_walker_graph_root(&ret);
+    return take(cx, &ret);
+}
+
+const char *walker_graph_get(walker_ctx_t *cx, const char *id) {
+    jac_walker_graph_id_t target;
+    walkers_string_t ret;
+    walkers_string_set(&target, id);
+    return jac_walker_graph_get(&target, &ret) ? take(cx, &ret) : NULL;
+}
+
+const char *walker_graph_spawn(walker_ctx_t *cx, const char *source, const char *node_type, const char *context_json) {
+    walkers_string_t from, edge_type, edge_context, type, context, ret;
+    jac_walker_graph_error_t err;
+    walkers_string_set(&from, source);
+    walkers_string_set(&edge_type, "");
+    walkers_string_set(&edge_context, "{}");
+    walkers_string_set(&type, node_type);
+    walkers_string_set(&context, context_json);
+    if (!jac_walker_graph_spawn(&from, &edge_type, &edge_context, &type, &context, &ret, &err)) return refused(cx, &err);
+    return take(cx, &ret);
+}
+
+const char *walker_graph_update(walker_ctx_t *cx, const char *id, const char *fields_json) {
+    walkers_string_t target, fields, ret;
+    jac_walker_graph_error_t err;
+    walkers_string_set(&target, id);
+    walkers_string_set(&fields, fields_json);
+    if (!jac_walker_graph_update(&target, &fields, &ret, &err)) return refused(cx, &err);
+    return take(cx, &ret);
+}
+
+bool walker_graph_delete(walker_ctx_t *cx, const char *id) {
+    walkers_string_t target;
+    jac_walker_graph_error_t err;
+    walkers_string_set(&target, id);
+    return jac_walker_graph_delete(&target, &err) || refused(cx, &err);
+}
+
+const char *walker_graph_neighbours(walker_ctx_t *cx, const char *node, const char *node_type) {
+    /* The host writes each page as {"items":[...],"cursor":null|"<cursor>"}. */
+    static const char items_key[] = "{\"items\":[", cursor_key[] = "],\"cursor\":";
+    walkers_string_t from;
+    walkers_string_set(&from, node);
+    jac_walker_graph_query_t query = {.direction = JAC_WALKER_GRAPH_DIRECTION_OUT};
+    if (node_type) {
+        query.node_type.is_some = true;
+        walkers_string_set(&query.node_type.val, node_type);
+    }
+    walker_json_t list = {cx, NULL, 0, 0};
+    append(&list, "[", 1);
+    for (;;) {
+        walkers_string_t ret;
+        jac_walker_graph_error_t err;
+        if (!jac_walker_graph_neighbours(&from, &query, &ret, &err)) {
+            free(list.text);
+            return refused(cx, &err);
+        }
+        const char *page = take(cx, &ret);
+        const char *items = page + strlen(items_key), *end = strstr(page, cursor_key);
+        for (const char *next; end && (next = strstr(end + 1, cursor_key));) end = next;
+        size_t len = (size_t)(end - items);
+        if (len) {
+            if (list.len > 1) append(&list, ",", 1);
+            append(&list, items, len);
+        }
+        const char *cursor = end + strlen(cursor_key);
+        if (*cursor != '"') break;
+        query.cursor.is_some = true;
+        query.cursor.val.ptr = (uint8_t *)cursor + 1;
+        query.cursor.val.len = strchr(cursor + 1, '"') - (cursor + 1);
+    }
+    append(&list, "]", 1);
+    list.text[list.len] = '\0';
+    return own(cx, list.text);
+}
+
 /* ---- replies and notifications ---- */
 
 const char *walker_root_id(walker_ctx_t *cx) { return cx->root_id; }

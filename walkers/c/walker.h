@@ -22,6 +22,15 @@
  * Return true, or `walker_fail(cx, "message")`. Payloads and reports are JSON text;
  * `walker_json_*` builds small objects. Strings handed out by `walker_arg_str` and
  * `walker_json_finish` live until the run ends: no frees needed.
+ *
+ * The persistent graph: `walker_graph_*` return JSON text (a node is `{"id","context"}`),
+ * or NULL with the run's error set, so `if (!node) return false;` fails the walker with
+ * `not found: …`, `denied: …` or `invalid: …`. A run is one transaction: every write
+ * commits when the walker returns true, none when it fails.
+ *
+ *     const char *note = walker_graph_spawn(cx, walker_graph_root(cx), "Note", context_json);
+ *     if (!note) return false;
+ *     walker_report(cx, note);
  */
 #ifndef WALKER_H
 #define WALKER_H
@@ -84,6 +93,17 @@ void walker_notify_self(walker_ctx_t *cx, const char *payload);
 void walker_notify_users(walker_ctx_t *cx, const char *const *root_ids, size_t count, const char *payload);
 void walker_notify_channels(walker_ctx_t *cx, const char *const *channel_ids, size_t count, const char *payload);
 void walker_notify_clients(walker_ctx_t *cx, const char *const *client_ids, size_t count, const char *payload);
+
+/* The graph (see above). Ids are `n:<Type>:<hex>`, roots `n::<hex>`. */
+const char *walker_graph_here(walker_ctx_t *cx); /* the entry node */
+const char *walker_graph_root(walker_ctx_t *cx); /* the caller's root id */
+const char *walker_graph_get(walker_ctx_t *cx, const char *id); /* NULL if absent or unreadable, no error */
+/* `source ++> Type(context)`: a new node and an untyped edge to it. */
+const char *walker_graph_spawn(walker_ctx_t *cx, const char *source, const char *node_type, const char *context_json);
+const char *walker_graph_update(walker_ctx_t *cx, const char *id, const char *fields_json);
+bool walker_graph_delete(walker_ctx_t *cx, const char *id);
+/* `[node -->](`?Type)`, every page, as one JSON list; node_type may be NULL. */
+const char *walker_graph_neighbours(walker_ctx_t *cx, const char *node, const char *node_type);
 
 /* A JSON object under construction. */
 typedef struct {

@@ -25,3 +25,10 @@ walker({ name: "js_report_context", methods: both, auth: false,
 let runs = 0;
 walker({ name: "js_warm_count", methods: both, auth: false, warmRuns: 3 },
   (cx) => cx.report(++runs));
+
+// `root ++> Note(text=…)`; the same walkers exist in every example language.
+walker({ name: "js_make_note", methods: both, fields: { text: "str" } },
+  (cx, { text }) => cx.report(cx.graph.spawn(cx.graph.root(), "Note", { text })));
+
+walker({ name: "js_list_notes", methods: both },
+  (cx) => cx.report(cx.graph.neighbours(cx.graph.root(), { nodeType: "Note" })));

@@ -9,15 +9,90 @@
 //
 // Field types are jac's: str, int, float, bool, list, dict, any. A field with a default is
 // optional. The server validates the context before the function runs. Throw a
-// WalkerError to fail with a message; `cx` reports, sets the status and notifies.
+// WalkerError to fail with a message; `cx` reports, sets the status and notifies, and
+// `cx.graph` reads and writes the persistent graph (nodes are `{ id, context }` objects):
+//
+//   walker({ name: "js_make_note", methods: ["websocket", "post"], fields: { text: "str" } },
+//     (cx, { text }) => cx.report(cx.graph.spawn(cx.graph.root(), "Note", { text })));
+import * as hostGraph from "jac:walker/graph@0.2.0";
 import * as socket from "jac:walker/socket@0.2.0";
 import { log as hostLog } from "jac:walker/log@0.2.0";
 
 export class WalkerError extends Error {}
 
+/** A graph call refused: `not found: …`, `denied: …` or `invalid: …`. */
+export class GraphError extends WalkerError {}
+
+const KINDS = { "not-found": "not found", denied: "denied", invalid: "invalid" };
+
+function host(call) {
+  try {
+    return call();
+  } catch (error) {
+    const refusal = error?.payload;
+    if (refusal?.tag) throw new GraphError(`${KINDS[refusal.tag] ?? refusal.tag}: ${refusal.val}`);
+    throw error;
+  }
+}
+
+/**
+ * The persistent graph. A run is one transaction: reads see its own writes, and every
+ * write commits when the walker returns (none survives an error). Nodes and edges are
+ * `{ id: "n:Note:…", context: {…} }`, reported as jac-cloud reports them.
+ */
+export const graph = {
+  /** The entry node: the caller's root, or the node the call named. */
+  here: () => JSON.parse(hostGraph.here()),
+  root: () => hostGraph.root(),
+  get(id) {
+    const node = hostGraph.get(id);
+    return node === undefined || node === null ? null : JSON.parse(node);
+  },
+  create: (type, context) => JSON.parse(host(() => hostGraph.create(type, JSON.stringify(context)))),
+  /** `source ++> Type(context)`: a new node and an edge to it. */
+  spawn: (source, type, context, edgeType = "", edgeContext = {}) =>
+    JSON.parse(host(() => hostGraph.spawn(source, edgeType, JSON.stringify(edgeContext), type, JSON.stringify(context)))),
+  connect: (source, target, edgeType = "", context = {}) =>
+    JSON.parse(host(() => hostGraph.connect(source, target, edgeType, JSON.stringify(context)))),
+  disconnect: (source, target, edgeType) => host(() => hostGraph.disconnect(source, target, edgeType)),
+  update: (id, fields) => JSON.parse(host(() => hostGraph.update(id, JSON.stringify(fields)))),
+  delete: (id) => host(() => hostGraph.delete(id)),
+  /** Gives a root (or everyone, undefined) a level: "no-access", "read", "connect", "write". */
+  grant: (id, grantee, level = "read") => host(() => hostGraph.grant(id, grantee, level)),
+  revoke: (id, grantee) => host(() => hostGraph.revoke(id, grantee)),
+  /** `[node -->](`?nodeType)(?equals)`: every match, in edge creation order. */
+  neighbours(node, { direction = "out", edgeType, nodeType, equals } = {}) {
+    const items = [];
+    let cursor;
+    do {
+      const query = { direction, edgeType, nodeType, equals: equals && JSON.stringify(equals), limit: 0, cursor };
+      const page = JSON.parse(host(() => hostGraph.neighbours(node, query)));
+      items.push(...page.items);
+      cursor = page.cursor ?? undefined;
+    } while (cursor !== undefined);
+    return items;
+  },
+  /** jac's `visit [-->]`: nodes breadth-first from `start`, each once. */
+  *walk(start, query) {
+    const queue = [start];
+    const seen = new Set([start.id]);
+    while (queue.length) {
+      const node = queue.shift();
+      yield node;
+      for (const next of this.neighbours(node.id, query)) {
+        if (!seen.has(next.id)) {
+          seen.add(next.id);
+          queue.push(next);
+        }
+      }
+    }
+  },
+};
+
 class Context {
   constructor(caller) {
     this.caller = caller; // { clientId, rootId, channelId, authenticated, transport }
+    this.graph = graph;
     this.status = 200;
     this.reports = [];
     this.custom = undefined;

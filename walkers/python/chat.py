@@ -1,6 +1,7 @@
 """Python equivalents of the seed's chat walkers, plus one that reports its context."""
 
 from walker import WalkerError, WitWorld, walker  # noqa: F401  (WitWorld is the export)
+import room  # noqa: F401  (registers the chat room walkers)
 
 CHAT = {"type": "chat", "data": {"message": "string"}}
 
@@ -35,3 +36,14 @@ def warm_count(cx):
     """Counts the runs its instance has served: a warm instance keeps module globals."""
     RUNS[0] += 1
     cx.report(RUNS[0])
+
+
+@walker("py_make_note", methods=["websocket", "post"])
+def make_note(cx, text: str):
+    """`root ++> Note(text=…)`; the same walker exists in every example language."""
+    cx.report(cx.graph.spawn(cx.graph.root(), "Note", {"text": text}))
+
+
+@walker("py_list_notes", methods=["websocket", "post"])
+def list_notes(cx):
+    cx.report(cx.graph.neighbours(cx.graph.root(), node_type="Note"))

@@ -9,7 +9,12 @@
 The function's parameters after `cx` are the walker's fields: their annotations give the
 jac type (str, int, float, bool, list, dict; anything else is "any") and their defaults
 make them optional. The server validates the context before the function runs. Raise
-`WalkerError` to fail with a message; `cx` reports, sets the status and notifies.
+`WalkerError` to fail with a message; `cx` reports, sets the status and notifies, and
+`cx.graph` reads and writes the persistent graph (nodes are dicts `{"id", "context"}`):
+
+    @walker("py_make_note", methods=["websocket", "post"])
+    def make_note(cx, text: str):
+        cx.report(cx.graph.spawn(cx.graph.root(), "Note", {"text": text}))  # root ++> Note(text=…)
 
 The app module must expose `WitWorld` (`from walker import WitWorld`), which componentize-py
 exports as the component.
@@ -21,11 +26,12 @@ from typing import Any, Callable, Dict, List, Optional
 
 import wit_world
 from componentize_py_types import Err
+from wit_world.imports import graph as _graph
 from wit_world.imports import log as _log
 from wit_world.imports import socket as _socket
 from wit_world.imports.types import Caller, EntryType, Field, FieldType, Method, Response, WalkerSpec
 
-__all__ = ["walker", "Context", "WalkerError", "WitWorld", "log"]
+__all__ = ["walker", "Context", "Graph", "GraphError", "WalkerError", "WitWorld", "log"]
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
@@ -41,8 +47,96 @@ class WalkerError(Exception):
     """A walker failure; its message reaches the caller."""
 
 
+class GraphError(WalkerError):
+    """A graph call refused: `not found: …`, `denied: …` or `invalid: …`."""
+
+
+def _host(function: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return function(*args)
+    except Err as err:
+        kind = {"Error_NotFound": "not found", "Error_Denied": "denied", "Error_Invalid": "invalid"}
+        raise GraphError(f"{kind.get(type(err.value).__name__, 'error')}: {err.value.value}") from None
+
+
+_DIRECTIONS = {"out": _graph.Direction.OUT, "in": _graph.Direction.IN, "both": _graph.Direction.BOTH}
+_LEVELS = {"no_access": _graph.Level.NO_ACCESS, "read": _graph.Level.READ, "connect": _graph.Level.CONNECT,
+           "write": _graph.Level.WRITE}
+
+
+class Graph:
+    """The persistent graph. A run is one transaction: reads see its own writes, and every
+    write commits when the walker returns (none survives an error). Nodes and edges are
+    dicts `{"id": "n:Note:…", "context": {…}}`, reported as jac-cloud reports them."""
+
+    def here(self) -> dict:
+        """The entry node: the caller's root, or the node the call named."""
+        return json.loads(_graph.here())
+
+    def root(self) -> str:
+        return _graph.root()
+
+    def get(self, id: str) -> Optional[dict]:
+        node = _graph.get(id)
+        return None if node is None else json.loads(node)
+
+    def create(self, node_type: str, context: dict) -> dict:
+        return json.loads(_host(_graph.create, node_type, _json(context)))
+
+    def spawn(self, source: str, node_type: str, context: dict, edge_type: str = "",
+              edge_context: Optional[dict] = None) -> dict:
+        """`source ++> Type(**context)`: a new node and an edge to it."""
+        return json.loads(_host(_graph.spawn, source, edge_type, _json(edge_context or {}), node_type, _json(context)))
+
+    def connect(self, source: str, target: str, edge_type: str = "", context: Optional[dict] = None) -> dict:
+        return json.loads(_host(_graph.connect, source, target, edge_type, _json(context or {})))
+
+    def disconnect(self, source: str, target: str, edge_type: Optional[str] = None) -> int:
+        return _host(_graph.disconnect, source, target, edge_type)
+
+    def update(self, id: str, fields: dict) -> dict:
+        return json.loads(_host(_graph.update, id, _json(fields)))
+
+    def delete(self, id: str) -> None:
+        _host(_graph.delete, id)
+
+    def grant(self, id: str, grantee: Optional[str] = None, level: str = "read") -> None:
+        """Gives a root (or everyone, `None`) a level: no_access, read, connect or write."""
+        _host(_graph.grant, id, grantee, _LEVELS[level])
+
+    def revoke(self, id: str, grantee: Optional[str] = None) -> None:
+        _host(_graph.revoke, id, grantee)
+
+    def neighbours(self, node: str, direction: str = "out", edge_type: Optional[str] = None,
+                   node_type: Optional[str] = None, equals: Optional[dict] = None) -> List[dict]:
+        """`[node -->](`?Type)(?field == value)`: every match, in edge creation order."""
+        items: List[dict] = []
+        cursor = None
+        while True:
+            query = _graph.Query(direction=_DIRECTIONS[direction], edge_type=edge_type, node_type=node_type,
+                                 equals=None if equals is None else _json(equals), limit=0, cursor=cursor)
+            page = json.loads(_host(_graph.neighbours, node, query))
+            items.extend(page["items"])
+            cursor = page["cursor"]
+            if cursor is None:
+                return items
+
+    def walk(self, start: dict, **query: Any):
+        """jac's `visit [-->]`: yields nodes breadth-first from `start`, each once."""
+        queue, seen = [start], {start["id"]}
+        while queue:
+            node = queue.pop(0)
+            yield node
+            for neighbour in self.neighbours(node["id"], **query):
+                if neighbour["id"] not in seen:
+                    seen.add(neighbour["id"])
+                    queue.append(neighbour)
+
+
 class Context:
-    """The running walker's view of its call: the caller, and what it reports."""
+    """The running walker's view of its call: the caller, what it reports, the graph."""
+
+    graph = Graph()
 
     def __init__(self, caller: Caller):
         self.caller = caller

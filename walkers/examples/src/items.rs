@@ -155,3 +155,43 @@ impl Walker for FailAfterWrite {
         Err(Error::msg("failed after writing"))
     }
 }
+
+/// `node Note { has text: str; }`: the polyglot examples' shared node type.
+#[derive(Serialize, Deserialize)]
+struct Note {
+    text: String,
+}
+
+impl Archetype for Note {
+    const TYPE: &'static str = "Note";
+}
+
+walker! {
+    /// `root ++> Note(text=…)`; the same walker exists in every example language.
+    pub struct MakeNote { text: String }
+}
+impl Walker for MakeNote {
+    const NAME: &'static str = "make_note";
+    fn spec() -> Spec {
+        Spec::new().methods([Method::Websocket, Method::Post])
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report(graph::spawn(&graph::root(), &Note { text: self.text })?);
+        Ok(())
+    }
+}
+
+walker! {
+    /// The caller's notes, made in any language, in creation order.
+    pub struct ListNotes {}
+}
+impl Walker for ListNotes {
+    const NAME: &'static str = "list_notes";
+    fn spec() -> Spec {
+        Spec::new().methods([Method::Websocket, Method::Post])
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report(graph::neighbours::<Note>(&graph::root(), Query::out())?);
+        Ok(())
+    }
+}

@@ -5,7 +5,7 @@
 
 mod items;
 
-use items::{CounterWalker, DeleteItem, FailAfterWrite, ListItems, MakeItem, RenameItem, WsItem};
+use items::{CounterWalker, DeleteItem, FailAfterWrite, ListItems, ListNotes, MakeItem, MakeNote, RenameItem, WsItem};
 use walker_sdk::{Context, Error, Method, Result, Spec, Walker, export_walkers, graph, json, walker};
 
 const WEBSOCKET_AND_POST: [Method; 2] = [Method::Websocket, Method::Post];
@@ -317,4 +317,6 @@ export_walkers!(
     DeleteItem,
     CounterWalker,
     FailAfterWrite,
+    MakeNote,
+    ListNotes,
 );
