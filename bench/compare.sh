@@ -46,13 +46,24 @@ run_scenarios() {
   lg fanout --subscribers 1000 --messages "$(n 7500)"
   lg fanout --subscribers 1000 --messages "$(n 5000)" --via walker
   lg fanout --subscribers 10000 --messages "$(n 600)"
+  # The graph: committed make_item runs (each connection its own user), list_items reads.
+  lg graph --op write --via ws --connections 1 --requests "$(n 5000)"
+  lg graph --op write --via ws --connections 16 --requests "$(n 1000)"
+  lg graph --op write --via rest --connections 1 --requests "$(n 5000)"
+  lg graph --op write --via rest --connections 16 --requests "$(n 1000)"
+  lg graph --op read --via rest --connections 1 --requests "$(n 2000)" --items 100
+  lg graph --op read --via rest --connections 1 --requests "$(n 400)" --items 1000
+  if [ "$div" = 1 ]; then # jac-cloud writes 16-40 items/s: 100 000 would take an hour
+    lg graph --op write --via rest --connections 1 --requests 5000 --items 100000
+  fi
 }
 
 # --- walker-host ---
 mkdir -p "$WORK/walkers"
 cp walkers/chat.wasm "$WORK/walkers/"
+# Quotas raised for the 100 000-item scenario.
 target/release/walker-host --listen 127.0.0.1:8010 --walkers-dir "$WORK/walkers" --data-dir "$WORK/data" \
-  >"$WORK/walker-host.log" 2>&1 &
+  --quota-nodes 1000000 --quota-edges 1000000 --quota-bytes 1000000000 >"$WORK/walker-host.log" 2>&1 &
 OURS=$!
 trap 'kill $OURS 2>/dev/null || true' EXIT
 wait_up http://127.0.0.1:8010 || { echo "walker-host did not start"; cat "$WORK/walker-host.log"; exit 1; }
@@ -60,6 +71,16 @@ run_scenarios walker-host http://127.0.0.1:8010 "$OURS" 1
 "$LOADGEN" --json --label walker-host --base http://127.0.0.1:8010 reload --walkers-dir "$WORK/walkers" \
   --wasm target/test-walkers/version-v1.wasm --walker version --rounds 5 >>"$OUT/walker-host.jsonl"
 kill "$OURS"; wait "$OURS" 2>/dev/null || true
+
+# serve_jac <port>: the anchor's serve.sh, on chat.jac plus bench/jac/*.jac (walkers
+# walker-host's examples have and chat.jac lacks, such as list_items).
+serve_jac() {
+  mkdir -p "$WORK/jac" && cat "$ANCHOR/chat.jac" bench/jac/*.jac >"$WORK/jac/chat.jac"
+  (cd "$WORK/jac" && DATABASE_PATH="$WORK/jac/db" TOKEN_SECRET=bench UV_ACCESS_LOG=false \
+    nohup "$JAC_VENV/bin/jac" serve chat.jac --host 127.0.0.1 --port "$1" >"$WORK/jac/server.log" 2>&1 &
+    echo $! >"$WORK/jac/server.pid")
+  wait_up "http://127.0.0.1:$1"
+}
 
 # --- jac-cloud ---
 : >"$OUT/jac-cloud.jsonl"
@@ -74,7 +95,7 @@ else
       JAC_VENV=""
     fi
   fi
-  if [ -n "$JAC_VENV" ] && VENV="$JAC_VENV" RUN_DIR="$WORK/jac" "$ANCHOR/serve.sh" 8011 >/dev/null; then
+  if [ -n "$JAC_VENV" ] && serve_jac 8011; then
     JAC=$(cat "$WORK/jac/server.pid")
     trap 'kill $JAC 2>/dev/null || true' EXIT
     run_scenarios jac-cloud http://127.0.0.1:8011 "$JAC" 20

@@ -202,7 +202,8 @@ async fn every_acknowledged_graph_write_survives_kill_9() {
             tokio::spawn(async move {
                 let mut acknowledged = Vec::new();
                 for n in 0.. {
-                    let sent = http.post(&url).header("authorization", &token).json(&json!({"name": format!("{writer}-{n}")}));
+                    let sent =
+                        http.post(&url).header("authorization", &token).json(&json!({"name": format!("{writer}-{n}")}));
                     let Ok(response) = sent.send().await else { break };
                     let Ok(reply) = response.json::<Value>().await else { break };
                     acknowledged.push(reply["reports"][0]["id"].as_str().unwrap().to_string());

@@ -15,9 +15,9 @@ use support::server::TestServer;
 use walker_host::config::Config;
 
 fn is_item_id(id: &Value) -> bool {
-    id.as_str().and_then(|id| id.strip_prefix("n:Item:")).is_some_and(|hex| {
-        hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    })
+    id.as_str()
+        .and_then(|id| id.strip_prefix("n:Item:"))
+        .is_some_and(|hex| hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
 }
 
 /// A server with the example walkers and the graph test walkers.
@@ -56,7 +56,9 @@ async fn make_item_and_ws_item_reply_as_jac_cloud_and_items_can_be_listed_rename
     assert_eq!(default[0]["context"], json!({"name": "a"}), "jac-cloud's default name");
 
     let (mut client, _) = server.connect(&format!("?auth={token}")).await;
-    let reply = client.call(json!({"type": "walker", "walker": "ws_item", "context": {"name": "third"}, "response": true})).await;
+    let reply = client
+        .call(json!({"type": "walker", "walker": "ws_item", "context": {"name": "third"}, "response": true}))
+        .await;
     let third = reply["reports"][0].clone();
     assert!(is_item_id(&third["id"]));
     assert_eq!(reply, json!({"status": 200, "reports": [{"id": third["id"], "context": {"name": "third"}}]}));
@@ -66,14 +68,24 @@ async fn make_item_and_ws_item_reply_as_jac_cloud_and_items_can_be_listed_rename
     assert_eq!(listed, json!([[first, default[0], third]]), "one list, in creation order");
 
     // On a node entry: over REST and over the WebSocket.
-    let renamed = reports(&server, &format!("/walker/rename_item/{}", first["id"].as_str().unwrap()), json!({"name": "renamed"}), Some(&token)).await;
+    let renamed = reports(
+        &server,
+        &format!("/walker/rename_item/{}", first["id"].as_str().unwrap()),
+        json!({"name": "renamed"}),
+        Some(&token),
+    )
+    .await;
     assert_eq!(renamed, json!([{"id": first["id"], "context": {"name": "renamed"}}]));
-    let reply = client
-        .call(json!({"type": "walker", "walker": "delete_item", "node": third["id"], "response": true}))
-        .await;
+    let reply =
+        client.call(json!({"type": "walker", "walker": "delete_item", "node": third["id"], "response": true})).await;
     assert_eq!(reply, json!({"status": 200, "reports": []}));
-    let whoami = client.call(json!({"type": "walker", "walker": "whoami", "node": first["id"], "response": true})).await;
-    assert_eq!(whoami["reports"], json!([{"id": first["id"], "context": {"name": "renamed"}}]), "here is the entry node");
+    let whoami =
+        client.call(json!({"type": "walker", "walker": "whoami", "node": first["id"], "response": true})).await;
+    assert_eq!(
+        whoami["reports"],
+        json!([{"id": first["id"], "context": {"name": "renamed"}}]),
+        "here is the entry node"
+    );
     let listed = reports(&server, "/walker/list_items", json!({}), Some(&token)).await;
     assert_eq!(listed[0].as_array().unwrap().len(), 2);
     assert_eq!(listed[0][0]["context"]["name"], "renamed");
@@ -89,15 +101,24 @@ async fn entry_nodes_must_exist_and_be_readable() {
     let server = graph_server(|_| {}).await;
     let (alice, _) = server.user("alice@example.com").await;
     let (bob, _) = server.user("bob@example.com").await;
-    let item = reports(&server, "/walker/make_item", json!({}), Some(&alice)).await[0]["id"].as_str().unwrap().to_string();
+    let item =
+        reports(&server, "/walker/make_item", json!({}), Some(&alice)).await[0]["id"].as_str().unwrap().to_string();
     let unknown = "n:Item:0123456789abcdef01234567";
 
     for node in [item.as_str(), unknown] {
         let denied = json!({"detail": {"error": format!("You don't have access on target entry {node}!")}});
-        assert_eq!(server.post(&format!("/walker/rename_item/{node}"), json!({"name": "x"}), Some(&bob)).await, (403, denied));
+        assert_eq!(
+            server.post(&format!("/walker/rename_item/{node}"), json!({"name": "x"}), Some(&bob)).await,
+            (403, denied)
+        );
         let (mut client, _) = server.connect(&format!("?auth={bob}")).await;
-        let refused = client.call(json!({"type": "walker", "walker": "rename_item", "node": node, "context": {"name": "x"}})).await;
-        assert_eq!(refused, json!({"type": "walker", "error": format!("You don't have access on target entry {node}!")}));
+        let refused = client
+            .call(json!({"type": "walker", "walker": "rename_item", "node": node, "context": {"name": "x"}}))
+            .await;
+        assert_eq!(
+            refused,
+            json!({"type": "walker", "error": format!("You don't have access on target entry {node}!")})
+        );
     }
     let (status, body) = server.post("/walker/rename_item/n:Item:nothex", json!({"name": "x"}), Some(&bob)).await;
     assert_eq!((status, body["detail"][0]["loc"].clone()), (422, json!(["path", "node"])));
@@ -198,7 +219,8 @@ async fn access_follows_jac_clouds_rules_and_grants() {
     assert_eq!(get(&carol, y["id"].as_str().unwrap()).await, Value::Null);
 
     // Only a writer may grant, and roots cannot be deleted.
-    let (_, body) = server.post("/walker/g_grant", json!({"id": x_id, "grantee": bob_root, "level": "write"}), Some(&bob)).await;
+    let (_, body) =
+        server.post("/walker/g_grant", json!({"id": x_id, "grantee": bob_root, "level": "write"}), Some(&bob)).await;
     assert!(body["errors"][0]["msg"].as_str().unwrap().contains("not found"), "{body}");
     let (_, body) = server.post("/walker/g_delete", json!({"id": alice_root_id}), Some(&alice)).await;
     assert_eq!(body["errors"][0]["msg"], "walker g_delete failed: invalid: a root cannot be deleted");
@@ -333,7 +355,10 @@ async fn quotas_and_per_run_limits_are_structured_errors_and_write_nothing() {
     let (status, error) = walker_error(&server, "/walker/g_make", json!({"name": "4"}), Some(&token)).await;
     assert_eq!(
         (status, error),
-        (507, json!({"type": "storage_quota", "msg": "walker g_make exceeded the node quota of 3 per root; nothing was written"}))
+        (
+            507,
+            json!({"type": "storage_quota", "msg": "walker g_make exceeded the node quota of 3 per root; nothing was written"})
+        )
     );
     let listed = reports(&server, "/walker/g_list", json!({"id": root_id}), Some(&token)).await;
     assert_eq!(listed[0].as_array().unwrap().len(), 3);
@@ -348,7 +373,10 @@ async fn quotas_and_per_run_limits_are_structured_errors_and_write_nothing() {
 
     // Per run: writes and context size.
     let (_, error) = walker_error(&server, "/walker/g_writes", json!({"count": 6}), Some(&token)).await;
-    assert_eq!(error, json!({"type": "graph_write_limit", "msg": "walker g_writes exceeded its limit of 5 graph writes per run"}));
+    assert_eq!(
+        error,
+        json!({"type": "graph_write_limit", "msg": "walker g_writes exceeded its limit of 5 graph writes per run"})
+    );
     let (_, error) = walker_error(&server, "/walker/g_big", json!({"bytes": 2000}), Some(&token)).await;
     assert_eq!(error["type"], "context_size_limit");
     let listed = reports(&server, "/walker/g_list", json!({"id": root_id}), Some(&token)).await;
@@ -367,7 +395,9 @@ async fn neighbours_page_in_creation_order_and_filter_by_field() {
     let mut listed = Vec::new();
     let mut cursor = Value::Null;
     for _ in 0..3 {
-        let page = reports(&server, "/walker/g_page", json!({"id": root_id, "limit": 2, "cursor": cursor}), Some(&token)).await;
+        let page =
+            reports(&server, "/walker/g_page", json!({"id": root_id, "limit": 2, "cursor": cursor}), Some(&token))
+                .await;
         listed.extend(page[0]["items"].as_array().unwrap().clone());
         cursor = page[0]["cursor"].clone();
     }

@@ -170,9 +170,7 @@ async fn every_language_writes_and_reads_the_same_graph() {
     let server = polyglot_server().await;
     let (token, _) = server.user("notes@example.com").await;
     let (mut client, _) = server.connect(&format!("?auth={token}")).await;
-    let call = |walker: String, context: serde_json::Value| {
-        json!({"type": "walker", "walker": walker, "context": context, "response": true})
-    };
+    let call = |walker: String, context: serde_json::Value| json!({"type": "walker", "walker": walker, "context": context, "response": true});
     let mut notes = Vec::new();
     for (prefix, language) in LANGUAGES {
         let reply = client.call(call(format!("{prefix}make_note"), json!({"text": language}))).await;
@@ -220,10 +218,15 @@ async fn the_python_chat_room_keeps_its_history_and_pushes_new_messages() {
     // Anyone reads the history, in order; bad posts are refused and change nothing.
     let history = server.post(&format!("/walker/py_room_history/{room_id}"), json!({}), Some(&bob)).await;
     assert_eq!(history, (200, json!({"status": 200, "reports": [[first, second]]})));
-    let (status, reply) = server.post(&format!("/walker/py_room_post/{room_id}"), json!({"text": " "}), Some(&bob)).await;
-    assert_eq!((status, reply["errors"][0]["msg"].clone()), (500, json!("walker py_room_post failed: a message needs text")));
+    let (status, reply) =
+        server.post(&format!("/walker/py_room_post/{room_id}"), json!({"text": " "}), Some(&bob)).await;
+    assert_eq!(
+        (status, reply["errors"][0]["msg"].clone()),
+        (500, json!("walker py_room_post failed: a message needs text"))
+    );
     let not_a_room = first["id"].as_str().unwrap();
-    let (status, _) = server.post(&format!("/walker/py_room_post/{not_a_room}"), json!({"text": "x"}), Some(&bob)).await;
+    let (status, _) =
+        server.post(&format!("/walker/py_room_post/{not_a_room}"), json!({"text": "x"}), Some(&bob)).await;
     assert_eq!(status, 500);
     let history = server.post(&format!("/walker/py_room_history/{room_id}"), json!({}), Some(&carol)).await;
     assert_eq!(history.1["reports"][0].as_array().unwrap().len(), 2);

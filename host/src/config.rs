@@ -216,7 +216,11 @@ impl Config {
     pub fn quotas(&self) -> Quotas {
         Quotas {
             user: Quota { nodes: self.quota_nodes, edges: self.quota_edges, bytes: self.quota_bytes },
-            public: Quota { nodes: self.public_quota_nodes, edges: self.public_quota_edges, bytes: self.public_quota_bytes },
+            public: Quota {
+                nodes: self.public_quota_nodes,
+                edges: self.public_quota_edges,
+                bytes: self.public_quota_bytes,
+            },
         }
     }
 

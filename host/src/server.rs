@@ -19,14 +19,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::accounts::Accounts;
 use crate::auth::{Identity, Tokens};
-use crate::graph::{EntryError, GraphService};
-use crate::store::SqliteStore;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::frames::close;
+use crate::graph::{EntryError, GraphService};
 use crate::hub::Hub;
 use crate::reload::{self, Watcher};
 use crate::runtime::{FieldError, Runtime};
+use crate::store::SqliteStore;
 use crate::{rest, ws};
 
 /// How often idle warm instances past their time are dropped.
@@ -60,9 +60,8 @@ impl Server {
         std::fs::create_dir_all(&config.walkers_dir)
             .with_context(|| format!("creating the walkers directory {}", config.walkers_dir.display()))?;
         let cache_dir = config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("compiled"));
-        let quotas = config.quotas();
-        let store = SqliteStore::open(&config.data_dir.join("graph.sqlite3"), quotas)?;
-        let graph = Arc::new(GraphService::new(Arc::new(store), config.graph_limits(), quotas));
+        let store = SqliteStore::open(&config.data_dir.join("graph.sqlite3"), config.quotas())?;
+        let graph = Arc::new(GraphService::new(Arc::new(store), config.graph_limits()));
         let runtime = Runtime::new(config.limits(), cache_dir, graph)
             .map_err(|err| anyhow::anyhow!("starting the walker runtime: {err:#}"))?;
         let runtime = Arc::new(runtime);

@@ -81,6 +81,22 @@ pub enum Scenario {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Graph runs: `write` (one committed `make_item` per request, over `ws` or `rest`) or
+    /// `read` (`list_items` of `items` items); each connection is its own user.
+    Graph {
+        #[arg(long, default_value = "write")]
+        op: String,
+        #[arg(long, default_value = "ws")]
+        via: String,
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+        /// Requests per connection.
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+        /// Items each user has before the timed requests (made over REST, untimed).
+        #[arg(long, default_value_t = 0)]
+        items: usize,
+    },
     /// REST walker calls, each connection sequential.
     Rest {
         #[arg(long, default_value_t = 16)]

@@ -43,8 +43,7 @@ fn newer_file(dir: &Path, time: std::time::SystemTime) -> Option<PathBuf> {
             {
                 return Some(newer);
             }
-        } else if meta.modified().is_ok_and(|modified| modified > time)
-            && path.extension().is_none_or(|e| e != "wasm")
+        } else if meta.modified().is_ok_and(|modified| modified > time) && path.extension().is_none_or(|e| e != "wasm")
         {
             return Some(path);
         }

@@ -84,10 +84,20 @@ mod tests {
     #[test]
     fn ids_parse_as_jac_cloud_writes_them() {
         let item = Ref::parse("n:Item:0123456789ABCDEF01234567").unwrap();
-        assert_eq!((item.kind, item.type_name.as_str(), item.hex.as_str()), (Kind::Node, "Item", "0123456789abcdef01234567"));
+        assert_eq!(
+            (item.kind, item.type_name.as_str(), item.hex.as_str()),
+            (Kind::Node, "Item", "0123456789abcdef01234567")
+        );
         assert!(Ref::parse("n::0123456789abcdef01234567").unwrap().is_root());
         assert_eq!(Ref::parse("e::0123456789abcdef01234567").unwrap().kind, Kind::Edge);
-        for bad in ["", "n:Item", "n:Item:123", "x:Item:0123456789abcdef01234567", "n:1tem:0123456789abcdef01234567", "n:It-em:0123456789abcdef01234567"] {
+        for bad in [
+            "",
+            "n:Item",
+            "n:Item:123",
+            "x:Item:0123456789abcdef01234567",
+            "n:1tem:0123456789abcdef01234567",
+            "n:It-em:0123456789abcdef01234567",
+        ] {
             assert!(Ref::parse(bad).is_none(), "{bad}");
         }
         let (a, b) = (new_hex(), new_hex());

@@ -14,7 +14,7 @@
 pub mod ids;
 mod run;
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -52,7 +52,6 @@ const ROOT_LOCK_STRIPES: usize = 4096;
 pub struct GraphService {
     store: Arc<dyn GraphStore>,
     pub limits: GraphLimits,
-    pub quotas: Quotas,
     root_locks: Vec<Arc<Mutex<()>>>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -67,11 +66,10 @@ pub enum EntryError {
 }
 
 impl GraphService {
-    pub fn new(store: Arc<dyn GraphStore>, limits: GraphLimits, quotas: Quotas) -> Self {
+    pub fn new(store: Arc<dyn GraphStore>, limits: GraphLimits) -> Self {
         GraphService {
             store,
             limits,
-            quotas,
             root_locks: (0..ROOT_LOCK_STRIPES).map(|_| Arc::new(Mutex::new(()))).collect(),
             hasher: Default::default(),
         }
@@ -80,7 +78,7 @@ impl GraphService {
     /// The embedded default: SQLite at `path`, default limits and quotas.
     pub fn open_sqlite(path: &std::path::Path) -> anyhow::Result<Arc<Self>> {
         let store = crate::store::SqliteStore::open(path, Quotas::default())?;
-        Ok(Arc::new(GraphService::new(Arc::new(store), GraphLimits::default(), Quotas::default())))
+        Ok(Arc::new(GraphService::new(Arc::new(store), GraphLimits::default())))
     }
 
     pub fn store(&self) -> &Arc<dyn GraphStore> {
@@ -89,9 +87,7 @@ impl GraphService {
 
     /// Orders the graph runs of one root.
     async fn lock_root(&self, root: &str) -> OwnedMutexGuard<()> {
-        let mut hasher = self.hasher.build_hasher();
-        root.hash(&mut hasher);
-        let stripe = hasher.finish() as usize % ROOT_LOCK_STRIPES;
+        let stripe = self.hasher.hash_one(root) as usize % ROOT_LOCK_STRIPES;
         self.root_locks[stripe].clone().lock_owned().await
     }
 

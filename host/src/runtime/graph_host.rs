@@ -97,7 +97,12 @@ impl wit::Host for RunState {
         Ok(self.graph().await?.connect(&from, &to, &edge_type, &context).await?.map_err(to_wit))
     }
 
-    async fn disconnect(&mut self, from: String, to: String, edge_type: Option<String>) -> Result<Result<u32, wit::Error>> {
+    async fn disconnect(
+        &mut self,
+        from: String,
+        to: String,
+        edge_type: Option<String>,
+    ) -> Result<Result<u32, wit::Error>> {
         Ok(self.graph().await?.disconnect(&from, &to, edge_type.as_deref()).await?.map_err(to_wit))
     }
 

@@ -207,7 +207,8 @@ impl Runtime {
         let mut attempts = 0;
         loop {
             let graph = RunGraph::new(self.graph.clone(), root.clone(), entry.map(str::to_string));
-            let (response, graph, notified) = self.attempt(component, spec, caller, context, notifier.clone(), graph).await?;
+            let (response, graph, notified) =
+                self.attempt(component, spec, caller, context, notifier.clone(), graph).await?;
             // A reply the host cannot send commits nothing either.
             let reply = self.reply(response.map_err(|message| fail(RunErrorKind::Failed(message)))?).map_err(fail)?;
             match graph.commit().await {

@@ -158,16 +158,16 @@ pub enum CommitError {
 #[error("storage: {0}")]
 pub struct StoreError(pub String);
 
+/// A page of edges, each with its far end (`None` when the far end is a root).
+pub type EdgePage = Vec<(EdgeRow, Option<NodeRow>)>;
+
 /// The graph's persistence.
 pub trait GraphStore: Send + Sync + 'static {
     /// A node by its 24 hex.
     fn node<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<NodeRow>, StoreError>>;
     fn edge<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<EdgeRow>, StoreError>>;
-    /// A page of a node's edges with their far ends (`None` when the far end is a root).
-    fn edges<'a>(
-        &'a self,
-        query: EdgeQuery<'a>,
-    ) -> StoreFuture<'a, Result<Vec<(EdgeRow, Option<NodeRow>)>, StoreError>>;
+    /// A page of a node's edges with their far ends.
+    fn edges<'a>(&'a self, query: EdgeQuery<'a>) -> StoreFuture<'a, Result<EdgePage, StoreError>>;
     /// Grants on a target (full id), by grantee.
     fn grants<'a>(&'a self, target: &'a str) -> StoreFuture<'a, Result<Vec<(String, Level)>, StoreError>>;
     /// Applies a write set atomically: version checks, edge ends, quotas.

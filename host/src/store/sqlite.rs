@@ -2,31 +2,29 @@
 //!
 //! Edges are indexed rows in both directions, never lists inside nodes. Reads run inline
 //! on a small pool of read-only connections (point lookups from the page cache take
-//! microseconds). Writes go to one writer thread that batches whatever is queued into
-//! one transaction, each write set inside its own savepoint, so one conflict or quota
-//! failure rolls back alone and many runs share one WAL append (group commit). With
+//! microseconds). Writes use group commit without a thread hop: a run queues its write
+//! set, and whichever run holds the write connection commits everything queued in one
+//! transaction, each write set inside its own savepoint, so one conflict or quota failure
+//! rolls back alone and many runs share one WAL append. With
 //! WAL and `synchronous=NORMAL`, a committed transaction survives the process being
 //! killed; only the operating system crashing can lose the last ones.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::mpsc;
 
 use anyhow::Context as _;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
 use super::{
-    CommitError, Direction, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quota, Quotas, ROW_OVERHEAD_BYTES,
-    StoreError, StoreFuture, WriteSet,
+    CommitError, Direction, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quota, Quotas,
+    ROW_OVERHEAD_BYTES, StoreError, StoreFuture, WriteSet,
 };
 use crate::auth::PUBLIC_ROOT;
 
 /// Read-only connections: enough that concurrent runs rarely wait for one.
 const READERS: usize = 8;
-/// Write sets committed in one transaction, at most.
-const GROUP_COMMIT: usize = 128;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS node (
@@ -48,7 +46,11 @@ CREATE TABLE IF NOT EXISTS usage (
 
 pub struct SqliteStore {
     readers: Vec<Mutex<Connection>>,
-    writer: mpsc::Sender<Commit>,
+    /// The one write connection; its holder commits the queue.
+    writer: Mutex<Connection>,
+    /// Write sets waiting for the next commit.
+    queue: Mutex<Vec<Commit>>,
+    quotas: Quotas,
 }
 
 struct Commit {
@@ -74,12 +76,21 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<anyhow::Result<_>>()?;
-        let (sender, receiver) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("graph-writer".into())
-            .spawn(move || write_loop(writer, receiver, quotas))
-            .context("starting the graph writer")?;
-        Ok(SqliteStore { readers, writer: sender })
+        Ok(SqliteStore { readers, writer: Mutex::new(writer), queue: Mutex::default(), quotas })
+    }
+
+    /// Commits queued write sets until the queue is empty or another caller holds the
+    /// write connection. A caller that queued a write set and finds the connection taken
+    /// may leave: the holder takes the queue again after each transaction.
+    fn commit_queued(&self) {
+        loop {
+            let Ok(mut db) = self.writer.try_lock() else { return };
+            let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+            if batch.is_empty() {
+                return;
+            }
+            commit_batch(&mut db, batch, &self.quotas);
+        }
     }
 
     /// Runs `read` on a free read connection (or waits for one).
@@ -135,10 +146,7 @@ impl GraphStore for SqliteStore {
         })))
     }
 
-    fn edges<'a>(
-        &'a self,
-        query: EdgeQuery<'a>,
-    ) -> StoreFuture<'a, Result<Vec<(EdgeRow, Option<NodeRow>)>, StoreError>> {
+    fn edges<'a>(&'a self, query: EdgeQuery<'a>) -> StoreFuture<'a, Result<EdgePage, StoreError>> {
         let (filter, far) = match query.direction {
             Direction::Out => ("e.src = ?1", "e.dst"),
             Direction::In => ("e.dst = ?1", "e.src"),
@@ -173,42 +181,40 @@ impl GraphStore for SqliteStore {
 
     fn commit(&self, writes: WriteSet) -> StoreFuture<'_, Result<(), CommitError>> {
         let (done, result) = oneshot::channel();
-        let sent = self.writer.send(Commit { writes, done });
-        Box::pin(async move {
-            sent.map_err(|_| CommitError::Store("the graph writer stopped".into()))?;
-            result.await.map_err(|_| CommitError::Store("the graph writer stopped".into()))?
-        })
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Commit { writes, done });
+        self.commit_queued();
+        Box::pin(async move { result.await.map_err(|_| CommitError::Store("the commit was abandoned".into()))? })
     }
 }
 
-/// The writer thread: batches queued write sets into one transaction until the store
-/// (and with it the sender) is dropped.
-fn write_loop(mut db: Connection, commits: mpsc::Receiver<Commit>, quotas: Quotas) {
-    while let Ok(first) = commits.recv() {
-        let mut batch = vec![first];
-        while batch.len() < GROUP_COMMIT {
-            match commits.try_recv() {
-                Ok(commit) => batch.push(commit),
-                Err(_) => break,
+/// Commits a batch of write sets in one transaction, each in its own savepoint.
+fn commit_batch(db: &mut Connection, batch: Vec<Commit>, quotas: &Quotas) {
+    let outcome = (|| -> rusqlite::Result<Vec<Result<(), CommitError>>> {
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let [alone] = batch.as_slice() {
+            // One write set: the transaction itself is its savepoint.
+            let result = apply(&tx, &alone.writes, quotas);
+            if result.is_ok() {
+                tx.commit()?
+            } else {
+                tx.rollback()?
+            }
+            return Ok(vec![result]);
+        }
+        let results = batch.iter().map(|commit| apply_in_savepoint(&tx, &commit.writes, quotas)).collect();
+        tx.commit()?;
+        Ok(results)
+    })();
+    match outcome {
+        Ok(results) => {
+            for (commit, result) in batch.into_iter().zip(results) {
+                let _ = commit.done.send(result);
             }
         }
-        let outcome = (|| -> rusqlite::Result<Vec<Result<(), CommitError>>> {
-            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let results = batch.iter().map(|commit| apply_in_savepoint(&tx, &commit.writes, &quotas)).collect();
-            tx.commit()?;
-            Ok(results)
-        })();
-        match outcome {
-            Ok(results) => {
-                for (commit, result) in batch.into_iter().zip(results) {
-                    let _ = commit.done.send(result);
-                }
-            }
-            Err(err) => {
-                tracing::error!("committing graph writes: {err}");
-                for commit in batch {
-                    let _ = commit.done.send(Err(CommitError::Store(err.to_string())));
-                }
+        Err(err) => {
+            tracing::error!("committing graph writes: {err}");
+            for commit in batch {
+                let _ = commit.done.send(Err(CommitError::Store(err.to_string())));
             }
         }
     }
@@ -216,10 +222,13 @@ fn write_loop(mut db: Connection, commits: mpsc::Receiver<Commit>, quotas: Quota
 
 fn apply_in_savepoint(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
     let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
-    tx.execute_batch("SAVEPOINT run").map_err(store)?;
+    let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map_err(store);
+    run("SAVEPOINT run")?;
     let result = apply(tx, writes, quotas);
-    let end = if result.is_ok() { "RELEASE run" } else { "ROLLBACK TO run; RELEASE run" };
-    tx.execute_batch(end).map_err(store)?;
+    if result.is_err() {
+        run("ROLLBACK TO run")?;
+    }
+    run("RELEASE run")?;
     result
 }
 
@@ -250,7 +259,12 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
     for node in &writes.update_nodes {
         let old = tx
             .prepare_cached("SELECT owner, octet_length(ctx) FROM node WHERE hex = ?1 AND ver = ?2")
-            .and_then(|mut s| s.query_row(params![node.hex, node.version], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))).optional())
+            .and_then(|mut s| {
+                s.query_row(params![node.hex, node.version], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()
+            })
             .map_err(store)?
             .ok_or(CommitError::Conflict)?;
         tx.prepare_cached("UPDATE node SET ctx = ?2, ver = ver + 1 WHERE hex = ?1")
@@ -277,14 +291,17 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
         delta.nodes -= 1;
         delta.bytes -= bytes;
     }
+    let inserted = |end: &str| writes.insert_nodes.iter().any(|node| end.ends_with(node.hex.as_str()));
     for edge in &writes.insert_edges {
         for end in [&edge.source, &edge.target] {
-            if !end_exists(tx, end)? {
+            if !inserted(end) && !end_exists(tx, end)? {
                 return Err(CommitError::Conflict);
             }
         }
         tx.prepare_cached("INSERT INTO edge (hex, type, owner, src, dst, ctx, ver) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)")
-            .and_then(|mut s| s.execute(params![edge.hex, edge.type_name, edge.owner, edge.source, edge.target, edge.context]))
+            .and_then(|mut s| {
+                s.execute(params![edge.hex, edge.type_name, edge.owner, edge.source, edge.target, edge.context])
+            })
             .map_err(store)?;
         let delta = usage.entry(edge.owner.clone()).or_default();
         delta.edges += 1;
@@ -293,7 +310,12 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
     for edge in &writes.update_edges {
         let old = tx
             .prepare_cached("SELECT owner, octet_length(ctx) FROM edge WHERE hex = ?1 AND ver = ?2")
-            .and_then(|mut s| s.query_row(params![edge.hex, edge.version], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))).optional())
+            .and_then(|mut s| {
+                s.query_row(params![edge.hex, edge.version], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()
+            })
             .map_err(store)?
             .ok_or(CommitError::Conflict)?;
         tx.prepare_cached("UPDATE edge SET ctx = ?2, ver = ver + 1 WHERE hex = ?1")
@@ -355,7 +377,9 @@ fn end_exists(tx: &Transaction<'_>, node: &str) -> Result<bool, CommitError> {
 fn delete_edges_of(tx: &Transaction<'_>, usage: &mut HashMap<String, Delta>, id: &str) -> Result<(), CommitError> {
     let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
     let removed: Vec<(String, i64)> = tx
-        .prepare_cached("DELETE FROM edge WHERE src = ?1 OR dst = ?1 RETURNING owner, octet_length(type) + octet_length(ctx)")
+        .prepare_cached(
+            "DELETE FROM edge WHERE src = ?1 OR dst = ?1 RETURNING owner, octet_length(type) + octet_length(ctx)",
+        )
         .and_then(|mut s| s.query_map([id], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
         .map_err(store)?;
     for (owner, bytes) in removed {
@@ -375,9 +399,15 @@ fn charge(tx: &Transaction<'_>, root: &str, delta: Delta, quota: &Quota) -> Resu
              ON CONFLICT (root) DO UPDATE SET nodes = nodes + ?2, edges = edges + ?3, bytes = bytes + ?4
              RETURNING nodes, edges, bytes",
         )
-        .and_then(|mut s| s.query_row(params![root, delta.nodes, delta.edges, delta.bytes], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))))
+        .and_then(|mut s| {
+            s.query_row(params![root, delta.nodes, delta.edges, delta.bytes], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+        })
         .map_err(store)?;
-    let over = |grew: bool, used: i64, limit: i64, what: &str| (grew && used > limit).then(|| format!("{what} quota of {limit} per root"));
+    let over = |grew: bool, used: i64, limit: i64, what: &str| {
+        (grew && used > limit).then(|| format!("{what} quota of {limit} per root"))
+    };
     let exceeded = over(delta.nodes > 0, nodes, quota.nodes, "node")
         .or_else(|| over(delta.edges > 0, edges, quota.edges, "edge"))
         .or_else(|| over(delta.bytes > 0, bytes, quota.bytes, "storage"));

@@ -247,7 +247,15 @@ impl Session {
             transport: Transport::Websocket,
         };
         let identity = self.identity.clone();
-        Some(Box::pin(run_walker(self.shared.clone(), self.connection.clone(), walker, caller, identity, event, req_id)))
+        Some(Box::pin(run_walker(
+            self.shared.clone(),
+            self.connection.clone(),
+            walker,
+            caller,
+            identity,
+            event,
+            req_id,
+        )))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The scenarios, each bounded in count and in time.
 
 mod fanout;
+mod graph;
 mod idle;
 mod reload;
 mod rest;
@@ -22,6 +23,9 @@ pub async fn run(target: &Target, scenario: &Scenario) -> anyhow::Result<Outcome
             reload::run(target, walkers_dir, wasm, walker, *rounds).await
         }
         Scenario::Rest { connections, requests, walker } => rest::run(target, *connections, *requests, walker).await,
+        Scenario::Graph { op, via, connections, requests, items } => {
+            graph::run(target, op, via, *connections, *requests, *items).await
+        }
     }
 }
 

@@ -14,7 +14,6 @@ fn chat_message() -> walker_sdk::Value {
     json!({"type": "chat", "data": {"message": "string"}})
 }
 
-
 walker! {
     /// Chats to every connection of one user.
     pub struct SendChatToUser { root_id: String }

@@ -1,0 +1,278 @@
+//! Writes: each is checked (type names, contexts, access, limits) and kept in the run
+//! until its commit.
+
+use serde_json::{Map, Value};
+
+use super::{Change, GraphError, Outcome, RunGraph, Seen, edge_json, node_json, store_failure};
+use crate::graph::ids::{self, Kind};
+use crate::store::{Direction, EVERYONE, EdgeQuery, EdgeRow, Level, NodeRow};
+
+impl RunGraph {
+    pub async fn create(&mut self, node_type: &str, context: &str) -> Outcome<String> {
+        Ok(self.new_node(node_type, context)?.map(|row| node_json(&row)))
+    }
+
+    fn new_node(&mut self, node_type: &str, context: &str) -> Outcome<NodeRow> {
+        if !ids::is_type_name(node_type) {
+            return Ok(Err(GraphError::Invalid(format!("{node_type:?} is not a node type"))));
+        }
+        let context = match self.context(context)? {
+            Ok(context) => context,
+            Err(err) => return Ok(Err(err)),
+        };
+        self.count_write(context.len())?;
+        let row = NodeRow {
+            hex: ids::new_hex(),
+            type_name: node_type.to_string(),
+            owner: self.caller.clone(),
+            context,
+            version: 0,
+        };
+        self.nodes.insert(row.hex.clone(), Seen { row: Some(row.clone()), change: Change::Created });
+        Ok(Ok(row))
+    }
+
+    pub async fn spawn(
+        &mut self,
+        from: &str,
+        edge_type: &str,
+        edge_context: &str,
+        node_type: &str,
+        context: &str,
+    ) -> Outcome<String> {
+        let from = match self.require(from, Level::Connect).await? {
+            Ok(parsed) if parsed.kind == Kind::Node => parsed,
+            Ok(_) => return Ok(Err(GraphError::Invalid(format!("{from} is not a node")))),
+            Err(err) => return Ok(Err(err)),
+        };
+        if !(edge_type.is_empty() || ids::is_type_name(edge_type)) {
+            return Ok(Err(GraphError::Invalid(format!("{edge_type:?} is not an edge type"))));
+        }
+        let edge_context = match self.context(edge_context)? {
+            Ok(context) => context,
+            Err(err) => return Ok(Err(err)),
+        };
+        let node = match self.new_node(node_type, context)? {
+            Ok(node) => node,
+            Err(err) => return Ok(Err(err)),
+        };
+        let source = ids::node_id(&from.type_name, &from.hex);
+        self.new_edge(source, ids::node_id(&node.type_name, &node.hex), edge_type, edge_context)?;
+        Ok(Ok(node_json(&node)))
+    }
+
+    pub async fn connect(&mut self, from: &str, to: &str, edge_type: &str, context: &str) -> Outcome<String> {
+        if !(edge_type.is_empty() || ids::is_type_name(edge_type)) {
+            return Ok(Err(GraphError::Invalid(format!("{edge_type:?} is not an edge type"))));
+        }
+        let mut ends = Vec::with_capacity(2);
+        for end in [from, to] {
+            match self.require(end, Level::Connect).await? {
+                Ok(parsed) if parsed.kind == Kind::Node => ends.push(ids::node_id(&parsed.type_name, &parsed.hex)),
+                Ok(_) => return Ok(Err(GraphError::Invalid(format!("{end} is not a node")))),
+                Err(err) => return Ok(Err(err)),
+            }
+        }
+        let context = match self.context(context)? {
+            Ok(context) => context,
+            Err(err) => return Ok(Err(err)),
+        };
+        let target = ends.pop().expect("two ends");
+        let source = ends.pop().expect("two ends");
+        Ok(Ok(self.new_edge(source, target, edge_type, context)?))
+    }
+
+    fn new_edge(
+        &mut self,
+        source: String,
+        target: String,
+        edge_type: &str,
+        context: String,
+    ) -> wasmtime::Result<String> {
+        self.count_write(context.len())?;
+        let row = EdgeRow {
+            hex: ids::new_hex(),
+            type_name: edge_type.to_string(),
+            owner: self.caller.clone(),
+            source,
+            target,
+            context,
+            version: 0,
+            seq: 0,
+        };
+        let json = edge_json(&row);
+        self.new_edges.push(row.hex.clone());
+        self.edges.insert(row.hex.clone(), Seen { row: Some(row), change: Change::Created });
+        Ok(json)
+    }
+
+    pub async fn disconnect(&mut self, from: &str, to: &str, edge_type: Option<&str>) -> Outcome<u32> {
+        let mut ends = Vec::with_capacity(2);
+        for end in [from, to] {
+            match self.require(end, Level::Connect).await? {
+                Ok(parsed) if parsed.kind == Kind::Node => ends.push(ids::node_id(&parsed.type_name, &parsed.hex)),
+                Ok(_) => return Ok(Err(GraphError::Invalid(format!("{end} is not a node")))),
+                Err(err) => return Ok(Err(err)),
+            }
+        }
+        let (source, target) = (&ends[0], &ends[1]);
+        let mut matching = Vec::new();
+        let mut after_seq = 0;
+        loop {
+            let query = EdgeQuery { node: source, direction: Direction::Out, edge_type, after_seq, limit: 1_000 };
+            let rows = self.service.store().edges(query).await.map_err(store_failure)?;
+            let done = rows.len() < 1_000;
+            for (edge, _) in rows {
+                after_seq = edge.seq;
+                if &edge.target == target && !self.edges.contains_key(&edge.hex) {
+                    self.edges.insert(edge.hex.clone(), Seen { row: Some(edge.clone()), change: Change::Read });
+                }
+                if &edge.target == target {
+                    matching.push(edge.hex);
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        matching.extend(self.new_edges.iter().cloned());
+        let mut removed = 0;
+        for hex in matching {
+            let Some(seen) = self.edges.get(&hex) else { continue };
+            let Some(edge) = &seen.row else { continue };
+            if &edge.source != source || &edge.target != target || edge_type.is_some_and(|t| t != edge.type_name) {
+                continue;
+            }
+            self.count_write(0)?;
+            self.delete_edge(&hex);
+            removed += 1;
+        }
+        Ok(Ok(removed))
+    }
+
+    fn delete_edge(&mut self, hex: &str) {
+        let Some(seen) = self.edges.get_mut(hex) else { return };
+        let version = seen.row.as_ref().map_or(0, |row| row.version);
+        seen.change = match seen.change {
+            Change::Created => Change::Deleted(0),
+            _ => Change::Deleted(version),
+        };
+        seen.row = None;
+    }
+
+    pub async fn update(&mut self, id: &str, fields: &str) -> Outcome<String> {
+        let parsed = match self.require(id, Level::Write).await? {
+            Ok(parsed) => parsed,
+            Err(err) => return Ok(Err(err)),
+        };
+        if parsed.is_root() {
+            return Ok(Err(GraphError::Invalid("a root's context cannot change".into())));
+        }
+        let Ok(fields) = serde_json::from_str::<Map<String, Value>>(fields) else {
+            return Ok(Err(GraphError::Invalid("fields must be a JSON object".into())));
+        };
+        let current = match parsed.kind {
+            Kind::Node => self.nodes[&parsed.hex].row.as_ref().map(|row| row.context.clone()),
+            Kind::Edge => self.edges[&parsed.hex].row.as_ref().map(|row| row.context.clone()),
+        };
+        let mut context: Map<String, Value> = serde_json::from_str(&current.unwrap_or_default()).unwrap_or_default();
+        context.extend(fields);
+        let context = match self.context(&Value::Object(context).to_string())? {
+            Ok(context) => context,
+            Err(err) => return Ok(Err(err)),
+        };
+        self.count_write(context.len())?;
+        let mark = |change: &mut Change| {
+            if *change == Change::Read {
+                *change = Change::Updated;
+            }
+        };
+        let json = match parsed.kind {
+            Kind::Node => {
+                let seen = self.nodes.get_mut(&parsed.hex).expect("required");
+                mark(&mut seen.change);
+                let row = seen.row.as_mut().expect("required");
+                row.context = context;
+                node_json(row)
+            }
+            Kind::Edge => {
+                let seen = self.edges.get_mut(&parsed.hex).expect("required");
+                mark(&mut seen.change);
+                let row = seen.row.as_mut().expect("required");
+                row.context = context;
+                edge_json(row)
+            }
+        };
+        Ok(Ok(json))
+    }
+
+    pub async fn delete(&mut self, id: &str) -> Outcome<()> {
+        let parsed = match self.require(id, Level::Write).await? {
+            Ok(parsed) => parsed,
+            Err(err) => return Ok(Err(err)),
+        };
+        if parsed.is_root() {
+            return Ok(Err(GraphError::Invalid("a root cannot be deleted".into())));
+        }
+        self.count_write(0)?;
+        match parsed.kind {
+            Kind::Edge => self.delete_edge(&parsed.hex),
+            Kind::Node => {
+                let full = ids::node_id(&parsed.type_name, &parsed.hex);
+                // Its stored edges go at commit; the ones this run made go now.
+                let touching: Vec<String> = self
+                    .new_edges
+                    .iter()
+                    .filter(|hex| {
+                        self.edges[*hex].row.as_ref().is_some_and(|edge| edge.source == full || edge.target == full)
+                    })
+                    .cloned()
+                    .collect();
+                for hex in touching {
+                    self.delete_edge(&hex);
+                }
+                // Stored edges already seen by this run are gone too.
+                for seen in self.edges.values_mut() {
+                    if seen.row.as_ref().is_some_and(|edge| edge.source == full || edge.target == full) {
+                        seen.row = None;
+                    }
+                }
+                let seen = self.nodes.get_mut(&parsed.hex).expect("required");
+                if seen.change != Change::Created {
+                    let version = seen.row.as_ref().map_or(0, |row| row.version);
+                    self.deleted_nodes.push((full, version));
+                }
+                seen.change = Change::Deleted(0);
+                seen.row = None;
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    pub async fn grant(&mut self, target: &str, grantee: Option<&str>, level: Option<Level>) -> Outcome<()> {
+        let parsed = match self.require(target, Level::Write).await? {
+            Ok(parsed) => parsed,
+            Err(err) => return Ok(Err(err)),
+        };
+        let grantee = match grantee {
+            None => EVERYONE.to_string(),
+            Some(root) => match crate::auth::parse_root(root) {
+                Some(hex) => hex,
+                None => return Ok(Err(GraphError::Invalid(format!("{root} is not a root id")))),
+            },
+        };
+        self.count_write(0)?;
+        let full = match parsed.kind {
+            Kind::Node => ids::node_id(&parsed.type_name, &parsed.hex),
+            Kind::Edge => ids::edge_id(&parsed.type_name, &parsed.hex),
+        };
+        self.grants_on(&full).await?;
+        let grants = self.grants.get_mut(&full).expect("just read");
+        grants.retain(|(who, _)| *who != grantee);
+        if let Some(level) = level {
+            grants.push((grantee.clone(), level));
+        }
+        self.grant_writes.push((full, grantee, level));
+        Ok(Ok(()))
+    }
+}
