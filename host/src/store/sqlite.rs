@@ -257,20 +257,8 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
         delta.bytes += row_bytes(&node.type_name, &node.context);
     }
     for node in &writes.update_nodes {
-        let old = tx
-            .prepare_cached("SELECT owner, octet_length(ctx) FROM node WHERE hex = ?1 AND ver = ?2")
-            .and_then(|mut s| {
-                s.query_row(params![node.hex, node.version], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
-                .optional()
-            })
-            .map_err(store)?
-            .ok_or(CommitError::Conflict)?;
-        tx.prepare_cached("UPDATE node SET ctx = ?2, ver = ver + 1 WHERE hex = ?1")
-            .and_then(|mut s| s.execute(params![node.hex, node.context]))
-            .map_err(store)?;
-        usage.entry(old.0).or_default().bytes += node.context.len() as i64 - old.1;
+        let (owner, grew) = update_context(tx, "node", &node.hex, node.version, &node.context)?;
+        usage.entry(owner).or_default().bytes += grew;
     }
     for (id, version) in &writes.delete_nodes {
         let hex = hex_of(id);
@@ -308,20 +296,8 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
         delta.bytes += row_bytes(&edge.type_name, &edge.context);
     }
     for edge in &writes.update_edges {
-        let old = tx
-            .prepare_cached("SELECT owner, octet_length(ctx) FROM edge WHERE hex = ?1 AND ver = ?2")
-            .and_then(|mut s| {
-                s.query_row(params![edge.hex, edge.version], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
-                .optional()
-            })
-            .map_err(store)?
-            .ok_or(CommitError::Conflict)?;
-        tx.prepare_cached("UPDATE edge SET ctx = ?2, ver = ver + 1 WHERE hex = ?1")
-            .and_then(|mut s| s.execute(params![edge.hex, edge.context]))
-            .map_err(store)?;
-        usage.entry(old.0).or_default().bytes += edge.context.len() as i64 - old.1;
+        let (owner, grew) = update_context(tx, "edge", &edge.hex, edge.version, &edge.context)?;
+        usage.entry(owner).or_default().bytes += grew;
     }
     for (hex, version) in &writes.delete_edges {
         let (owner, bytes) = tx
@@ -357,6 +333,27 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
 
 fn quota_of<'a>(root: &str, quotas: &'a Quotas) -> &'a Quota {
     if root == PUBLIC_ROOT { &quotas.public } else { &quotas.user }
+}
+
+/// Replaces a node's or edge's context (`table`) if it still has `version`; returns its
+/// owner and how many bytes it grew.
+fn update_context(
+    tx: &Transaction<'_>,
+    table: &str,
+    hex: &str,
+    version: i64,
+    context: &str,
+) -> Result<(String, i64), CommitError> {
+    let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
+    let (owner, old_bytes): (String, i64) = tx
+        .prepare_cached(&format!("SELECT owner, octet_length(ctx) FROM {table} WHERE hex = ?1 AND ver = ?2"))
+        .and_then(|mut s| s.query_row(params![hex, version], |row| Ok((row.get(0)?, row.get(1)?))).optional())
+        .map_err(store)?
+        .ok_or(CommitError::Conflict)?;
+    tx.prepare_cached(&format!("UPDATE {table} SET ctx = ?2, ver = ver + 1 WHERE hex = ?1"))
+        .and_then(|mut s| s.execute(params![hex, context]))
+        .map_err(store)?;
+    Ok((owner, context.len() as i64 - old_bytes))
 }
 
 /// The 24 hex at the end of a full id.
