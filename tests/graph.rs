@@ -255,6 +255,13 @@ async fn a_failed_run_writes_nothing_and_reads_see_their_own_writes() {
     assert_eq!(client.recv().await["error"][0]["msg"], "walker g_fail failed: failed after notifying");
     assert_eq!(items().await, json!([[]]));
 
+    // Within a run: remove an edge, then delete the node it led to.
+    let doomed = reports(&server, "/walker/g_make", json!({"name": "doomed"}), Some(&token)).await[0]["id"].clone();
+    let unlinked = reports(&server, "/walker/g_unlink_and_delete", json!({"from": root_id, "to": doomed}), Some(&token)).await;
+    assert_eq!(unlinked, json!([1]));
+    assert_eq!(items().await, json!([[]]));
+    assert_eq!(reports(&server, "/walker/g_get", json!({"id": doomed}), Some(&token)).await, json!([null]));
+
     // Within a run: create, update, list, delete, list.
     let seen = reports(&server, "/walker/g_make_and_change", json!({"name": "temp"}), Some(&token)).await;
     assert_eq!(seen[0]["listed"].as_array().unwrap().len(), 1);

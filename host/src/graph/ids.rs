@@ -41,6 +41,14 @@ impl Ref {
     pub fn is_root(&self) -> bool {
         self.kind == Kind::Node && self.type_name.is_empty()
     }
+
+    /// The id in its canonical form (lowercase hex).
+    pub fn full(&self) -> String {
+        match self.kind {
+            Kind::Node => node_id(&self.type_name, &self.hex),
+            Kind::Edge => edge_id(&self.type_name, &self.hex),
+        }
+    }
 }
 
 pub fn node_id(type_name: &str, hex: &str) -> String {

@@ -102,9 +102,9 @@ impl GraphService {
                 None => return Err(EntryError::Malformed),
             },
         };
-        let full = ids::node_id(&id.type_name, &id.hex);
+        let full = id.full();
         let mut graph = RunGraph::new(self.clone(), caller.to_string(), None);
-        match graph.level_of_node(&full).await {
+        match graph.access(&full).await {
             Ok(level) if level >= Level::Read => Ok(full),
             _ => Err(EntryError::NoAccess),
         }

@@ -260,20 +260,16 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
         let (owner, grew) = update_context(tx, "node", &node.hex, node.version, &node.context)?;
         usage.entry(owner).or_default().bytes += grew;
     }
+    // Edges before nodes: a node's deletion takes its remaining edges with it.
+    for (hex, version) in &writes.delete_edges {
+        let (owner, bytes) = delete_row(tx, "edge", hex, *version)?;
+        let delta = usage.entry(owner).or_default();
+        delta.edges -= 1;
+        delta.bytes -= bytes;
+    }
     for (id, version) in &writes.delete_nodes {
-        let hex = hex_of(id);
-        let (owner, bytes) = tx
-            .prepare_cached("SELECT owner, type, ctx FROM node WHERE hex = ?1 AND ver = ?2")
-            .and_then(|mut s| {
-                s.query_row(params![hex, version], |row| {
-                    Ok((row.get::<_, String>(0)?, row_bytes(&row.get::<_, String>(1)?, &row.get::<_, String>(2)?)))
-                })
-                .optional()
-            })
-            .map_err(store)?
-            .ok_or(CommitError::Conflict)?;
+        let (owner, bytes) = delete_row(tx, "node", hex_of(id), *version)?;
         delete_edges_of(tx, &mut usage, id)?;
-        tx.prepare_cached("DELETE FROM node WHERE hex = ?1").and_then(|mut s| s.execute([hex])).map_err(store)?;
         tx.prepare_cached("DELETE FROM grants WHERE target = ?1").and_then(|mut s| s.execute([id])).map_err(store)?;
         let delta = usage.entry(owner).or_default();
         delta.nodes -= 1;
@@ -298,21 +294,6 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
     for edge in &writes.update_edges {
         let (owner, grew) = update_context(tx, "edge", &edge.hex, edge.version, &edge.context)?;
         usage.entry(owner).or_default().bytes += grew;
-    }
-    for (hex, version) in &writes.delete_edges {
-        let (owner, bytes) = tx
-            .prepare_cached("DELETE FROM edge WHERE hex = ?1 AND ver = ?2 RETURNING owner, type, ctx")
-            .and_then(|mut s| {
-                s.query_row(params![hex, version], |row| {
-                    Ok((row.get::<_, String>(0)?, row_bytes(&row.get::<_, String>(1)?, &row.get::<_, String>(2)?)))
-                })
-                .optional()
-            })
-            .map_err(store)?
-            .ok_or(CommitError::Conflict)?;
-        let delta = usage.entry(owner).or_default();
-        delta.edges -= 1;
-        delta.bytes -= bytes;
     }
     for (target, grantee, level) in &writes.grants {
         let result = match level {
@@ -354,6 +335,20 @@ fn update_context(
         .and_then(|mut s| s.execute(params![hex, context]))
         .map_err(store)?;
     Ok((owner, context.len() as i64 - old_bytes))
+}
+
+/// Deletes a node or edge (`table`) if it still has `version`; returns its owner and the
+/// bytes it was charged.
+fn delete_row(tx: &Transaction<'_>, table: &str, hex: &str, version: i64) -> Result<(String, i64), CommitError> {
+    tx.prepare_cached(&format!("DELETE FROM {table} WHERE hex = ?1 AND ver = ?2 RETURNING owner, type, ctx"))
+        .and_then(|mut s| {
+            s.query_row(params![hex, version], |row| {
+                Ok((row.get::<_, String>(0)?, row_bytes(&row.get::<_, String>(1)?, &row.get::<_, String>(2)?)))
+            })
+            .optional()
+        })
+        .map_err(|err| CommitError::Store(err.to_string()))?
+        .ok_or(CommitError::Conflict)
 }
 
 /// The 24 hex at the end of a full id.

@@ -2,6 +2,16 @@
 //! see), its access checks and its limits; at the end, its write set. Traversal is in
 //! `neighbours`, writes in `writes`.
 
+/// The value of a graph call's `Outcome`, or returns its refusal to the walker.
+macro_rules! refused {
+    ($outcome:expr) => {
+        match $outcome {
+            Ok(value) => value,
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+    };
+}
+
 mod neighbours;
 mod writes;
 
@@ -214,19 +224,8 @@ impl RunGraph {
         Ok(level)
     }
 
-    /// The caller's level on a node (full id); `NoAccess` if it does not exist.
-    pub async fn level_of_node(&mut self, id: &str) -> wasmtime::Result<Level> {
-        let Some(parsed) = Ref::parse(id) else { return Ok(Level::NoAccess) };
-        if parsed.is_root() {
-            return self.level(id, &parsed.hex).await;
-        }
-        match self.node(&parsed.hex).await? {
-            Some(row) if row.type_name == parsed.type_name => self.level(id, &row.owner.clone()).await,
-            _ => Ok(Level::NoAccess),
-        }
-    }
-
-    /// A node or edge the caller may read: its JSON, owner and level; `None` otherwise.
+    /// A node or edge the caller may read, and the caller's level on it; `None` if it is
+    /// absent, malformed or unreadable.
     async fn readable(&mut self, id: &str) -> wasmtime::Result<Option<(Ref, Level)>> {
         let Some(parsed) = Ref::parse(id) else { return Ok(None) };
         let owner = match (parsed.kind, parsed.is_root()) {
@@ -240,11 +239,7 @@ impl RunGraph {
                 _ => return Ok(None),
             },
         };
-        let full = match parsed.kind {
-            Kind::Node => ids::node_id(&parsed.type_name, &parsed.hex),
-            Kind::Edge => ids::edge_id(&parsed.type_name, &parsed.hex),
-        };
-        let level = self.level(&full, &owner).await?;
+        let level = self.level(&parsed.full(), &owner).await?;
         Ok((level >= Level::Read).then_some((parsed, level)))
     }
 
@@ -256,6 +251,14 @@ impl RunGraph {
                 Ok(Err(GraphError::Denied(format!("no {} access on {id}", format!("{need:?}").to_lowercase()))))
             }
             Some((parsed, _)) => Ok(Ok(parsed)),
+        }
+    }
+
+    /// `require` for a node: its full id.
+    async fn require_node(&mut self, id: &str, need: Level) -> Outcome<String> {
+        match refused!(self.require(id, need).await?) {
+            parsed if parsed.kind == Kind::Node => Ok(Ok(parsed.full())),
+            _ => Ok(Err(GraphError::Invalid(format!("{id} is not a node")))),
         }
     }
 

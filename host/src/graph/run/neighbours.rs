@@ -3,18 +3,13 @@
 use serde_json::{Map, Value};
 
 use super::{Change, GraphError, Neighbours, Outcome, RunGraph, Seen, store_failure};
-use crate::graph::ids::{self, Kind, Ref};
+use crate::graph::ids::Ref;
 use crate::store::{Direction, EdgeQuery, EdgeRow, Level};
 
 impl RunGraph {
     /// Neighbours of a node in edge creation order, with `{"items", "cursor"}`.
     pub async fn neighbours(&mut self, node: &str, query: Neighbours<'_>) -> Outcome<String> {
-        let parsed = match self.require(node, Level::Read).await? {
-            Ok(parsed) if parsed.kind == Kind::Node => parsed,
-            Ok(_) => return Ok(Err(GraphError::Invalid(format!("{node} is not a node")))),
-            Err(err) => return Ok(Err(err)),
-        };
-        let node = ids::node_id(&parsed.type_name, &parsed.hex);
+        let node = refused!(self.require_node(node, Level::Read).await?);
         let equals = match query.equals.map(serde_json::from_str::<Map<String, Value>>) {
             None => None,
             Some(Ok(equals)) => Some(equals),

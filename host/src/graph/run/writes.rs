@@ -16,10 +16,7 @@ impl RunGraph {
         if !ids::is_type_name(node_type) {
             return Ok(Err(GraphError::Invalid(format!("{node_type:?} is not a node type"))));
         }
-        let context = match self.context(context)? {
-            Ok(context) => context,
-            Err(err) => return Ok(Err(err)),
-        };
+        let context = refused!(self.context(context)?);
         self.count_write(context.len())?;
         let row = NodeRow {
             hex: ids::new_hex(),
@@ -40,45 +37,19 @@ impl RunGraph {
         node_type: &str,
         context: &str,
     ) -> Outcome<String> {
-        let from = match self.require(from, Level::Connect).await? {
-            Ok(parsed) if parsed.kind == Kind::Node => parsed,
-            Ok(_) => return Ok(Err(GraphError::Invalid(format!("{from} is not a node")))),
-            Err(err) => return Ok(Err(err)),
-        };
-        if !(edge_type.is_empty() || ids::is_type_name(edge_type)) {
-            return Ok(Err(GraphError::Invalid(format!("{edge_type:?} is not an edge type"))));
-        }
-        let edge_context = match self.context(edge_context)? {
-            Ok(context) => context,
-            Err(err) => return Ok(Err(err)),
-        };
-        let node = match self.new_node(node_type, context)? {
-            Ok(node) => node,
-            Err(err) => return Ok(Err(err)),
-        };
-        let source = ids::node_id(&from.type_name, &from.hex);
+        let source = refused!(self.require_node(from, Level::Connect).await?);
+        refused!(check_edge_type(edge_type));
+        let edge_context = refused!(self.context(edge_context)?);
+        let node = refused!(self.new_node(node_type, context)?);
         self.new_edge(source, ids::node_id(&node.type_name, &node.hex), edge_type, edge_context)?;
         Ok(Ok(node_json(&node)))
     }
 
     pub async fn connect(&mut self, from: &str, to: &str, edge_type: &str, context: &str) -> Outcome<String> {
-        if !(edge_type.is_empty() || ids::is_type_name(edge_type)) {
-            return Ok(Err(GraphError::Invalid(format!("{edge_type:?} is not an edge type"))));
-        }
-        let mut ends = Vec::with_capacity(2);
-        for end in [from, to] {
-            match self.require(end, Level::Connect).await? {
-                Ok(parsed) if parsed.kind == Kind::Node => ends.push(ids::node_id(&parsed.type_name, &parsed.hex)),
-                Ok(_) => return Ok(Err(GraphError::Invalid(format!("{end} is not a node")))),
-                Err(err) => return Ok(Err(err)),
-            }
-        }
-        let context = match self.context(context)? {
-            Ok(context) => context,
-            Err(err) => return Ok(Err(err)),
-        };
-        let target = ends.pop().expect("two ends");
-        let source = ends.pop().expect("two ends");
+        refused!(check_edge_type(edge_type));
+        let source = refused!(self.require_node(from, Level::Connect).await?);
+        let target = refused!(self.require_node(to, Level::Connect).await?);
+        let context = refused!(self.context(context)?);
         Ok(Ok(self.new_edge(source, target, edge_type, context)?))
     }
 
@@ -107,28 +78,20 @@ impl RunGraph {
     }
 
     pub async fn disconnect(&mut self, from: &str, to: &str, edge_type: Option<&str>) -> Outcome<u32> {
-        let mut ends = Vec::with_capacity(2);
-        for end in [from, to] {
-            match self.require(end, Level::Connect).await? {
-                Ok(parsed) if parsed.kind == Kind::Node => ends.push(ids::node_id(&parsed.type_name, &parsed.hex)),
-                Ok(_) => return Ok(Err(GraphError::Invalid(format!("{end} is not a node")))),
-                Err(err) => return Ok(Err(err)),
-            }
-        }
-        let (source, target) = (&ends[0], &ends[1]);
+        let source = refused!(self.require_node(from, Level::Connect).await?);
+        let target = refused!(self.require_node(to, Level::Connect).await?);
+        // The stored edges from `source` to `target`, then the ones this run made.
         let mut matching = Vec::new();
-        let mut after_seq = 0;
+        let (mut after_seq, page) = (0, self.service.limits.page as usize);
         loop {
-            let query = EdgeQuery { node: source, direction: Direction::Out, edge_type, after_seq, limit: 1_000 };
+            let query = EdgeQuery { node: &source, direction: Direction::Out, edge_type, after_seq, limit: page };
             let rows = self.service.store().edges(query).await.map_err(store_failure)?;
-            let done = rows.len() < 1_000;
+            let done = rows.len() < page;
             for (edge, _) in rows {
                 after_seq = edge.seq;
-                if &edge.target == target && !self.edges.contains_key(&edge.hex) {
-                    self.edges.insert(edge.hex.clone(), Seen { row: Some(edge.clone()), change: Change::Read });
-                }
-                if &edge.target == target {
-                    matching.push(edge.hex);
+                if edge.target == target {
+                    matching.push(edge.hex.clone());
+                    self.edges.entry(edge.hex.clone()).or_insert(Seen { row: Some(edge), change: Change::Read });
                 }
             }
             if done {
@@ -138,9 +101,9 @@ impl RunGraph {
         matching.extend(self.new_edges.iter().cloned());
         let mut removed = 0;
         for hex in matching {
-            let Some(seen) = self.edges.get(&hex) else { continue };
-            let Some(edge) = &seen.row else { continue };
-            if &edge.source != source || &edge.target != target || edge_type.is_some_and(|t| t != edge.type_name) {
+            // Seen as this run left it: an edge it deleted is not removed twice.
+            let Some(edge) = self.edges.get(&hex).and_then(|seen| seen.row.as_ref()) else { continue };
+            if edge.source != source || edge.target != target || edge_type.is_some_and(|t| t != edge.type_name) {
                 continue;
             }
             self.count_write(0)?;
@@ -161,10 +124,7 @@ impl RunGraph {
     }
 
     pub async fn update(&mut self, id: &str, fields: &str) -> Outcome<String> {
-        let parsed = match self.require(id, Level::Write).await? {
-            Ok(parsed) => parsed,
-            Err(err) => return Ok(Err(err)),
-        };
+        let parsed = refused!(self.require(id, Level::Write).await?);
         if parsed.is_root() {
             return Ok(Err(GraphError::Invalid("a root's context cannot change".into())));
         }
@@ -177,10 +137,7 @@ impl RunGraph {
         };
         let mut context: Map<String, Value> = serde_json::from_str(&current.unwrap_or_default()).unwrap_or_default();
         context.extend(fields);
-        let context = match self.context(&Value::Object(context).to_string())? {
-            Ok(context) => context,
-            Err(err) => return Ok(Err(err)),
-        };
+        let context = refused!(self.context(&Value::Object(context).to_string())?);
         self.count_write(context.len())?;
         let mark = |change: &mut Change| {
             if *change == Change::Read {
@@ -207,10 +164,7 @@ impl RunGraph {
     }
 
     pub async fn delete(&mut self, id: &str) -> Outcome<()> {
-        let parsed = match self.require(id, Level::Write).await? {
-            Ok(parsed) => parsed,
-            Err(err) => return Ok(Err(err)),
-        };
+        let parsed = refused!(self.require(id, Level::Write).await?);
         if parsed.is_root() {
             return Ok(Err(GraphError::Invalid("a root cannot be deleted".into())));
         }
@@ -218,7 +172,7 @@ impl RunGraph {
         match parsed.kind {
             Kind::Edge => self.delete_edge(&parsed.hex),
             Kind::Node => {
-                let full = ids::node_id(&parsed.type_name, &parsed.hex);
+                let full = parsed.full();
                 // Its stored edges go at commit; the ones this run made go now.
                 let touching: Vec<String> = self
                     .new_edges
@@ -250,10 +204,7 @@ impl RunGraph {
     }
 
     pub async fn grant(&mut self, target: &str, grantee: Option<&str>, level: Option<Level>) -> Outcome<()> {
-        let parsed = match self.require(target, Level::Write).await? {
-            Ok(parsed) => parsed,
-            Err(err) => return Ok(Err(err)),
-        };
+        let full = refused!(self.require(target, Level::Write).await?).full();
         let grantee = match grantee {
             None => EVERYONE.to_string(),
             Some(root) => match crate::auth::parse_root(root) {
@@ -262,10 +213,6 @@ impl RunGraph {
             },
         };
         self.count_write(0)?;
-        let full = match parsed.kind {
-            Kind::Node => ids::node_id(&parsed.type_name, &parsed.hex),
-            Kind::Edge => ids::edge_id(&parsed.type_name, &parsed.hex),
-        };
         self.grants_on(&full).await?;
         let grants = self.grants.get_mut(&full).expect("just read");
         grants.retain(|(who, _)| *who != grantee);
@@ -274,5 +221,14 @@ impl RunGraph {
         }
         self.grant_writes.push((full, grantee, level));
         Ok(Ok(()))
+    }
+}
+
+/// An edge type: a type name, or "" for an untyped edge.
+fn check_edge_type(edge_type: &str) -> Result<(), GraphError> {
+    if edge_type.is_empty() || ids::is_type_name(edge_type) {
+        Ok(())
+    } else {
+        Err(GraphError::Invalid(format!("{edge_type:?} is not an edge type")))
     }
 }

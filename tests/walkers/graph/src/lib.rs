@@ -70,6 +70,12 @@ fn level(name: &str) -> Result<Level> {
     })
 }
 
+graph_walker!("g_unlink_and_delete", UnlinkAndDelete { from: String, to: String }, |this, cx| {
+    // In one run: remove an edge, then delete the node it led to.
+    cx.report(graph::disconnect(&this.from, &this.to, None)?);
+    graph::delete(&this.to)
+});
+
 graph_walker!("g_grant", Grant { id: String, grantee: Option<String>, level: String }, |this, _cx| {
     graph::grant(&this.id, this.grantee.as_deref(), level(&this.level)?)
 });
@@ -170,6 +176,7 @@ export_walkers!(
     Delete,
     Connect,
     Disconnect,
+    UnlinkAndDelete,
     Grant,
     Revoke,
     Access,
