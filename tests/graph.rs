@@ -257,7 +257,8 @@ async fn a_failed_run_writes_nothing_and_reads_see_their_own_writes() {
 
     // Within a run: remove an edge, then delete the node it led to.
     let doomed = reports(&server, "/walker/g_make", json!({"name": "doomed"}), Some(&token)).await[0]["id"].clone();
-    let unlinked = reports(&server, "/walker/g_unlink_and_delete", json!({"from": root_id, "to": doomed}), Some(&token)).await;
+    let unlinked =
+        reports(&server, "/walker/g_unlink_and_delete", json!({"from": root_id, "to": doomed}), Some(&token)).await;
     assert_eq!(unlinked, json!([1]));
     assert_eq!(items().await, json!([[]]));
     assert_eq!(reports(&server, "/walker/g_get", json!({"id": doomed}), Some(&token)).await, json!([null]));

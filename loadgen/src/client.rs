@@ -53,3 +53,15 @@ pub async fn send_json(socket: &mut Socket, value: &Value) -> anyhow::Result<()>
     socket.send(Message::Text(value.to_string().into())).await?;
     Ok(())
 }
+
+/// A REST call that succeeds with a 2xx and a body read to the end.
+pub async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> bool {
+    let mut request = http.post(url).json(body);
+    if let Some(token) = token {
+        request = request.header("authorization", token);
+    }
+    match request.send().await {
+        Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+        Err(_) => false,
+    }
+}

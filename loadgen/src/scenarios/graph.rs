@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use crate::Target;
-use crate::client::{Socket, connect, next_json, send_json};
+use crate::client::{Socket, connect, next_json, post, send_json};
 use crate::stats::Outcome;
 
 /// Registers and logs in a fresh user; returns its bearer token.
@@ -31,18 +31,14 @@ async fn signed_in_socket(target: &Target, index: usize, token: &str) -> anyhow:
     Ok(socket)
 }
 
-async fn rest_call(http: &reqwest::Client, url: &str, token: &str, body: &Value) -> bool {
-    match http.post(url).header("authorization", token).json(body).send().await {
-        Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
-        Err(_) => false,
-    }
-}
-
 /// Fills a user's root with `items` items over REST, untimed.
 async fn populate(http: &reqwest::Client, base: &str, token: &str, items: usize) -> anyhow::Result<()> {
     let url = format!("{base}/walker/make_item");
     for n in 0..items {
-        anyhow::ensure!(rest_call(http, &url, token, &json!({"name": format!("item {n}")})).await, "populating failed");
+        anyhow::ensure!(
+            post(http, &url, Some(token), &json!({"name": format!("item {n}")})).await,
+            "populating failed"
+        );
     }
     Ok(())
 }
@@ -103,7 +99,7 @@ pub async fn run(
                             send_json(socket, &event).await.is_ok()
                                 && next_json(socket).await.is_some_and(|reply| reply["status"] == 200)
                         }
-                        None => rest_call(&http, &url, &token, &context).await,
+                        None => post(&http, &url, Some(&token), &context).await,
                     };
                     if ok {
                         latencies.push(sent.elapsed().as_micros() as u64);

@@ -5,6 +5,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::Target;
+use crate::client::post;
 use crate::stats::Outcome;
 
 pub async fn run(target: &Target, connections: usize, requests: usize, walker: &str) -> anyhow::Result<Outcome> {
@@ -22,11 +23,7 @@ pub async fn run(target: &Target, connections: usize, requests: usize, walker: &
                         break;
                     }
                     let sent = Instant::now();
-                    let ok = match http.post(&url).json(&json!({"val": i})).send().await {
-                        Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
-                        Err(_) => false,
-                    };
-                    if ok {
+                    if post(&http, &url, None, &json!({"val": i})).await {
                         latencies.push(sent.elapsed().as_micros() as u64);
                     } else {
                         errors += 1;
