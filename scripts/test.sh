@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Sets up and runs every test on a fresh machine: the wasm target, the walkers (examples
-# and test walkers), the npm `ws` package for the seed JavaScript client, then cargo test.
+# Sets up and runs every test on a fresh machine: Debian's PostgreSQL server (the tests
+# start their own clusters in temporary directories), the wasm target, the walkers
+# (examples and test walkers), the npm `ws` package for the seed JavaScript client, then
+# cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v npm >/dev/null; then
-  echo "npm is missing; installing Debian's nodejs and npm" >&2
-  apt-get update -qq && apt-get install -y -qq nodejs npm
+missing=()
+command -v npm >/dev/null || missing+=(nodejs npm)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+if ((${#missing[@]})); then
+  echo "installing Debian's ${missing[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 ./scripts/build-walkers.sh --with-tests

@@ -67,6 +67,10 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("public-quota-nodes", "JAC_PUBLIC_QUOTA_NODES", "31", "31"),
     ("public-quota-edges", "JAC_PUBLIC_QUOTA_EDGES", "32", "32"),
     ("public-quota-bytes", "JAC_PUBLIC_QUOTA_BYTES", "33", "33"),
+    // Printed without its password.
+    ("database", "JAC_DATABASE_URL", "postgres://jac:secret@db.internal/jac", r#""(set)""#),
+    ("database-pool", "JAC_DATABASE_POOL", "34", "34"),
+    ("database-timeout-ms", "JAC_DATABASE_TIMEOUT_MS", "3500", "3500"),
 ];
 
 #[test]

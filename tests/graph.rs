@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::server::TestServer;
+use support::server::{Backend, TestServer};
 use walker_host::config::Config;
 
 fn is_item_id(id: &Value) -> bool {
@@ -20,9 +20,13 @@ fn is_item_id(id: &Value) -> bool {
         .is_some_and(|hex| hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
 }
 
-/// A server with the example walkers and the graph test walkers.
-async fn graph_server(configure: impl FnOnce(&mut Config)) -> TestServer {
-    let server = TestServer::start_with(configure).await;
+/// A server with the example walkers and the graph test walkers, on `backend`.
+async fn graph_server(backend: &Backend, configure: impl FnOnce(&mut Config)) -> TestServer {
+    let server = TestServer::start_with(|config| {
+        backend.configure(config);
+        configure(config);
+    })
+    .await;
     support::deploy(&support::fixture("graph.wasm"), &server.walkers_dir().join("graph.wasm"));
     let catalog = &server.running.shared.catalog;
     support::wait_until(catalog, || async { catalog.walker("g_make").is_some() }).await;
@@ -42,9 +46,8 @@ async fn walker_error(server: &TestServer, path: &str, body: Value, token: Optio
     (status, reply["errors"][0].clone())
 }
 
-#[tokio::test]
-async fn make_item_and_ws_item_reply_as_jac_cloud_and_items_can_be_listed_renamed_and_deleted() {
-    let server = graph_server(|_| {}).await;
+async fn make_item_and_ws_item_reply_as_jac_cloud_and_items_can_be_listed_renamed_and_deleted(backend: Backend) {
+    let server = graph_server(&backend, |_| {}).await;
     let (token, _) = server.user("items@example.com").await;
 
     let (status, reply) = server.post("/walker/make_item", json!({"name": "first"}), Some(&token)).await;
@@ -96,9 +99,8 @@ async fn make_item_and_ws_item_reply_as_jac_cloud_and_items_can_be_listed_rename
     assert_eq!(server.post("/walker/rename_item", json!({"name": "x"}), Some(&token)).await.0, 404, "node only");
 }
 
-#[tokio::test]
-async fn entry_nodes_must_exist_and_be_readable() {
-    let server = graph_server(|_| {}).await;
+async fn entry_nodes_must_exist_and_be_readable(backend: Backend) {
+    let server = graph_server(&backend, |_| {}).await;
     let (alice, _) = server.user("alice@example.com").await;
     let (bob, _) = server.user("bob@example.com").await;
     let item =
@@ -127,9 +129,8 @@ async fn entry_nodes_must_exist_and_be_readable() {
     assert_eq!(renamed[0]["context"], json!({"name": "mine"}));
 }
 
-#[tokio::test]
-async fn access_follows_jac_clouds_rules_and_grants() {
-    let server = graph_server(|_| {}).await;
+async fn access_follows_jac_clouds_rules_and_grants(backend: Backend) {
+    let server = graph_server(&backend, |_| {}).await;
     let (alice, alice_root) = server.user("alice@example.com").await;
     let (bob, bob_root) = server.user("bob@example.com").await;
     let (carol, _) = server.user("carol@example.com").await;
@@ -226,9 +227,8 @@ async fn access_follows_jac_clouds_rules_and_grants() {
     assert_eq!(body["errors"][0]["msg"], "walker g_delete failed: invalid: a root cannot be deleted");
 }
 
-#[tokio::test]
-async fn a_failed_run_writes_nothing_and_reads_see_their_own_writes() {
-    let server = graph_server(|config| config.walker_report_bytes = 1 << 20).await;
+async fn a_failed_run_writes_nothing_and_reads_see_their_own_writes(backend: Backend) {
+    let server = graph_server(&backend, |config| config.walker_report_bytes = 1 << 20).await;
     let (token, root) = server.user("fail@example.com").await;
     let root_id = format!("n::{root}");
     let items = || async { reports(&server, "/walker/g_list", json!({"id": root_id}), Some(&token)).await };
@@ -271,9 +271,8 @@ async fn a_failed_run_writes_nothing_and_reads_see_their_own_writes() {
     assert_eq!(items().await, json!([[]]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_increments_of_one_counter_lose_no_update() {
-    let server = graph_server(|_| {}).await;
+async fn concurrent_increments_of_one_counter_lose_no_update(backend: Backend) {
+    let server = graph_server(&backend, |_| {}).await;
     let (token, _) = server.user("count@example.com").await;
     let mut clients = Vec::new();
     for _ in 0..16 {
@@ -302,9 +301,8 @@ async fn concurrent_increments_of_one_counter_lose_no_update() {
     assert_eq!(reports(&server, "/walker/counter", json!({}), Some(&token)).await, json!([401]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writers_of_different_roots_lose_no_update() {
-    let server = graph_server(|_| {}).await;
+async fn concurrent_writers_of_different_roots_lose_no_update(backend: Backend) {
+    let server = graph_server(&backend, |_| {}).await;
     let (alice, _) = server.user("alice@example.com").await;
     let (bob, bob_root) = server.user("bob@example.com").await;
     let node = reports(&server, "/walker/g_make", json!({"name": "shared"}), Some(&alice)).await[0]["id"].clone();
@@ -333,22 +331,20 @@ async fn concurrent_writers_of_different_roots_lose_no_update() {
     assert_eq!(seen, (1..=400).collect());
 }
 
-#[tokio::test]
-async fn the_graph_survives_a_restart() {
-    let server = graph_server(|_| {}).await;
+async fn the_graph_survives_a_restart(backend: Backend) {
+    let server = graph_server(&backend, |_| {}).await;
     let (token, _) = server.user("durable@example.com").await;
     for name in ["a", "b", "c"] {
         reports(&server, "/walker/make_item", json!({"name": name}), Some(&token)).await;
     }
     let before = reports(&server, "/walker/list_items", json!({}), Some(&token)).await;
     let (walkers, data) = server.stop().await;
-    let server = TestServer::start_in(walkers, data, |_| {}).await;
+    let server = TestServer::start_in(walkers, data, |config| backend.configure(config)).await;
     assert_eq!(reports(&server, "/walker/list_items", json!({}), Some(&token)).await, before);
 }
 
-#[tokio::test]
-async fn quotas_and_per_run_limits_are_structured_errors_and_write_nothing() {
-    let server = graph_server(|config| {
+async fn quotas_and_per_run_limits_are_structured_errors_and_write_nothing(backend: Backend) {
+    let server = graph_server(&backend, |config| {
         config.quota_nodes = 3;
         config.public_quota_nodes = 1;
         config.graph_writes = 5;
@@ -391,9 +387,8 @@ async fn quotas_and_per_run_limits_are_structured_errors_and_write_nothing() {
     assert_eq!(listed[0].as_array().unwrap().len(), 3, "the failed runs wrote nothing");
 }
 
-#[tokio::test]
-async fn neighbours_page_in_creation_order_and_filter_by_field() {
-    let server = graph_server(|_| {}).await;
+async fn neighbours_page_in_creation_order_and_filter_by_field(backend: Backend) {
+    let server = graph_server(&backend, |_| {}).await;
     let (token, root) = server.user("pages@example.com").await;
     let root_id = format!("n::{root}");
     let mut made = Vec::new();
@@ -414,3 +409,35 @@ async fn neighbours_page_in_creation_order_and_filter_by_field() {
     let found = reports(&server, "/walker/g_find", json!({"id": root_id, "name": "b"}), Some(&token)).await;
     assert_eq!(found, json!([[made[1], made[3]]]));
 }
+
+/// Every test above, once on SQLite and once on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test(Backend::sqlite()).await
+            })*
+        }
+        mod postgres {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test(Backend::postgres().await).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    make_item_and_ws_item_reply_as_jac_cloud_and_items_can_be_listed_renamed_and_deleted,
+    entry_nodes_must_exist_and_be_readable,
+    access_follows_jac_clouds_rules_and_grants,
+    a_failed_run_writes_nothing_and_reads_see_their_own_writes,
+    concurrent_increments_of_one_counter_lose_no_update,
+    concurrent_writers_of_different_roots_lose_no_update,
+    the_graph_survives_a_restart,
+    quotas_and_per_run_limits_are_structured_errors_and_write_nothing,
+    neighbours_page_in_creation_order_and_filter_by_field,
+);

@@ -1,24 +1,21 @@
-//! User accounts on the embedded default store: one SQLite file (WAL) in the data
-//! directory, argon2 password hashes.
+//! User accounts: registration and login over the configured store, argon2 password
+//! hashes.
 //!
 //! Hashing is slow and memory-hungry by design (~19 MiB each), so a semaphore caps how
 //! many run at once, and a login for an unknown email verifies against a dummy hash:
 //! it takes as long as a wrong password, and tells nobody which emails have accounts.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
-use anyhow::Context as _;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::Semaphore;
 
 use crate::auth::random_hex;
+use crate::store::{AccountStore, UserRow};
 
 pub struct Accounts {
-    /// One connection: SQLite serializes writers anyway, and account calls are rare.
-    db: Mutex<Connection>,
+    store: Arc<dyn AccountStore>,
     /// Permits for password hashing, which runs on blocking threads.
     hashing: Semaphore,
 }
@@ -39,75 +36,43 @@ pub enum RegisterError {
 }
 
 impl Accounts {
-    /// Opens (or creates) the database; at most `hash_concurrency` hashes run at once.
-    pub fn open(path: &Path, hash_concurrency: usize) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let db = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", "NORMAL")?;
-        db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS users (
-                id TEXT PRIMARY KEY,
-                email TEXT NOT NULL UNIQUE COLLATE NOCASE,
-                password_hash TEXT NOT NULL,
-                root_id TEXT NOT NULL UNIQUE,
-                created_at INTEGER NOT NULL DEFAULT (unixepoch())
-            );",
-        )?;
-        Ok(Accounts { db: Mutex::new(db), hashing: Semaphore::new(hash_concurrency.max(1)) })
+    /// Accounts kept in `store`; at most `hash_concurrency` hashes run at once.
+    pub fn new(store: Arc<dyn AccountStore>, hash_concurrency: usize) -> Self {
+        Accounts { store, hashing: Semaphore::new(hash_concurrency.max(1)) }
     }
 
-    /// Creates a user with a fresh root. Hashing is slow by design, so it runs on a
-    /// blocking thread.
-    pub async fn register(self: &Arc<Self>, email: String, password: String) -> Result<User, RegisterError> {
-        let accounts = self.clone();
-        let _permit = self.hashing.acquire().await.map_err(|err| RegisterError::Internal(err.into()))?;
-        tokio::task::spawn_blocking(move || {
-            let hash = hash_password(&password).map_err(RegisterError::Internal)?;
-            let user = User { id: random_hex(12), email, root: random_hex(12) };
-            let db = accounts.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            match db.execute(
-                "INSERT INTO users (id, email, password_hash, root_id) VALUES (?1, ?2, ?3, ?4)",
-                params![user.id, user.email, hash, user.root],
-            ) {
-                Ok(_) => Ok(user),
-                Err(rusqlite::Error::SqliteFailure(err, _)) if err.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    Err(RegisterError::Exists)
-                }
-                Err(err) => Err(RegisterError::Internal(err.into())),
-            }
-        })
-        .await
-        .map_err(|err| RegisterError::Internal(err.into()))?
+    /// Creates a user with a fresh root.
+    pub async fn register(&self, email: String, password: String) -> Result<User, RegisterError> {
+        let hash = self.hash(password).await.map_err(RegisterError::Internal)?;
+        let row = UserRow { id: random_hex(12), email, password_hash: hash, root: random_hex(12) };
+        match self.store.insert_user(row.clone()).await {
+            Ok(true) => Ok(User { id: row.id, email: row.email, root: row.root }),
+            Ok(false) => Err(RegisterError::Exists),
+            Err(err) => Err(RegisterError::Internal(err.into())),
+        }
     }
 
     /// The user with these credentials, if any.
-    pub async fn login(self: &Arc<Self>, email: String, password: String) -> anyhow::Result<Option<User>> {
-        let accounts = self.clone();
+    pub async fn login(&self, email: String, password: String) -> anyhow::Result<Option<User>> {
+        let row = self.store.user_by_email(&email).await?;
+        let stored = row.as_ref().map(|row| row.password_hash.clone());
         let _permit = self.hashing.acquire().await?;
-        tokio::task::spawn_blocking(move || {
-            let row = {
-                let db = accounts.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                db.query_row(
-                    "SELECT id, email, password_hash, root_id FROM users WHERE email = ?1",
-                    params![email],
-                    |row| {
-                        Ok((User { id: row.get(0)?, email: row.get(1)?, root: row.get(3)? }, row.get::<_, String>(2)?))
-                    },
-                )
-                .optional()?
-            };
-            let (user, hash) = match row {
-                Some((user, hash)) => (Some(user), hash),
-                None => (None, dummy_hash()?.to_string()),
+        let matches = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
+            let hash = match stored {
+                Some(hash) => hash,
+                None => dummy_hash()?.to_string(),
             };
             let hash = PasswordHash::new(&hash).map_err(|err| anyhow::anyhow!("stored hash: {err}"))?;
-            let matches = Argon2::default().verify_password(password.as_bytes(), &hash).is_ok();
-            Ok(user.filter(|_| matches))
+            Ok(Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
         })
-        .await?
+        .await??;
+        Ok(row.filter(|_| matches).map(|row| User { id: row.id, email: row.email, root: row.root }))
+    }
+
+    /// Hashes on a blocking thread, within the hashing permits.
+    async fn hash(&self, password: String) -> anyhow::Result<String> {
+        let _permit = self.hashing.acquire().await?;
+        tokio::task::spawn_blocking(move || hash_password(&password)).await?
     }
 }
 

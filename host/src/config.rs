@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::graph::GraphLimits;
 use crate::runtime::Limits;
-use crate::store::{Quota, Quotas};
+use crate::store::{Quota, Quotas, StoreConfig};
 
 /// A `usize` flag's parser, limited to `range`.
 fn usize_in(range: std::ops::RangeInclusive<u64>) -> RangedU64ValueParser<usize> {
@@ -24,6 +24,10 @@ const SECS_PER_DAY: u64 = 86_400;
 #[derive(Debug, Clone, Parser, Serialize)]
 #[command(name = "walker-host", version, about = "A jac-cloud compatible real-time server for WebAssembly walkers")]
 pub struct Config {
+    #[command(subcommand)]
+    #[serde(skip)]
+    pub command: Option<Command>,
+
     /// Address to listen on.
     #[arg(long, env = "JAC_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
@@ -33,12 +37,26 @@ pub struct Config {
     pub walkers_dir: PathBuf,
 
     /// Directory for the account database, the token secret and compiled code.
-    #[arg(long, env = "JAC_DATA_DIR", default_value = "data")]
+    #[arg(long, env = "JAC_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
 
     /// Directory for compiled walker code [default: <data-dir>/compiled].
     #[arg(long, env = "JAC_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// PostgreSQL URL (`postgres://user:password@host/db?sslmode=require`) for accounts and
+    /// the graph; without it they live in SQLite in the data directory.
+    #[arg(long, env = "JAC_DATABASE_URL", hide_env_values = true, global = true)]
+    #[serde(serialize_with = "redacted")]
+    pub database: Option<String>,
+
+    /// PostgreSQL connections kept open.
+    #[arg(long, env = "JAC_DATABASE_POOL", default_value_t = 16, value_parser = usize_in(1..=1_000))]
+    pub database_pool: usize,
+
+    /// How long one database operation may take, waiting for a connection included.
+    #[arg(long, env = "JAC_DATABASE_TIMEOUT_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub database_timeout_ms: u64,
 
     /// Secret for signing tokens; generated once and kept in the data directory when unset.
     #[arg(long, env = "JAC_TOKEN_SECRET", hide_env_values = true)]
@@ -179,6 +197,21 @@ pub struct Config {
     pub warm_ttl_secs: u64,
 }
 
+/// What to do instead of serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Write every account, node, edge and grant of the configured store to standard
+    /// output, as JSON lines.
+    Export,
+    /// Read `export`'s JSON lines from standard input into the configured store.
+    Import,
+}
+
+/// A database URL in printed configuration: whether one is set, never its password.
+fn redacted<S: serde::Serializer>(url: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if url.is_some() { "(set)" } else { "" })
+}
+
 /// Who may send `user`, `channel` and `client` events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -201,6 +234,16 @@ impl Config {
         config.walkers_dir = walkers_dir;
         config.data_dir = data_dir;
         config
+    }
+
+    pub fn store(&self) -> StoreConfig<'_> {
+        StoreConfig {
+            data_dir: &self.data_dir,
+            database_url: self.database.as_deref(),
+            pool_size: self.database_pool,
+            timeout: Duration::from_millis(self.database_timeout_ms),
+            quotas: self.quotas(),
+        }
     }
 
     pub fn graph_limits(&self) -> GraphLimits {

@@ -108,6 +108,12 @@ pub struct Problem<'a> {
     pub msg: &'a str,
 }
 
+impl Problem<'static> {
+    /// An entry node could not be checked because the graph store is unreachable.
+    pub const STORE_UNAVAILABLE: Problem<'static> =
+        Problem { kind: crate::runtime::STORE_UNAVAILABLE, msg: "the graph store is unavailable; try again shortly" };
+}
+
 impl<'a> Problem<'a> {
     pub fn from_run(err: &'a RunError, message: &'a str) -> Self {
         Problem { kind: err.kind_name(), msg: message }

@@ -2,22 +2,44 @@
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use walker_host::config::Config;
+use walker_host::config::{Command, Config};
 use walker_host::server::Server;
+use walker_host::store::{self, portable};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        // Standard output is for data (`export`, `--print-config`).
+        .with_writer(std::io::stderr)
         .init();
     let config = Config::parse();
     if config.print_config {
         println!("{}", serde_json::to_string_pretty(&config)?);
         return Ok(());
     }
+    if let Some(command) = config.command {
+        return move_data(command, &config).await;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let server = Server::new(config).await?;
     server.serve(listener, shutdown_signal()).await
+}
+
+/// `export` or `import`, on the store the flags select.
+async fn move_data(command: Command, config: &Config) -> anyhow::Result<()> {
+    let store = store::open(&config.store()).await?;
+    match command {
+        Command::Export => {
+            let rows = portable::export_to(&*store, std::io::BufWriter::new(std::io::stdout())).await?;
+            tracing::info!(rows, "exported");
+        }
+        Command::Import => {
+            let rows = portable::import_from(&*store, std::io::stdin().lock()).await?;
+            tracing::info!(rows, "imported");
+        }
+    }
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

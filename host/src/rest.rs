@@ -21,6 +21,7 @@ use crate::catalog::{CallError, Walker};
 use crate::frames::{self, Problem};
 use crate::runtime::{Caller, EntryType, FieldError, Method, RunErrorKind, Transport, path_params};
 use crate::server::{NodeAccess, Shared, check_node};
+use crate::store::StoreError;
 
 fn json_response(status: StatusCode, body: impl Serialize) -> Response {
     (status, axum::Json(body)).into_response()
@@ -105,11 +106,18 @@ pub async fn register(State(shared): State<Arc<Shared>>, body: Result<Bytes, Byt
     match shared.accounts.register(email, password).await {
         Ok(_) => json_response(StatusCode::CREATED, json!({"message": "Successfully Registered!"})),
         Err(RegisterError::Exists) => detail(StatusCode::CONFLICT, "Already Exists!"),
-        Err(RegisterError::Internal(err)) => {
-            tracing::error!("registering: {err:#}");
-            internal_error()
-        }
+        Err(RegisterError::Internal(err)) => account_failure("registering", err),
     }
+}
+
+/// An account call that failed: 503 when the store is unreachable (try again), else 500.
+fn account_failure(doing: &str, err: anyhow::Error) -> Response {
+    tracing::error!("{doing}: {err:#}");
+    if err.is::<StoreError>() {
+        let body = json!({"detail": "the account store is unavailable; try again shortly"});
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response();
+    }
+    internal_error()
 }
 
 pub async fn login(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
@@ -120,10 +128,7 @@ pub async fn login(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesR
     let user = match shared.accounts.login(email, password).await {
         Ok(Some(user)) => user,
         Ok(None) => return json_response(StatusCode::BAD_REQUEST, json!({"message": "Invalid Email/Password!"})),
-        Err(err) => {
-            tracing::error!("logging in: {err:#}");
-            return internal_error();
-        }
+        Err(err) => return account_failure("logging in", err),
     };
     match shared.tokens.issue(&user.id, &user.email, &user.root) {
         Ok((token, claims)) => json_response(
@@ -291,6 +296,10 @@ pub async fn walker(
                 error.loc = vec!["path".into(), "node".into()];
                 return unprocessable(&[error]);
             }
+            NodeAccess::Unavailable => {
+                let body = axum::Json(json!({ "errors": [Problem::STORE_UNAVAILABLE] }));
+                return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], body).into_response();
+            }
         }
     }
 
@@ -348,7 +357,7 @@ pub async fn walker(
             let message = err.to_string();
             let body = json!({ "errors": [Problem::from_run(&err, &message)] });
             match err.kind {
-                RunErrorKind::Busy(_) => {
+                RunErrorKind::Busy(_) | RunErrorKind::StoreUnavailable => {
                     (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
                 }
                 RunErrorKind::Conflict => json_response(StatusCode::CONFLICT, body),

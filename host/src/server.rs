@@ -26,7 +26,7 @@ use crate::graph::{EntryError, GraphService};
 use crate::hub::Hub;
 use crate::reload::{self, Watcher};
 use crate::runtime::{FieldError, Runtime};
-use crate::store::SqliteStore;
+use crate::store::GraphStore;
 use crate::{rest, ws};
 
 /// How often idle warm instances past their time are dropped.
@@ -60,8 +60,8 @@ impl Server {
         std::fs::create_dir_all(&config.walkers_dir)
             .with_context(|| format!("creating the walkers directory {}", config.walkers_dir.display()))?;
         let cache_dir = config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("compiled"));
-        let store = SqliteStore::open(&config.data_dir.join("graph.sqlite3"), config.quotas())?;
-        let graph = Arc::new(GraphService::new(Arc::new(store), config.graph_limits()));
+        let store = crate::store::open(&config.store()).await?;
+        let graph = Arc::new(GraphService::new(store.clone() as Arc<dyn GraphStore>, config.graph_limits()));
         let runtime = Runtime::new(config.limits(), cache_dir, graph)
             .map_err(|err| anyhow::anyhow!("starting the walker runtime: {err:#}"))?;
         let runtime = Arc::new(runtime);
@@ -69,7 +69,7 @@ impl Server {
         let catalog = Arc::new(Catalog::new(runtime));
         let debounce = Duration::from_millis(config.reload_debounce_ms);
         let watcher = reload::watch_and_load(catalog.clone(), &config.walkers_dir, debounce).await?;
-        let accounts = Arc::new(Accounts::open(&config.data_dir.join("accounts.sqlite3"), config.hash_concurrency)?);
+        let accounts = Arc::new(Accounts::new(store, config.hash_concurrency));
         let tokens =
             Tokens::new(config.token_secret.as_deref(), &config.data_dir, Duration::from_secs(config.token_ttl_secs))?;
         let hub = Arc::new(Hub::default());
@@ -151,6 +151,8 @@ pub enum NodeAccess {
     Allowed(String),
     /// Absent or unreadable (the same answer, so ids cannot be probed).
     Denied,
+    /// The graph store could not be read: try again later.
+    Unavailable,
     Invalid(FieldError),
 }
 
@@ -159,6 +161,7 @@ pub async fn check_node(shared: &Shared, node: &str, identity: &Identity) -> Nod
     match shared.catalog.runtime().graph().entry(&identity.root, node).await {
         Ok(id) => NodeAccess::Allowed(id),
         Err(EntryError::NoAccess) => NodeAccess::Denied,
+        Err(EntryError::Unavailable) => NodeAccess::Unavailable,
         Err(EntryError::Malformed) => NodeAccess::Invalid(FieldError::new(
             "value_error",
             Vec::new(),

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -85,7 +86,7 @@ pub fn runtime_with_cache(cache: &Path) -> Arc<Runtime> {
 
 /// A runtime with `limits`, its compiled code and graph in `dir`.
 pub fn runtime_with_limits(limits: Limits, dir: &Path) -> Arc<Runtime> {
-    let graph = walker_host::graph::GraphService::open_sqlite(&dir.join("graph.sqlite3")).unwrap();
+    let graph = walker_host::graph::GraphService::open_sqlite(dir).unwrap();
     Arc::new(Runtime::new(limits, dir.to_path_buf(), graph).unwrap())
 }
 

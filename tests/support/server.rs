@@ -18,6 +18,28 @@ use super::{chat_wasm, fixture};
 /// How long a client waits for a frame it expects.
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Where a test server keeps accounts and the graph.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// A PostgreSQL database of its own, or SQLite in the data directory.
+    pub database: Option<String>,
+}
+
+impl Backend {
+    pub fn sqlite() -> Backend {
+        Backend { database: None }
+    }
+
+    /// A fresh database on the test process's PostgreSQL server.
+    pub async fn postgres() -> Backend {
+        Backend { database: Some(super::postgres::shared().database().await) }
+    }
+
+    pub fn configure(&self, config: &mut Config) {
+        config.database = self.database.clone();
+    }
+}
+
 pub struct TestServer {
     pub running: Running,
     pub walkers: tempfile::TempDir,

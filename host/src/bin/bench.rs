@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
 async fn bench(language: &str, path: &Path, walker: &str, runs: usize) -> anyhow::Result<()> {
     let wasm = std::fs::read(path)?;
     let cache = tempfile::tempdir()?;
-    let graph = walker_host::graph::GraphService::open_sqlite(&cache.path().join("graph.sqlite3"))?;
+    let graph = walker_host::graph::GraphService::open_sqlite(cache.path())?;
     let new_runtime = || Runtime::new(Limits::default(), cache.path().to_path_buf(), graph.clone()).map(Arc::new);
     let runtime = new_runtime().map_err(|e| anyhow!("{e:#}"))?;
     let started = Instant::now();

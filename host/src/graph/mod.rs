@@ -8,7 +8,9 @@
 //! the commit, so concurrent runs of one user never conflict. Runs of different roots
 //! writing the same node (through grants) are checked by version at commit; a run that
 //! loses is re-run from scratch if it has sent no notification yet, else it fails with
-//! `conflict`. Notifications are delivered while a run runs (jac-cloud's progress
+//! `conflict`. The re-run also holds the locks of the roots owning the rows it lost on:
+//! without that, the root that won keeps a head start and can win every time, which a
+//! store whose commits take a round trip (PostgreSQL) makes likely. Notifications are delivered while a run runs (jac-cloud's progress
 //! pushes), so a failed run's notifications have already been sent.
 
 pub mod ids;
@@ -21,7 +23,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use run::{GraphError, Neighbours, RunGraph};
 
-use crate::store::{GraphStore, Level, Quotas};
+use crate::store::{GraphStore, Level, Quotas, StoreError};
 use ids::{Kind, Ref};
 
 /// Per-run caps on graph use; quotas per root are the store's.
@@ -63,6 +65,8 @@ pub enum EntryError {
     Malformed,
     /// Absent, or not readable by the caller: the same answer, so ids cannot be probed.
     NoAccess,
+    /// The store could not be read.
+    Unavailable,
 }
 
 impl GraphService {
@@ -75,9 +79,9 @@ impl GraphService {
         }
     }
 
-    /// The embedded default: SQLite at `path`, default limits and quotas.
-    pub fn open_sqlite(path: &std::path::Path) -> anyhow::Result<Arc<Self>> {
-        let store = crate::store::SqliteStore::open(path, Quotas::default())?;
+    /// The embedded default: SQLite in `data_dir`, default limits and quotas.
+    pub fn open_sqlite(data_dir: &std::path::Path) -> anyhow::Result<Arc<Self>> {
+        let store = crate::store::SqliteStore::open(data_dir, Quotas::default())?;
         Ok(Arc::new(GraphService::new(Arc::new(store), GraphLimits::default())))
     }
 
@@ -85,10 +89,18 @@ impl GraphService {
         &self.store
     }
 
-    /// Orders the graph runs of one root.
-    async fn lock_root(&self, root: &str) -> OwnedMutexGuard<()> {
-        let stripe = self.hasher.hash_one(root) as usize % ROOT_LOCK_STRIPES;
-        self.root_locks[stripe].clone().lock_owned().await
+    /// Orders the graph runs of these roots. Locks are taken in stripe order, so runs
+    /// that take several never wait for each other in a cycle.
+    async fn lock_roots(&self, roots: impl Iterator<Item = &str>) -> Vec<OwnedMutexGuard<()>> {
+        let mut stripes: Vec<usize> =
+            roots.map(|root| self.hasher.hash_one(root) as usize % ROOT_LOCK_STRIPES).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for stripe in stripes {
+            guards.push(self.root_locks[stripe].clone().lock_owned().await);
+        }
+        guards
     }
 
     /// Checks that `caller` (root hex) may start a walker on `node`: the node's full id.
@@ -106,7 +118,9 @@ impl GraphService {
         let mut graph = RunGraph::new(self.clone(), caller.to_string(), None);
         match graph.access(&full).await {
             Ok(level) if level >= Level::Read => Ok(full),
-            _ => Err(EntryError::NoAccess),
+            Ok(_) => Err(EntryError::NoAccess),
+            Err(err) if err.is::<StoreError>() => Err(EntryError::Unavailable),
+            Err(_) => Err(EntryError::NoAccess),
         }
     }
 }

@@ -4,6 +4,9 @@ use std::fmt;
 
 use super::limits::LimitHit;
 
+/// The error type of a run, or an entry check, that found the graph store unreachable.
+pub const STORE_UNAVAILABLE: &str = "storage_unavailable";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunError {
     pub walker: String,
@@ -25,6 +28,8 @@ pub enum RunErrorKind {
     Conflict,
     /// Committing its graph writes would take a root past a storage quota.
     Quota(String),
+    /// The graph store could not be reached; nothing was written.
+    StoreUnavailable,
     /// Every instance slot stayed taken for this long: the server is at capacity.
     Busy(std::time::Duration),
     /// The host could not run it (instantiation failed); details are in the log.
@@ -44,6 +49,7 @@ impl RunError {
             RunErrorKind::Trapped(_) => "walker_trap",
             RunErrorKind::InvalidOutput(_) => "invalid_output",
             RunErrorKind::Busy(_) => "busy",
+            RunErrorKind::StoreUnavailable => STORE_UNAVAILABLE,
             RunErrorKind::Conflict => "conflict",
             RunErrorKind::Quota(_) => "storage_quota",
             RunErrorKind::Internal => "internal_error",
@@ -65,6 +71,9 @@ impl fmt::Display for RunError {
             RunErrorKind::Quota(quota) => write!(f, "walker {walker} exceeded the {quota}; nothing was written"),
             RunErrorKind::Busy(waited) => {
                 write!(f, "walker {walker} could not start: every instance was busy for {} ms", waited.as_millis())
+            }
+            RunErrorKind::StoreUnavailable => {
+                write!(f, "walker {walker} could not reach the graph store; nothing was written")
             }
             RunErrorKind::Internal => write!(f, "walker {walker} could not be run"),
         }

@@ -31,7 +31,7 @@ use wasmtime::{Engine, Result, Store, Trap, UpdateDeadline};
 
 pub use bindings::{Caller, EntryType, FieldType, Method, Transport};
 pub use cache::Origin;
-pub use error::{RunError, RunErrorKind};
+pub use error::{RunError, RunErrorKind, STORE_UNAVAILABLE};
 pub use limits::{LimitHit, Limits};
 pub use sandbox::{Nobody, Notifier, Target};
 pub use spec::{FieldError, FieldSpec, WalkerSpec, path_params};
@@ -41,11 +41,12 @@ use engine::EpochTicker;
 use sandbox::{NotJson, RunState};
 
 use crate::graph::{GraphService, RunGraph};
-use crate::store::CommitError;
+use crate::store::{CommitError, StoreError};
 
 /// Times a run whose graph writes conflicted is run again, when it has sent nothing.
 /// Runs of one root never conflict (they are ordered), so only runs of other roots
-/// writing the same rows through grants can make a run lose, one commit at a time.
+/// writing the same rows through grants can make a run lose; a re-run also takes the
+/// locks of the roots that own those rows, so on one instance it cannot lose twice.
 const CONFLICT_RETRIES: u32 = 16;
 
 /// Interfaces a walker may import: the walker WIT package, and WASI that an empty
@@ -205,20 +206,27 @@ impl Runtime {
         let fail = |kind| RunError::new(&spec.name, kind);
         let root = crate::auth::parse_root(&caller.root_id).unwrap_or_else(|| crate::auth::PUBLIC_ROOT.to_string());
         let mut attempts = 0;
+        let mut contended = Vec::new();
         loop {
-            let graph = RunGraph::new(self.graph.clone(), root.clone(), entry.map(str::to_string));
+            let graph = RunGraph::new(self.graph.clone(), root.clone(), entry.map(str::to_string))
+                .contending_with(std::mem::take(&mut contended));
             let (response, graph, notified) =
                 self.attempt(component, spec, caller, context, notifier.clone(), graph).await?;
             // A reply the host cannot send commits nothing either.
             let reply = self.reply(response.map_err(|message| fail(RunErrorKind::Failed(message)))?).map_err(fail)?;
+            let others = graph.others_written();
             match graph.commit().await {
                 Ok(()) => return Ok(reply),
-                Err(CommitError::Conflict) if !notified && attempts < CONFLICT_RETRIES => attempts += 1,
+                Err(CommitError::Conflict) if !notified && attempts < CONFLICT_RETRIES => {
+                    attempts += 1;
+                    tracing::debug!(walker = spec.name, attempts, "its graph writes conflicted; running it again");
+                    contended = others;
+                }
                 Err(CommitError::Conflict) => return Err(fail(RunErrorKind::Conflict)),
                 Err(CommitError::Quota(quota)) => return Err(fail(RunErrorKind::Quota(quota))),
                 Err(CommitError::Store(err)) => {
                     tracing::error!(walker = spec.name, "committing its graph writes: {err}");
-                    return Err(fail(RunErrorKind::Internal));
+                    return Err(fail(RunErrorKind::StoreUnavailable));
                 }
             }
         }
@@ -324,6 +332,8 @@ impl Runtime {
     fn classify(&self, walker: &str, err: wasmtime::Error) -> RunErrorKind {
         if let Some(limit) = err.downcast_ref::<LimitHit>() {
             RunErrorKind::Limit(*limit)
+        } else if err.is::<StoreError>() {
+            RunErrorKind::StoreUnavailable
         } else if err.downcast_ref::<NotJson>().is_some() {
             RunErrorKind::InvalidOutput(NotJson.to_string())
         } else if let Some(trap) = err.downcast_ref::<Trap>() {

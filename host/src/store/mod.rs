@@ -1,5 +1,6 @@
-//! Persistence of the walkers' graph, behind one trait (`GraphStore`) that a second
-//! backend (PostgreSQL, for clusters) implements without touching walkers or routes.
+//! Persistence of accounts and the walkers' graph, behind one trait (`Store`) with two
+//! backends: SQLite in the data directory (the embedded default) and PostgreSQL (shared
+//! by the instances of a cluster). Walkers and routes never know which one runs.
 //!
 //! A backend stores rows and applies write sets atomically; it knows nothing of access
 //! rules, runs or JSON shapes (`graph` does). Reads are by id or by one node's edges,
@@ -7,18 +8,57 @@
 //! Roots are not rows: a root exists as long as its user does, and its grants live in
 //! the grants table like any node's.
 
+mod commit;
+pub mod portable;
+mod postgres;
 mod sqlite;
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+pub use commit::{Delta, ROW_OVERHEAD_BYTES, hex_of, row_bytes};
+pub use portable::{Portable, Record};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// Everything a backend keeps.
+pub trait Store: GraphStore + AccountStore + Portable {}
+
+impl<T: GraphStore + AccountStore + Portable> Store for T {}
+
+/// Where the data lives and how the server reaches it.
+#[derive(Debug, Clone)]
+pub struct StoreConfig<'a> {
+    /// SQLite's directory, when no database URL is given.
+    pub data_dir: &'a Path,
+    /// A `postgres://` URL: accounts and the graph live there instead.
+    pub database_url: Option<&'a str>,
+    /// PostgreSQL connections kept open.
+    pub pool_size: usize,
+    /// How long one store operation may take, waiting for a connection included.
+    pub timeout: Duration,
+    pub quotas: Quotas,
+}
+
+/// Opens the configured backend, creating or migrating its schema.
+pub async fn open(config: &StoreConfig<'_>) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match config.database_url {
+        Some(url) => Arc::new(PostgresStore::connect(url, config.pool_size, config.timeout, config.quotas).await?),
+        None => Arc::new(SqliteStore::open(config.data_dir, config.quotas)?),
+    })
+}
 
 /// A future a backend returns; SQLite's are ready at once.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// jac-cloud's access levels, in order: each includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Level {
     NoAccess = -1,
     Read = 0,
@@ -40,7 +80,7 @@ impl Level {
 /// The grantee that stands for everyone (jac-cloud's `access.all`).
 pub const EVERYONE: &str = "*";
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeRow {
     /// 24 hex.
     pub hex: String,
@@ -53,7 +93,7 @@ pub struct NodeRow {
     pub version: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EdgeRow {
     pub hex: String,
     pub type_name: String,
@@ -139,9 +179,6 @@ impl Default for Quotas {
     }
 }
 
-/// Bytes a row is charged beyond its type name and context: ids, owner, indexes.
-pub const ROW_OVERHEAD_BYTES: i64 = 96;
-
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// Something the run read changed since, or an end of a new edge is gone.
@@ -154,9 +191,16 @@ pub enum CommitError {
     Store(String),
 }
 
+/// The store could not be reached or failed; the detail is for the log only.
 #[derive(Debug, thiserror::Error)]
 #[error("storage: {0}")]
 pub struct StoreError(pub String);
+
+impl From<StoreError> for CommitError {
+    fn from(err: StoreError) -> Self {
+        CommitError::Store(err.0)
+    }
+}
 
 /// A page of edges, each with its far end (`None` when the far end is a root).
 pub type EdgePage = Vec<(EdgeRow, Option<NodeRow>)>;
@@ -172,4 +216,25 @@ pub trait GraphStore: Send + Sync + 'static {
     fn grants<'a>(&'a self, target: &'a str) -> StoreFuture<'a, Result<Vec<(String, Level)>, StoreError>>;
     /// Applies a write set atomically: version checks, edge ends, quotas.
     fn commit(&self, writes: WriteSet) -> StoreFuture<'_, Result<(), CommitError>>;
+}
+
+/// A user account as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRow {
+    /// 24 hex.
+    pub id: String,
+    /// Unique regardless of case.
+    pub email: String,
+    /// A PHC string (argon2id).
+    pub password_hash: String,
+    /// 24 hex: the user's root node.
+    pub root: String,
+}
+
+/// The accounts' persistence.
+pub trait AccountStore: Send + Sync + 'static {
+    /// Adds a user; `false` when the email (in any case) is taken.
+    fn insert_user(&self, user: UserRow) -> StoreFuture<'_, Result<bool, StoreError>>;
+    /// The user with this email, in any case.
+    fn user_by_email<'a>(&'a self, email: &'a str) -> StoreFuture<'a, Result<Option<UserRow>, StoreError>>;
 }

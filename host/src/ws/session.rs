@@ -284,6 +284,9 @@ async fn run_walker(
                 let message = format!("You don't have access on target entry {node}!");
                 return send(frames::refusal("walker", &message, req_id));
             }
+            NodeAccess::Unavailable => {
+                return send(frames::problem(Problem::STORE_UNAVAILABLE, req_id));
+            }
         }
     }
     let call = shared.catalog.call(&walker, &caller, &event.context, shared.hub.clone(), entry.as_deref());

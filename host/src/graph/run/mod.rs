@@ -71,8 +71,11 @@ pub struct RunGraph {
     caller: String,
     /// The entry node's full id; the caller's root when `None`.
     entry: Option<String>,
-    /// The caller's root lock, from the first graph call to the commit.
-    lock: Option<OwnedMutexGuard<()>>,
+    /// Other roots whose locks this run takes with its own: owners of rows a previous
+    /// attempt lost a conflict on, so that this attempt cannot lose to them again.
+    contended: Vec<String>,
+    /// The root locks, from the first graph call to the commit.
+    locks: Option<Vec<OwnedMutexGuard<()>>>,
     nodes: HashMap<String, Seen<NodeRow>>,
     edges: HashMap<String, Seen<EdgeRow>>,
     /// Edges this run created, in order (hex).
@@ -89,7 +92,7 @@ pub struct RunGraph {
 
 fn store_failure(err: StoreError) -> wasmtime::Error {
     tracing::error!("graph read failed: {err}");
-    wasmtime::Error::msg(err.0)
+    wasmtime::Error::new(err)
 }
 
 fn root_json(hex: &str) -> String {
@@ -117,7 +120,8 @@ impl RunGraph {
             service,
             caller,
             entry,
-            lock: None,
+            contended: Vec::new(),
+            locks: None,
             nodes: HashMap::new(),
             edges: HashMap::new(),
             new_edges: Vec::new(),
@@ -130,6 +134,29 @@ impl RunGraph {
         }
     }
 
+    /// Also takes the locks of `roots` (see `contended`).
+    pub fn contending_with(mut self, roots: Vec<String>) -> Self {
+        self.contended = roots;
+        self
+    }
+
+    /// Owners, other than the caller, of stored rows this run changes: whom it may
+    /// conflict with.
+    pub fn others_written(&self) -> Vec<String> {
+        let changed = |change: Change| matches!(change, Change::Updated | Change::Deleted(_));
+        let nodes = self.nodes.values().filter(|seen| changed(seen.change)).filter_map(|seen| seen.row.as_ref());
+        let edges = self.edges.values().filter(|seen| changed(seen.change)).filter_map(|seen| seen.row.as_ref());
+        let mut owners: Vec<String> = nodes
+            .map(|row| &row.owner)
+            .chain(edges.map(|row| &row.owner))
+            .filter(|owner| **owner != self.caller)
+            .cloned()
+            .collect();
+        owners.sort();
+        owners.dedup();
+        owners
+    }
+
     fn caller_root_id(&self) -> String {
         ids::node_id("", &self.caller)
     }
@@ -140,8 +167,9 @@ impl RunGraph {
         if self.calls > self.service.limits.calls {
             return Err(LimitHit::GraphCalls(self.service.limits.calls).into());
         }
-        if self.lock.is_none() {
-            self.lock = Some(self.service.lock_root(&self.caller).await);
+        if self.locks.is_none() {
+            let roots = std::iter::once(self.caller.as_str()).chain(self.contended.iter().map(String::as_str));
+            self.locks = Some(self.service.lock_roots(roots).await);
         }
         Ok(())
     }

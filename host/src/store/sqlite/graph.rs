@@ -1,84 +1,15 @@
-//! The embedded default backend: one SQLite file (WAL) in the data directory.
-//!
-//! Edges are indexed rows in both directions, never lists inside nodes. Reads run inline
-//! on a small pool of read-only connections (point lookups from the page cache take
-//! microseconds). Writes use group commit without a thread hop: a run queues its write
-//! set, and whichever run holds the write connection commits everything queued in one
-//! transaction, each write set inside its own savepoint, so one conflict or quota failure
-//! rolls back alone and many runs share one WAL append. With
-//! WAL and `synchronous=NORMAL`, a committed transaction survives the process being
-//! killed; only the operating system crashing can lose the last ones.
+//! The graph on SQLite: reads inline on the reader pool, writes by group commit.
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Mutex;
-
-use anyhow::Context as _;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
-use super::{
-    CommitError, Direction, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quota, Quotas,
-    ROW_OVERHEAD_BYTES, StoreError, StoreFuture, WriteSet,
+use super::{Commit, SqliteStore};
+use crate::store::{
+    CommitError, Delta, Direction, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas,
+    ROW_OVERHEAD_BYTES, StoreError, StoreFuture, WriteSet, commit::Usage, hex_of, row_bytes,
 };
-use crate::auth::PUBLIC_ROOT;
-
-/// Read-only connections: enough that concurrent runs rarely wait for one.
-const READERS: usize = 8;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS node (
-    hex TEXT PRIMARY KEY, type TEXT NOT NULL, owner TEXT NOT NULL, ctx TEXT NOT NULL, ver INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS edge (
-    seq INTEGER PRIMARY KEY, hex TEXT NOT NULL UNIQUE, type TEXT NOT NULL, owner TEXT NOT NULL,
-    src TEXT NOT NULL, dst TEXT NOT NULL, ctx TEXT NOT NULL, ver INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS edge_out ON edge (src, seq);
-CREATE INDEX IF NOT EXISTS edge_in ON edge (dst, seq);
-CREATE TABLE IF NOT EXISTS grants (
-    target TEXT NOT NULL, grantee TEXT NOT NULL, level INTEGER NOT NULL, PRIMARY KEY (target, grantee)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS usage (
-    root TEXT PRIMARY KEY, nodes INTEGER NOT NULL, edges INTEGER NOT NULL, bytes INTEGER NOT NULL
-) WITHOUT ROWID;
-";
-
-pub struct SqliteStore {
-    readers: Vec<Mutex<Connection>>,
-    /// The one write connection; its holder commits the queue.
-    writer: Mutex<Connection>,
-    /// Write sets waiting for the next commit.
-    queue: Mutex<Vec<Commit>>,
-    quotas: Quotas,
-}
-
-struct Commit {
-    writes: WriteSet,
-    done: oneshot::Sender<Result<(), CommitError>>,
-}
 
 impl SqliteStore {
-    pub fn open(path: &Path, quotas: Quotas) -> anyhow::Result<Self> {
-        let open = || -> anyhow::Result<Connection> {
-            let db = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
-            db.pragma_update(None, "journal_mode", "WAL")?;
-            db.pragma_update(None, "synchronous", "NORMAL")?;
-            db.busy_timeout(std::time::Duration::from_secs(5))?;
-            Ok(db)
-        };
-        let writer = open()?;
-        writer.execute_batch(SCHEMA)?;
-        let readers = (0..READERS)
-            .map(|_| {
-                let reader = open()?;
-                reader.pragma_update(None, "query_only", true)?;
-                Ok(Mutex::new(reader))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(SqliteStore { readers, writer: Mutex::new(writer), queue: Mutex::default(), quotas })
-    }
-
     /// Commits queued write sets until the queue is empty or another caller holds the
     /// write connection. A caller that queued a write set and finds the connection taken
     /// may leave: the holder takes the queue again after each transaction.
@@ -92,19 +23,9 @@ impl SqliteStore {
             commit_batch(&mut db, batch, &self.quotas);
         }
     }
-
-    /// Runs `read` on a free read connection (or waits for one).
-    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let reader = self.readers.iter().find_map(|reader| reader.try_lock().ok());
-        let reader = match reader {
-            Some(reader) => reader,
-            None => self.readers[0].lock().unwrap_or_else(|p| p.into_inner()),
-        };
-        read(&reader).map_err(|err| StoreError(err.to_string()))
-    }
 }
 
-fn node_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<NodeRow> {
+pub(super) fn node_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<NodeRow> {
     Ok(NodeRow {
         hex: row.get(at)?,
         type_name: row.get(at + 1)?,
@@ -114,7 +35,7 @@ fn node_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<NodeRow> {
     })
 }
 
-fn edge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EdgeRow> {
+pub(super) fn edge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EdgeRow> {
     Ok(EdgeRow {
         seq: row.get(0)?,
         hex: row.get(1)?,
@@ -127,7 +48,7 @@ fn edge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EdgeRow> {
     })
 }
 
-const EDGE_COLUMNS: &str = "e.seq, e.hex, e.type, e.owner, e.src, e.dst, e.ctx, e.ver";
+pub(super) const EDGE_COLUMNS: &str = "e.seq, e.hex, e.type, e.owner, e.src, e.dst, e.ctx, e.ver";
 
 impl GraphStore for SqliteStore {
     fn node<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<NodeRow>, StoreError>> {
@@ -232,29 +153,15 @@ fn apply_in_savepoint(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) 
     result
 }
 
-/// How a write set changes each owner's usage.
-#[derive(Default, Clone, Copy)]
-struct Delta {
-    nodes: i64,
-    edges: i64,
-    bytes: i64,
-}
-
-fn row_bytes(type_name: &str, context: &str) -> i64 {
-    (type_name.len() + context.len()) as i64 + ROW_OVERHEAD_BYTES
-}
-
 fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
     let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
-    let mut usage: HashMap<String, Delta> = HashMap::new();
+    let mut usage = Usage::new();
 
     for node in &writes.insert_nodes {
         tx.prepare_cached("INSERT INTO node (hex, type, owner, ctx, ver) VALUES (?1, ?2, ?3, ?4, 1)")
             .and_then(|mut s| s.execute(params![node.hex, node.type_name, node.owner, node.context]))
             .map_err(store)?;
-        let delta = usage.entry(node.owner.clone()).or_default();
-        delta.nodes += 1;
-        delta.bytes += row_bytes(&node.type_name, &node.context);
+        usage.entry(node.owner.clone()).or_default().node_added(&node.type_name, &node.context);
     }
     for node in &writes.update_nodes {
         let (owner, grew) = update_context(tx, "node", &node.hex, node.version, &node.context)?;
@@ -287,9 +194,7 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
                 s.execute(params![edge.hex, edge.type_name, edge.owner, edge.source, edge.target, edge.context])
             })
             .map_err(store)?;
-        let delta = usage.entry(edge.owner.clone()).or_default();
-        delta.edges += 1;
-        delta.bytes += row_bytes(&edge.type_name, &edge.context);
+        usage.entry(edge.owner.clone()).or_default().edge_added(&edge.type_name, &edge.context);
     }
     for edge in &writes.update_edges {
         let (owner, grew) = update_context(tx, "edge", &edge.hex, edge.version, &edge.context)?;
@@ -307,13 +212,9 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
         result.map_err(store)?;
     }
     for (root, delta) in usage {
-        charge(tx, &root, delta, quota_of(&root, quotas))?;
+        charge(tx, &root, delta, quotas)?;
     }
     Ok(())
-}
-
-fn quota_of<'a>(root: &str, quotas: &'a Quotas) -> &'a Quota {
-    if root == PUBLIC_ROOT { &quotas.public } else { &quotas.user }
 }
 
 /// Replaces a node's or edge's context (`table`) if it still has `version`; returns its
@@ -351,11 +252,6 @@ fn delete_row(tx: &Transaction<'_>, table: &str, hex: &str, version: i64) -> Res
         .ok_or(CommitError::Conflict)
 }
 
-/// The 24 hex at the end of a full id.
-fn hex_of(id: &str) -> &str {
-    &id[id.len().saturating_sub(24)..]
-}
-
 fn end_exists(tx: &Transaction<'_>, node: &str) -> Result<bool, CommitError> {
     if node.starts_with("n::") {
         return Ok(true); // roots always exist
@@ -366,7 +262,7 @@ fn end_exists(tx: &Transaction<'_>, node: &str) -> Result<bool, CommitError> {
 }
 
 /// Deletes a node's edges (`id`: its full id), charging their owners.
-fn delete_edges_of(tx: &Transaction<'_>, usage: &mut HashMap<String, Delta>, id: &str) -> Result<(), CommitError> {
+fn delete_edges_of(tx: &Transaction<'_>, usage: &mut Usage, id: &str) -> Result<(), CommitError> {
     let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
     let removed: Vec<(String, i64)> = tx
         .prepare_cached(
@@ -383,28 +279,17 @@ fn delete_edges_of(tx: &Transaction<'_>, usage: &mut HashMap<String, Delta>, id:
 }
 
 /// Applies an owner's usage change; one that grows past the quota fails the write set.
-fn charge(tx: &Transaction<'_>, root: &str, delta: Delta, quota: &Quota) -> Result<(), CommitError> {
-    let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
-    let (nodes, edges, bytes): (i64, i64, i64) = tx
-        .prepare_cached(
-            "INSERT INTO usage (root, nodes, edges, bytes) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (root) DO UPDATE SET nodes = nodes + ?2, edges = edges + ?3, bytes = bytes + ?4
-             RETURNING nodes, edges, bytes",
-        )
-        .and_then(|mut s| {
-            s.query_row(params![root, delta.nodes, delta.edges, delta.bytes], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })
-        })
-        .map_err(store)?;
-    let over = |grew: bool, used: i64, limit: i64, what: &str| {
-        (grew && used > limit).then(|| format!("{what} quota of {limit} per root"))
-    };
-    let exceeded = over(delta.nodes > 0, nodes, quota.nodes, "node")
-        .or_else(|| over(delta.edges > 0, edges, quota.edges, "edge"))
-        .or_else(|| over(delta.bytes > 0, bytes, quota.bytes, "storage"));
-    match exceeded {
-        Some(quota) => Err(CommitError::Quota(quota)),
-        None => Ok(()),
-    }
+fn charge(tx: &Transaction<'_>, root: &str, delta: Delta, quotas: &Quotas) -> Result<(), CommitError> {
+    let used = add_usage(tx, root, delta).map_err(|err| CommitError::Store(err.to_string()))?;
+    delta.check(root, quotas, used)
+}
+
+/// Adds `delta` to a root's usage; returns its nodes, edges and bytes after.
+pub(super) fn add_usage(tx: &Transaction<'_>, root: &str, delta: Delta) -> rusqlite::Result<(i64, i64, i64)> {
+    tx.prepare_cached(
+        "INSERT INTO usage (root, nodes, edges, bytes) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (root) DO UPDATE SET nodes = nodes + ?2, edges = edges + ?3, bytes = bytes + ?4
+         RETURNING nodes, edges, bytes",
+    )?
+    .query_row(params![root, delta.nodes, delta.edges, delta.bytes], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
 }

@@ -1,0 +1,60 @@
+//! What both backends compute alike when they commit a write set: the bytes a row is
+//! charged, how usage changes per owner root, and whether that change breaks a quota.
+
+use std::collections::BTreeMap;
+
+use super::{CommitError, Quota, Quotas};
+use crate::auth::PUBLIC_ROOT;
+
+/// Bytes a row is charged beyond its type name and context: ids, owner, indexes.
+pub const ROW_OVERHEAD_BYTES: i64 = 96;
+
+pub fn row_bytes(type_name: &str, context: &str) -> i64 {
+    (type_name.len() + context.len()) as i64 + ROW_OVERHEAD_BYTES
+}
+
+/// The 24 hex at the end of a full id.
+pub fn hex_of(id: &str) -> &str {
+    &id[id.len().saturating_sub(24)..]
+}
+
+/// How a write set changes one owner's usage.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Delta {
+    pub nodes: i64,
+    pub edges: i64,
+    pub bytes: i64,
+}
+
+/// Usage changes by owner root, in root order: backends update usage rows in this order,
+/// so two commits never wait for each other's rows in opposite orders.
+pub type Usage = BTreeMap<String, Delta>;
+
+impl Delta {
+    pub fn node_added(&mut self, type_name: &str, context: &str) {
+        self.nodes += 1;
+        self.bytes += row_bytes(type_name, context);
+    }
+
+    pub fn edge_added(&mut self, type_name: &str, context: &str) {
+        self.edges += 1;
+        self.bytes += row_bytes(type_name, context);
+    }
+
+    /// Checks an owner's usage after this change: only what grew can break its quota,
+    /// so deleting is always allowed.
+    pub fn check(&self, root: &str, quotas: &Quotas, used: (i64, i64, i64)) -> Result<(), CommitError> {
+        let quota: &Quota = if root == PUBLIC_ROOT { &quotas.public } else { &quotas.user };
+        let (nodes, edges, bytes) = used;
+        let over = |grew: bool, used: i64, limit: i64, what: &str| {
+            (grew && used > limit).then(|| format!("{what} quota of {limit} per root"))
+        };
+        match over(self.nodes > 0, nodes, quota.nodes, "node")
+            .or_else(|| over(self.edges > 0, edges, quota.edges, "edge"))
+            .or_else(|| over(self.bytes > 0, bytes, quota.bytes, "storage"))
+        {
+            Some(quota) => Err(CommitError::Quota(quota)),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The embedded default backend: two SQLite files (WAL) in the data directory,
+//! `accounts.sqlite3` and `graph.sqlite3`.
+//!
+//! Edges are indexed rows in both directions, never lists inside nodes. Reads run inline
+//! on a small pool of read-only connections (point lookups from the page cache take
+//! microseconds). Writes use group commit without a thread hop: a run queues its write
+//! set, and whichever run holds the write connection commits everything queued in one
+//! transaction, each write set inside its own savepoint, so one conflict or quota failure
+//! rolls back alone and many runs share one WAL append. With WAL and
+//! `synchronous=NORMAL`, a committed transaction survives the process being killed; only
+//! the operating system crashing can lose the last ones.
+
+mod accounts;
+mod graph;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::Context as _;
+use rusqlite::{Connection, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::portable::{GrantRow, Portable, Record, usage_of};
+use super::{CommitError, Level, Quotas, StoreError, StoreFuture, WriteSet};
+
+/// Read-only connections: enough that concurrent runs rarely wait for one.
+const READERS: usize = 8;
+
+const GRAPH_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS node (
+    hex TEXT PRIMARY KEY, type TEXT NOT NULL, owner TEXT NOT NULL, ctx TEXT NOT NULL, ver INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edge (
+    seq INTEGER PRIMARY KEY, hex TEXT NOT NULL UNIQUE, type TEXT NOT NULL, owner TEXT NOT NULL,
+    src TEXT NOT NULL, dst TEXT NOT NULL, ctx TEXT NOT NULL, ver INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS edge_out ON edge (src, seq);
+CREATE INDEX IF NOT EXISTS edge_in ON edge (dst, seq);
+CREATE TABLE IF NOT EXISTS grants (
+    target TEXT NOT NULL, grantee TEXT NOT NULL, level INTEGER NOT NULL, PRIMARY KEY (target, grantee)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage (
+    root TEXT PRIMARY KEY, nodes INTEGER NOT NULL, edges INTEGER NOT NULL, bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+const ACCOUNTS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    root_id TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+";
+
+pub struct SqliteStore {
+    graph_path: PathBuf,
+    accounts_path: PathBuf,
+    readers: Vec<Mutex<Connection>>,
+    /// The one graph write connection; its holder commits the queue.
+    writer: Mutex<Connection>,
+    /// Write sets waiting for the next commit.
+    queue: Mutex<Vec<Commit>>,
+    quotas: Quotas,
+    /// One connection: SQLite serializes writers anyway, and account calls are rare.
+    accounts: Mutex<Connection>,
+}
+
+struct Commit {
+    writes: WriteSet,
+    done: oneshot::Sender<Result<(), CommitError>>,
+}
+
+fn connect(path: &Path) -> anyhow::Result<Connection> {
+    let db = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    db.pragma_update(None, "synchronous", "NORMAL")?;
+    db.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(db)
+}
+
+fn failed(err: rusqlite::Error) -> StoreError {
+    StoreError(err.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the databases in `data_dir`.
+    pub fn open(data_dir: &Path, quotas: Quotas) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        let graph_path = data_dir.join("graph.sqlite3");
+        let accounts_path = data_dir.join("accounts.sqlite3");
+        let writer = connect(&graph_path)?;
+        writer.execute_batch(GRAPH_SCHEMA)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = connect(&graph_path)?;
+                reader.pragma_update(None, "query_only", true)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let accounts = connect(&accounts_path)?;
+        accounts.execute_batch(ACCOUNTS_SCHEMA)?;
+        Ok(SqliteStore {
+            graph_path,
+            accounts_path,
+            readers,
+            writer: Mutex::new(writer),
+            queue: Mutex::default(),
+            quotas,
+            accounts: Mutex::new(accounts),
+        })
+    }
+
+    /// Runs `read` on a free read connection (or waits for one).
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let reader = self.readers.iter().find_map(|reader| reader.try_lock().ok());
+        let reader = match reader {
+            Some(reader) => reader,
+            None => self.readers[0].lock().unwrap_or_else(|p| p.into_inner()),
+        };
+        read(&reader).map_err(failed)
+    }
+}
+
+/// Sends every row a query returns, converted by `record`; stops early if nobody reads.
+fn send_rows(
+    db: &Connection,
+    sql: &str,
+    out: &mpsc::Sender<Record>,
+    record: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Record>,
+) -> Result<(), StoreError> {
+    let mut statement = db.prepare(sql).map_err(failed)?;
+    let mut rows = statement.query([]).map_err(failed)?;
+    while let Some(row) = rows.next().map_err(failed)? {
+        if out.blocking_send(record(row).map_err(failed)?).is_err() {
+            return Err(StoreError("the export was abandoned".into()));
+        }
+    }
+    Ok(())
+}
+
+impl Portable for SqliteStore {
+    fn export(&self, out: mpsc::Sender<Record>) -> StoreFuture<'_, Result<(), StoreError>> {
+        let (graph_path, accounts_path) = (self.graph_path.clone(), self.accounts_path.clone());
+        Box::pin(async move {
+            let export = move || -> Result<(), StoreError> {
+                let mut accounts = connect(&accounts_path).map_err(|err| StoreError(err.to_string()))?;
+                let snapshot = accounts.transaction().map_err(failed)?;
+                send_rows(&snapshot, "SELECT id, email, password_hash, root_id FROM users ORDER BY id", &out, |row| {
+                    Ok(Record::User(accounts::user_row(row)?))
+                })?;
+                drop(snapshot);
+                let mut graph = connect(&graph_path).map_err(|err| StoreError(err.to_string()))?;
+                let snapshot = graph.transaction().map_err(failed)?;
+                send_rows(&snapshot, "SELECT hex, type, owner, ctx, ver FROM node ORDER BY hex", &out, |row| {
+                    Ok(Record::Node(graph::node_row(row, 0)?))
+                })?;
+                let edges = format!("SELECT {} FROM edge e ORDER BY e.seq", graph::EDGE_COLUMNS);
+                send_rows(&snapshot, &edges, &out, |row| Ok(Record::Edge(graph::edge_row(row)?)))?;
+                send_rows(
+                    &snapshot,
+                    "SELECT target, grantee, level FROM grants ORDER BY target, grantee",
+                    &out,
+                    |row| {
+                        Ok(Record::Grant(GrantRow {
+                            target: row.get(0)?,
+                            grantee: row.get(1)?,
+                            level: Level::from_i64(row.get(2)?),
+                        }))
+                    },
+                )
+            };
+            tokio::task::spawn_blocking(export).await.map_err(|err| StoreError(err.to_string()))?
+        })
+    }
+
+    fn import(&self, rows: Vec<Record>) -> StoreFuture<'_, Result<(), StoreError>> {
+        Box::pin(std::future::ready(self.import_rows(&rows)))
+    }
+}
+
+impl SqliteStore {
+    fn import_rows(&self, rows: &[Record]) -> Result<(), StoreError> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut graph = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let users = accounts.transaction().map_err(failed)?;
+        let tx = graph.transaction().map_err(failed)?;
+        for row in rows {
+            match row {
+                Record::User(user) => users.execute(
+                    "INSERT INTO users (id, email, password_hash, root_id) VALUES (?1, ?2, ?3, ?4)",
+                    params![user.id, user.email, user.password_hash, user.root],
+                ),
+                Record::Node(node) => tx.execute(
+                    "INSERT INTO node (hex, type, owner, ctx, ver) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![node.hex, node.type_name, node.owner, node.context, node.version],
+                ),
+                Record::Edge(edge) => tx.execute(
+                    "INSERT INTO edge (hex, type, owner, src, dst, ctx, ver) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![edge.hex, edge.type_name, edge.owner, edge.source, edge.target, edge.context, edge.version],
+                ),
+                Record::Grant(grant) => tx.execute(
+                    "INSERT INTO grants (target, grantee, level) VALUES (?1, ?2, ?3)",
+                    params![grant.target, grant.grantee, grant.level as i64],
+                ),
+            }
+            .map_err(failed)?;
+        }
+        for (root, delta) in usage_of(rows) {
+            graph::add_usage(&tx, &root, delta).map_err(failed)?;
+        }
+        // Accounts first: a failed graph commit then leaves users that a retried import
+        // reports as duplicates, never nodes without their owners.
+        users.commit().map_err(failed)?;
+        tx.commit().map_err(failed)
+    }
+}
