@@ -77,10 +77,9 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(timeout);
         }
-        if config.get_options().is_none() {
-            // PostgreSQL gives up too, rather than finishing work nobody waits for.
-            config.options(format!("-c statement_timeout={}", timeout.as_millis()));
-        }
+        // PostgreSQL gives up too, rather than finishing work nobody waits for.
+        let options = format!("{} -c statement_timeout={}", config.get_options().unwrap_or_default(), timeout.as_millis());
+        config.options(options.trim_start());
         let manager = Manager::from_config(config, tls()?, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(pool_size)
