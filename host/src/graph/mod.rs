@@ -10,8 +10,9 @@
 //! loses is re-run from scratch if it has sent no notification yet, else it fails with
 //! `conflict`. The re-run also holds the locks of the roots owning the rows it lost on:
 //! without that, the root that won keeps a head start and can win every time, which a
-//! store whose commits take a round trip (PostgreSQL) makes likely. Notifications are delivered while a run runs (jac-cloud's progress
-//! pushes), so a failed run's notifications have already been sent.
+//! store whose commits take round trips (PostgreSQL) makes likely. Notifications are
+//! delivered while a run runs (jac-cloud's progress pushes), so a failed run's
+//! notifications have already been sent.
 
 pub mod ids;
 mod run;

@@ -78,7 +78,8 @@ impl PostgresStore {
             config.connect_timeout(timeout);
         }
         // PostgreSQL gives up too, rather than finishing work nobody waits for.
-        let options = format!("{} -c statement_timeout={}", config.get_options().unwrap_or_default(), timeout.as_millis());
+        let options =
+            format!("{} -c statement_timeout={}", config.get_options().unwrap_or_default(), timeout.as_millis());
         config.options(options.trim_start());
         let manager = Manager::from_config(config, tls()?, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
