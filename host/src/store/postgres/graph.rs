@@ -1,6 +1,7 @@
 //! The graph on PostgreSQL: reads on any pooled connection, one transaction per write set.
 
 use deadpool_postgres::Transaction;
+use futures_util::future::try_join_all;
 use tokio_postgres::types::ToSql;
 
 use super::{PostgresStore, commit_failed};
@@ -92,134 +93,193 @@ impl GraphStore for PostgresStore {
     }
 }
 
-/// Executes one statement, prepared once per connection; returns the rows it changed.
-async fn execute(tx: &Transaction<'_>, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, CommitError> {
-    let statement = tx.prepare_cached(sql).await.map_err(commit_failed)?;
-    tx.execute(&statement, params).await.map_err(commit_failed)
+/// What a statement of a write set answers, and what its rows mean.
+enum Then<'a> {
+    /// Nothing to check.
+    Nothing,
+    /// A version-checked update: one row (owner, old context length), or a conflict.
+    Updated { new_len: usize },
+    /// A version-checked delete: one row (owner, type, context), or a conflict.
+    Deleted { node: bool },
+    /// The edges a node's deletion took: (owner, bytes) each.
+    EdgesRemoved,
+    /// An existing end of a new edge, locked: one row, or a conflict.
+    EndExists,
+    /// A root's usage after the change: checked against its quota.
+    Charged { root: &'a str, delta: Delta },
 }
 
-/// Runs one statement that returns at most one row.
-async fn query_opt(
-    tx: &Transaction<'_>,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<Option<tokio_postgres::Row>, CommitError> {
-    let statement = tx.prepare_cached(sql).await.map_err(commit_failed)?;
-    tx.query_opt(&statement, params).await.map_err(commit_failed)
+/// One statement of a write set.
+struct Step<'a> {
+    sql: String,
+    params: Vec<&'a (dyn ToSql + Sync)>,
+    then: Then<'a>,
 }
 
+impl<'a> Step<'a> {
+    fn new(sql: impl Into<String>, params: Vec<&'a (dyn ToSql + Sync)>, then: Then<'a>) -> Self {
+        Step { sql: sql.into(), params, then }
+    }
+}
+
+const CHARGE: &str = "INSERT INTO usage (root, nodes, edges, bytes) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (root) DO UPDATE SET nodes = usage.nodes + $2, edges = usage.edges + $3,
+    bytes = usage.bytes + $4 RETURNING nodes, edges, bytes";
+
+/// Sends every step at once (tokio-postgres pipelines requests polled together, and
+/// PostgreSQL runs them in order), then reads their answers: one round trip.
+async fn pipeline(tx: &Transaction<'_>, steps: &[Step<'_>]) -> Result<Vec<Vec<tokio_postgres::Row>>, CommitError> {
+    let statements =
+        try_join_all(steps.iter().map(|step| tx.prepare_cached(&step.sql))).await.map_err(commit_failed)?;
+    try_join_all(steps.iter().zip(&statements).map(|(step, statement)| tx.query(statement, &step.params)))
+        .await
+        .map_err(commit_failed)
+}
+
+/// Applies a write set in one round trip, or two when updates or deletes make the usage
+/// change depend on what they find: its rows first, then the owners' usage rows.
 async fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
-    let mut usage = Usage::new();
+    // Bare hex of ids, for statements that take them.
+    let deleted: Vec<&str> = writes.delete_nodes.iter().map(|(id, _)| hex_of(id)).collect();
+    let inserted = |end: &str| writes.insert_nodes.iter().any(|node| end.ends_with(node.hex.as_str()));
+    // Roots always exist; an existing node must, and must not be deleted before the commit.
+    let ends: Vec<&str> = (writes.insert_edges.iter())
+        .flat_map(|edge| [edge.source.as_str(), edge.target.as_str()])
+        .filter(|end| !end.starts_with("n::") && !inserted(end))
+        .map(hex_of)
+        .collect();
 
+    let mut usage = Usage::new();
+    let mut steps = Vec::new();
     for node in &writes.insert_nodes {
-        execute(
-            tx,
-            "INSERT INTO node (hex, type, owner, ctx, ver) VALUES ($1, $2, $3, $4, 1)",
-            &[&node.hex, &node.type_name, &node.owner, &node.context],
-        )
-        .await?;
+        let sql = "INSERT INTO node (hex, type, owner, ctx, ver) VALUES ($1, $2, $3, $4, 1)";
+        steps.push(Step::new(sql, vec![&node.hex, &node.type_name, &node.owner, &node.context], Then::Nothing));
         usage.entry(node.owner.clone()).or_default().node_added(&node.type_name, &node.context);
     }
     for node in &writes.update_nodes {
-        let (owner, grew) = update_context(tx, "node", &node.hex, node.version, &node.context).await?;
-        usage.entry(owner).or_default().bytes += grew;
+        steps.push(update_context("node", &node.hex, &node.version, &node.context));
     }
     // Edges before nodes: a node's deletion takes its remaining edges with it.
     for (hex, version) in &writes.delete_edges {
-        let (owner, bytes) = delete_row(tx, "edge", hex, *version).await?;
-        let delta = usage.entry(owner).or_default();
-        delta.edges -= 1;
-        delta.bytes -= bytes;
+        let sql = "DELETE FROM edge WHERE hex = $1 AND ver = $2 RETURNING owner, type, ctx";
+        steps.push(Step::new(sql, vec![hex, version], Then::Deleted { node: false }));
     }
-    for (id, version) in &writes.delete_nodes {
-        let (owner, bytes) = delete_row(tx, "node", hex_of(id), *version).await?;
-        delete_edges_of(tx, &mut usage, id).await?;
-        execute(tx, "DELETE FROM grants WHERE target = $1", &[id]).await?;
-        let delta = usage.entry(owner).or_default();
-        delta.nodes -= 1;
-        delta.bytes -= bytes;
+    for ((id, version), hex) in writes.delete_nodes.iter().zip(&deleted) {
+        let sql = "DELETE FROM node WHERE hex = $1 AND ver = $2 RETURNING owner, type, ctx";
+        steps.push(Step::new(sql, vec![hex, version], Then::Deleted { node: true }));
+        let sql = "DELETE FROM edge WHERE src = $1 OR dst = $1 RETURNING owner, octet_length(type) + octet_length(ctx)";
+        steps.push(Step::new(sql, vec![id], Then::EdgesRemoved));
+        steps.push(Step::new("DELETE FROM grants WHERE target = $1", vec![id], Then::Nothing));
     }
-    let inserted = |end: &str| writes.insert_nodes.iter().any(|node| end.ends_with(node.hex.as_str()));
+    for end in &ends {
+        steps.push(Step::new("SELECT 1 FROM node WHERE hex = $1 FOR KEY SHARE", vec![end], Then::EndExists));
+    }
     for edge in &writes.insert_edges {
-        for end in [&edge.source, &edge.target] {
-            if !inserted(end) && !end_exists(tx, end).await? {
-                return Err(CommitError::Conflict);
-            }
-        }
-        execute(
-            tx,
-            "INSERT INTO edge (hex, type, owner, src, dst, ctx, ver) VALUES ($1, $2, $3, $4, $5, $6, 1)",
-            &[&edge.hex, &edge.type_name, &edge.owner, &edge.source, &edge.target, &edge.context],
-        )
-        .await?;
+        let sql = "INSERT INTO edge (hex, type, owner, src, dst, ctx, ver) VALUES ($1, $2, $3, $4, $5, $6, 1)";
+        let params: Vec<&(dyn ToSql + Sync)> =
+            vec![&edge.hex, &edge.type_name, &edge.owner, &edge.source, &edge.target, &edge.context];
+        steps.push(Step::new(sql, params, Then::Nothing));
         usage.entry(edge.owner.clone()).or_default().edge_added(&edge.type_name, &edge.context);
     }
     for edge in &writes.update_edges {
-        let (owner, grew) = update_context(tx, "edge", &edge.hex, edge.version, &edge.context).await?;
-        usage.entry(owner).or_default().bytes += grew;
+        steps.push(update_context("edge", &edge.hex, &edge.version, &edge.context));
     }
     for (target, grantee, level) in &writes.grants {
-        match level {
+        steps.push(match level {
             Some(level) => {
                 let sql = "INSERT INTO grants (target, grantee, level) VALUES ($1, $2, $3)
                            ON CONFLICT (target, grantee) DO UPDATE SET level = EXCLUDED.level";
-                execute(tx, sql, &[target, grantee, &(*level as i32)]).await?
+                Step::new(sql, vec![target, grantee, level_param(*level)], Then::Nothing)
             }
-            None => execute(tx, "DELETE FROM grants WHERE target = $1 AND grantee = $2", &[target, grantee]).await?,
-        };
+            None => {
+                let sql = "DELETE FROM grants WHERE target = $1 AND grantee = $2";
+                Step::new(sql, vec![target, grantee], Then::Nothing)
+            }
+        });
     }
-    for (root, delta) in usage {
-        let used = add_usage(tx, &root, delta).await.map_err(commit_failed)?;
-        delta.check(&root, quotas, used)?;
+
+    let usage_known = writes.update_nodes.is_empty()
+        && writes.update_edges.is_empty()
+        && writes.delete_nodes.is_empty()
+        && writes.delete_edges.is_empty();
+    if usage_known {
+        charge(&mut steps, &usage);
+        let answers = pipeline(tx, &steps).await?;
+        return check(&steps, answers, quotas, &mut Usage::new());
     }
-    Ok(())
+    let answers = pipeline(tx, &steps).await?;
+    check(&steps, answers, quotas, &mut usage)?;
+    let mut charges = Vec::new();
+    charge(&mut charges, &usage);
+    let answers = pipeline(tx, &charges).await?;
+    check(&charges, answers, quotas, &mut Usage::new())
 }
 
-/// Replaces a node's or edge's context (`table`) if it still has `version`; returns its
-/// owner and how many bytes it grew.
-async fn update_context(
-    tx: &Transaction<'_>,
-    table: &str,
-    hex: &str,
-    version: i64,
-    context: &str,
-) -> Result<(String, i64), CommitError> {
+/// A version-checked replacement of a node's or edge's context (`table`).
+fn update_context<'a>(table: &str, hex: &'a String, version: &'a i64, context: &'a String) -> Step<'a> {
     let sql = format!(
         "UPDATE {table} t SET ctx = $3, ver = t.ver + 1 FROM (SELECT octet_length(ctx) AS len FROM {table}
          WHERE hex = $1) old WHERE t.hex = $1 AND t.ver = $2 RETURNING t.owner, old.len"
     );
-    let row = query_opt(tx, &sql, &[&hex, &version, &context]).await?.ok_or(CommitError::Conflict)?;
-    Ok((row.get(0), context.len() as i64 - i64::from(row.get::<_, i32>(1))))
+    Step::new(sql, vec![hex, version, context], Then::Updated { new_len: context.len() })
 }
 
-/// Deletes a node or edge (`table`) if it still has `version`; returns its owner and the
-/// bytes it was charged.
-async fn delete_row(tx: &Transaction<'_>, table: &str, hex: &str, version: i64) -> Result<(String, i64), CommitError> {
-    let sql = format!("DELETE FROM {table} WHERE hex = $1 AND ver = $2 RETURNING owner, type, ctx");
-    let row = query_opt(tx, &sql, &[&hex, &version]).await?.ok_or(CommitError::Conflict)?;
-    Ok((row.get(0), row_bytes(row.get(1), row.get(2))))
-}
-
-/// Whether a node still exists, locking it against deletion until the commit.
-async fn end_exists(tx: &Transaction<'_>, node: &str) -> Result<bool, CommitError> {
-    if node.starts_with("n::") {
-        return Ok(true); // roots always exist
+fn level_param(level: Level) -> &'static (dyn ToSql + Sync) {
+    match level {
+        Level::NoAccess => &-1i32,
+        Level::Read => &0i32,
+        Level::Connect => &1i32,
+        Level::Write => &2i32,
     }
-    Ok(query_opt(tx, "SELECT 1 FROM node WHERE hex = $1 FOR KEY SHARE", &[&hex_of(node)]).await?.is_some())
 }
 
-/// Deletes a node's edges (`id`: its full id), charging their owners.
-async fn delete_edges_of(tx: &Transaction<'_>, usage: &mut Usage, id: &str) -> Result<(), CommitError> {
-    let statement = tx
-        .prepare_cached(
-            "DELETE FROM edge WHERE src = $1 OR dst = $1 RETURNING owner, octet_length(type) + octet_length(ctx)",
-        )
-        .await
-        .map_err(commit_failed)?;
-    for row in tx.query(&statement, &[&id]).await.map_err(commit_failed)? {
-        let delta = usage.entry(row.get(0)).or_default();
-        delta.edges -= 1;
-        delta.bytes -= i64::from(row.get::<_, i32>(1)) + ROW_OVERHEAD_BYTES;
+/// Adds a usage update per owner, in root order (so two commits never wait for each
+/// other's usage rows in opposite orders).
+fn charge<'a>(steps: &mut Vec<Step<'a>>, usage: &'a Usage) {
+    for (root, delta) in usage {
+        let params: Vec<&(dyn ToSql + Sync)> = vec![root, &delta.nodes, &delta.edges, &delta.bytes];
+        steps.push(Step::new(CHARGE, params, Then::Charged { root, delta: *delta }));
+    }
+}
+
+/// Reads the answers of `steps`: conflicts, usage changes, quotas.
+fn check(
+    steps: &[Step<'_>],
+    answers: Vec<Vec<tokio_postgres::Row>>,
+    quotas: &Quotas,
+    usage: &mut Usage,
+) -> Result<(), CommitError> {
+    for (step, rows) in steps.iter().zip(answers) {
+        match step.then {
+            Then::Nothing => {}
+            Then::Updated { new_len } => {
+                let row = rows.first().ok_or(CommitError::Conflict)?;
+                usage.entry(row.get(0)).or_default().bytes += new_len as i64 - i64::from(row.get::<_, i32>(1));
+            }
+            Then::Deleted { node } => {
+                let row = rows.first().ok_or(CommitError::Conflict)?;
+                let delta = usage.entry(row.get(0)).or_default();
+                if node {
+                    delta.nodes -= 1;
+                } else {
+                    delta.edges -= 1;
+                }
+                delta.bytes -= row_bytes(row.get(1), row.get(2));
+            }
+            Then::EdgesRemoved => {
+                for row in rows {
+                    let delta = usage.entry(row.get(0)).or_default();
+                    delta.edges -= 1;
+                    delta.bytes -= i64::from(row.get::<_, i32>(1)) + ROW_OVERHEAD_BYTES;
+                }
+            }
+            Then::EndExists if rows.is_empty() => return Err(CommitError::Conflict),
+            Then::EndExists => {}
+            Then::Charged { root, delta } => {
+                let row = rows.first().ok_or_else(|| CommitError::Store("no usage row".into()))?;
+                delta.check(root, quotas, (row.get(0), row.get(1), row.get(2)))?;
+            }
+        }
     }
     Ok(())
 }
