@@ -212,3 +212,47 @@ async fn export_and_import_move_a_deployment_from_sqlite_to_postgresql_and_back(
     run_binary(&["import", "--data-dir", back_dir], &from_postgres);
     assert_eq!(rows(&run_binary(&["export", "--data-dir", back_dir], b"")), rows(&from_postgres));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jac_cloud_deployment_imports_with_its_ids_passwords_and_access() {
+    // Collections exported from a real jac-cloud 0.2.11 after: alice and bob registered
+    // (password "correct horse"), alice made items a, b and c, shared b with bob
+    // (`allow_root`, READ) and c with everyone (`perm_grant`, READ).
+    let export = support::repo().join("tests/fixtures/jac-cloud");
+    let database = postgres::shared().database().await;
+    run_binary(&["import", "--database", &database, "--from-jac-cloud", export.to_str().unwrap()], b"");
+
+    let server = instance(&database, |_| {}).await;
+    support::deploy(&support::fixture("graph.wasm"), &server.walkers_dir().join("graph.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("g_get").is_some() }).await;
+
+    // jac-cloud's password hashes verify, and only with the right password.
+    let (status, alice) = login(&server, "alice@example.com").await;
+    assert_eq!(status, 200, "{alice}");
+    assert_eq!(alice["user"]["root_id"], "6b0a82e5edaa0350b2115b0b", "the same root");
+    let wrong = server.post("/user/login", json!({"email": "alice@example.com", "password": "wrong"}), None).await;
+    assert_eq!(wrong.0, 400);
+    let alice = alice["token"].as_str().unwrap();
+    let bob = login(&server, "bob@example.com").await.1["token"].as_str().unwrap().to_string();
+
+    // What jac-cloud's list_items reported for alice, byte for byte.
+    let (a, b, c) =
+        ("n:Item:6b0a82e6edaa0350b2115b10", "n:Item:6b0a82e6edaa0350b2115b13", "n:Item:6b0a82e6edaa0350b2115b16");
+    let listed = json!([[
+        {"id": a, "context": {"name": "a"}},
+        {"id": b, "context": {"name": "b"}},
+        {"id": c, "context": {"name": "c"}},
+    ]]);
+    assert_eq!(reports(&server, "/walker/list_items", json!({}), alice).await, listed);
+
+    // Access came along: bob reads b only; anyone reads c.
+    let get = |id: &'static str, token: Option<String>| {
+        let server = &server;
+        async move { server.post("/walker/g_get", json!({"id": id}), token.as_deref()).await.1["reports"][0].clone() }
+    };
+    assert_eq!(get(b, Some(bob.clone())).await["context"]["name"], "b");
+    assert_eq!(get(a, Some(bob.clone())).await, Value::Null);
+    assert_eq!(get(c, None).await["context"]["name"], "c");
+    assert_eq!(get(b, None).await, Value::Null);
+}

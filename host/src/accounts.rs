@@ -62,8 +62,7 @@ impl Accounts {
                 Some(hash) => hash,
                 None => dummy_hash()?.to_string(),
             };
-            let hash = PasswordHash::new(&hash).map_err(|err| anyhow::anyhow!("stored hash: {err}"))?;
-            Ok(Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+            verify(&password, &hash)
         })
         .await??;
         Ok(row.filter(|_| matches).map(|row| User { id: row.id, email: row.email, root: row.root }))
@@ -75,6 +74,42 @@ impl Accounts {
         tokio::task::spawn_blocking(move || hash_password(&password)).await?
     }
 }
+
+/// Checks a password against a stored hash: ours (argon2id), or one imported from
+/// jac-cloud (passlib's `pbkdf2-sha512`).
+fn verify(password: &str, stored: &str) -> anyhow::Result<bool> {
+    if let Some(passlib) = stored.strip_prefix("$pbkdf2-sha512$") {
+        return Ok(verify_passlib_pbkdf2(password, passlib));
+    }
+    let hash = PasswordHash::new(stored).map_err(|err| anyhow::anyhow!("stored hash: {err}"))?;
+    Ok(Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+}
+
+/// passlib's `<rounds>$<salt>$<checksum>`, salt and checksum in its "adapted base64"
+/// (`.` for `+`, no padding).
+fn verify_passlib_pbkdf2(password: &str, hash: &str) -> bool {
+    use base64::Engine as _;
+    let ab64 = |text: &str| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.replace('.', "+"));
+    let mut parts = hash.split('$');
+    let (Some(rounds), Some(salt), Some(checksum), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(rounds), Ok(salt), Ok(expected)) = (rounds.parse::<u32>(), ab64(salt), ab64(checksum)) else {
+        return false;
+    };
+    // A stored hash is data: bound the work it can ask for.
+    if !(1..=PBKDF2_MAX_ROUNDS).contains(&rounds) || expected.is_empty() || expected.len() > 64 {
+        return false;
+    }
+    let mut actual = vec![0u8; expected.len()];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha512>(password.as_bytes(), &salt, rounds, &mut actual);
+    // Constant time: every byte is compared.
+    actual.iter().zip(&expected).fold(0u8, |differ, (a, b)| differ | (a ^ b)) == 0
+}
+
+/// passlib's default is 25 000; far more would let one login take seconds.
+const PBKDF2_MAX_ROUNDS: u32 = 1_000_000;
 
 fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);

@@ -198,13 +198,18 @@ pub struct Config {
 }
 
 /// What to do instead of serving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Command {
     /// Write every account, node, edge and grant of the configured store to standard
     /// output, as JSON lines.
     Export,
     /// Read `export`'s JSON lines from standard input into the configured store.
-    Import,
+    Import {
+        /// Read a jac-cloud deployment instead: a directory with its MongoDB `user`,
+        /// `node` and `edge` collections as `mongoexport` writes them (`user.json`…).
+        #[arg(long, value_name = "DIR")]
+        from_jac_cloud: Option<PathBuf>,
+    },
 }
 
 /// A database URL in printed configuration: whether one is set, never its password.

@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&config)?);
         return Ok(());
     }
-    if let Some(command) = config.command {
+    if let Some(command) = &config.command {
         return move_data(command, &config).await;
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -27,16 +27,20 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// `export` or `import`, on the store the flags select.
-async fn move_data(command: Command, config: &Config) -> anyhow::Result<()> {
+async fn move_data(command: &Command, config: &Config) -> anyhow::Result<()> {
     let store = store::open(&config.store()).await?;
     match command {
         Command::Export => {
             let rows = portable::export_to(&*store, std::io::BufWriter::new(std::io::stdout())).await?;
             tracing::info!(rows, "exported");
         }
-        Command::Import => {
+        Command::Import { from_jac_cloud: None } => {
             let rows = portable::import_from(&*store, std::io::stdin().lock()).await?;
             tracing::info!(rows, "imported");
+        }
+        Command::Import { from_jac_cloud: Some(dir) } => {
+            let rows = portable::import_rows(&*store, store::jac_cloud::read_export(dir)?).await?;
+            tracing::info!(rows, "imported from jac-cloud");
         }
     }
     Ok(())

@@ -9,6 +9,7 @@
 //! the grants table like any node's.
 
 mod commit;
+pub mod jac_cloud;
 pub mod portable;
 mod postgres;
 mod sqlite;

@@ -76,15 +76,22 @@ pub async fn import_from(store: &dyn Store, input: impl BufRead) -> anyhow::Resu
         if line.trim().is_empty() {
             continue;
         }
-        let row = serde_json::from_str(&line).with_context(|| format!("line {}", number + 1))?;
-        batch.push(row);
+        batch.push(serde_json::from_str(&line).with_context(|| format!("line {}", number + 1))?);
         if batch.len() == IMPORT_BATCH {
-            count += batch.len() as u64;
-            store.import(std::mem::take(&mut batch)).await?;
+            count += import_rows(store, std::mem::take(&mut batch)).await?;
         }
     }
-    count += batch.len() as u64;
-    store.import(batch).await?;
+    Ok(count + import_rows(store, batch).await?)
+}
+
+/// Imports rows in batches; returns how many.
+pub async fn import_rows(store: &dyn Store, mut rows: Vec<Record>) -> anyhow::Result<u64> {
+    let count = rows.len() as u64;
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(IMPORT_BATCH));
+        store.import(rows).await?;
+        rows = rest;
+    }
     Ok(count)
 }
 
