@@ -1,7 +1,7 @@
 //! The graph on PostgreSQL: reads on any pooled connection, one transaction per write set.
 
-use deadpool_postgres::Transaction;
-use futures_util::future::try_join_all;
+use deadpool_postgres::{ClientWrapper, Object, Transaction};
+use futures_util::future::{try_join, try_join_all};
 use tokio_postgres::types::ToSql;
 
 use super::{PostgresStore, commit_failed};
@@ -84,12 +84,28 @@ impl GraphStore for PostgresStore {
 
     fn commit(&self, writes: WriteSet) -> StoreFuture<'_, Result<(), CommitError>> {
         Box::pin(self.bounded(async move {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(commit_failed)?;
-            // Dropping `tx` on an error rolls it back.
-            apply(&tx, &writes, &self.quotas).await?;
-            tx.commit().await.map_err(commit_failed)
+            let mut open = Open(Some(self.client().await?));
+            let client = open.0.as_ref().expect("open");
+            // `apply` sends `BEGIN` with its first batch.
+            let applied = apply(client, &writes, &self.quotas).await;
+            let end = if applied.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            let ended = client.batch_execute(end).await.map_err(commit_failed);
+            open.0.take(); // back to the pool, outside any transaction
+            applied.and(ended)
         }))
+    }
+}
+
+/// A pooled connection inside a transaction a commit opened. A commit abandoned halfway
+/// (the store timeout dropped it) closes the connection rather than return it to the
+/// pool mid-transaction; PostgreSQL then rolls the transaction back.
+struct Open(Option<Object>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(Object::take(client));
+        }
     }
 }
 
@@ -126,19 +142,30 @@ const CHARGE: &str = "INSERT INTO usage (root, nodes, edges, bytes) VALUES ($1, 
     ON CONFLICT (root) DO UPDATE SET nodes = usage.nodes + $2, edges = usage.edges + $3,
     bytes = usage.bytes + $4 RETURNING nodes, edges, bytes";
 
-/// Sends every step at once (tokio-postgres pipelines requests polled together, and
-/// PostgreSQL runs them in order), then reads their answers: one round trip.
-async fn pipeline(tx: &Transaction<'_>, steps: &[Step<'_>]) -> Result<Vec<Vec<tokio_postgres::Row>>, CommitError> {
+/// Sends every step at once, after `BEGIN` when `begin` (tokio-postgres pipelines
+/// requests polled together, in the order they are first polled, and PostgreSQL runs
+/// them in order), then reads their answers: one round trip.
+async fn pipeline(
+    client: &ClientWrapper,
+    steps: &[Step<'_>],
+    begin: bool,
+) -> Result<Vec<Vec<tokio_postgres::Row>>, CommitError> {
     let statements =
-        try_join_all(steps.iter().map(|step| tx.prepare_cached(&step.sql))).await.map_err(commit_failed)?;
-    try_join_all(steps.iter().zip(&statements).map(|(step, statement)| tx.query(statement, &step.params)))
-        .await
-        .map_err(commit_failed)
+        try_join_all(steps.iter().map(|step| client.prepare_cached(&step.sql))).await.map_err(commit_failed)?;
+    let queries =
+        try_join_all(steps.iter().zip(&statements).map(|(step, statement)| client.query(statement, &step.params)));
+    let answers = if begin {
+        try_join(client.batch_execute("BEGIN"), queries).await.map(|(_, answers)| answers)
+    } else {
+        queries.await
+    };
+    answers.map_err(commit_failed)
 }
 
-/// Applies a write set in one round trip, or two when updates or deletes make the usage
-/// change depend on what they find: its rows first, then the owners' usage rows.
-async fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
+/// Opens a transaction and applies a write set in one round trip, or two when updates
+/// or deletes make the usage change depend on what they find: its rows first, then the
+/// owners' usage rows. The caller commits or rolls back.
+async fn apply(client: &ClientWrapper, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
     // Bare hex of ids, for statements that take them.
     let deleted: Vec<&str> = writes.delete_nodes.iter().map(|(id, _)| hex_of(id)).collect();
     let inserted = |end: &str| writes.insert_nodes.iter().any(|node| end.ends_with(node.hex.as_str()));
@@ -204,14 +231,14 @@ async fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Resu
         && writes.delete_edges.is_empty();
     if usage_known {
         charge(&mut steps, &usage);
-        let answers = pipeline(tx, &steps).await?;
+        let answers = pipeline(client, &steps, true).await?;
         return check(&steps, answers, quotas, &mut Usage::new());
     }
-    let answers = pipeline(tx, &steps).await?;
+    let answers = pipeline(client, &steps, true).await?;
     check(&steps, answers, quotas, &mut usage)?;
     let mut charges = Vec::new();
     charge(&mut charges, &usage);
-    let answers = pipeline(tx, &charges).await?;
+    let answers = pipeline(client, &charges, false).await?;
     check(&charges, answers, quotas, &mut Usage::new())
 }
 
