@@ -71,6 +71,15 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("database", "JAC_DATABASE_URL", "postgres://jac:secret@db.internal/jac", r#""(set)""#),
     ("database-pool", "JAC_DATABASE_POOL", "34", "34"),
     ("database-timeout-ms", "JAC_DATABASE_TIMEOUT_MS", "3500", "3500"),
+    (
+        "cors-origins",
+        "JAC_CORS_ORIGINS",
+        "http://a.example,http://b.example",
+        r#"["http://a.example","http://b.example"]"#,
+    ),
+    ("cors-methods", "JAC_CORS_METHODS", "GET,POST", r#"["GET","POST"]"#),
+    ("cors-headers", "JAC_CORS_HEADERS", "authorization", r#"["authorization"]"#),
+    ("ws-origins", "JAC_WS_ORIGINS", "https://app.example", r#"["https://app.example"]"#),
 ];
 
 #[test]

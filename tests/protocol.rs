@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::server::TestServer;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const PUBLIC_ROOT: &str = "n::000000000000000000000001";
 
@@ -321,7 +322,7 @@ async fn client_event_policy_can_require_sign_in_or_disable_them() {
 
     let server = TestServer::start_with(|config| config.client_events = walker_host::config::ClientEvents::Off).await;
     let (mut client, _) = server.connect("").await;
-    let refused = client.call(json!({"type": "user", "root_ids": ["x"], "data": {}})).await;
+    let refused = client.call(json!({"type": "user", "root_ids": ["n::000000000000000000000001"], "data": {}})).await;
     assert_eq!(refused["type"], "user");
     assert!(refused["error"].as_str().unwrap().contains("disabled"));
 }
@@ -545,4 +546,92 @@ async fn a_configured_token_secret_and_lifetime_are_used() {
     assert!((now + 595..=now + 600).contains(&exp), "expires after the configured 600 s: {exp} vs {now}");
     assert_eq!(body["user"]["expiration"], exp);
     assert_eq!(server.post("/walker/whoami", json!({}), Some(token)).await.0, 200);
+}
+
+#[tokio::test]
+async fn browsers_may_call_from_any_origin_by_default_and_from_listed_ones_when_configured() {
+    let server = TestServer::start().await;
+    let origin = "http://app.example:5173";
+    // A preflight for a login with a bearer token: allowed, as jac-cloud allows it.
+    let preflight = server
+        .http
+        .request(reqwest::Method::OPTIONS, server.url("/walker/no_specs_default"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = |response: &reqwest::Response, name: &str| {
+        response.headers().get(name).map(|value| value.to_str().unwrap().to_ascii_lowercase())
+    };
+    assert_eq!(allowed(&preflight, "access-control-allow-origin").as_deref(), Some("*"));
+    assert_eq!(allowed(&preflight, "access-control-allow-headers").as_deref(), Some("authorization,content-type"));
+    assert_eq!(allowed(&preflight, "access-control-allow-methods").as_deref(), Some("post"));
+    let call = server.http.post(server.url("/user/login")).header("origin", origin).json(&json!({})).send().await;
+    assert_eq!(allowed(&call.unwrap(), "access-control-allow-origin").as_deref(), Some("*"), "errors carry it too");
+
+    // With allow-lists: a listed origin is echoed, another gets no CORS headers.
+    let server = TestServer::start_with(|config| {
+        config.cors_origins = vec![origin.into()];
+        config.ws_origins = Some(vec![origin.into()]);
+    })
+    .await;
+    let from = |origin: &'static str| {
+        server.http.post(server.url("/walker/public_event")).header("origin", origin).json(&json!({"val": 1})).send()
+    };
+    assert_eq!(allowed(&from(origin).await.unwrap(), "access-control-allow-origin").as_deref(), Some(origin));
+    assert_eq!(allowed(&from("http://evil.example").await.unwrap(), "access-control-allow-origin"), None);
+
+    // WebSockets: a listed origin or none (not a browser) connects; another is refused
+    // before the upgrade.
+    let open = |origin: Option<&'static str>| {
+        let mut request = server.ws_url("").into_client_request().unwrap();
+        if let Some(origin) = origin {
+            request.headers_mut().insert("origin", origin.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(request)
+    };
+    assert!(open(Some(origin)).await.is_ok());
+    assert!(open(None).await.is_ok());
+    match open(Some("http://evil.example")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_get_walker_takes_fields_from_a_json_body_when_one_is_sent() {
+    let server = TestServer::start().await;
+    let get = |path: &'static str, body: Option<Value>| {
+        let mut request = server.http.get(server.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move { support::server::read(request.send().await.unwrap()).await }
+    };
+    // As jac-cloud: `as_query` fields from the query string, the others from the body.
+    assert_eq!(get("/walker/get_q?a=3", Some(json!({"b": "y"}))).await.1["reports"], json!([{"a": 3, "b": "y"}]));
+    assert_eq!(get("/custom/k1", Some(json!({"val": 4}))).await.1["reports"], json!([{"key": "k1", "val": 4}]));
+    // Without a body, from the query string, as before.
+    assert_eq!(get("/custom/k1?val=5", None).await.1["reports"], json!([{"key": "k1", "val": 5}]));
+    // A body that is not a JSON object is refused like a POST's.
+    assert_eq!(get("/custom/k1", Some(json!([1]))).await.0, 422);
+}
+
+#[tokio::test]
+async fn a_user_event_with_a_malformed_root_id_is_refused_and_delivers_nothing() {
+    let server = TestServer::start().await;
+    let (mut sender, _) = server.connect("").await;
+    let (mut anonymous, _) = server.connect("").await;
+    let event = json!({"type": "user", "root_ids": ["n::000000000000000000000001", "garbage"], "data": {"x": 1}});
+    assert_eq!(
+        sender.call(event).await,
+        json!({"error": [{"type": "value_error", "loc": ["event", "user", "root_ids", 1],
+                          "msg": "[garbage] is not a valid reference!", "input": "garbage"}]})
+    );
+    // Not even to the valid id, and the connection stays usable.
+    anonymous.expect_nothing_queued().await;
+    sender.expect_nothing_queued().await;
 }

@@ -81,6 +81,26 @@ pub struct Config {
     #[arg(long, env = "JAC_MAX_MESSAGE_BYTES", default_value_t = 64 << 10, value_parser = usize_in(256..=64 << 20))]
     pub max_message_bytes: usize,
 
+    /// Origins browsers may call the HTTP routes from (CORS), comma-separated; `*` is any
+    /// origin, as jac-cloud's default.
+    #[arg(long, env = "JAC_CORS_ORIGINS", value_delimiter = ',', default_value = "*")]
+    pub cors_origins: Vec<String>,
+
+    /// Methods allowed cross-origin, comma-separated; `*` allows what a preflight asks.
+    #[arg(long, env = "JAC_CORS_METHODS", value_delimiter = ',', default_value = "*")]
+    pub cors_methods: Vec<String>,
+
+    /// Request headers allowed cross-origin, comma-separated; `*` allows what a preflight
+    /// asks (`Authorization` included, which a literal `*` would not cover).
+    #[arg(long, env = "JAC_CORS_HEADERS", value_delimiter = ',', default_value = "*")]
+    pub cors_headers: Vec<String>,
+
+    /// Origins a browser may open a WebSocket from, comma-separated (protection against
+    /// cross-site WebSocket hijacking). Unset: any, as jac-cloud. Clients that send no
+    /// `Origin` (not browsers) are always let in.
+    #[arg(long, env = "JAC_WS_ORIGINS", value_delimiter = ',')]
+    pub ws_origins: Option<Vec<String>>,
+
     /// Largest HTTP request body.
     #[arg(long, env = "JAC_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = usize_in(256..=1 << 30))]
     pub max_body_bytes: usize,

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod cors;
 pub mod frames;
 pub mod graph;
 pub mod hub;

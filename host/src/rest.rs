@@ -27,7 +27,7 @@ fn json_response(status: StatusCode, body: impl Serialize) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn detail(status: StatusCode, detail: &str) -> Response {
+pub fn detail(status: StatusCode, detail: &str) -> Response {
     json_response(status, json!({ "detail": detail }))
 }
 
@@ -303,10 +303,12 @@ pub async fn walker(
         }
     }
 
-    // Query-string fields come only from the query string (every field, for GET, whose
-    // body is ignored); the others from the JSON body; path values from the path.
-    let from_query = |field: &str| method == Method::Get || spec.as_query.iter().any(|q| q == field);
-    let mut input = if method == Method::Get {
+    // Query-string fields come only from the query string; the others from the JSON body
+    // (for a GET that sends none, from the query string: jac-cloud reads a GET's body
+    // too); path values from the path.
+    let body_fields = method != Method::Get || body.as_ref().is_ok_and(|body| !body.is_empty());
+    let from_query = |field: &str| !body_fields || spec.as_query.iter().any(|q| q == field);
+    let mut input = if !body_fields {
         Map::new()
     } else {
         match read_body(body).and_then(|body| object_body(&body)) {
@@ -341,7 +343,7 @@ pub async fn walker(
         Err(CallError::Invalid(mut errors)) => {
             let path_fields: Vec<&str> = spec.path.as_deref().map(|p| path_params(p).collect()).unwrap_or_default();
             for error in &mut errors {
-                let field = error.loc.first().cloned().unwrap_or_default();
+                let field = error.loc.first().and_then(Value::as_str).unwrap_or_default().to_string();
                 let source = if path_fields.contains(&field.as_str()) {
                     "path"
                 } else if from_query(&field) {

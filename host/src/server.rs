@@ -48,6 +48,8 @@ pub struct Shared {
 
 pub struct Server {
     shared: Arc<Shared>,
+    /// CORS for the HTTP routes, checked when the server is made.
+    cors: tower_http::cors::CorsLayer,
     /// Keeps hot reload running while the server lives.
     _watcher: Watcher,
 }
@@ -72,9 +74,10 @@ impl Server {
         let accounts = Arc::new(Accounts::new(store, config.hash_concurrency));
         let tokens =
             Tokens::new(config.token_secret.as_deref(), &config.data_dir, Duration::from_secs(config.token_ttl_secs))?;
+        let cors = crate::cors::layer(&config)?;
         let hub = Arc::new(Hub::default());
         let shared = Arc::new(Shared { config, catalog, hub, accounts, tokens, sessions: TaskTracker::new() });
-        Ok(Server { shared, _watcher: watcher })
+        Ok(Server { shared, cors, _watcher: watcher })
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -91,6 +94,7 @@ impl Server {
             .method_not_allowed_fallback(rest::method_not_allowed)
             .layer(DefaultBodyLimit::max(self.shared.config.max_body_bytes))
             .layer(axum::middleware::map_response(rest::json_errors))
+            .layer(self.cors.clone())
             .with_state(self.shared.clone())
     }
 

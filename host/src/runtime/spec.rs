@@ -36,7 +36,8 @@ pub struct FieldSpec {
 pub struct FieldError {
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub loc: Vec<String>,
+    /// Field names, and list indices as numbers (pydantic's shape).
+    pub loc: Vec<Value>,
     pub msg: Cow<'static, str>,
     /// The refused value (for a missing field, the object it is missing from).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,7 +45,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(kind: &'static str, loc: Vec<String>, msg: impl Into<Cow<'static, str>>, input: Option<Value>) -> Self {
+    pub fn new(kind: &'static str, loc: Vec<Value>, msg: impl Into<Cow<'static, str>>, input: Option<Value>) -> Self {
         FieldError { kind, loc, msg: msg.into(), input }
     }
 }
@@ -111,7 +112,7 @@ impl WalkerSpec {
         let mut context = Map::new();
         let mut errors = Vec::new();
         for field in &self.fields {
-            let loc = || vec![field.name.clone()];
+            let loc = || vec![Value::from(field.name.as_str())];
             match (input.get(&field.name), &field.default) {
                 (Some(Value::Null), Some(Value::Null)) => {
                     context.insert(field.name.clone(), Value::Null);

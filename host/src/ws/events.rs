@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::auth::parse_root;
 use crate::runtime::FieldError;
 
 pub enum ClientEvent {
@@ -70,6 +71,9 @@ pub fn parse(event: Value) -> Result<ClientEvent, Vec<FieldError>> {
                 _ => ("client_ids", |client_ids, data| ClientEvent::Client { client_ids, data }),
             };
             let ids = parser.ids(ids_field);
+            if tag == "user" {
+                parser.check_roots(ids.as_deref().unwrap_or_default());
+            }
             let data = parser.object("data", true).map(Value::Object);
             build(ids.unwrap_or_default(), data.unwrap_or_default())
         }
@@ -86,8 +90,8 @@ pub fn parse(event: Value) -> Result<ClientEvent, Vec<FieldError>> {
     if parser.errors.is_empty() { Ok(event) } else { Err(parser.errors) }
 }
 
-fn loc(path: &[&str]) -> Vec<String> {
-    std::iter::once("event").chain(path.iter().copied()).map(str::to_string).collect()
+fn loc(path: &[&str]) -> Vec<Value> {
+    std::iter::once("event").chain(path.iter().copied()).map(Value::from).collect()
 }
 
 /// Collects every error of one event, as pydantic does, rather than stopping at the first.
@@ -160,6 +164,19 @@ impl Parser<'_> {
             Value::Object(map) => Ok(map),
             other => Err(other),
         })
+    }
+
+    /// Every id of a `user` event must be a root reference; a malformed one is reported
+    /// with its index, and the event delivers nothing.
+    fn check_roots(&mut self, ids: &[String]) {
+        for (index, id) in ids.iter().enumerate() {
+            if parse_root(id).is_none() {
+                let mut loc = loc(&[self.tag, "root_ids"]);
+                loc.push(Value::from(index));
+                let msg = format!("[{id}] is not a valid reference!");
+                self.errors.push(FieldError::new("value_error", loc, msg, Some(Value::String(id.clone()))));
+            }
+        }
     }
 
     fn ids(&mut self, field: &str) -> Option<Vec<String>> {

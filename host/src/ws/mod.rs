@@ -29,6 +29,10 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if !crate::cors::websocket_allowed(&shared.config, &headers) {
+        tracing::info!(origin = ?headers.get(axum::http::header::ORIGIN), "refused a WebSocket from an origin not allowed");
+        return crate::rest::detail(axum::http::StatusCode::FORBIDDEN, "Origin not allowed");
+    }
     let last = |key: &str| params.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     // `?auth=` wins over the header, even when it is invalid: browsers cannot set headers.
     let token = last("auth").or_else(|| headers.get("authorization").and_then(|value| value.to_str().ok()));

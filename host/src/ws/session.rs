@@ -277,7 +277,7 @@ async fn run_walker(
         match check_node(&shared, node, &identity).await {
             NodeAccess::Allowed(id) => entry = Some(id),
             NodeAccess::Invalid(mut error) => {
-                error.loc = ["event", "walker", "node"].map(str::to_string).to_vec();
+                error.loc = ["event", "walker", "node"].map(Value::from).to_vec();
                 return send(frames::invalid(&[error], req_id));
             }
             NodeAccess::Denied => {
