@@ -88,7 +88,8 @@ fn every_flag_and_its_environment_variable_set_the_configuration() {
     let command = Config::command();
     for arg in command.get_arguments() {
         let Some(flag) = arg.get_long() else { continue };
-        if ["help", "version", "print-config", "token-secret"].contains(&flag) {
+        // (`--config` has its own test below.)
+        if ["help", "version", "print-config", "token-secret", "config"].contains(&flag) {
             continue;
         }
         let env = arg.get_env().and_then(|env| env.to_str()).unwrap_or_default();
@@ -109,6 +110,58 @@ fn every_flag_and_its_environment_variable_set_the_configuration() {
         let flag_wins = printed_config(&[&format!("--{flag}"), value], &[(env, "garbage")]);
         assert_eq!(flag_wins[&key], expected, "--{flag} over {env}");
     }
+}
+
+#[test]
+fn a_config_file_sets_what_flags_and_environment_variables_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("walker-host.toml");
+    let settings = r#"
+        listen = "127.0.0.3:9100"
+        walker_time_ms = 250
+        cors-origins = ["http://a.example", "http://b.example"]
+        quota_nodes = 77
+    "#;
+    std::fs::write(&file, settings).unwrap();
+    let path = file.to_str().unwrap();
+
+    let config = printed_config(&["--config", path], &[]);
+    assert_eq!(config["listen"], "127.0.0.3:9100");
+    assert_eq!(config["walker_time_ms"], 250);
+    assert_eq!(config["cors_origins"], json!(["http://a.example", "http://b.example"]));
+    assert_eq!(config["quota_nodes"], 77);
+    assert_eq!(printed_config(&[], &[("JAC_CONFIG", path)])["walker_time_ms"], 250);
+    // Environment over file, flag over environment.
+    let time = |args: &[&str], env: &[(&str, &str)]| printed_config(args, env)["walker_time_ms"].clone();
+    assert_eq!(time(&["--config", path], &[("JAC_WALKER_TIME_MS", "260")]), 260);
+    assert_eq!(time(&["--config", path, "--walker-time-ms", "270"], &[("JAC_WALKER_TIME_MS", "260")]), 270);
+
+    // The README's example sets every setting (to its default), and is valid.
+    let example = support::repo().join("walker-host.example.toml");
+    let text = std::fs::read_to_string(&example).unwrap();
+    for arg in Config::command().get_arguments() {
+        let id = arg.get_id().as_str();
+        if !["config", "print_config", "help", "version"].contains(&id) {
+            assert!(text.contains(&format!("{id} = ")), "the example lacks {id}");
+        }
+    }
+    assert_eq!(printed_config(&["--config", example.to_str().unwrap()], &[]), {
+        let mut defaults = printed_config(&[], &[]);
+        defaults["config"] = json!(example);
+        defaults
+    });
+
+    // Unknown keys are named; a value out of range is refused as a flag's would be.
+    std::fs::write(&file, "walker_time_ms = 250\nwalker_tme_ms = 1\nprint_config = true\n").unwrap();
+    let output = walker_host(&["--config", path, "--print-config"], &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && output.stdout.is_empty());
+    assert!(stderr.contains("unknown settings") && stderr.contains("walker_tme_ms"), "{stderr}");
+    assert!(stderr.contains("print_config"), "actions are not settings: {stderr}");
+    std::fs::write(&file, "walker_time_ms = 0\n").unwrap();
+    let output = walker_host(&["--config", path, "--print-config"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid value '0' for '--walker-time-ms"));
 }
 
 #[test]

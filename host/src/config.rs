@@ -1,11 +1,14 @@
 //! Configuration: every flag has an environment variable, a safe default and a range,
 //! so `walker-host` with no arguments serves `walkers/` on 127.0.0.1:8000, and a value
 //! that would overflow or make no sense is refused at start with a clear message.
+//! A TOML file (`--config`) may set any of them: flags win over environment variables,
+//! which win over the file, which wins over the defaults.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::builder::RangedU64ValueParser;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde::Serialize;
@@ -27,6 +30,11 @@ pub struct Config {
     #[command(subcommand)]
     #[serde(skip)]
     pub command: Option<Command>,
+
+    /// A TOML file of settings (`walker_time_ms = 500`, keys as the flags' names with `_`
+    /// or `-`); flags and environment variables win over it.
+    #[arg(long, env = "JAC_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
 
     /// Address to listen on.
     #[arg(long, env = "JAC_LISTEN", default_value = "127.0.0.1:8000")]
@@ -232,6 +240,18 @@ pub enum Command {
     },
 }
 
+/// A file value as a flag's text: lists become comma-separated.
+fn file_value(value: &toml::Value) -> anyhow::Result<String> {
+    Ok(match value {
+        toml::Value::String(text) => text.clone(),
+        toml::Value::Integer(number) => number.to_string(),
+        toml::Value::Float(number) => number.to_string(),
+        toml::Value::Boolean(flag) => flag.to_string(),
+        toml::Value::Array(items) => items.iter().map(file_value).collect::<anyhow::Result<Vec<_>>>()?.join(","),
+        other => anyhow::bail!("{} is not a setting's value", other.type_str()),
+    })
+}
+
 /// A database URL in printed configuration: whether one is set, never its password.
 fn redacted<S: serde::Serializer>(url: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(if url.is_some() { "(set)" } else { "" })
@@ -249,7 +269,42 @@ pub enum ClientEvents {
     Off,
 }
 
+/// Settings a file may not hold: they select the file, or are actions.
+const NOT_IN_FILE: &[&str] = &["config", "print_config", "help", "version"];
+
 impl Config {
+    /// The configuration in effect: flags, then environment variables, then the
+    /// `--config` file, then defaults. Invalid values end the process with clap's message.
+    pub fn load() -> anyhow::Result<Config> {
+        Self::load_from(std::env::args_os())
+    }
+
+    pub fn load_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result<Config> {
+        let args: Vec<_> = args.into_iter().collect();
+        let matches = Config::command().get_matches_from(args.clone());
+        let Some(path) = matches.get_one::<PathBuf>("config") else {
+            return Ok(Config::from_arg_matches(&matches)?);
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        // The file's values become the defaults, so flags and environment variables win.
+        let mut command = Config::command();
+        let mut unknown = Vec::new();
+        for (key, value) in table {
+            let id = key.replace('-', "_");
+            if NOT_IN_FILE.contains(&id.as_str()) || !command.get_arguments().any(|arg| arg.get_id() == id.as_str()) {
+                unknown.push(key);
+                continue;
+            }
+            let value = file_value(&value).with_context(|| format!("{}: {key}", path.display()))?;
+            command = command.mut_arg(id, |arg| arg.default_value(value));
+        }
+        if !unknown.is_empty() {
+            anyhow::bail!("{}: unknown settings: {}", path.display(), unknown.join(", "));
+        }
+        Ok(Config::from_arg_matches(&command.get_matches_from(args))?)
+    }
+
     /// The defaults, for embedding and tests: unlike `parse`, no `JAC_*` environment
     /// variable changes them.
     pub fn with_dirs(walkers_dir: PathBuf, data_dir: PathBuf) -> Self {

@@ -1,6 +1,5 @@
 //! `walker-host`: serves the walkers of `walkers/` over jac-cloud's protocol.
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use walker_host::config::{Command, Config};
 use walker_host::server::Server;
@@ -13,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
         // Standard output is for data (`export`, `--print-config`).
         .with_writer(std::io::stderr)
         .init();
-    let config = Config::parse();
+    let config = Config::load()?;
     if config.print_config {
         println!("{}", serde_json::to_string_pretty(&config)?);
         return Ok(());
