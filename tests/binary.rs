@@ -80,6 +80,8 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("cors-methods", "JAC_CORS_METHODS", "GET,POST", r#"["GET","POST"]"#),
     ("cors-headers", "JAC_CORS_HEADERS", "authorization", r#"["authorization"]"#),
     ("ws-origins", "JAC_WS_ORIGINS", "https://app.example", r#"["https://app.example"]"#),
+    // Printed without its value.
+    ("metrics-token", "JAC_METRICS_TOKEN", "scrape-secret", r#""(set)""#),
 ];
 
 #[test]

@@ -635,3 +635,62 @@ async fn a_user_event_with_a_malformed_root_id_is_refused_and_delivers_nothing()
     anonymous.expect_nothing_queued().await;
     sender.expect_nothing_queued().await;
 }
+
+/// The value of the Prometheus sample `name` whose labels include `labels`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+        let matches = metric == name && labels.iter().all(|(key, value)| rest.contains(&format!("{key}=\"{value}\"")));
+        matches.then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test]
+async fn metrics_count_connections_events_runs_and_deliveries() {
+    let server = TestServer::start().await;
+    let scrape = || async {
+        let response = server.http.get(server.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    };
+    let (mut alice, _) = server.connect("?channel_id=m").await;
+    let (mut bob, _) = server.connect("?channel_id=m").await;
+    alice.send(json!({"type": "channel", "channel_ids": ["m"], "data": {"hi": 1}})).await;
+    assert_eq!(bob.recv().await, json!({"hi": 1}));
+    assert_eq!(alice.recv().await, json!({"hi": 1}), "the sender is in the channel too");
+    let reply =
+        alice.call(json!({"type": "walker", "walker": "public_event", "context": {"val": 1}, "response": true}));
+    assert_eq!(reply.await["status"], 200);
+    assert_eq!(server.post("/walker/public_event", json!({"val": "x"}), None).await.0, 422);
+    alice.call(json!({"type": "nonsense"})).await;
+
+    let text = scrape().await;
+    let value = |name, labels: &[(&str, &str)]| {
+        sample(&text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?}:\n{text}"))
+    };
+    assert_eq!(value("walker_host_connections", &[]), 2.0);
+    assert_eq!(value("walker_host_client_events_total", &[("type", "channel")]), 1.0);
+    assert_eq!(value("walker_host_client_events_total", &[("type", "walker")]), 1.0);
+    assert_eq!(value("walker_host_client_events_total", &[("type", "invalid")]), 1.0);
+    assert_eq!(value("walker_host_walker_runs_total", &[("walker", "public_event"), ("outcome", "ok")]), 1.0);
+    assert_eq!(value("walker_host_walker_runs_total", &[("walker", "public_event"), ("outcome", "invalid")]), 1.0);
+    assert_eq!(value("walker_host_walker_run_seconds_count", &[("walker", "public_event")]), 1.0);
+    assert_eq!(value("walker_host_notifications_delivered_total", &[]), 2.0);
+    assert_eq!(value("walker_host_walker_loads_total", &[("outcome", "loaded")]), 2.0, "chat and hostile");
+    assert_eq!(value("walker_host_slow_consumer_closes_total", &[]), 0.0);
+    assert!(value("walker_host_instance_slots_in_use", &[]) >= 0.0);
+
+    // Behind a token when one is configured.
+    let server = TestServer::start_with(|config| config.metrics_token = Some("scraper".into())).await;
+    let get = |token: Option<&'static str>| {
+        let mut request = server.http.get(server.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(None).await, 401);
+    assert_eq!(get(Some("wrong")).await, 401);
+    assert_eq!(get(Some("scraper")).await, 200);
+}

@@ -15,6 +15,7 @@ use arc_swap::ArcSwap;
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, watch};
 
+use crate::metrics::WalkerMetrics;
 use crate::runtime::{Caller, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, WalkerSpec};
 
 pub struct Catalog {
@@ -26,6 +27,7 @@ pub struct Catalog {
     generation: watch::Sender<u64>,
     /// Loads that failed (the previous version kept serving), for tests and operators.
     failed_loads: AtomicU64,
+    metrics: WalkerMetrics,
 }
 
 /// An immutable view of what is loaded.
@@ -112,6 +114,7 @@ impl Catalog {
             updates: Mutex::new(0),
             generation: watch::Sender::new(0),
             failed_loads: AtomicU64::new(0),
+            metrics: WalkerMetrics::default(),
         }
     }
 
@@ -153,7 +156,11 @@ impl Catalog {
 
     /// Loads (or reloads) one file; on failure the previous version keeps serving.
     pub async fn load_file_logged(&self, path: &Path) {
-        if let Err(err) = self.load_file(path).await {
+        let started = std::time::Instant::now();
+        let loaded = self.load_file(path).await;
+        self.metrics.load_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics.loads.with_label_values(&[if loaded.is_ok() { "loaded" } else { "failed" }]).inc();
+        if let Err(err) = loaded {
             tracing::error!(file = %path.display(), "not loaded, previous version (if any) keeps serving: {err:#}");
             self.failed_loads.fetch_add(1, Ordering::Relaxed);
             self.generation.send_modify(|generation| *generation += 1);
@@ -215,9 +222,24 @@ impl Catalog {
         entry: Option<&str>,
     ) -> Result<Reply, CallError> {
         let spec = walker.spec();
-        let context = spec.validate(input).map_err(CallError::Invalid)?;
-        let context = Value::Object(context).to_string();
-        self.runtime.run(&walker.component, spec, caller, &context, notifier, entry).await.map_err(CallError::Run)
+        let runs = |outcome: &str| self.metrics.runs.with_label_values(&[spec.name.as_str(), outcome]).inc();
+        let context = match spec.validate(input) {
+            Ok(context) => Value::Object(context).to_string(),
+            Err(errors) => {
+                runs("invalid");
+                return Err(CallError::Invalid(errors));
+            }
+        };
+        let started = std::time::Instant::now();
+        let result = self.runtime.run(&walker.component, spec, caller, &context, notifier, entry).await;
+        self.metrics.run_seconds.with_label_values(&[spec.name.as_str()]).observe(started.elapsed().as_secs_f64());
+        runs(result.as_ref().map_or_else(RunError::kind_name, |_| "ok"));
+        result.map_err(CallError::Run)
+    }
+
+    /// Counters of runs and loads, for `/metrics`.
+    pub fn metrics(&self) -> &WalkerMetrics {
+        &self.metrics
     }
 }
 

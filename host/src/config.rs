@@ -109,6 +109,12 @@ pub struct Config {
     #[arg(long, env = "JAC_WS_ORIGINS", value_delimiter = ',')]
     pub ws_origins: Option<Vec<String>>,
 
+    /// A bearer token `GET /metrics` requires; open when unset (bind to loopback, or
+    /// set one, before exposing the server).
+    #[arg(long, env = "JAC_METRICS_TOKEN", hide_env_values = true)]
+    #[serde(serialize_with = "redacted")]
+    pub metrics_token: Option<String>,
+
     /// Largest HTTP request body.
     #[arg(long, env = "JAC_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = usize_in(256..=1 << 30))]
     pub max_body_bytes: usize,
@@ -252,7 +258,7 @@ fn file_value(value: &toml::Value) -> anyhow::Result<String> {
     })
 }
 
-/// A database URL in printed configuration: whether one is set, never its password.
+/// A secret in printed configuration: whether one is set, never its value.
 fn redacted<S: serde::Serializer>(url: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(if url.is_some() { "(set)" } else { "" })
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use axum::extract::ws::Utf8Bytes;
 
 use crate::auth::parse_root;
+use crate::metrics::FanoutMetrics;
 use crate::outbox::Outbox;
 use crate::runtime::{Notifier, Target};
 
@@ -36,6 +37,7 @@ struct Registry {
 #[derive(Default)]
 pub struct Hub {
     registry: RwLock<Registry>,
+    pub fanout: FanoutMetrics,
 }
 
 impl Hub {
@@ -71,11 +73,18 @@ impl Hub {
         self.registry.read().unwrap_or_else(|p| p.into_inner()).clients.len()
     }
 
+    /// Queues `payload` for another connection, counting the outcome.
+    fn deliver(&self, connection: &Connection, payload: &Utf8Bytes) {
+        let counter =
+            if connection.outbox.push(payload.clone()) { &self.fanout.delivered } else { &self.fanout.dropped };
+        counter.inc();
+    }
+
     pub fn send_clients<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
         for id in ids {
             if let Some(connection) = registry.clients.get(id.as_ref()) {
-                connection.outbox.push(payload.clone());
+                self.deliver(connection, payload);
             }
         }
     }
@@ -85,7 +94,7 @@ impl Hub {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
         for root in roots.iter().filter_map(|root| parse_root(root.as_ref())) {
             for connection in registry.users.get(&root).into_iter().flat_map(Members::values) {
-                connection.outbox.push(payload.clone());
+                self.deliver(connection, payload);
             }
         }
     }
@@ -94,7 +103,7 @@ impl Hub {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
         for id in ids {
             for connection in registry.channels.get(id.as_ref()).into_iter().flat_map(Members::values) {
-                connection.outbox.push(payload.clone());
+                self.deliver(connection, payload);
             }
         }
     }

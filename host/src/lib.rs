@@ -7,7 +7,8 @@
 //! - `hub` and `outbox`: who is connected, notification fan-out, per-connection queues;
 //! - `accounts` and `auth`: users, roots and tokens;
 //! - `graph` and `store`: the walkers' persistent graph, its access rules and transactions,
-//!   and its storage backends.
+//!   and its storage backends (SQLite, PostgreSQL), export and import;
+//! - `config`, `cors`, `metrics`: operating it: settings, browser origins, Prometheus.
 
 pub mod accounts;
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod cors;
 pub mod frames;
 pub mod graph;
 pub mod hub;
+pub mod metrics;
 pub mod outbox;
 pub mod reload;
 pub mod rest;

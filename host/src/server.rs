@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::frames::close;
 use crate::graph::{EntryError, GraphService};
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::reload::{self, Watcher};
 use crate::runtime::{FieldError, Runtime};
 use crate::store::GraphStore;
@@ -42,6 +43,7 @@ pub struct Shared {
     pub hub: Arc<Hub>,
     pub accounts: Arc<Accounts>,
     pub tokens: Tokens,
+    pub metrics: Arc<Metrics>,
     /// WebSocket sessions, until their close handshake ends: shutdown waits for them.
     pub sessions: TaskTracker,
 }
@@ -76,7 +78,8 @@ impl Server {
             Tokens::new(config.token_secret.as_deref(), &config.data_dir, Duration::from_secs(config.token_ttl_secs))?;
         let cors = crate::cors::layer(&config)?;
         let hub = Arc::new(Hub::default());
-        let shared = Arc::new(Shared { config, catalog, hub, accounts, tokens, sessions: TaskTracker::new() });
+        let metrics = Metrics::new(catalog.metrics(), &hub.fanout);
+        let shared = Arc::new(Shared { config, catalog, hub, accounts, tokens, metrics, sessions: TaskTracker::new() });
         Ok(Server { shared, cors, _watcher: watcher })
     }
 
@@ -90,6 +93,7 @@ impl Server {
             .route("/user/register", post(rest::register))
             .route("/user/login", post(rest::login))
             .route("/healthz", get(rest::healthz))
+            .route("/metrics", get(crate::metrics::scrape))
             .fallback(rest::walker)
             .method_not_allowed_fallback(rest::method_not_allowed)
             .layer(DefaultBodyLimit::max(self.shared.config.max_body_bytes))

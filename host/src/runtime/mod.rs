@@ -283,6 +283,11 @@ impl Runtime {
 
     /// A free instance slot: one at once, or one taken back from the oldest idle warm
     /// instance, or the first freed within `slot_wait`; else the run is refused as busy.
+    /// Instance slots taken now (running or warm instances).
+    pub fn slots_in_use(&self) -> usize {
+        (self.limits.instances as usize).saturating_sub(self.slots.available_permits())
+    }
+
     async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, RunErrorKind> {
         // A fresh run is a unit of work: it counts against the task's cooperative budget,
         // so a task calling walkers in a loop still lets others run.

@@ -15,6 +15,20 @@ pub enum ClientEvent {
     ChangeUser { token: Option<String> },
 }
 
+impl ClientEvent {
+    /// The event's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientEvent::Connection => "connection",
+            ClientEvent::Walker(_) => "walker",
+            ClientEvent::User { .. } => "user",
+            ClientEvent::Channel { .. } => "channel",
+            ClientEvent::Client { .. } => "client",
+            ClientEvent::ChangeUser { .. } => "change_user",
+        }
+    }
+}
+
 pub struct WalkerEvent {
     pub walker: String,
     pub context: Map<String, Value>,

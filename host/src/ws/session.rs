@@ -128,6 +128,9 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
 
     session.shared.hub.unregister(&connection.client_id);
     let code = outbox.close_code();
+    if code == Some(close::SLOW_CONSUMER) {
+        session.shared.metrics.sessions.slow_consumer_closes.inc();
+    }
     tracing::debug!(client_id = &*connection.client_id, client_closed, code, "disconnecting");
     if client_closed {
         // The WebSocket library queued the echo of the client's close frame (RFC 6455
@@ -181,7 +184,10 @@ impl Session {
             }
         };
         let req_id = events::req_id(&event);
-        match events::parse(event) {
+        let event = events::parse(event);
+        let kind = event.as_ref().map_or("invalid", ClientEvent::kind);
+        self.shared.metrics.sessions.events.with_label_values(&[kind]).inc();
+        match event {
             Err(errors) => self.send(frames::invalid(&errors, req_id.as_ref())),
             Ok(ClientEvent::Connection) => self.send(self.connection_frame()),
             Ok(ClientEvent::Walker(event)) => return self.start_walker(event, req_id),
