@@ -46,7 +46,7 @@ run() {
   target/release/walker-host --listen 127.0.0.1:8012 --walkers-dir "$WORK/walkers" --data-dir "$WORK/data-$label" \
     --quota-nodes 1000000 --quota-edges 1000000 --quota-bytes 1000000000 "$@" >"$WORK/$label.log" 2>&1 &
   SERVER=$!
-  for _ in $(seq 1 120); do curl -fsS http://127.0.0.1:8012/healthz >/dev/null 2>&1 && break; sleep 0.5; done
+  for _ in $(seq 1 120); do curl -fsS http://127.0.0.1:8012/readyz >/dev/null 2>&1 && break; sleep 0.5; done
   : >"$out"
   lg() { "$LOADGEN" --json --label "$label" --base http://127.0.0.1:8012 --server-pid "$SERVER" --max-secs 120 "$@" \
            >>"$out" || echo "  $label: $* failed" >&2; }

@@ -22,8 +22,8 @@ scale() { if [ "${QUICK:-}" = 1 ]; then echo $(( ($1 + 9) / 10 )); else echo "$1
 cargo build --release --quiet -p walker-host -p loadgen
 LOADGEN=target/release/loadgen
 
-wait_up() { # wait_up <base url>
-  for _ in $(seq 1 120); do curl -fsS "$1/healthz" >/dev/null 2>&1 && return 0; sleep 0.5; done
+wait_up() { # wait_up <base url> [path]: walker-host has /readyz (walkers loaded), jac-cloud /healthz
+  for _ in $(seq 1 120); do curl -fsS "$1${2:-/healthz}" >/dev/null 2>&1 && return 0; sleep 0.5; done
   return 1
 }
 
@@ -66,7 +66,7 @@ target/release/walker-host --listen 127.0.0.1:8010 --walkers-dir "$WORK/walkers"
   --quota-nodes 1000000 --quota-edges 1000000 --quota-bytes 1000000000 >"$WORK/walker-host.log" 2>&1 &
 OURS=$!
 trap 'kill $OURS 2>/dev/null || true' EXIT
-wait_up http://127.0.0.1:8010 || { echo "walker-host did not start"; cat "$WORK/walker-host.log"; exit 1; }
+wait_up http://127.0.0.1:8010 /readyz || { echo "walker-host did not start"; cat "$WORK/walker-host.log"; exit 1; }
 run_scenarios walker-host http://127.0.0.1:8010 "$OURS" 1
 "$LOADGEN" --json --label walker-host --base http://127.0.0.1:8010 reload --walkers-dir "$WORK/walkers" \
   --wasm target/test-walkers/version-v1.wasm --walker version --rounds 5 >>"$OUT/walker-host.jsonl"

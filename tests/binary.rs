@@ -209,9 +209,9 @@ async fn start_server(walkers: &std::path::Path, data: &std::path::Path) -> (tok
         .spawn()
         .unwrap();
     let http = reqwest::Client::new();
-    let healthz = format!("http://{listen}/healthz");
+    let ready = format!("http://{listen}/readyz");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !http.get(&healthz).send().await.is_ok_and(|response| response.status() == 200) {
+    while !http.get(&ready).send().await.is_ok_and(|response| response.status() == 200) {
         assert!(tokio::time::Instant::now() < deadline, "the server starts");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -694,3 +694,43 @@ async fn metrics_count_connections_events_runs_and_deliveries() {
     assert_eq!(get(Some("wrong")).await, 401);
     assert_eq!(get(Some("scraper")).await, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_listens_at_once_and_serves_each_walker_file_when_it_is_loaded() {
+    // A fresh code cache, so the Python component compiles (seconds); a file that is not
+    // a component fails.
+    let walkers = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::copy(support::chat_wasm(), walkers.path().join("chat.wasm")).unwrap();
+    std::fs::copy(support::example_wasm("python-chat.wasm"), walkers.path().join("python-chat.wasm")).unwrap();
+    std::fs::write(walkers.path().join("broken.wasm"), b"not a component").unwrap();
+    let mut config = walker_host::config::Config::with_dirs(walkers.path().into(), data.path().into());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.walker_time_ms = 5_000;
+    let running = walker_host::server::Running::start(config).await.unwrap();
+    let url = |path: &str| format!("http://{}{path}", running.addr);
+    let http = reqwest::Client::new();
+    let get = |path: &'static str| {
+        let request = http.get(url(path));
+        async move { support::server::read(request.send().await.unwrap()).await }
+    };
+
+    // Listening before the Python walkers are compiled: they answer as unknown walkers.
+    let (status, readiness) = get("/readyz").await;
+    assert_eq!(status, 503, "{readiness}");
+    assert!(readiness["loading"].as_array().unwrap().contains(&json!("python-chat.wasm")), "{readiness}");
+    assert_eq!(get("/healthz").await.0, 200);
+    let make_note = || http.post(url("/walker/py_make_note")).json(&json!({"text": "hi"})).send();
+    assert_eq!(make_note().await.unwrap().status(), 404);
+
+    let catalog = &running.shared.catalog;
+    support::wait_until_within(catalog, Duration::from_secs(120), || async { catalog.readiness().ready }).await;
+    let (status, readiness) = get("/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        readiness,
+        json!({"ready": true, "loaded": ["chat.wasm", "python-chat.wasm"], "loading": [], "failed": ["broken.wasm"]})
+    );
+    assert_ne!(make_note().await.unwrap().status(), 404);
+    running.stop().await.unwrap();
+}

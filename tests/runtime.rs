@@ -392,6 +392,8 @@ async fn calls_never_fail_during_fifty_swaps() {
     let catalog = Arc::new(Catalog::new(runtime));
     support::deploy(&fixture("version-v1.wasm"), &dir.path().join("version.wasm"));
     let _watcher = reload::watch_and_load(catalog.clone(), dir.path(), Duration::from_millis(10)).await.unwrap();
+    // The first load runs in the background.
+    support::wait_until(&catalog, || async { catalog.readiness().ready }).await;
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];

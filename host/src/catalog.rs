@@ -5,13 +5,14 @@
 //! swaps it in atomically: calls already running finish on the version they started
 //! with, new calls get the new one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
+use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, watch};
 
@@ -23,11 +24,32 @@ pub struct Catalog {
     current: ArcSwap<Snapshot>,
     /// Serializes updates, each built on the snapshot before it; holds the next load number.
     updates: Mutex<u64>,
-    /// Bumped after every swap and every failed load, for whoever waits on reloads.
+    /// Bumped after every swap and every finished load, for whoever waits on reloads.
     generation: watch::Sender<u64>,
     /// Loads that failed (the previous version kept serving), for tests and operators.
     failed_loads: AtomicU64,
     metrics: WalkerMetrics,
+    /// What `/readyz` reports: files being loaded, files whose last load failed, and
+    /// whether the first load of the directory is done.
+    progress: std::sync::Mutex<Progress>,
+}
+
+#[derive(Default)]
+struct Progress {
+    loading: BTreeSet<String>,
+    failed: BTreeSet<String>,
+    started: bool,
+}
+
+/// Which walker files are served, loading, or failed (their previous version, if any,
+/// still serving).
+#[derive(Debug, serde::Serialize)]
+pub struct Readiness {
+    /// The first load of the directory is done and nothing is loading.
+    pub ready: bool,
+    pub loaded: Vec<String>,
+    pub loading: Vec<String>,
+    pub failed: Vec<String>,
 }
 
 /// An immutable view of what is loaded.
@@ -115,6 +137,21 @@ impl Catalog {
             generation: watch::Sender::new(0),
             failed_loads: AtomicU64::new(0),
             metrics: WalkerMetrics::default(),
+            progress: Default::default(),
+        }
+    }
+
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        let progress = self.progress();
+        Readiness {
+            ready: progress.started && progress.loading.is_empty(),
+            loaded: self.current.load().files.keys().cloned().collect(),
+            loading: progress.loading.iter().cloned().collect(),
+            failed: progress.failed.iter().cloned().collect(),
         }
     }
 
@@ -135,12 +172,15 @@ impl Catalog {
         self.failed_loads.load(Ordering::Relaxed)
     }
 
-    /// Notified after every change to the catalog, and after every failed load.
+    /// Notified after every change to the catalog, and after every load, failed or not.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
     }
 
     /// Loads every walker file of `dir`, in name order; a bad file is logged and skipped.
+    /// Loads every walker file of `dir`, several at once (one per core): each is served
+    /// as soon as it is ready. Files are installed in name order whatever order they
+    /// finish in, so a walker name two files define goes to the same one every time.
     pub async fn load_dir(&self, dir: &Path) -> anyhow::Result<()> {
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .with_context(|| format!("reading the walkers directory {}", dir.display()))?
@@ -148,26 +188,66 @@ impl Catalog {
             .filter(|path| is_walker_file(path))
             .collect();
         files.sort();
-        for path in files {
-            self.load_file_logged(&path).await;
+        {
+            let mut progress = self.progress();
+            progress.loading.extend(files.iter().filter_map(|path| file_name(path).map(str::to_string)));
+            progress.started = true;
+        }
+        let parallel = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        let mut compiled = futures_util::stream::iter(files)
+            .map(|path| async move {
+                let started = std::time::Instant::now();
+                let component = self.compile(&path).await;
+                (path, started, component)
+            })
+            .buffered(parallel);
+        while let Some((path, started, component)) = compiled.next().await {
+            let loaded = match component {
+                Ok((name, component)) => self.install(&name, component).await,
+                Err(err) => Err(err),
+            };
+            self.finish_load(&path, started, loaded);
         }
         Ok(())
     }
 
     /// Loads (or reloads) one file; on failure the previous version keeps serving.
     pub async fn load_file_logged(&self, path: &Path) {
+        if let Some(name) = file_name(path) {
+            self.progress().loading.insert(name.to_string());
+        }
         let started = std::time::Instant::now();
         let loaded = self.load_file(path).await;
+        self.finish_load(path, started, loaded);
+    }
+
+    /// Records how a load ended: metrics, readiness, and the log for a failure.
+    fn finish_load(&self, path: &Path, started: std::time::Instant, loaded: anyhow::Result<()>) {
         self.metrics.load_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.loads.with_label_values(&[if loaded.is_ok() { "loaded" } else { "failed" }]).inc();
+        if let Some(name) = file_name(path) {
+            let mut progress = self.progress();
+            progress.loading.remove(name);
+            if loaded.is_ok() {
+                progress.failed.remove(name);
+            } else {
+                progress.failed.insert(name.to_string());
+            }
+        }
         if let Err(err) = loaded {
             tracing::error!(file = %path.display(), "not loaded, previous version (if any) keeps serving: {err:#}");
             self.failed_loads.fetch_add(1, Ordering::Relaxed);
-            self.generation.send_modify(|generation| *generation += 1);
         }
+        self.generation.send_modify(|generation| *generation += 1);
     }
 
     pub async fn load_file(&self, path: &Path) -> anyhow::Result<()> {
+        let (name, component) = self.compile(path).await?;
+        self.install(&name, component).await
+    }
+
+    /// Reads and compiles (or loads from the code cache) one walker file.
+    async fn compile(&self, path: &Path) -> anyhow::Result<(String, LoadedComponent)> {
         let name = file_name(path).context("not a walker file")?;
         let wasm = tokio::fs::read(path).await.context("reading")?;
         let started = std::time::Instant::now();
@@ -180,6 +260,11 @@ impl Catalog {
             "loaded walkers {}",
             walkers.join(", ")
         );
+        Ok((name.to_string(), component))
+    }
+
+    /// Serves a loaded file's walkers, replacing its previous version.
+    async fn install(&self, name: &str, component: LoadedComponent) -> anyhow::Result<()> {
         let mut next_order = self.updates.lock().await;
         let current = self.current.load();
         let load_order = current.files.get(name).map(|entry| entry.load_order).unwrap_or_else(|| {

@@ -34,8 +34,10 @@ pub struct Watcher {
     _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
 }
 
-/// Starts watching `dir` and loads what is already there. Changes that happen while the
-/// initial load runs are picked up too.
+/// Starts watching `dir` and loads what is already there, in the background: the server
+/// listens at once, and a walker is served as soon as its file is loaded (`/readyz`
+/// tells when all are). Changes that happen while the initial load runs are picked up
+/// after it.
 pub async fn watch_and_load(catalog: Arc<Catalog>, dir: &Path, debounce: Duration) -> anyhow::Result<Watcher> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
     let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| match result {
@@ -58,9 +60,13 @@ pub async fn watch_and_load(catalog: Arc<Catalog>, dir: &Path, debounce: Duratio
     .context("starting the file watcher")?;
     debouncer.watch(dir, RecursiveMode::NonRecursive).with_context(|| format!("watching {}", dir.display()))?;
 
-    catalog.load_dir(dir).await?;
+    std::fs::read_dir(dir).with_context(|| format!("reading the walkers directory {}", dir.display()))?;
 
+    let dir = dir.to_path_buf();
     tokio::spawn(async move {
+        if let Err(err) = catalog.load_dir(&dir).await {
+            tracing::error!("loading walkers: {err:#}");
+        }
         while let Some(mut paths) = rx.recv().await {
             // Coalesce whatever else arrived meanwhile; each file is handled once.
             while let Ok(more) = rx.try_recv() {

@@ -153,6 +153,14 @@ pub async fn login(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesR
     }
 }
 
+/// `GET /readyz`: 200 once every walker file found at start is loaded (or failed), 503
+/// before; the body lists the files loaded, loading and failed.
+pub async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    let readiness = shared.catalog.readiness();
+    let status = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(readiness)).into_response()
+}
+
 pub async fn healthz() -> StatusCode {
     StatusCode::OK
 }

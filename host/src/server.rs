@@ -93,6 +93,7 @@ impl Server {
             .route("/user/register", post(rest::register))
             .route("/user/login", post(rest::login))
             .route("/healthz", get(rest::healthz))
+            .route("/readyz", get(rest::readyz))
             .route("/metrics", get(crate::metrics::scrape))
             .fallback(rest::walker)
             .method_not_allowed_fallback(rest::method_not_allowed)

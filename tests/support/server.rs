@@ -77,6 +77,9 @@ impl TestServer {
         config.walker_time_ms = 300;
         configure(&mut config);
         let running = Running::start(config).await.unwrap();
+        // It listens at once and loads walkers in the background: tests start once loaded.
+        let catalog = &running.shared.catalog;
+        super::wait_until(catalog, || async { catalog.readiness().ready }).await;
         TestServer { running, walkers, data, http: reqwest::Client::new() }
     }
 
