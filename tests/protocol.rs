@@ -734,3 +734,54 @@ async fn the_server_listens_at_once_and_serves_each_walker_file_when_it_is_loade
     assert_ne!(make_note().await.unwrap().status(), 404);
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
+    let server = TestServer::start().await;
+    let (status, doc) = server.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = &doc["paths"];
+    assert!(paths["/user/login"]["post"].is_object() && paths["/user/register"]["post"].is_object());
+
+    // `as_query` fields are query parameters; the others a JSON body, with defaults.
+    let get_q = &paths["/walker/get_q"]["get"];
+    assert!(
+        get_q["parameters"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "a", "in": "query", "required": true, "schema": {"type": "integer"}}))
+    );
+    assert_eq!(
+        get_q["requestBody"]["content"]["application/json"]["schema"]["properties"]["b"],
+        json!({"type": "string", "default": "x"})
+    );
+    // Custom paths, with their path parameters.
+    let custom = &paths["/custom/{key}"]["get"];
+    assert!(custom["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "key" && p["in"] == "path"));
+    // Node routes as the walker's entry type says.
+    assert!(paths["/walker/rename_item/{node}"]["post"].is_object());
+    assert!(paths.get("/walker/rename_item").is_none(), "node entry only");
+    assert!(paths["/walker/list_items"]["post"].is_object());
+    assert!(paths.get("/walker/list_items/{node}").is_none(), "root entry only");
+    // Auth as bearer security; a public walker takes a token or none.
+    assert_eq!(paths["/walker/make_item"]["post"]["security"], json!([{"bearer": []}]));
+    assert_eq!(paths["/walker/public_event"]["post"]["security"], json!([{}, {"bearer": []}]));
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // Every operation has a unique id.
+    let ids: Vec<&Value> = paths
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|path| path.as_object().unwrap().values().map(|operation| &operation["operationId"]))
+        .collect();
+    let unique: std::collections::BTreeSet<String> = ids.iter().map(|id| id.to_string()).collect();
+    assert_eq!(unique.len(), ids.len());
+
+    // A walker deployed while the server runs is described at once.
+    assert!(paths.get("/walker/version").is_none());
+    support::deploy(&support::fixture("version-v1.wasm"), &server.walkers_dir().join("version.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("version").is_some() }).await;
+    assert!(server.get("/openapi.json").await.1["paths"]["/walker/version"]["post"].is_object());
+}

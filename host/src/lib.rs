@@ -8,7 +8,8 @@
 //! - `accounts` and `auth`: users, roots and tokens;
 //! - `graph` and `store`: the walkers' persistent graph, its access rules and transactions,
 //!   and its storage backends (SQLite, PostgreSQL), export and import;
-//! - `config`, `cors`, `metrics`: operating it: settings, browser origins, Prometheus.
+//! - `config`, `cors`, `metrics`, `openapi`: operating it: settings, browser origins,
+//!   Prometheus, the API's description.
 
 pub mod accounts;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod frames;
 pub mod graph;
 pub mod hub;
 pub mod metrics;
+pub mod openapi;
 pub mod outbox;
 pub mod reload;
 pub mod rest;

@@ -94,6 +94,7 @@ impl Server {
             .route("/user/login", post(rest::login))
             .route("/healthz", get(rest::healthz))
             .route("/readyz", get(rest::readyz))
+            .route("/openapi.json", get(crate::openapi::document))
             .route("/metrics", get(crate::metrics::scrape))
             .fallback(rest::walker)
             .method_not_allowed_fallback(rest::method_not_allowed)
