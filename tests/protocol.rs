@@ -778,6 +778,13 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
     let unique: std::collections::BTreeSet<String> = ids.iter().map(|id| id.to_string()).collect();
     assert_eq!(unique.len(), ids.len());
 
+    // The docs page reads it, and loads nothing from elsewhere (deployments are often offline).
+    let page = server.http.get(server.url("/docs")).send().await.unwrap();
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"fetch("/openapi.json")"#));
+    assert!(!page.contains("https://") && !page.contains("http://"), "no external assets");
+
     // A walker deployed while the server runs is described at once.
     assert!(paths.get("/walker/version").is_none());
     support::deploy(&support::fixture("version-v1.wasm"), &server.walkers_dir().join("version.wasm"));

@@ -2,7 +2,7 @@
 //! built from the loaded walkers' specs on every request, so a hot reload shows at once:
 //! paths and methods, fields with their types, defaults and required flags, `as_query`
 //! fields as query parameters, custom paths, node routes, bearer auth; and the account
-//! routes.
+//! routes. `GET /docs`: a page, built into the binary, that lists them and calls them.
 
 use std::sync::Arc;
 
@@ -12,6 +12,11 @@ use serde_json::{Map, Value, json};
 
 use crate::runtime::{EntryType, FieldSpec, FieldType, Method, WalkerSpec, path_params};
 use crate::server::Shared;
+
+/// The interactive docs page: self-contained, since deployments are often offline.
+pub async fn docs() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("docs.html"))
+}
 
 pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let snapshot = shared.catalog.snapshot();

@@ -95,6 +95,7 @@ impl Server {
             .route("/healthz", get(rest::healthz))
             .route("/readyz", get(rest::readyz))
             .route("/openapi.json", get(crate::openapi::document))
+            .route("/docs", get(crate::openapi::docs))
             .route("/metrics", get(crate::metrics::scrape))
             .fallback(rest::walker)
             .method_not_allowed_fallback(rest::method_not_allowed)
