@@ -54,16 +54,19 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|out| out.stdout.trim_ascii() == b"0")
 }
 
-/// A command of PostgreSQL's, run as `postgres` when the tests run as root.
+/// A command of PostgreSQL's, run as `postgres` when the tests run as root (from `/`:
+/// the `postgres` user may not be able to enter the test's directory).
 fn pg_command(program: &str) -> Command {
     let program = bin_dir().join(program);
-    if is_root() {
+    let mut command = if is_root() {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(program);
         command
     } else {
         Command::new(program)
-    }
+    };
+    command.current_dir("/");
+    command
 }
 
 impl Postgres {
@@ -79,6 +82,7 @@ impl Postgres {
             command
         };
         let mut supervisor = shell
+            .current_dir("/")
             .env("BIN", bin_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
