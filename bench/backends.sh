@@ -21,6 +21,7 @@ fi
 ./scripts/build-walkers.sh >/dev/null 2>&1
 cargo build --release --quiet -p walker-host -p loadgen
 LOADGEN=target/release/loadgen
+. bench/graph-scenarios.sh
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 # From /: the postgres user may not be able to enter this directory.
 as_postgres() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
@@ -51,13 +52,9 @@ run() {
   : >"$out"
   lg() { "$LOADGEN" --json --label "$label" --base http://127.0.0.1:8012 --server-pid "$SERVER" --max-secs 120 "$@" \
            >>"$out" || echo "  $label: $* failed" >&2; }
+  n() { scale "$1"; }
   echo "== $label" >&2
-  lg graph --op write --via ws --connections 1 --requests "$(scale 5000)"
-  lg graph --op write --via ws --connections 16 --requests "$(scale 1000)"
-  lg graph --op write --via rest --connections 1 --requests "$(scale 5000)"
-  lg graph --op write --via rest --connections 16 --requests "$(scale 1000)"
-  lg graph --op read --via rest --connections 1 --requests "$(scale 2000)" --items 100
-  lg graph --op read --via rest --connections 1 --requests "$(scale 400)" --items 1000
+  graph_scenarios
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 }
 

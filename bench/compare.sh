@@ -21,6 +21,7 @@ scale() { if [ "${QUICK:-}" = 1 ]; then echo $(( ($1 + 9) / 10 )); else echo "$1
 ./scripts/build-walkers.sh --with-tests >/dev/null 2>&1
 cargo build --release --quiet -p walker-host -p loadgen
 LOADGEN=target/release/loadgen
+. bench/graph-scenarios.sh
 
 wait_up() { # wait_up <base url> [path]: walker-host has /readyz (walkers loaded), jac-cloud /healthz
   for _ in $(seq 1 120); do curl -fsS "$1${2:-/healthz}" >/dev/null 2>&1 && return 0; sleep 0.5; done
@@ -46,13 +47,7 @@ run_scenarios() {
   lg fanout --subscribers 1000 --messages "$(n 7500)"
   lg fanout --subscribers 1000 --messages "$(n 5000)" --via walker
   lg fanout --subscribers 10000 --messages "$(n 600)"
-  # The graph: committed make_item runs (each connection its own user), list_items reads.
-  lg graph --op write --via ws --connections 1 --requests "$(n 5000)"
-  lg graph --op write --via ws --connections 16 --requests "$(n 1000)"
-  lg graph --op write --via rest --connections 1 --requests "$(n 5000)"
-  lg graph --op write --via rest --connections 16 --requests "$(n 1000)"
-  lg graph --op read --via rest --connections 1 --requests "$(n 2000)" --items 100
-  lg graph --op read --via rest --connections 1 --requests "$(n 400)" --items 1000
+  graph_scenarios
   if [ "$div" = 1 ]; then # jac-cloud writes 16-40 items/s: 100 000 would take an hour
     lg graph --op write --via rest --connections 1 --requests 5000 --items 100000
   fi

@@ -679,7 +679,8 @@ async fn metrics_count_connections_events_runs_and_deliveries() {
     assert_eq!(value("walker_host_notifications_delivered_total", &[]), 2.0);
     assert_eq!(value("walker_host_walker_loads_total", &[("outcome", "loaded")]), 2.0, "chat and hostile");
     assert_eq!(value("walker_host_slow_consumer_closes_total", &[]), 0.0);
-    assert!(value("walker_host_instance_slots_in_use", &[]) >= 0.0);
+    let slots = server.running.shared.catalog.runtime().slots_in_use() as f64;
+    assert_eq!(value("walker_host_instance_slots_in_use", &[]), slots, "read from the runtime when scraped");
 
     // Behind a token when one is configured.
     let server = TestServer::start_with(|config| config.metrics_token = Some("scraper".into())).await;

@@ -177,7 +177,6 @@ impl Catalog {
         self.generation.subscribe()
     }
 
-    /// Loads every walker file of `dir`, in name order; a bad file is logged and skipped.
     /// Loads every walker file of `dir`, several at once (one per core): each is served
     /// as soon as it is ready. Files are installed in name order whatever order they
     /// finish in, so a walker name two files define goes to the same one every time.

@@ -115,6 +115,21 @@ pub enum Direction {
     Both,
 }
 
+impl Direction {
+    /// SQL for a node's edges `e` this way, `node` being the parameter that holds the
+    /// node's id: the condition on the edge, and the expression of the far end's id.
+    pub fn sql(self, node: &str) -> (String, String) {
+        match self {
+            Direction::Out => (format!("e.src = {node}"), "e.dst".into()),
+            Direction::In => (format!("e.dst = {node}"), "e.src".into()),
+            Direction::Both => (
+                format!("(e.src = {node} OR e.dst = {node})"),
+                format!("CASE WHEN e.src = {node} THEN e.dst ELSE e.src END"),
+            ),
+        }
+    }
+}
+
 /// One page of a node's edges, in creation order, after `after_seq`.
 #[derive(Debug, Clone)]
 pub struct EdgeQuery<'a> {

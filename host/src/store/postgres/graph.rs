@@ -6,8 +6,8 @@ use tokio_postgres::types::ToSql;
 
 use super::{PostgresStore, commit_failed};
 use crate::store::{
-    CommitError, Delta, Direction, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas,
-    ROW_OVERHEAD_BYTES, StoreError, StoreFuture, WriteSet, commit::Usage, hex_of, row_bytes,
+    CommitError, Delta, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas, ROW_OVERHEAD_BYTES,
+    StoreError, StoreFuture, WriteSet, commit::Usage, hex_of, row_bytes,
 };
 
 pub(super) const NODE_COLUMNS: &str = "hex, type, owner, ctx, ver";
@@ -52,11 +52,7 @@ impl GraphStore for PostgresStore {
     }
 
     fn edges<'a>(&'a self, query: EdgeQuery<'a>) -> StoreFuture<'a, Result<EdgePage, StoreError>> {
-        let (filter, far) = match query.direction {
-            Direction::Out => ("e.src = $1", "e.dst"),
-            Direction::In => ("e.dst = $1", "e.src"),
-            Direction::Both => ("(e.src = $1 OR e.dst = $1)", "CASE WHEN e.src = $1 THEN e.dst ELSE e.src END"),
-        };
+        let (filter, far) = query.direction.sql("$1");
         let sql = format!(
             "SELECT {EDGE_COLUMNS}, n.hex, n.type, n.owner, n.ctx, n.ver FROM edge e
              LEFT JOIN node n ON n.hex = right({far}, 24)

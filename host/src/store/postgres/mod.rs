@@ -134,23 +134,17 @@ impl PostgresStore {
         }
     }
 
-    /// Runs a query that returns at most one row, with a statement prepared once per
-    /// connection.
+    /// Runs a query by primary key: its row, if any.
     async fn query_opt<T>(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-        convert: impl FnOnce(&tokio_postgres::Row) -> T,
+        convert: impl Fn(&tokio_postgres::Row) -> T,
     ) -> Result<Option<T>, StoreError> {
-        self.bounded(async {
-            let client = self.client().await?;
-            let statement = client.prepare_cached(sql).await.map_err(failed)?;
-            Ok(client.query_opt(&statement, params).await.map_err(failed)?.as_ref().map(convert))
-        })
-        .await
+        Ok(self.query(sql, params, convert).await?.into_iter().next())
     }
 
-    /// Runs a query, converting every row.
+    /// Runs a query with a statement prepared once per connection, converting every row.
     async fn query<T>(
         &self,
         sql: &str,

@@ -5,8 +5,8 @@ use tokio::sync::oneshot;
 
 use super::{Commit, SqliteStore};
 use crate::store::{
-    CommitError, Delta, Direction, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas,
-    ROW_OVERHEAD_BYTES, StoreError, StoreFuture, WriteSet, commit::Usage, hex_of, row_bytes,
+    CommitError, Delta, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas, ROW_OVERHEAD_BYTES,
+    StoreError, StoreFuture, WriteSet, commit::Usage, hex_of, row_bytes,
 };
 
 impl SqliteStore {
@@ -68,11 +68,7 @@ impl GraphStore for SqliteStore {
     }
 
     fn edges<'a>(&'a self, query: EdgeQuery<'a>) -> StoreFuture<'a, Result<EdgePage, StoreError>> {
-        let (filter, far) = match query.direction {
-            Direction::Out => ("e.src = ?1", "e.dst"),
-            Direction::In => ("e.dst = ?1", "e.src"),
-            Direction::Both => ("(e.src = ?1 OR e.dst = ?1)", "CASE WHEN e.src = ?1 THEN e.dst ELSE e.src END"),
-        };
+        let (filter, far) = query.direction.sql("?1");
         let sql = format!(
             "SELECT {EDGE_COLUMNS}, n.hex, n.type, n.owner, n.ctx, n.ver FROM edge e
              LEFT JOIN node n ON n.hex = substr({far}, -24)
