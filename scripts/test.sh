@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Sets up and runs every test on a fresh machine: Debian's PostgreSQL server (the tests
-# start their own clusters in temporary directories), the wasm target, the walkers
-# (examples and test walkers), the npm `ws` package for the seed JavaScript client, then
-# cargo test.
+# start their own clusters in temporary directories) and Chromium (the browser tests run
+# it headless), the wasm target, the walkers (examples and test walkers), the npm `ws`
+# package for the seed JavaScript client, then cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v npm >/dev/null || missing+=(nodejs npm)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
   echo "installing Debian's ${missing[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -778,13 +778,26 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
         .collect();
     let unique: std::collections::BTreeSet<String> = ids.iter().map(|id| id.to_string()).collect();
     assert_eq!(unique.len(), ids.len());
+    // `x-walkers` lists every walker, WebSocket-only ones too, for the playground.
+    let walkers = doc["x-walkers"].as_array().unwrap();
+    let walker = |name: &str| walkers.iter().find(|walker| walker["name"] == name).unwrap().clone();
+    assert_eq!(
+        walker("your_event_name"),
+        json!({"name": "your_event_name", "methods": ["websocket"], "auth": true, "as_query": [],
+               "routes": [],
+               "fields": [{"name": "val", "schema": {"type": "integer"}, "required": true}]})
+    );
+    assert_eq!(walker("get_q")["as_query"], json!(["a"]));
+    assert_eq!(walker("rename_item")["routes"], json!([{"path": "/walker/rename_item/{node}", "node": true}]));
 
-    // The docs page reads it, and loads nothing from elsewhere (deployments are often offline).
-    let page = server.http.get(server.url("/docs")).send().await.unwrap();
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    let page = page.text().await.unwrap();
-    assert!(page.contains(r#"fetch("/openapi.json")"#));
-    assert!(!page.contains("https://") && !page.contains("http://"), "no external assets");
+    // The pages read it, and load nothing from elsewhere (deployments are often offline).
+    for page in ["/docs", "/playground"] {
+        let page = server.http.get(server.url(page)).send().await.unwrap();
+        assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let page = page.text().await.unwrap();
+        assert!(page.contains(r#"fetch("/openapi.json")"#));
+        assert!(!page.contains("https://") && !page.contains("http://"), "no external assets");
+    }
 
     // A walker deployed while the server runs is described at once.
     assert!(paths.get("/walker/version").is_none());

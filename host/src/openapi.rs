@@ -2,7 +2,8 @@
 //! built from the loaded walkers' specs on every request, so a hot reload shows at once:
 //! paths and methods, fields with their types, defaults and required flags, `as_query`
 //! fields as query parameters, custom paths, node routes, bearer auth; and the account
-//! routes. `GET /docs`: a page, built into the binary, that lists them and calls them.
+//! routes; `x-walkers` lists every walker, WebSocket-only ones too, for the playground.
+//! `GET /docs` and `GET /playground`: pages, built into the binary, that call them.
 
 use std::sync::Arc;
 
@@ -18,11 +19,17 @@ pub async fn docs() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("docs.html"))
 }
 
+/// The playground: connect, sign in, call walkers over WebSocket or REST, watch frames.
+pub async fn playground() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("playground.html"))
+}
+
 pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let snapshot = shared.catalog.snapshot();
     let mut specs: Vec<&WalkerSpec> = snapshot.walkers().map(|walker| walker.spec()).collect();
     specs.sort_by(|a, b| a.name.cmp(&b.name));
     let mut paths = account_paths();
+    let walkers: Vec<Value> = specs.iter().map(|spec| walker_summary(spec)).collect();
     for spec in specs {
         for (path, node) in routes(spec) {
             let operations: Map<String, Value> = (spec.methods.iter())
@@ -45,7 +52,24 @@ pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
                 "ValidationError": {"type": "object", "properties": {"detail": {"type": "array"}}},
             },
         },
+        "x-walkers": walkers,
     }))
+}
+
+/// Every loaded walker, WebSocket-only ones too (which have no path above), in a form a
+/// client can build calls from: the playground's walker list.
+fn walker_summary(spec: &WalkerSpec) -> Value {
+    let methods: Vec<&str> = spec.methods.iter().map(|method| method_name(*method).unwrap_or("websocket")).collect();
+    let rest = spec.methods.iter().any(|method| method_name(*method).is_some());
+    let routes: Vec<Value> = (routes(spec).into_iter())
+        .filter(|_| rest)
+        .map(|(path, node)| json!({"path": path, "node": node}))
+        .collect();
+    let fields: Vec<Value> = (spec.fields.iter())
+        .map(|field| json!({"name": field.name, "schema": schema(field), "required": field.default.is_none()}))
+        .collect();
+    json!({"name": spec.name, "methods": methods, "auth": spec.auth, "as_query": spec.as_query,
+           "routes": routes, "fields": fields})
 }
 
 /// A walker's REST paths, each with whether it takes an entry node.

@@ -96,6 +96,7 @@ impl Server {
             .route("/readyz", get(rest::readyz))
             .route("/openapi.json", get(crate::openapi::document))
             .route("/docs", get(crate::openapi::docs))
+            .route("/playground", get(crate::openapi::playground))
             .route("/metrics", get(crate::metrics::scrape))
             .fallback(rest::walker)
             .method_not_allowed_fallback(rest::method_not_allowed)
