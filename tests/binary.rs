@@ -36,6 +36,7 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("walkers-dir", "JAC_WALKERS_DIR", "/srv/walkers", r#""/srv/walkers""#),
     ("data-dir", "JAC_DATA_DIR", "/srv/data", r#""/srv/data""#),
     ("cache-dir", "JAC_CACHE_DIR", "/srv/cache", r#""/srv/cache""#),
+    ("tenants-file", "JAC_TENANTS_FILE", "/srv/tenants.toml", r#""/srv/tenants.toml""#),
     ("token-ttl-secs", "JAC_TOKEN_TTL_SECS", "3600", "3600"),
     ("client-events", "JAC_CLIENT_EVENTS", "authenticated", r#""authenticated""#),
     ("reload-debounce-ms", "JAC_RELOAD_DEBOUNCE_MS", "7", "7"),

@@ -38,7 +38,9 @@ async fn the_playground_connects_signs_in_calls_walkers_and_shows_notifications_
     // A WebSocket call: its progress pushes and its reply arrive under Frames.
     browser.fill("#walker", "self_notif").await;
     browser.click("#call-ws").await;
-    browser.wait_for("[...document.querySelectorAll('#log li.in')].some((li) => li.textContent.includes('step 2'))").await;
+    browser
+        .wait_for("[...document.querySelectorAll('#log li.in')].some((li) => li.textContent.includes('step 2'))")
+        .await;
     let frames = log(&mut browser, "in").await;
     let tail: Vec<&str> = frames.iter().rev().take(3).rev().map(String::as_str).collect();
     assert_eq!(
@@ -57,7 +59,11 @@ async fn the_playground_connects_signs_in_calls_walkers_and_shows_notifications_
     // A notification from another client shows up live.
     let (mut other, _) = server.connect("").await;
     other.send(json!({"type": "client", "client_ids": [signed_in["client_id"]], "data": {"hello": "browser"}})).await;
-    browser.wait_for(r#"[...document.querySelectorAll('#log li.in')].some((li) => li.textContent === '{"hello":"browser"}')"#).await;
+    browser
+        .wait_for(
+            r#"[...document.querySelectorAll('#log li.in')].some((li) => li.textContent === '{"hello":"browser"}')"#,
+        )
+        .await;
 
     // Signing out turns the socket anonymous again.
     browser.click("#logout").await;

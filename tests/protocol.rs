@@ -795,7 +795,7 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
         let page = server.http.get(server.url(page)).send().await.unwrap();
         assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
         let page = page.text().await.unwrap();
-        assert!(page.contains(r#"fetch("/openapi.json")"#));
+        assert!(page.contains(r#"fetch("openapi.json")"#));
         assert!(!page.contains("https://") && !page.contains("http://"), "no external assets");
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{RunFailure, chat_wasm, fixture, new_runtime, public_caller, reports, run_json};
-use walker_host::catalog::{CallError, Catalog};
+use walker_host::catalog::CallError;
 use walker_host::reload;
 use walker_host::runtime::{EntryType, LimitHit, Method, Origin, ReplyBody, RunErrorKind};
 
@@ -81,8 +81,8 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
 
 #[tokio::test]
 async fn example_walkers_run_report_and_notify() {
-    let (runtime, _cache) = new_runtime();
-    let catalog = Catalog::new(runtime);
+    let (runtime, cache) = new_runtime();
+    let catalog = support::catalog(runtime, cache.path());
     catalog.load_file(&chat_wasm()).await.unwrap();
     let caller = public_caller(Some("1:abc"));
 
@@ -151,9 +151,9 @@ async fn example_walkers_run_report_and_notify() {
 
 #[tokio::test]
 async fn hostile_walkers_are_stopped_with_the_limit_they_hit() {
-    let (runtime, _cache) = new_runtime();
+    let (runtime, cache) = new_runtime();
     let limits = runtime.limits().clone();
-    let catalog = Arc::new(Catalog::new(runtime));
+    let catalog = Arc::new(support::catalog(runtime, cache.path()));
     catalog.load_file(&fixture("hostile.wasm")).await.unwrap();
     let caller = public_caller(Some("1:abc"));
 
@@ -295,8 +295,8 @@ impl std::io::Write for LogWriter {
 
 #[tokio::test(flavor = "current_thread")]
 async fn walker_logs_are_capped_per_run_and_per_line() {
-    let (runtime, _cache) = new_runtime();
-    let catalog = Catalog::new(runtime);
+    let (runtime, cache) = new_runtime();
+    let catalog = support::catalog(runtime, cache.path());
     catalog.load_file(&fixture("hostile.wasm")).await.unwrap();
     let capture = LogCapture::start();
     run_json(&catalog, "chatty", &public_caller(None), json!({"lines": 150, "bytes": 5000})).await.unwrap();
@@ -329,7 +329,7 @@ async fn a_restart_with_unchanged_walkers_does_not_recompile() {
     let restarted = support::runtime_with_cache(cache.path());
     let component = restarted.load(wasm).await.unwrap();
     assert_eq!(component.origin, Origin::Cached);
-    let catalog = Catalog::new(restarted);
+    let catalog = support::catalog(restarted, cache.path());
     catalog.load_file(&chat_wasm()).await.unwrap();
     let (reply, _) = run_json(&catalog, "public_event", &public_caller(None), json!({"val": 1})).await.unwrap();
     assert_eq!(reports(&reply), [json!({"val": 1})]);
@@ -337,9 +337,9 @@ async fn a_restart_with_unchanged_walkers_does_not_recompile() {
 
 #[tokio::test]
 async fn hot_reload_follows_the_walkers_directory() {
-    let (runtime, _cache) = new_runtime();
+    let (runtime, cache) = new_runtime();
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Arc::new(Catalog::new(runtime));
+    let catalog = Arc::new(support::catalog(runtime, cache.path()));
     let _watcher = reload::watch_and_load(catalog.clone(), dir.path(), Duration::from_millis(30)).await.unwrap();
     let caller = public_caller(None);
     let version = || async { support::version(&catalog, &caller).await };
@@ -387,9 +387,9 @@ async fn hot_reload_follows_the_walkers_directory() {
 
 #[tokio::test]
 async fn calls_never_fail_during_fifty_swaps() {
-    let (runtime, _cache) = new_runtime();
+    let (runtime, cache) = new_runtime();
     let dir = tempfile::tempdir().unwrap();
-    let catalog = Arc::new(Catalog::new(runtime));
+    let catalog = Arc::new(support::catalog(runtime, cache.path()));
     support::deploy(&fixture("version-v1.wasm"), &dir.path().join("version.wasm"));
     let _watcher = reload::watch_and_load(catalog.clone(), dir.path(), Duration::from_millis(10)).await.unwrap();
     // The first load runs in the background.
@@ -430,8 +430,8 @@ async fn calls_never_fail_during_fifty_swaps() {
 
 #[tokio::test]
 async fn warm_instances_serve_one_user_for_a_bounded_number_of_runs() {
-    let (runtime, _cache) = new_runtime();
-    let catalog = Catalog::new(runtime);
+    let (runtime, cache) = new_runtime();
+    let catalog = support::catalog(runtime, cache.path());
     catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
     let user = |root: &str| walker_host::runtime::Caller {
         root_id: root.to_string(),
@@ -467,7 +467,7 @@ async fn expired_warm_instances_give_their_slots_back() {
     let limits =
         walker_host::runtime::Limits { instances: 2, warm_ttl: Duration::from_millis(100), ..support::test_limits() };
     let runtime = support::runtime_with_limits(limits, cache.path());
-    let catalog = Arc::new(Catalog::new(runtime));
+    let catalog = Arc::new(support::catalog(runtime, cache.path()));
     catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
     catalog.load_file(&fixture("hostile.wasm")).await.unwrap();
     for root in ["n::0000000000000000000000aa", "n::0000000000000000000000bb"] {
@@ -489,7 +489,7 @@ async fn an_idle_warm_instance_expires_and_the_next_run_starts_fresh() {
     let cache = tempfile::tempdir().unwrap();
     let limits = walker_host::runtime::Limits { warm_ttl: Duration::from_millis(100), ..support::test_limits() };
     let runtime = support::runtime_with_limits(limits, cache.path());
-    let catalog = Catalog::new(runtime);
+    let catalog = support::catalog(runtime, cache.path());
     catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
     let alice = walker_host::runtime::Caller {
         root_id: "n::0000000000000000000000aa".into(),

@@ -109,6 +109,16 @@ impl Tokens {
     }
 }
 
+/// A tenant's token key, derived from the operator's secret: tokens of one tenant do not
+/// verify on another, and one secret serves them all.
+pub fn tenant_secret(master: &str, tenant: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(master.as_bytes()).expect("HMAC takes any key size");
+    mac.update(b"walker-host tenant ");
+    mac.update(tenant.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 fn stored_secret(path: &Path) -> anyhow::Result<String> {
     if let Ok(secret) = std::fs::read_to_string(path) {
         let secret = secret.trim();

@@ -16,11 +16,16 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, watch};
 
+use crate::graph::GraphService;
 use crate::metrics::WalkerMetrics;
-use crate::runtime::{Caller, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, WalkerSpec};
+use crate::runtime::{Caller, CodeCache, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, WalkerSpec};
 
 pub struct Catalog {
     runtime: Arc<Runtime>,
+    /// The persistent graph its walkers' runs read and write.
+    graph: Arc<GraphService>,
+    /// Its own compiled-code cache, or `None` for the runtime's shared one.
+    code_cache: Option<Arc<CodeCache>>,
     current: ArcSwap<Snapshot>,
     /// Serializes updates, each built on the snapshot before it; holds the next load number.
     updates: Mutex<u64>,
@@ -129,9 +134,11 @@ impl Snapshot {
 }
 
 impl Catalog {
-    pub fn new(runtime: Arc<Runtime>) -> Self {
+    pub fn new(runtime: Arc<Runtime>, graph: Arc<GraphService>) -> Self {
         Catalog {
             runtime,
+            graph,
+            code_cache: None,
             current: ArcSwap::from_pointee(Snapshot::default()),
             updates: Mutex::new(0),
             generation: watch::Sender::new(0),
@@ -153,6 +160,16 @@ impl Catalog {
             loading: progress.loading.iter().cloned().collect(),
             failed: progress.failed.iter().cloned().collect(),
         }
+    }
+
+    /// Compiles and caches its walkers in `cache` instead of the runtime's shared one.
+    pub fn with_code_cache(mut self, cache: Arc<CodeCache>) -> Self {
+        self.code_cache = Some(cache);
+        self
+    }
+
+    pub fn graph(&self) -> &Arc<GraphService> {
+        &self.graph
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -250,7 +267,8 @@ impl Catalog {
         let name = file_name(path).context("not a walker file")?;
         let wasm = tokio::fs::read(path).await.context("reading")?;
         let started = std::time::Instant::now();
-        let component = self.runtime.load(wasm).await.map_err(|err| anyhow::anyhow!("{err:#}"))?;
+        let component =
+            self.runtime.load_with(wasm, self.code_cache.as_ref()).await.map_err(|err| anyhow::anyhow!("{err:#}"))?;
         let walkers: Vec<&str> = component.walkers.iter().map(|w| w.name.as_str()).collect();
         tracing::info!(
             file = name,
@@ -315,7 +333,7 @@ impl Catalog {
             }
         };
         let started = std::time::Instant::now();
-        let result = self.runtime.run(&walker.component, spec, caller, &context, notifier, entry).await;
+        let result = self.runtime.run(&walker.component, spec, caller, &context, notifier, &self.graph, entry).await;
         self.metrics.run_seconds.with_label_values(&[spec.name.as_str()]).observe(started.elapsed().as_secs_f64());
         runs(result.as_ref().map_or_else(RunError::kind_name, |_| "ok"));
         result.map_err(CallError::Run)

@@ -66,7 +66,13 @@ pub struct Config {
     #[arg(long, env = "JAC_DATABASE_TIMEOUT_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub database_timeout_ms: u64,
 
-    /// Secret for signing tokens; generated once and kept in the data directory when unset.
+    /// A TOML file declaring tenants (`[tenants.<name>]`, see the README), watched for
+    /// changes; without it the server has only the default tenant.
+    #[arg(long, env = "JAC_TENANTS_FILE")]
+    pub tenants_file: Option<PathBuf>,
+
+    /// Secret for signing tokens (each tenant signs with a key derived from it); generated
+    /// once per tenant and kept in its data directory when unset.
     #[arg(long, env = "JAC_TOKEN_SECRET", hide_env_values = true)]
     #[serde(skip)]
     pub token_secret: Option<String>,
@@ -326,6 +332,7 @@ impl Config {
         StoreConfig {
             data_dir: &self.data_dir,
             database_url: self.database.as_deref(),
+            schema: None,
             pool_size: self.database_pool,
             timeout: Duration::from_millis(self.database_timeout_ms),
             quotas: self.quotas(),

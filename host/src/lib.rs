@@ -8,6 +8,7 @@
 //! - `accounts` and `auth`: users, roots and tokens;
 //! - `graph` and `store`: the walkers' persistent graph, its access rules and transactions,
 //!   and its storage backends (SQLite, PostgreSQL), export and import;
+//! - `tenancy`: isolated tenants on one server, and routing requests to them;
 //! - `config`, `cors`, `metrics`, `openapi`: operating it: settings, browser origins,
 //!   Prometheus, the API's description.
 
@@ -27,4 +28,5 @@ pub mod rest;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod tenancy;
 pub mod ws;

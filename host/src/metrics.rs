@@ -2,19 +2,24 @@
 //!
 //! Each concern keeps its own counters (`WalkerMetrics` in the catalog, `FanoutMetrics`
 //! in the hub, `SessionMetrics` for WebSockets), so tests and embedders that use one part
-//! alone need no server; the server registers them all in one registry. Gauges that
-//! mirror state (connections, instance slots in use) are read when scraped.
+//! alone need no server; each tenant registers its own in a registry that labels them
+//! with the tenant. Gauges that mirror state (connections, instance slots in use) are
+//! read when scraped.
 
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
-use crate::server::Shared;
+use prometheus::proto::MetricFamily;
+
+use crate::runtime::Runtime;
+use crate::tenancy::{DEFAULT_TENANT, Tenant, Tenants};
 
 /// Run and load durations, in seconds: 100 µs to 10 s.
 const SECONDS_BUCKETS: &[f64] =
@@ -107,21 +112,19 @@ impl Default for SessionMetrics {
     }
 }
 
-/// Everything `/metrics` shows.
+/// One tenant's metrics, each labelled with the tenant.
 pub struct Metrics {
     registry: Registry,
     pub sessions: SessionMetrics,
     connections: IntGauge,
-    slots_in_use: IntGauge,
 }
 
 impl Metrics {
-    pub fn new(walkers: &WalkerMetrics, fanout: &FanoutMetrics) -> Arc<Metrics> {
+    pub fn new(tenant: &str, walkers: &WalkerMetrics, fanout: &FanoutMetrics) -> Arc<Metrics> {
         let sessions = SessionMetrics::default();
         let connections = IntGauge::new("walker_host_connections", "Open WebSocket connections").expect("valid");
-        let slots_in_use =
-            IntGauge::new("walker_host_instance_slots_in_use", "Walker instance slots taken").expect("valid");
-        let registry = Registry::new();
+        let labels = HashMap::from([("tenant".to_string(), tenant.to_string())]);
+        let registry = Registry::new_custom(None, Some(labels)).expect("a valid label");
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(walkers.runs.clone()),
             Box::new(walkers.run_seconds.clone()),
@@ -132,30 +135,67 @@ impl Metrics {
             Box::new(sessions.events.clone()),
             Box::new(sessions.slow_consumer_closes.clone()),
             Box::new(connections.clone()),
-            Box::new(slots_in_use.clone()),
         ];
         for collector in collectors {
             registry.register(collector).expect("metric names are unique");
         }
-        Arc::new(Metrics { registry, sessions, connections, slots_in_use })
+        Arc::new(Metrics { registry, sessions, connections })
     }
 }
 
-/// `GET /metrics`: behind a bearer token when `--metrics-token` is set.
-pub async fn scrape(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(expected) = &shared.config.metrics_token {
+/// A tenant's metrics now.
+fn tenant_families(tenant: &Tenant) -> Vec<MetricFamily> {
+    let shared = &tenant.shared;
+    shared.metrics.connections.set(shared.hub.connections() as i64);
+    shared.metrics.registry.gather()
+}
+
+/// Metrics of the whole server, not of a tenant.
+fn server_families(runtime: &Runtime) -> Vec<MetricFamily> {
+    let slots = IntGauge::new("walker_host_instance_slots_in_use", "Walker instance slots taken").expect("valid");
+    slots.set(runtime.slots_in_use() as i64);
+    let registry = Registry::new();
+    registry.register(Box::new(slots)).expect("one metric");
+    registry.gather()
+}
+
+/// `GET /metrics`: the default tenant's shows the server's and every tenant's metrics,
+/// another tenant's (`/t/<name>/metrics`) only its own. Behind a bearer token when
+/// `--metrics-token` is set.
+pub fn scrape(tenants: &Tenants, tenant: &Tenant, headers: &HeaderMap) -> Response {
+    let common = tenants.common();
+    if let Some(expected) = &common.config.metrics_token {
         let given = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
         if given.and_then(|value| value.strip_prefix("Bearer ")) != Some(expected.as_str()) {
             return crate::rest::detail(StatusCode::UNAUTHORIZED, "Unauthorized");
         }
     }
-    let metrics = &shared.metrics;
-    metrics.connections.set(shared.hub.connections() as i64);
-    metrics.slots_in_use.set(shared.catalog.runtime().slots_in_use() as i64);
+    let families = if &*tenant.shared.tenant == DEFAULT_TENANT {
+        let mut families = server_families(&common.runtime);
+        families.extend(tenants.all().iter().flat_map(|tenant| tenant_families(tenant)));
+        families
+    } else {
+        tenant_families(tenant)
+    };
     let mut text = Vec::new();
-    if let Err(err) = TextEncoder::new().encode(&metrics.registry.gather(), &mut text) {
+    if let Err(err) = TextEncoder::new().encode(&merge(families), &mut text) {
         tracing::error!("encoding metrics: {err}");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     ([(header::CONTENT_TYPE, TextEncoder::new().format_type().to_string())], text).into_response()
+}
+
+/// One family per metric name, with the samples of every tenant: the exposition format
+/// allows each name once.
+fn merge(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    let mut merged: BTreeMap<String, MetricFamily> = BTreeMap::new();
+    for mut family in families {
+        match merged.entry(family.name().to_string()) {
+            Entry::Vacant(entry) => {
+                entry.insert(family);
+            }
+            Entry::Occupied(mut entry) => entry.get_mut().mut_metric().extend(family.take_metric()),
+        }
+    }
+    merged.into_values().collect()
 }

@@ -61,10 +61,8 @@ pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
 fn walker_summary(spec: &WalkerSpec) -> Value {
     let methods: Vec<&str> = spec.methods.iter().map(|method| method_name(*method).unwrap_or("websocket")).collect();
     let rest = spec.methods.iter().any(|method| method_name(*method).is_some());
-    let routes: Vec<Value> = (routes(spec).into_iter())
-        .filter(|_| rest)
-        .map(|(path, node)| json!({"path": path, "node": node}))
-        .collect();
+    let routes: Vec<Value> =
+        (routes(spec).into_iter()).filter(|_| rest).map(|(path, node)| json!({"path": path, "node": node})).collect();
     let fields: Vec<Value> = (spec.fields.iter())
         .map(|field| json!({"name": field.name, "schema": schema(field), "required": field.default.is_none()}))
         .collect();

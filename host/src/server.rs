@@ -1,4 +1,5 @@
-//! The server: shared state, the router, and graceful shutdown.
+//! The server: its tenants (see `tenancy`), each tenant's routes and state, and
+//! graceful shutdown.
 //!
 //! Shutdown: stop accepting, close every WebSocket with 1001 so clients reconnect
 //! elsewhere, give sessions a moment to send their close frames, then return.
@@ -22,12 +23,11 @@ use crate::auth::{Identity, Tokens};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::frames::close;
-use crate::graph::{EntryError, GraphService};
+use crate::graph::EntryError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::reload::{self, Watcher};
 use crate::runtime::{FieldError, Runtime};
-use crate::store::GraphStore;
+use crate::tenancy::{self, Common, Tenants};
 use crate::{rest, ws};
 
 /// How often idle warm instances past their time are dropped.
@@ -36,9 +36,11 @@ const WARM_SWEEP_PERIOD: Duration = Duration::from_secs(10);
 /// How long shutdown waits for WebSocket sessions to close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// What every request handler shares.
+/// What every request handler of one tenant shares.
 pub struct Shared {
-    pub config: Config,
+    /// The tenant these routes serve (`default` at the root paths), for logs and metrics.
+    pub tenant: Arc<str>,
+    pub config: Arc<Config>,
     pub catalog: Arc<Catalog>,
     pub hub: Arc<Hub>,
     pub accounts: Arc<Accounts>,
@@ -49,61 +51,36 @@ pub struct Shared {
 }
 
 pub struct Server {
-    shared: Arc<Shared>,
-    /// CORS for the HTTP routes, checked when the server is made.
-    cors: tower_http::cors::CorsLayer,
-    /// Keeps hot reload running while the server lives.
-    _watcher: Watcher,
+    tenants: Arc<Tenants>,
 }
 
 impl Server {
-    /// Opens the data directory and loads the walkers.
+    /// Opens the data directory and the tenants' stores, and starts loading walkers.
     pub async fn new(config: Config) -> anyhow::Result<Server> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-        std::fs::create_dir_all(&config.walkers_dir)
-            .with_context(|| format!("creating the walkers directory {}", config.walkers_dir.display()))?;
         let cache_dir = config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("compiled"));
-        let store = crate::store::open(&config.store()).await?;
-        let graph = Arc::new(GraphService::new(store.clone() as Arc<dyn GraphStore>, config.graph_limits()));
-        let runtime = Runtime::new(config.limits(), cache_dir, graph)
+        let runtime = Runtime::new(config.limits(), cache_dir)
             .map_err(|err| anyhow::anyhow!("starting the walker runtime: {err:#}"))?;
         let runtime = Arc::new(runtime);
         runtime.sweep_warm_instances(WARM_SWEEP_PERIOD);
-        let catalog = Arc::new(Catalog::new(runtime));
-        let debounce = Duration::from_millis(config.reload_debounce_ms);
-        let watcher = reload::watch_and_load(catalog.clone(), &config.walkers_dir, debounce).await?;
-        let accounts = Arc::new(Accounts::new(store, config.hash_concurrency));
-        let tokens =
-            Tokens::new(config.token_secret.as_deref(), &config.data_dir, Duration::from_secs(config.token_ttl_secs))?;
         let cors = crate::cors::layer(&config)?;
-        let hub = Arc::new(Hub::default());
-        let metrics = Metrics::new(catalog.metrics(), &hub.fanout);
-        let shared = Arc::new(Shared { config, catalog, hub, accounts, tokens, metrics, sessions: TaskTracker::new() });
-        Ok(Server { shared, cors, _watcher: watcher })
+        let common = Common { config: Arc::new(config), runtime, sessions: TaskTracker::new(), cors };
+        Ok(Server { tenants: Tenants::open(common).await? })
     }
 
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    /// The default tenant's state.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.tenants.default_tenant().shared.clone()
     }
 
+    pub fn tenants(&self) -> &Arc<Tenants> {
+        &self.tenants
+    }
+
+    /// Every request goes to its tenant's routes (see `tenancy`).
     pub fn router(&self) -> Router {
-        Router::new()
-            .route("/websocket", get(ws::upgrade))
-            .route("/user/register", post(rest::register))
-            .route("/user/login", post(rest::login))
-            .route("/healthz", get(rest::healthz))
-            .route("/readyz", get(rest::readyz))
-            .route("/openapi.json", get(crate::openapi::document))
-            .route("/docs", get(crate::openapi::docs))
-            .route("/playground", get(crate::openapi::playground))
-            .route("/metrics", get(crate::metrics::scrape))
-            .fallback(rest::walker)
-            .method_not_allowed_fallback(rest::method_not_allowed)
-            .layer(DefaultBodyLimit::max(self.shared.config.max_body_bytes))
-            .layer(axum::middleware::map_response(rest::json_errors))
-            .layer(self.cors.clone())
-            .with_state(self.shared.clone())
+        Router::new().fallback(tenancy::dispatch).with_state(self.tenants.clone())
     }
 
     /// Serves until `shutdown` completes, then shuts down gracefully.
@@ -112,30 +89,51 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let hub = self.shared.hub.clone();
+        let tenants = self.tenants.clone();
         tracing::info!(addr = %listener.local_addr()?, "serving");
         axum::serve(listener, self.router())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down");
-                hub.close_all(close::GOING_AWAY);
+                for tenant in tenants.all() {
+                    tenant.shared.hub.close_all(close::GOING_AWAY);
+                }
             })
             .await?;
-        self.shared.sessions.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.shared.sessions.wait()).await.is_err() {
-            tracing::warn!(
-                sessions = self.shared.sessions.len(),
-                "sessions still open after the shutdown grace period"
-            );
+        let sessions = &self.tenants.common().sessions;
+        sessions.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait()).await.is_err() {
+            tracing::warn!(sessions = sessions.len(), "sessions still open after the shutdown grace period");
         }
         Ok(())
     }
 }
 
+/// One tenant's routes, with its state.
+pub fn tenant_router(shared: Arc<Shared>, cors: tower_http::cors::CorsLayer) -> Router {
+    Router::new()
+        .route("/websocket", get(ws::upgrade))
+        .route("/user/register", post(rest::register))
+        .route("/user/login", post(rest::login))
+        .route("/healthz", get(rest::healthz))
+        .route("/readyz", get(rest::readyz))
+        .route("/openapi.json", get(crate::openapi::document))
+        .route("/docs", get(crate::openapi::docs))
+        .route("/playground", get(crate::openapi::playground))
+        .fallback(rest::walker)
+        .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(DefaultBodyLimit::max(shared.config.max_body_bytes))
+        .layer(axum::middleware::map_response(rest::json_errors))
+        .layer(cors)
+        .with_state(shared)
+}
+
 /// A server running in this process, for tests and benchmarks.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The default tenant's state.
     pub shared: Arc<Shared>,
+    pub tenants: Arc<Tenants>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -145,10 +143,10 @@ impl Running {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let server = Server::new(config).await?;
-        let shared = server.shared.clone();
+        let (shared, tenants) = (server.shared(), server.tenants.clone());
         let stop = CancellationToken::new();
         let task = tokio::spawn(server.serve(listener, stop.clone().cancelled_owned()));
-        Ok(Running { addr, shared, stop, task })
+        Ok(Running { addr, shared, tenants, stop, task })
     }
 
     pub async fn stop(self) -> anyhow::Result<()> {
@@ -170,7 +168,7 @@ pub enum NodeAccess {
 
 /// Checks an entry node: well formed, present, and readable by the caller.
 pub async fn check_node(shared: &Shared, node: &str, identity: &Identity) -> NodeAccess {
-    match shared.catalog.runtime().graph().entry(&identity.root, node).await {
+    match shared.catalog.graph().entry(&identity.root, node).await {
         Ok(id) => NodeAccess::Allowed(id),
         Err(EntryError::NoAccess) => NodeAccess::Denied,
         Err(EntryError::Unavailable) => NodeAccess::Unavailable,

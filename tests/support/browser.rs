@@ -150,7 +150,8 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         // Renderers and helpers are in the browser's process group: end them all.
-        let _ = std::process::Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.process.id())]).status();
+        let _ =
+            std::process::Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.process.id())]).status();
         let _ = self.process.wait();
     }
 }

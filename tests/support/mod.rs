@@ -85,10 +85,14 @@ pub fn runtime_with_cache(cache: &Path) -> Arc<Runtime> {
     runtime_with_limits(test_limits(), cache)
 }
 
-/// A runtime with `limits`, its compiled code and graph in `dir`.
+/// A runtime with `limits`, its compiled code in `dir`.
 pub fn runtime_with_limits(limits: Limits, dir: &Path) -> Arc<Runtime> {
-    let graph = walker_host::graph::GraphService::open_sqlite(dir).unwrap();
-    Arc::new(Runtime::new(limits, dir.to_path_buf(), graph).unwrap())
+    Arc::new(Runtime::new(limits, dir.to_path_buf()).unwrap())
+}
+
+/// A catalog on `runtime`, its graph in `dir`.
+pub fn catalog(runtime: Arc<Runtime>, dir: &Path) -> Catalog {
+    Catalog::new(runtime, walker_host::graph::GraphService::open_sqlite(dir).unwrap())
 }
 
 pub fn new_runtime() -> (Arc<Runtime>, tempfile::TempDir) {

@@ -78,9 +78,49 @@ impl TestServer {
         configure(&mut config);
         let running = Running::start(config).await.unwrap();
         // It listens at once and loads walkers in the background: tests start once loaded.
-        let catalog = &running.shared.catalog;
-        super::wait_until(catalog, || async { catalog.readiness().ready }).await;
+        for tenant in running.tenants.all() {
+            let catalog = &tenant.shared.catalog;
+            super::wait_until(catalog, || async { catalog.readiness().ready }).await;
+        }
         TestServer { running, walkers, data, http: reqwest::Client::new() }
+    }
+
+    /// Tenants as `tenants_toml` declares them (the file is `tenants_file()`), each
+    /// serving `chat.wasm` and the fixtures `fixtures` lists for it as `(tenant, file)`;
+    /// the default tenant serves `chat.wasm` and `hostile.wasm`.
+    pub async fn start_tenants(tenants_toml: &str, fixtures: &[(&str, &str)]) -> TestServer {
+        Self::start_tenants_with(tenants_toml, fixtures, |_| {}).await
+    }
+
+    pub async fn start_tenants_with(
+        tenants_toml: &str,
+        fixtures: &[(&str, &str)],
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let walkers = tempfile::tempdir().unwrap();
+        std::fs::copy(chat_wasm(), walkers.path().join("chat.wasm")).unwrap();
+        std::fs::copy(fixture("hostile.wasm"), walkers.path().join("hostile.wasm")).unwrap();
+        let declared: toml::Table = toml::from_str(tenants_toml).unwrap();
+        for tenant in declared.get("tenants").and_then(toml::Value::as_table).into_iter().flat_map(|t| t.keys()) {
+            std::fs::create_dir(walkers.path().join(tenant)).unwrap();
+            std::fs::copy(chat_wasm(), walkers.path().join(tenant).join("chat.wasm")).unwrap();
+        }
+        for (tenant, file) in fixtures {
+            let name = file.split('-').next().unwrap().trim_end_matches(".wasm");
+            std::fs::copy(fixture(file), walkers.path().join(tenant).join(format!("{name}.wasm"))).unwrap();
+        }
+        let data = tempfile::tempdir().unwrap();
+        let tenants_file = data.path().join("tenants.toml");
+        std::fs::write(&tenants_file, tenants_toml).unwrap();
+        Self::start_in(walkers, data, |config| {
+            config.tenants_file = Some(tenants_file);
+            configure(config);
+        })
+        .await
+    }
+
+    pub fn tenants_file(&self) -> std::path::PathBuf {
+        self.data.path().join("tenants.toml")
     }
 
     /// Stops the server, keeping its directories.
@@ -107,7 +147,12 @@ impl TestServer {
     }
 
     pub async fn connect_with(&self, query: &str, authorization: Option<&str>) -> (Client, Value) {
-        let mut request = self.ws_url(query).into_client_request().unwrap();
+        self.connect_to(&self.ws_url(query), authorization).await
+    }
+
+    /// Connects to a WebSocket URL of this server (a tenant's, say).
+    pub async fn connect_to(&self, url: &str, authorization: Option<&str>) -> (Client, Value) {
+        let mut request = url.into_client_request().unwrap();
         if let Some(value) = authorization {
             request.headers_mut().insert("authorization", value.parse().unwrap());
         }

@@ -47,7 +47,7 @@ async fn bench(language: &str, path: &Path, walker: &str, runs: usize) -> anyhow
     let wasm = std::fs::read(path)?;
     let cache = tempfile::tempdir()?;
     let graph = walker_host::graph::GraphService::open_sqlite(cache.path())?;
-    let new_runtime = || Runtime::new(Limits::default(), cache.path().to_path_buf(), graph.clone()).map(Arc::new);
+    let new_runtime = || Runtime::new(Limits::default(), cache.path().to_path_buf()).map(Arc::new);
     let runtime = new_runtime().map_err(|e| anyhow!("{e:#}"))?;
     let started = Instant::now();
     runtime.load(wasm.clone()).await.map_err(|e| anyhow!("{e:#}"))?;
@@ -59,7 +59,7 @@ async fn bench(language: &str, path: &Path, walker: &str, runs: usize) -> anyhow
     runtime.load(wasm.clone()).await.map_err(|e| anyhow!("{e:#}"))?;
     let cached = started.elapsed();
 
-    let catalog = Catalog::new(runtime);
+    let catalog = Catalog::new(runtime, graph);
     catalog.load_file(path).await?;
     let found = catalog.walker(walker).ok_or_else(|| anyhow!("{walker} is not in {}", path.display()))?;
     let input = json!({"name": "bench", "count": 3});
@@ -99,7 +99,10 @@ async fn time_runs(
     let mut samples = Vec::with_capacity(runs);
     for i in 0..runs + runs / 10 {
         let started = Instant::now();
-        catalog.runtime().run(walker.component(), &spec, &caller, &context, nobody.clone(), None).await?;
+        catalog
+            .runtime()
+            .run(walker.component(), &spec, &caller, &context, nobody.clone(), catalog.graph(), None)
+            .await?;
         if i >= runs / 10 {
             samples.push(started.elapsed());
         }

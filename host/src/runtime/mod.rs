@@ -30,7 +30,7 @@ use wasmtime::error::Context as _;
 use wasmtime::{Engine, Result, Store, Trap, UpdateDeadline};
 
 pub use bindings::{Caller, EntryType, FieldType, Method, Transport};
-pub use cache::Origin;
+pub use cache::{CodeCache, Origin};
 pub use error::{RunError, RunErrorKind, STORE_UNAVAILABLE};
 pub use limits::{LimitHit, Limits};
 pub use sandbox::{Nobody, Notifier, Target};
@@ -61,14 +61,13 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<RunState>,
     limits: Arc<Limits>,
-    cache: cache::CodeCache,
+    /// Compiled code, shared by every catalog that brings no cache of its own.
+    cache: Arc<CodeCache>,
     /// One permit per pooled instance slot: runs wait for a slot, up to `slot_wait`.
     slots: Arc<Semaphore>,
     /// Every loaded component's idle warm instances, to take a slot back from when a
     /// fresh run finds none free, and to sweep.
     warm_pools: Mutex<Vec<Weak<WarmPool>>>,
-    /// The persistent graph runs read and write.
-    graph: Arc<GraphService>,
     _ticker: EpochTicker,
 }
 
@@ -98,17 +97,16 @@ pub enum ReplyBody {
 }
 
 impl Runtime {
-    pub fn new(limits: Limits, cache_dir: PathBuf, graph: Arc<GraphService>) -> Result<Self> {
+    pub fn new(limits: Limits, cache_dir: PathBuf) -> Result<Self> {
         let engine = engine::new_engine(&limits)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Walkers::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state)?;
-        let cache = cache::CodeCache::new(&engine, cache_dir)?;
+        let cache = Arc::new(CodeCache::new(&engine, cache_dir)?);
         Ok(Runtime {
             _ticker: EpochTicker::start(engine.clone()),
             slots: Arc::new(Semaphore::new(limits.instances as usize)),
             warm_pools: Mutex::default(),
-            graph,
             limits: Arc::new(limits),
             engine,
             linker,
@@ -120,18 +118,25 @@ impl Runtime {
         &self.limits
     }
 
-    pub fn graph(&self) -> &Arc<GraphService> {
-        &self.graph
+    /// A code cache of its own in `dir`, for a catalog whose compiled code must not be
+    /// shared (see `tenancy`).
+    pub fn code_cache(&self, dir: PathBuf) -> Result<Arc<CodeCache>> {
+        Ok(Arc::new(CodeCache::new(&self.engine, dir)?))
     }
 
-    /// Compiles (or loads from the cache) and checks a component: its imports are
+    /// Compiles (or loads from the shared cache) and checks a component: its imports are
     /// allowed, it links, and its walker specs are valid. Compilation runs on a blocking
     /// thread so other walkers keep running.
     pub async fn load(self: &Arc<Self>, wasm: Vec<u8>) -> Result<LoadedComponent> {
+        self.load_with(wasm, None).await
+    }
+
+    /// `load`, with `cache` instead of the shared one when given.
+    pub async fn load_with(self: &Arc<Self>, wasm: Vec<u8>, cache: Option<&Arc<CodeCache>>) -> Result<LoadedComponent> {
         let runtime = self.clone();
-        let (component, origin) = tokio::task::spawn_blocking(move || runtime.cache.load(&runtime.engine, &wasm))
-            .await
-            .context("compiling")??;
+        let cache = cache.unwrap_or(&self.cache).clone();
+        let (component, origin) =
+            tokio::task::spawn_blocking(move || cache.load(&runtime.engine, &wasm)).await.context("compiling")??;
         self.check_imports(&component)?;
         let pre = WalkersPre::new(self.linker.instantiate_pre(&component)?)?;
         let walkers = self.read_specs(&pre).await?;
@@ -190,7 +195,7 @@ impl Runtime {
     }
 
     /// Runs walker `spec` of `component` on `entry` (a node id the caller may read; its
-    /// root when `None`), then commits its graph writes: in a fresh instance, or in a warm
+    /// root when `None`) of `graph`, then commits its writes: in a fresh instance, or in a warm
     /// one of the same caller when the walker allows reuse. `context` must be the output
     /// of `WalkerSpec::validate` for that walker. The reply is returned only once the
     /// writes are committed.
@@ -201,6 +206,7 @@ impl Runtime {
         caller: &Caller,
         context: &str,
         notifier: Arc<dyn Notifier>,
+        graph: &Arc<GraphService>,
         entry: Option<&str>,
     ) -> Result<Reply, RunError> {
         let fail = |kind| RunError::new(&spec.name, kind);
@@ -208,7 +214,7 @@ impl Runtime {
         let mut attempts = 0;
         let mut contended = Vec::new();
         loop {
-            let graph = RunGraph::new(self.graph.clone(), root.clone(), entry.map(str::to_string))
+            let graph = RunGraph::new(graph.clone(), root.clone(), entry.map(str::to_string))
                 .contending_with(std::mem::take(&mut contended));
             let (response, graph, notified) =
                 self.attempt(component, spec, caller, context, notifier.clone(), graph).await?;

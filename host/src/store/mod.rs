@@ -39,6 +39,9 @@ pub struct StoreConfig<'a> {
     pub data_dir: &'a Path,
     /// A `postgres://` URL: accounts and the graph live there instead.
     pub database_url: Option<&'a str>,
+    /// The PostgreSQL schema that holds them (a tenant's own), created when missing;
+    /// `None`: the connection's default (`public`).
+    pub schema: Option<&'a str>,
     /// PostgreSQL connections kept open.
     pub pool_size: usize,
     /// How long one store operation may take, waiting for a connection included.
@@ -49,7 +52,9 @@ pub struct StoreConfig<'a> {
 /// Opens the configured backend, creating or migrating its schema.
 pub async fn open(config: &StoreConfig<'_>) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match config.database_url {
-        Some(url) => Arc::new(PostgresStore::connect(url, config.pool_size, config.timeout, config.quotas).await?),
+        Some(url) => {
+            Arc::new(PostgresStore::connect(url, config.schema, config.pool_size, config.timeout, config.quotas).await?)
+        }
         None => Arc::new(SqliteStore::open(config.data_dir, config.quotas)?),
     })
 }

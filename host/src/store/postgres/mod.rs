@@ -68,9 +68,23 @@ fn tls() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
+/// Lower-case letters, digits and `_`, not starting with a digit: a schema name that
+/// needs no quoting in SQL or in `search_path`.
+fn is_schema_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 impl PostgresStore {
-    /// Connects to the database at `url` and brings its schema up to date.
-    pub async fn connect(url: &str, pool_size: usize, timeout: Duration, quotas: Quotas) -> anyhow::Result<Self> {
+    /// Connects to the database at `url` and brings its schema up to date: `schema`'s
+    /// tables when given (created first), else those of the connection's search path.
+    pub async fn connect(
+        url: &str,
+        schema: Option<&str>,
+        pool_size: usize,
+        timeout: Duration,
+        quotas: Quotas,
+    ) -> anyhow::Result<Self> {
         // The URL may hold a password: errors never repeat it.
         let mut config: tokio_postgres::Config =
             url.parse().context("the database URL is not a valid PostgreSQL URL")?;
@@ -78,8 +92,12 @@ impl PostgresStore {
             config.connect_timeout(timeout);
         }
         // PostgreSQL gives up too, rather than finishing work nobody waits for.
-        let options =
+        let mut options =
             format!("{} -c statement_timeout={}", config.get_options().unwrap_or_default(), timeout.as_millis());
+        if let Some(schema) = schema {
+            anyhow::ensure!(is_schema_name(schema), "{schema:?} is not a schema name");
+            options += &format!(" -c search_path={schema}");
+        }
         config.options(options.trim_start());
         let manager = Manager::from_config(config, tls()?, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
@@ -90,14 +108,17 @@ impl PostgresStore {
             .recycle_timeout(Some(timeout))
             .build()?;
         let store = PostgresStore { pool, quotas, timeout };
-        store.migrate().await.context("preparing the PostgreSQL schema")?;
+        store.migrate(schema).await.context("preparing the PostgreSQL schema")?;
         Ok(store)
     }
 
-    async fn migrate(&self) -> anyhow::Result<()> {
+    async fn migrate(&self, schema: Option<&str>) -> anyhow::Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        if let Some(schema) = schema {
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
+        }
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now()

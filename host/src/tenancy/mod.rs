@@ -1,0 +1,278 @@
+//! Tenants: isolated deployments served by one process. Each has its own walkers
+//! (`<walkers-dir>/<name>/`), accounts, token key, graph store, hub and metrics; they
+//! share the engine, the instance pool and the compiled-code cache (by content hash).
+//!
+//! Routing decides the tenant, never a payload: `/t/<name>/…` reaches tenant `name`, a
+//! request whose Host is one of a tenant's `hosts` reaches it at the root paths, and
+//! anything else goes to the `default` tenant, which serves the top-level `*.wasm` files,
+//! so a deployment without a tenants file works as before. An unknown tenant, or a Host
+//! and a path that name different tenants, is a 404 like any unknown route.
+
+pub mod file;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::Response;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt as _;
+use tracing::Instrument as _;
+
+pub use file::{DEFAULT_TENANT, TenantSettings, TenantsFile};
+
+use crate::accounts::Accounts;
+use crate::auth::Tokens;
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::frames::close;
+use crate::graph::GraphService;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::reload::{self, Watcher};
+use crate::runtime::Runtime;
+use crate::server::{Shared, tenant_router};
+use crate::store::GraphStore;
+
+/// What every tenant shares.
+pub struct Common {
+    pub config: Arc<Config>,
+    /// One engine and instance pool: slots are shared, compiled code is cached by hash.
+    pub runtime: Arc<Runtime>,
+    /// Every tenant's WebSocket sessions, which shutdown waits for.
+    pub sessions: TaskTracker,
+    pub cors: tower_http::cors::CorsLayer,
+}
+
+/// One tenant being served.
+pub struct Tenant {
+    pub shared: Arc<Shared>,
+    /// Its routes, with its state.
+    router: Router,
+    /// Keeps its walkers directory watched while it is served.
+    _watcher: Watcher,
+}
+
+impl Tenant {
+    /// Opens a tenant's store and starts loading its walkers.
+    async fn open(common: &Common, name: &str, settings: &TenantSettings) -> anyhow::Result<Tenant> {
+        let config = &common.config;
+        let (walkers_dir, data_dir, schema) = if name == DEFAULT_TENANT {
+            (config.walkers_dir.clone(), config.data_dir.clone(), None)
+        } else {
+            let schema = format!("tenant_{}", name.replace('-', "_"));
+            (config.walkers_dir.join(name), config.data_dir.join("tenants").join(name), Some(schema))
+        };
+        for dir in [&walkers_dir, &data_dir] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let mut store_config = config.store();
+        store_config.data_dir = &data_dir;
+        store_config.schema = schema.as_deref();
+        let store =
+            crate::store::open(&store_config).await.with_context(|| format!("opening tenant {name}'s store"))?;
+        let graph = Arc::new(GraphService::new(store.clone() as Arc<dyn GraphStore>, config.graph_limits()));
+        let mut catalog = Catalog::new(common.runtime.clone(), graph);
+        if settings.own_code_cache {
+            let cache = common.runtime.code_cache(data_dir.join("compiled"));
+            catalog = catalog.with_code_cache(cache.map_err(|err| anyhow::anyhow!("{err:#}"))?);
+        }
+        let catalog = Arc::new(catalog);
+        let debounce = Duration::from_millis(config.reload_debounce_ms);
+        let watcher = reload::watch_and_load(catalog.clone(), &walkers_dir, debounce).await?;
+        let secret = config.token_secret.as_deref().filter(|secret| !secret.is_empty());
+        let secret = match secret {
+            Some(master) if name != DEFAULT_TENANT => Some(crate::auth::tenant_secret(master, name)),
+            secret => secret.map(str::to_string),
+        };
+        let tokens = Tokens::new(secret.as_deref(), &data_dir, Duration::from_secs(config.token_ttl_secs))?;
+        let hub = Arc::new(Hub::default());
+        let shared = Arc::new(Shared {
+            tenant: Arc::from(name),
+            config: config.clone(),
+            metrics: Metrics::new(name, catalog.metrics(), &hub.fanout),
+            accounts: Arc::new(Accounts::new(store, config.hash_concurrency)),
+            catalog,
+            hub,
+            tokens,
+            sessions: common.sessions.clone(),
+        });
+        Ok(Tenant { router: tenant_router(shared.clone(), common.cors.clone()), shared, _watcher: watcher })
+    }
+}
+
+/// The tenants served now, swapped whole when the tenants file changes.
+#[derive(Default)]
+struct Table {
+    /// By name, the default tenant included.
+    by_name: HashMap<String, Arc<Tenant>>,
+    /// Tenant names by host.
+    by_host: HashMap<String, String>,
+}
+
+pub struct Tenants {
+    common: Common,
+    table: ArcSwap<Table>,
+    /// Serializes changes, each built on the table before it.
+    changes: tokio::sync::Mutex<()>,
+    /// Keeps the tenants file watched.
+    _file_watcher: std::sync::Mutex<Option<file::FileWatcher>>,
+}
+
+impl Tenants {
+    /// Opens the default tenant and those of `--tenants-file`, which is then watched:
+    /// editing it adds and removes tenants. A tenant that fails to open at start is an
+    /// error; on a later edit it is logged and left out.
+    pub async fn open(common: Common) -> anyhow::Result<Arc<Tenants>> {
+        let declared = match &common.config.tenants_file {
+            Some(path) => TenantsFile::read(path)?,
+            None => TenantsFile::default(),
+        };
+        let default = Arc::new(Tenant::open(&common, DEFAULT_TENANT, &TenantSettings::default()).await?);
+        let mut by_name = HashMap::from([(DEFAULT_TENANT.to_string(), default)]);
+        for (name, settings) in &declared.tenants {
+            by_name.insert(name.clone(), Arc::new(Tenant::open(&common, name, settings).await?));
+        }
+        let table = Table { by_name, by_host: hosts(&declared) };
+        let tenants = Arc::new(Tenants {
+            common,
+            table: ArcSwap::from_pointee(table),
+            changes: Default::default(),
+            _file_watcher: Default::default(),
+        });
+        if let Some(path) = tenants.common.config.tenants_file.clone() {
+            let debounce = Duration::from_millis(tenants.common.config.reload_debounce_ms);
+            let (watcher, mut changed) = file::watch(&path, debounce)?;
+            *tenants._file_watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+            let weak = Arc::downgrade(&tenants);
+            tokio::spawn(async move {
+                while changed.recv().await.is_some() {
+                    let Some(tenants) = weak.upgrade() else { break };
+                    match TenantsFile::read(&path) {
+                        Ok(declared) => tenants.apply(declared).await,
+                        Err(err) => tracing::error!("tenants file not applied, the tenants stay as they were: {err:#}"),
+                    }
+                }
+            });
+        }
+        Ok(tenants)
+    }
+
+    pub fn common(&self) -> &Common {
+        &self.common
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Tenant>> {
+        self.table.load().by_name.get(name).cloned()
+    }
+
+    pub fn default_tenant(&self) -> Arc<Tenant> {
+        self.get(DEFAULT_TENANT).expect("the default tenant is always served")
+    }
+
+    /// Every tenant served now, by name.
+    pub fn all(&self) -> Vec<Arc<Tenant>> {
+        let mut all: Vec<Arc<Tenant>> = self.table.load().by_name.values().cloned().collect();
+        all.sort_by(|a, b| a.shared.tenant.cmp(&b.shared.tenant));
+        all
+    }
+
+    /// Serves the tenants `declared` names (and the default one): new ones are opened,
+    /// removed ones stop being routed and their sockets are closed with 1001.
+    async fn apply(&self, declared: TenantsFile) {
+        let _change = self.changes.lock().await;
+        let current = self.table.load_full();
+        let mut by_name = HashMap::from([(DEFAULT_TENANT.to_string(), self.default_tenant())]);
+        for (name, settings) in &declared.tenants {
+            let tenant = match current.by_name.get(name) {
+                Some(tenant) => tenant.clone(),
+                None => match Tenant::open(&self.common, name, settings).await {
+                    Ok(tenant) => {
+                        tracing::info!(tenant = name, "tenant added");
+                        Arc::new(tenant)
+                    }
+                    Err(err) => {
+                        tracing::error!(tenant = name, "tenant not added: {err:#}");
+                        continue;
+                    }
+                },
+            };
+            by_name.insert(name.clone(), tenant);
+        }
+        let by_host = hosts(&declared).into_iter().filter(|(_, name)| by_name.contains_key(name)).collect();
+        self.table.store(Arc::new(Table { by_name, by_host }));
+        for (name, tenant) in &current.by_name {
+            if !self.table.load().by_name.contains_key(name) {
+                tracing::info!(tenant = name, "tenant removed");
+                tenant.shared.hub.close_all(close::GOING_AWAY);
+            }
+        }
+    }
+
+    /// The tenant a request is for, and its path within that tenant.
+    fn route<'a>(&self, host: Option<&str>, path: &'a str) -> Option<(Arc<Tenant>, &'a str)> {
+        let table = self.table.load();
+        let by_host = host.and_then(|host| table.by_host.get(host));
+        let Some(rest) = path.strip_prefix("/t/") else {
+            let name = by_host.map_or(DEFAULT_TENANT, String::as_str);
+            return Some((table.by_name.get(name)?.clone(), path));
+        };
+        let (name, rest) = rest.find('/').map_or((rest, ""), |slash| rest.split_at(slash));
+        if name == DEFAULT_TENANT || by_host.is_some_and(|owner| owner != name) {
+            return None;
+        }
+        Some((table.by_name.get(name)?.clone(), rest))
+    }
+}
+
+fn hosts(declared: &TenantsFile) -> HashMap<String, String> {
+    (declared.tenants.iter())
+        .flat_map(|(name, settings)| settings.hosts.iter().map(move |host| (host.clone(), name.clone())))
+        .collect()
+}
+
+/// The request's host name: lower case, without a port.
+fn host_name(request: &Request) -> Option<String> {
+    let host = request.headers().get(header::HOST).and_then(|value| value.to_str().ok());
+    let host = host.or_else(|| request.uri().host())?;
+    let name = match host.strip_prefix('[') {
+        Some(ipv6) => ipv6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    Some(name.to_ascii_lowercase())
+}
+
+/// Every request: finds its tenant and hands it to that tenant's routes, with the
+/// `/t/<name>` prefix taken off; `/metrics` is answered here, since the default tenant's
+/// shows every tenant's.
+pub async fn dispatch(State(tenants): State<Arc<Tenants>>, mut request: Request) -> Response {
+    let host = host_name(&request);
+    let path = request.uri().path().to_string();
+    let Some((tenant, inner)) = tenants.route(host.as_deref(), &path) else {
+        return crate::rest::detail(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if inner == "/metrics" {
+        return crate::metrics::scrape(&tenants, &tenant, request.headers());
+    }
+    if inner.len() != path.len() {
+        let rewritten = match request.uri().query() {
+            Some(query) => format!("{inner}?{query}"),
+            None => inner.to_string(),
+        };
+        match rewritten.parse::<Uri>() {
+            Ok(uri) => *request.uri_mut() = uri,
+            Err(_) => return crate::rest::detail(StatusCode::NOT_FOUND, "Not Found"),
+        }
+    }
+    let span = tracing::info_span!("request", tenant = &*tenant.shared.tenant);
+    let response = tenant.router.clone().oneshot(request).instrument(span).await;
+    match response {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}

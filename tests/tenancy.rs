@@ -1,0 +1,329 @@
+//! Tenants on one server, on loopback: each serves its own walkers under `/t/<name>/` and
+//! at its hosts, with its own accounts, tokens, graph and hub; nothing one tenant sends
+//! reaches another's sockets; tenants come and go as the tenants file is edited.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::server::{Backend, Client, TestServer, read};
+
+const TWO_TENANTS: &str = r#"
+[tenants.alpha]
+hosts = ["alpha.test"]
+
+[tenants.beta]
+own_code_cache = true
+"#;
+
+const NOT_FOUND: &str = r#"{"detail":"Not Found"}"#;
+
+const FIXTURES: &[(&str, &str)] = &[("alpha", "version-v1.wasm"), ("beta", "version-v2.wasm")];
+
+async fn two_tenants() -> TestServer {
+    TestServer::start_tenants(TWO_TENANTS, FIXTURES).await
+}
+
+/// Two tenants on PostgreSQL (a schema each), signing with keys derived from one secret.
+async fn two_tenants_on_postgres() -> TestServer {
+    let backend = Backend::postgres().await;
+    TestServer::start_tenants_with(TWO_TENANTS, FIXTURES, |config| {
+        backend.configure(config);
+        config.token_secret = Some("one operator secret".into());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn each_tenant_serves_its_own_walkers_under_its_prefix_and_at_its_hosts() {
+    let server = two_tenants().await;
+    // The same walker name, two behaviours; the default tenant has no such walker.
+    assert_eq!(server.post("/t/alpha/walker/version", json!({}), None).await.1["reports"], json!([1]));
+    assert_eq!(server.post("/t/beta/walker/version", json!({}), None).await.1["reports"], json!([2]));
+    assert_eq!(server.post("/walker/version", json!({}), None).await.0, 404);
+    assert_eq!(post_at(&server, "alpha.test", "/walker/version").await, (200, json!({"status": 200, "reports": [1]})));
+    assert_eq!(post_at(&server, "ALPHA.test:8000", "/walker/version").await.0, 200, "case and port do not matter");
+    let (mut client, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
+    let reply = client.call(json!({"type": "walker", "walker": "version", "response": true})).await;
+    assert_eq!(reply["reports"], json!([2]));
+
+    // Unknown tenants, the reserved default name, and a Host and a path that disagree:
+    // 404, like any unknown route.
+    for (host, path) in [
+        (None, "/t/gamma/walker/version"),
+        (None, "/t/default/walker/public_event"),
+        (None, "/t/alpha"),
+        (Some("alpha.test"), "/t/beta/walker/version"),
+    ] {
+        let mut request = server.http.post(server.url(path)).json(&json!({}));
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 404, "{host:?} {path}");
+        assert_eq!(response.text().await.unwrap(), NOT_FOUND);
+    }
+    // A Host and a path that agree are served.
+    assert_eq!(post_at(&server, "alpha.test", "/t/alpha/walker/version").await.0, 200);
+
+    // Each tenant's API description lists its walkers only.
+    let beta = server.get("/t/beta/openapi.json").await.1;
+    assert!(beta["paths"]["/walker/version"]["post"].is_object());
+    assert!(beta["paths"].get("/walker/boom").is_some(), "beta serves chat.wasm too");
+    assert!(server.get("/openapi.json").await.1["paths"].get("/walker/version").is_none());
+    assert!(server.get("/t/beta/readyz").await.1["loaded"].as_array().unwrap().contains(&json!("version.wasm")));
+}
+
+#[tokio::test]
+async fn accounts_and_tokens_belong_to_one_tenant() {
+    accounts_and_tokens_are_isolated(&two_tenants().await).await;
+}
+
+#[tokio::test]
+async fn accounts_and_tokens_belong_to_one_tenant_on_postgres_with_one_secret() {
+    accounts_and_tokens_are_isolated(&two_tenants_on_postgres().await).await;
+}
+
+async fn accounts_and_tokens_are_isolated(server: &TestServer) {
+    // The same email registers separately in each tenant, with its own password.
+    let account = |path: &'static str, password: &'static str| {
+        let body = json!({"email": "same@example.com", "password": password});
+        server.post(path, body, None)
+    };
+    assert_eq!(account("/t/alpha/user/register", "alpha password").await.0, 201);
+    assert_eq!(account("/t/beta/user/register", "beta password").await.0, 201);
+    assert_eq!(account("/t/alpha/user/login", "beta password").await.0, 400);
+    let (status, alpha) = account("/t/alpha/user/login", "alpha password").await;
+    assert_eq!(status, 200);
+    let (_, beta) = account("/t/beta/user/login", "beta password").await;
+    assert_ne!(alpha["user"]["root_id"], beta["user"]["root_id"]);
+    let alpha_token = alpha["token"].as_str().unwrap();
+    // The default tenant knows neither.
+    assert_eq!(account("/user/login", "alpha password").await.0, 400);
+
+    // Alpha's token: valid on alpha, 401 on beta's REST routes, anonymous on beta's socket.
+    let chat = json!({"root_id": alpha["user"]["root_id"]});
+    assert_eq!(server.post("/t/alpha/walker/send_chat_to_user", chat.clone(), Some(alpha_token)).await.0, 200);
+    assert_eq!(server.post("/t/beta/walker/send_chat_to_user", chat.clone(), Some(alpha_token)).await.0, 401);
+    assert_eq!(server.post("/walker/send_chat_to_user", chat, Some(alpha_token)).await.0, 401);
+    let (_, hello) = server.connect_to(&tenant_ws(&server, "beta", &format!("?auth={alpha_token}")), None).await;
+    assert_eq!(hello["data"]["root_id"], "n::000000000000000000000001");
+    let (_, hello) = server.connect_to(&tenant_ws(&server, "alpha", &format!("?auth={alpha_token}")), None).await;
+    assert_eq!(hello["data"]["root_id"], format!("n::{}", alpha["user"]["root_id"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn nothing_beta_sends_reaches_alpha_whatever_ids_it_names() {
+    let server = two_tenants().await;
+    let (alpha_token, alpha_root) = user_in(&server, "alpha", "a@example.com").await;
+    let (beta_token, _) = user_in(&server, "beta", "b@example.com").await;
+    // Alpha's sockets: a signed-in one in channel `room`, an anonymous one (the public
+    // root has the same id in every tenant).
+    let (mut signed_in, hello) =
+        server.connect_to(&tenant_ws(&server, "alpha", &format!("?channel_id=room&auth={alpha_token}")), None).await;
+    let alpha_client = hello["data"]["client_id"].clone();
+    let (mut anonymous, hello) = server.connect_to(&tenant_ws(&server, "alpha", ""), None).await;
+    let public_root = hello["data"]["root_id"].clone();
+    let targets = [
+        ("user", "root_ids", json!([alpha_root, public_root])),
+        ("channel", "channel_ids", json!(["room"])),
+        ("client", "client_ids", json!([alpha_client])),
+    ];
+    let attempts: Vec<Value> = targets
+        .iter()
+        .map(|(kind, key, ids)| json!({"type": kind, *key: ids, "data": {"from": "beta"}}))
+        .chain([
+            walker_event("send_chat_to_user", json!({"root_id": alpha_root})),
+            walker_event("send_chat_to_user", json!({"root_id": public_root})),
+            walker_event("send_chat_to_group", json!({"channel_id": "room"})),
+            walker_event("public_group", json!({"channel_id": "room"})),
+            walker_event("send_chat_to_client", json!({"client_id": alpha_client})),
+        ])
+        .collect();
+
+    // From beta, signed in, over WebSocket and REST: nothing arrives.
+    let (mut beta, _) = server.connect_to(&tenant_ws(&server, "beta", &format!("?auth={beta_token}")), None).await;
+    send_all(&mut beta, &attempts).await;
+    for (walker, body) in [
+        ("send_chat_to_user", json!({"root_id": alpha_root})),
+        ("send_chat_to_group", json!({"channel_id": "room"})),
+        ("send_chat_to_client", json!({"client_id": alpha_client})),
+    ] {
+        let (status, _) = server.post(&format!("/t/beta/walker/{walker}"), body, Some(&beta_token)).await;
+        assert_eq!(status, 200, "{walker} runs in beta, on beta's hub");
+    }
+    // And from the default tenant (signed in: its own public root is not a target).
+    let (outsider_token, _) = server.user("o@example.com").await;
+    let (mut outsider, _) = server.connect(&format!("?auth={outsider_token}")).await;
+    send_all(&mut outsider, &attempts).await;
+    signed_in.expect_nothing_queued().await;
+    anonymous.expect_nothing_queued().await;
+
+    // The same events from within alpha do arrive: the test can see a delivery.
+    let (mut sender, _) = server.connect_to(&tenant_ws(&server, "alpha", ""), None).await;
+    sender.send(json!({"type": "client", "client_ids": [alpha_client], "data": {"from": "alpha"}})).await;
+    assert_eq!(signed_in.recv().await, json!({"from": "alpha"}));
+    sender.send(walker_event("public_group", json!({"channel_id": "room"}))).await;
+    assert_eq!(signed_in.recv().await, json!({"type": "chat", "data": {"message": "hi"}}));
+}
+
+#[tokio::test]
+async fn graph_data_belongs_to_one_tenant() {
+    graph_data_is_isolated(&two_tenants().await).await;
+}
+
+#[tokio::test]
+async fn graph_data_belongs_to_one_tenant_on_postgres() {
+    graph_data_is_isolated(&two_tenants_on_postgres().await).await;
+}
+
+async fn graph_data_is_isolated(server: &TestServer) {
+    let (alpha_token, _) = user_in(&server, "alpha", "a@example.com").await;
+    let (beta_token, _) = user_in(&server, "beta", "b@example.com").await;
+    let (status, made) = server.post("/t/alpha/walker/make_item", json!({"name": "secret"}), Some(&alpha_token)).await;
+    assert_eq!(status, 200, "{made}");
+    let node = made["reports"][0]["id"].as_str().unwrap();
+    // Beta cannot enter it, over REST or WebSocket: to beta it does not exist.
+    let (status, body) =
+        server.post(&format!("/t/beta/walker/rename_item/{node}"), json!({"name": "x"}), Some(&beta_token)).await;
+    assert_eq!(
+        (status, body),
+        (403, json!({"detail": {"error": format!("You don't have access on target entry {node}!")}}))
+    );
+    let (mut beta, _) = server.connect_to(&tenant_ws(&server, "beta", &format!("?auth={beta_token}")), None).await;
+    let mut event = walker_event("ws_item", json!({}));
+    event["node"] = json!(node);
+    assert_eq!(beta.call(event).await["error"], format!("You don't have access on target entry {node}!"));
+    // Alpha's graph is unchanged, and beta's has nothing.
+    let list = server.post("/t/alpha/walker/list_items", json!({}), Some(&alpha_token)).await.1;
+    assert_eq!(list["reports"], json!([[{"id": node, "context": {"name": "secret"}}]]));
+    let list = server.post("/t/beta/walker/list_items", json!({}), Some(&beta_token)).await.1;
+    assert_eq!(list["reports"], json!([[]]));
+}
+
+#[tokio::test]
+async fn editing_the_tenants_file_adds_and_removes_tenants_while_serving() {
+    let server = two_tenants().await;
+    assert_eq!(server.post("/t/gamma/walker/version", json!({}), None).await.0, 404);
+    let gamma = server.walkers_dir().join("gamma");
+    std::fs::create_dir(&gamma).unwrap();
+    support::deploy(&support::fixture("version-v2.wasm"), &gamma.join("version.wasm"));
+    rewrite(&server, &format!("{TWO_TENANTS}\n[tenants.gamma]\nhosts = [\"gamma.test\"]\n"));
+    wait_for(|| async { server.post("/t/gamma/walker/version", json!({}), None).await.0 == 200 }).await;
+    assert_eq!(post_at(&server, "gamma.test", "/walker/version").await.1["reports"], json!([2]));
+    let (mut gamma_socket, _) = server.connect_to(&tenant_ws(&server, "gamma", ""), None).await;
+    let (mut alpha_socket, _) = server.connect_to(&tenant_ws(&server, "alpha", ""), None).await;
+
+    // An invalid edit changes nothing.
+    rewrite(&server, "[tenants.Not_A_Label]\n");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.post("/t/gamma/walker/version", json!({}), None).await.0, 200);
+
+    // Removing gamma closes its sockets with 1001 and unroutes it; alpha is untouched.
+    rewrite(&server, TWO_TENANTS);
+    let frame = gamma_socket.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1001);
+    assert_eq!(server.post("/t/gamma/walker/version", json!({}), None).await.0, 404);
+    assert_eq!(
+        post_at(&server, "gamma.test", "/walker/version").await.0,
+        404,
+        "its host is the default tenant's again"
+    );
+    alpha_socket.expect_nothing_queued().await;
+}
+
+#[tokio::test]
+async fn metrics_are_labelled_by_tenant() {
+    let server = two_tenants().await;
+    server.post("/t/alpha/walker/version", json!({}), None).await;
+    let (_socket, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
+    let all = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(all.contains(r#"walker_host_walker_runs_total{outcome="ok",walker="version",tenant="alpha"} 1"#), "{all}");
+    assert!(all.contains(r#"walker_host_connections{tenant="beta"} 1"#), "{all}");
+    assert!(all.contains(r#"walker_host_connections{tenant="default"} 0"#), "{all}");
+    assert_eq!(all.matches("# TYPE walker_host_connections gauge").count(), 1, "one family per name");
+    let alpha = server.http.get(server.url("/t/alpha/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(alpha.contains(r#"tenant="alpha""#));
+    assert!(!alpha.contains(r#"tenant="beta""#) && !alpha.contains("instance_slots"), "its own only: {alpha}");
+}
+
+#[tokio::test]
+async fn a_tenant_may_compile_into_a_code_cache_of_its_own() {
+    let server = two_tenants().await;
+    let compiled = |tenant: &str| {
+        let dir = server.data.path().join("tenants").join(tenant).join("compiled");
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "cwasm")).count()
+        })
+    };
+    assert_eq!(compiled("beta"), 2, "chat.wasm and version.wasm");
+    assert_eq!(compiled("alpha"), 0, "alpha shares the server's cache");
+}
+
+#[tokio::test]
+async fn pages_under_a_prefix_call_their_own_tenant() {
+    let server = two_tenants().await;
+    let page = server.http.get(server.url("/t/beta/playground")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"fetch("openapi.json")"#), "a relative path: /t/beta/openapi.json");
+}
+
+#[tokio::test]
+async fn a_tenants_file_that_is_not_valid_stops_the_start_with_a_clear_error() {
+    for (file, message) in [
+        ("[tenants.default]\n", "reserved"),
+        ("[tenants.Acme]\n", "not a DNS label"),
+        ("[tenants.a]\nhosts = [\"x.test\"]\n[tenants.b]\nhosts = [\"x.test\"]\n", "claimed by tenants a and b"),
+        ("[tenants.a]\nquota = 1\n", "unknown field `quota`"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tenants.toml"), file).unwrap();
+        let mut config = walker_host::config::Config::with_dirs(dir.path().join("walkers"), dir.path().join("data"));
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.tenants_file = Some(dir.path().join("tenants.toml"));
+        let error = walker_host::server::Running::start(config).await.err().expect("refused");
+        assert!(format!("{error:#}").contains(message), "{file}: {error:#}");
+    }
+}
+
+fn tenant_ws(server: &TestServer, tenant: &str, query: &str) -> String {
+    format!("ws://{}/t/{tenant}/websocket{query}", server.running.addr)
+}
+
+/// Sends `events` and waits until the server has handled them all.
+async fn send_all(sender: &mut Client, events: &[Value]) {
+    for event in events {
+        sender.send(event.clone()).await;
+    }
+    sender.expect_nothing_queued().await;
+}
+
+fn walker_event(walker: &str, context: Value) -> Value {
+    json!({"type": "walker", "walker": walker, "context": context})
+}
+
+/// Registers and logs in a user of `tenant`: its token and root (24 hex).
+async fn user_in(server: &TestServer, tenant: &str, email: &str) -> (String, String) {
+    let credentials = json!({"email": email, "password": "correct horse"});
+    assert_eq!(server.post(&format!("/t/{tenant}/user/register"), credentials.clone(), None).await.0, 201);
+    let (status, body) = server.post(&format!("/t/{tenant}/user/login"), credentials, None).await;
+    assert_eq!(status, 200, "{body}");
+    (body["token"].as_str().unwrap().to_string(), body["user"]["root_id"].as_str().unwrap().to_string())
+}
+
+/// A POST with another Host header.
+async fn post_at(server: &TestServer, host: &str, path: &str) -> (u16, Value) {
+    read(server.http.post(server.url(path)).header("host", host).json(&json!({})).send().await.unwrap()).await
+}
+
+fn rewrite(server: &TestServer, tenants_toml: &str) {
+    support::deploy_bytes(tenants_toml.as_bytes(), &server.tenants_file());
+}
+
+async fn wait_for<F: Future<Output = bool>>(mut condition: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
