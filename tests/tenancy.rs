@@ -268,6 +268,93 @@ async fn pages_under_a_prefix_call_their_own_tenant() {
     assert!(page.contains(r#"fetch("openapi.json")"#), "a relative path: /t/beta/openapi.json");
 }
 
+const QUOTAS: &str = r#"
+[defaults]
+concurrent_runs = 1
+
+[tenants.alpha]
+
+[tenants.beta.quotas]
+connections = 2
+runs_per_second = 1
+"#;
+
+#[tokio::test]
+async fn a_tenant_over_its_connection_quota_is_refused_with_503_then_admitted_when_one_closes() {
+    let server = TestServer::start_tenants(QUOTAS, &[]).await;
+    let url = tenant_ws(&server, "beta", "");
+    let (first, _) = server.connect_to(&url, None).await;
+    let (_second, _) = server.connect_to(&url, None).await;
+    let refused = tokio_tungstenite::connect_async(url.as_str()).await.expect_err("over the quota");
+    let tokio_tungstenite::tungstenite::Error::Http(response) = refused else { panic!("{refused:?}") };
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    // Other tenants are not counted against it.
+    let _alpha = server.connect_to(&tenant_ws(&server, "alpha", ""), None).await;
+    drop(first);
+    wait_for(|| async { tokio_tungstenite::connect_async(url.as_str()).await.is_ok() }).await;
+}
+
+#[tokio::test]
+async fn a_tenant_over_its_runs_per_second_gets_rate_limited_errors() {
+    let server = TestServer::start_tenants(QUOTAS, &[]).await;
+    // A burst of twice the rate, then 429 with Retry-After over REST, and E3 over WebSocket.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(server.post("/t/beta/walker/public_event", json!({"val": 1}), None).await.0);
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    let response =
+        server.http.post(server.url("/t/beta/walker/public_event")).json(&json!({"val": 1})).send().await.unwrap();
+    assert_eq!((response.status().as_u16(), response.headers()["retry-after"].to_str().unwrap()), (429, "1"));
+    assert_eq!(response.json::<Value>().await.unwrap()["errors"][0]["type"], "rate_limited");
+    let (mut client, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
+    let reply = client.call(walker_event("public_event", json!({"val": 1}))).await;
+    assert_eq!(reply["error"][0]["type"], "rate_limited", "{reply}");
+    // Alpha's runs are not counted against beta's.
+    for _ in 0..5 {
+        assert_eq!(server.post("/t/alpha/walker/public_event", json!({"val": 1}), None).await.0, 200);
+    }
+}
+
+#[tokio::test]
+async fn a_tenants_backlog_waits_on_its_own_places_not_in_front_of_other_tenants() {
+    let quotas = "[defaults]\nconcurrent_runs = 1\n[tenants.alpha]\n[tenants.beta]\n";
+    let server =
+        TestServer::start_tenants_with(quotas, &[("alpha", "hostile.wasm"), ("beta", "hostile.wasm")], |config| {
+            config.walker_time_ms = 2_000;
+            config.walker_slot_wait_ms = 200;
+        })
+        .await;
+    let nap = |tenant: &str, ms: u64| {
+        let request = server.http.post(server.url(&format!("/t/{tenant}/walker/nap"))).json(&json!({"ms": ms}));
+        async move { read(request.send().await.unwrap()).await }
+    };
+    // Beta's one place is taken for a second: its next run is busy once the wait is over,
+    // while alpha's run starts at once.
+    let holding = tokio::spawn(nap("beta", 1_000));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, body) = nap("beta", 10).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["errors"][0]["type"], "busy");
+    assert_eq!(nap("alpha", 10).await, (200, json!({"status": 200, "reports": [10]})));
+    assert_eq!(holding.await.unwrap().0, 200);
+}
+
+#[tokio::test]
+async fn changing_a_tenants_quotas_reopens_it_with_the_new_ones() {
+    let server = TestServer::start_tenants(QUOTAS, &[]).await;
+    let (mut beta, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
+    let (mut alpha, _) = server.connect_to(&tenant_ws(&server, "alpha", ""), None).await;
+    rewrite(&server, &QUOTAS.replace("connections = 2", "connections = 1"));
+    // Beta's sockets are closed so that clients reconnect to it as reopened; alpha's stay.
+    assert_eq!(u16::from(beta.closed().await.expect("a close frame").code), 1001);
+    alpha.expect_nothing_queued().await;
+    let url = tenant_ws(&server, "beta", "");
+    let (_only, _) = server.connect_to(&url, None).await;
+    assert!(tokio_tungstenite::connect_async(url.as_str()).await.is_err(), "the new quota: one connection");
+}
+
 #[tokio::test]
 async fn a_tenants_file_that_is_not_valid_stops_the_start_with_a_clear_error() {
     for (file, message) in [
@@ -275,6 +362,7 @@ async fn a_tenants_file_that_is_not_valid_stops_the_start_with_a_clear_error() {
         ("[tenants.Acme]\n", "not a DNS label"),
         ("[tenants.a]\nhosts = [\"x.test\"]\n[tenants.b]\nhosts = [\"x.test\"]\n", "claimed by tenants a and b"),
         ("[tenants.a]\nquota = 1\n", "unknown field `quota`"),
+        ("[tenants.a.quotas]\nconcurrent_runs = 0\n", "concurrent_runs must be at least 1"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tenants.toml"), file).unwrap();

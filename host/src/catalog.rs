@@ -19,6 +19,7 @@ use tokio::sync::{Mutex, watch};
 use crate::graph::GraphService;
 use crate::metrics::WalkerMetrics;
 use crate::runtime::{Caller, CodeCache, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, WalkerSpec};
+use crate::tenancy::quotas::RunQuota;
 
 pub struct Catalog {
     runtime: Arc<Runtime>,
@@ -26,6 +27,8 @@ pub struct Catalog {
     graph: Arc<GraphService>,
     /// Its own compiled-code cache, or `None` for the runtime's shared one.
     code_cache: Option<Arc<CodeCache>>,
+    /// Its tenant's rate and concurrency of runs, when it has quotas.
+    run_quota: Option<RunQuota>,
     current: ArcSwap<Snapshot>,
     /// Serializes updates, each built on the snapshot before it; holds the next load number.
     updates: Mutex<u64>,
@@ -139,6 +142,7 @@ impl Catalog {
             runtime,
             graph,
             code_cache: None,
+            run_quota: None,
             current: ArcSwap::from_pointee(Snapshot::default()),
             updates: Mutex::new(0),
             generation: watch::Sender::new(0),
@@ -165,6 +169,12 @@ impl Catalog {
     /// Compiles and caches its walkers in `cache` instead of the runtime's shared one.
     pub fn with_code_cache(mut self, cache: Arc<CodeCache>) -> Self {
         self.code_cache = Some(cache);
+        self
+    }
+
+    /// Admits its runs through `quota` first.
+    pub fn with_run_quota(mut self, quota: RunQuota) -> Self {
+        self.run_quota = Some(quota);
         self
     }
 
@@ -331,6 +341,14 @@ impl Catalog {
                 runs("invalid");
                 return Err(CallError::Invalid(errors));
             }
+        };
+        let _admitted = match &self.run_quota {
+            Some(quota) => Some(quota.admit().await.map_err(|kind| {
+                let refused = RunError::new(&spec.name, kind);
+                runs(refused.kind_name());
+                CallError::Run(refused)
+            })?),
+            None => None,
         };
         let started = std::time::Instant::now();
         let result = self.runtime.run(&walker.component, spec, caller, &context, notifier, &self.graph, entry).await;

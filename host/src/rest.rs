@@ -370,6 +370,9 @@ pub async fn walker(
                 RunErrorKind::Busy(_) | RunErrorKind::StoreUnavailable => {
                     (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
                 }
+                RunErrorKind::RateLimited => {
+                    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
+                }
                 RunErrorKind::Conflict => json_response(StatusCode::CONFLICT, body),
                 RunErrorKind::Quota(_) => json_response(StatusCode::INSUFFICIENT_STORAGE, body),
                 _ => json_response(StatusCode::INTERNAL_SERVER_ERROR, body),

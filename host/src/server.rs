@@ -27,6 +27,7 @@ use crate::graph::EntryError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::runtime::{FieldError, Runtime};
+use crate::tenancy::quotas::ConnectionQuota;
 use crate::tenancy::{self, Common, Tenants};
 use crate::{rest, ws};
 
@@ -46,6 +47,8 @@ pub struct Shared {
     pub accounts: Arc<Accounts>,
     pub tokens: Tokens,
     pub metrics: Arc<Metrics>,
+    /// The tenant's quota of open WebSocket connections, when it has quotas.
+    pub connections: Option<ConnectionQuota>,
     /// WebSocket sessions, until their close handshake ends: shutdown waits for them.
     pub sessions: TaskTracker,
 }

@@ -30,8 +30,11 @@ pub enum RunErrorKind {
     Quota(String),
     /// The graph store could not be reached; nothing was written.
     StoreUnavailable,
-    /// Every instance slot stayed taken for this long: the server is at capacity.
+    /// Every instance slot (or every place its tenant may run in) stayed taken for this
+    /// long: the server, or the tenant's share of it, is at capacity.
     Busy(std::time::Duration),
+    /// Its tenant's runs per second are used up; it was not started.
+    RateLimited,
     /// The host could not run it (instantiation failed); details are in the log.
     Internal,
 }
@@ -49,6 +52,7 @@ impl RunError {
             RunErrorKind::Trapped(_) => "walker_trap",
             RunErrorKind::InvalidOutput(_) => "invalid_output",
             RunErrorKind::Busy(_) => "busy",
+            RunErrorKind::RateLimited => "rate_limited",
             RunErrorKind::StoreUnavailable => STORE_UNAVAILABLE,
             RunErrorKind::Conflict => "conflict",
             RunErrorKind::Quota(_) => "storage_quota",
@@ -72,6 +76,7 @@ impl fmt::Display for RunError {
             RunErrorKind::Busy(waited) => {
                 write!(f, "walker {walker} could not start: every instance was busy for {} ms", waited.as_millis())
             }
+            RunErrorKind::RateLimited => write!(f, "walker {walker} was not run: too many runs per second"),
             RunErrorKind::StoreUnavailable => {
                 write!(f, "walker {walker} could not reach the graph store; nothing was written")
             }

@@ -19,6 +19,8 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::quotas::{QuotaSettings, Quotas};
+
 /// The name of the tenant that serves the top-level walkers at the root paths; a file
 /// cannot declare it.
 pub const DEFAULT_TENANT: &str = "default";
@@ -26,6 +28,9 @@ pub const DEFAULT_TENANT: &str = "default";
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantsFile {
+    /// Quotas of every declared tenant that its own do not set.
+    #[serde(default)]
+    pub defaults: QuotaSettings,
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantSettings>,
 }
@@ -44,6 +49,8 @@ pub struct TenantSettings {
     /// loaded the same bytes.
     #[serde(default)]
     pub own_code_cache: bool,
+    #[serde(default)]
+    pub quotas: QuotaSettings,
 }
 
 impl TenantsFile {
@@ -68,11 +75,17 @@ impl TenantsFile {
                     anyhow::bail!("host {host} is claimed by tenants {owner} and {name}");
                 }
             }
+            Quotas::resolve(&self.defaults, &settings.quotas).with_context(|| format!("tenant {name}'s quotas"))?;
             if let Some(var) = settings.vars.keys().find(|var| !is_var_name(var)) {
                 anyhow::bail!("tenant {name}: variable name {var:?} is not [a-z0-9_], starting with a letter");
             }
         }
         Ok(())
+    }
+
+    /// A declared tenant's quotas in effect.
+    pub fn quotas(&self, settings: &TenantSettings) -> Quotas {
+        Quotas::resolve(&self.defaults, &settings.quotas).expect("checked when read")
     }
 }
 

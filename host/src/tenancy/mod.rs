@@ -9,6 +9,7 @@
 //! and a path that name different tenants, is a 404 like any unknown route.
 
 pub mod file;
+pub mod quotas;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use tower::ServiceExt as _;
 use tracing::Instrument as _;
 
 pub use file::{DEFAULT_TENANT, TenantSettings, TenantsFile};
+use quotas::{ConnectionQuota, Quotas, RunQuota};
 
 use crate::accounts::Accounts;
 use crate::auth::Tokens;
@@ -49,9 +51,24 @@ pub struct Common {
     pub cors: tower_http::cors::CorsLayer,
 }
 
+/// What a tenant is opened with: a change in the tenants file reopens it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Opened {
+    own_code_cache: bool,
+    /// `None`: the default tenant, which has none.
+    quotas: Option<Quotas>,
+}
+
+impl Opened {
+    fn declared(file: &TenantsFile, settings: &TenantSettings) -> Opened {
+        Opened { own_code_cache: settings.own_code_cache, quotas: Some(file.quotas(settings)) }
+    }
+}
+
 /// One tenant being served.
 pub struct Tenant {
     pub shared: Arc<Shared>,
+    opened: Opened,
     /// Its routes, with its state.
     router: Router,
     /// Keeps its walkers directory watched while it is served.
@@ -60,7 +77,7 @@ pub struct Tenant {
 
 impl Tenant {
     /// Opens a tenant's store and starts loading its walkers.
-    async fn open(common: &Common, name: &str, settings: &TenantSettings) -> anyhow::Result<Tenant> {
+    async fn open(common: &Common, name: &str, opened: Opened) -> anyhow::Result<Tenant> {
         let config = &common.config;
         let (walkers_dir, data_dir, schema) = if name == DEFAULT_TENANT {
             (config.walkers_dir.clone(), config.data_dir.clone(), None)
@@ -78,9 +95,12 @@ impl Tenant {
             crate::store::open(&store_config).await.with_context(|| format!("opening tenant {name}'s store"))?;
         let graph = Arc::new(GraphService::new(store.clone() as Arc<dyn GraphStore>, config.graph_limits()));
         let mut catalog = Catalog::new(common.runtime.clone(), graph);
-        if settings.own_code_cache {
+        if opened.own_code_cache {
             let cache = common.runtime.code_cache(data_dir.join("compiled"));
             catalog = catalog.with_code_cache(cache.map_err(|err| anyhow::anyhow!("{err:#}"))?);
+        }
+        if let Some(quotas) = &opened.quotas {
+            catalog = catalog.with_run_quota(RunQuota::new(quotas, Duration::from_millis(config.walker_slot_wait_ms)));
         }
         let catalog = Arc::new(catalog);
         let debounce = Duration::from_millis(config.reload_debounce_ms);
@@ -100,9 +120,11 @@ impl Tenant {
             catalog,
             hub,
             tokens,
+            connections: opened.quotas.map(|quotas| ConnectionQuota::new(quotas.connections)),
             sessions: common.sessions.clone(),
         });
-        Ok(Tenant { router: tenant_router(shared.clone(), common.cors.clone()), shared, _watcher: watcher })
+        let router = tenant_router(shared.clone(), common.cors.clone());
+        Ok(Tenant { router, shared, opened, _watcher: watcher })
     }
 }
 
@@ -133,10 +155,11 @@ impl Tenants {
             Some(path) => TenantsFile::read(path)?,
             None => TenantsFile::default(),
         };
-        let default = Arc::new(Tenant::open(&common, DEFAULT_TENANT, &TenantSettings::default()).await?);
+        let default = Arc::new(Tenant::open(&common, DEFAULT_TENANT, Opened::default()).await?);
         let mut by_name = HashMap::from([(DEFAULT_TENANT.to_string(), default)]);
         for (name, settings) in &declared.tenants {
-            by_name.insert(name.clone(), Arc::new(Tenant::open(&common, name, settings).await?));
+            let opened = Opened::declared(&declared, settings);
+            by_name.insert(name.clone(), Arc::new(Tenant::open(&common, name, opened).await?));
         }
         let table = Table { by_name, by_host: hosts(&declared) };
         let tenants = Arc::new(Tenants {
@@ -183,32 +206,38 @@ impl Tenants {
     }
 
     /// Serves the tenants `declared` names (and the default one): new ones are opened,
-    /// removed ones stop being routed and their sockets are closed with 1001.
+    /// those whose quotas or code cache changed are opened again, hosts change at once.
+    /// A tenant removed or reopened stops being routed, and its sockets are closed with
+    /// 1001 (clients reconnect, to the reopened tenant).
     async fn apply(&self, declared: TenantsFile) {
         let _change = self.changes.lock().await;
         let current = self.table.load_full();
         let mut by_name = HashMap::from([(DEFAULT_TENANT.to_string(), self.default_tenant())]);
         for (name, settings) in &declared.tenants {
-            let tenant = match current.by_name.get(name) {
-                Some(tenant) => tenant.clone(),
-                None => match Tenant::open(&self.common, name, settings).await {
+            let opened = Opened::declared(&declared, settings);
+            let existing = current.by_name.get(name);
+            let tenant = match existing {
+                Some(tenant) if tenant.opened == opened => tenant.clone(),
+                _ => match Tenant::open(&self.common, name, opened).await {
                     Ok(tenant) => {
-                        tracing::info!(tenant = name, "tenant added");
+                        tracing::info!(tenant = name, ?opened, "tenant opened");
                         Arc::new(tenant)
                     }
                     Err(err) => {
-                        tracing::error!(tenant = name, "tenant not added: {err:#}");
-                        continue;
+                        tracing::error!(tenant = name, "tenant not opened, kept as it was: {err:#}");
+                        let Some(existing) = existing else { continue };
+                        existing.clone()
                     }
                 },
             };
             by_name.insert(name.clone(), tenant);
         }
         let by_host = hosts(&declared).into_iter().filter(|(_, name)| by_name.contains_key(name)).collect();
-        self.table.store(Arc::new(Table { by_name, by_host }));
+        let table = Arc::new(Table { by_name, by_host });
+        self.table.store(table.clone());
         for (name, tenant) in &current.by_name {
-            if !self.table.load().by_name.contains_key(name) {
-                tracing::info!(tenant = name, "tenant removed");
+            if !table.by_name.get(name).is_some_and(|kept| Arc::ptr_eq(kept, tenant)) {
+                tracing::info!(tenant = name, "tenant closed");
                 tenant.shared.hub.close_all(close::GOING_AWAY);
             }
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::auth::{Identity, random_hex};
 use crate::server::Shared;
@@ -33,6 +33,16 @@ pub async fn upgrade(
         tracing::info!(origin = ?headers.get(axum::http::header::ORIGIN), "refused a WebSocket from an origin not allowed");
         return crate::rest::detail(axum::http::StatusCode::FORBIDDEN, "Origin not allowed");
     }
+    let place = match &shared.connections {
+        Some(quota) => match quota.admit() {
+            Some(place) => Some(place),
+            None => {
+                let refusal = crate::rest::detail(axum::http::StatusCode::SERVICE_UNAVAILABLE, "Too many connections");
+                return ([(axum::http::header::RETRY_AFTER, "1")], refusal).into_response();
+            }
+        },
+        None => None,
+    };
     let last = |key: &str| params.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     // `?auth=` wins over the header, even when it is invalid: browsers cannot set headers.
     let token = last("auth").or_else(|| headers.get("authorization").and_then(|value| value.to_str().ok()));
@@ -48,7 +58,11 @@ pub async fn upgrade(
         .max_frame_size(config.max_message_bytes)
         .on_upgrade(move |socket| {
             let sessions = shared.sessions.clone();
-            sessions.track_future(session::run(shared, socket, identity, channel_id))
+            // The connection keeps its place until its session ends.
+            sessions.track_future(async move {
+                session::run(shared, socket, identity, channel_id).await;
+                drop(place);
+            })
         })
 }
 

@@ -1,0 +1,144 @@
+//! What one declared tenant may take of the shared server: open connections, walker runs
+//! per second (a token bucket with a burst of twice the rate), and runs at once. The
+//! last is the fairness bound: by default a tenant runs at most one walker fewer than
+//! there are cores at a time, so however its walkers loop, a core stays free for other
+//! tenants and for socket I/O, and its backlog waits on its own semaphore, not in front
+//! of anyone else's runs. The default tenant has no quotas.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::runtime::RunErrorKind;
+
+/// Quotas as the tenants file sets them: `[defaults]` for every declared tenant, then
+/// `[tenants.<name>.quotas]`; what neither sets takes the built-in default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaSettings {
+    /// Open WebSocket connections.
+    pub connections: Option<usize>,
+    /// Walker runs started per second, over REST and WebSocket together.
+    pub runs_per_second: Option<u32>,
+    /// Walker runs at once; further runs wait (up to `--walker-slot-wait-ms`, then `busy`).
+    pub concurrent_runs: Option<usize>,
+}
+
+/// A tenant's quotas in effect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quotas {
+    pub connections: usize,
+    pub runs_per_second: u32,
+    pub concurrent_runs: usize,
+}
+
+impl Quotas {
+    pub const DEFAULT_CONNECTIONS: usize = 10_000;
+    pub const DEFAULT_RUNS_PER_SECOND: u32 = 2_000;
+
+    /// One run fewer than there are cores, and at least one.
+    pub fn default_concurrent_runs() -> usize {
+        std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
+    }
+
+    /// `tenant`'s settings over `defaults` over the built-in defaults.
+    pub fn resolve(defaults: &QuotaSettings, tenant: &QuotaSettings) -> anyhow::Result<Quotas> {
+        let quotas = Quotas {
+            connections: tenant.connections.or(defaults.connections).unwrap_or(Self::DEFAULT_CONNECTIONS),
+            runs_per_second: (tenant.runs_per_second.or(defaults.runs_per_second))
+                .unwrap_or(Self::DEFAULT_RUNS_PER_SECOND),
+            concurrent_runs: (tenant.concurrent_runs.or(defaults.concurrent_runs))
+                .unwrap_or_else(Self::default_concurrent_runs),
+        };
+        anyhow::ensure!(quotas.runs_per_second > 0, "runs_per_second must be at least 1");
+        anyhow::ensure!(quotas.concurrent_runs > 0, "concurrent_runs must be at least 1");
+        Ok(quotas)
+    }
+}
+
+/// Counts a tenant's open connections against its quota.
+pub struct ConnectionQuota {
+    open: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One open connection; dropping it frees its place.
+pub struct ConnectionPlace(Arc<AtomicUsize>);
+
+impl Drop for ConnectionPlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl ConnectionQuota {
+    pub fn new(max: usize) -> Self {
+        ConnectionQuota { open: Arc::default(), max }
+    }
+
+    /// A place for one more connection, or `None` at the quota.
+    pub fn admit(&self) -> Option<ConnectionPlace> {
+        let admitted =
+            self.open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < self.max).then_some(open + 1));
+        admitted.ok().map(|_| ConnectionPlace(self.open.clone()))
+    }
+}
+
+/// Admits a tenant's walker runs: its rate, then its concurrency.
+pub struct RunQuota {
+    bucket: std::sync::Mutex<TokenBucket>,
+    running: Arc<Semaphore>,
+    /// How long a run waits for one of the tenant's places before it is `busy`.
+    wait: Duration,
+}
+
+impl RunQuota {
+    pub fn new(quotas: &Quotas, wait: Duration) -> Self {
+        RunQuota {
+            bucket: std::sync::Mutex::new(TokenBucket::new(quotas.runs_per_second)),
+            running: Arc::new(Semaphore::new(quotas.concurrent_runs)),
+            wait,
+        }
+    }
+
+    /// Waits for a place to run in; the permit is held for the run.
+    pub async fn admit(&self) -> Result<OwnedSemaphorePermit, RunErrorKind> {
+        if !self.bucket.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(RunErrorKind::RateLimited);
+        }
+        match tokio::time::timeout(self.wait, self.running.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(RunErrorKind::Busy(self.wait)),
+        }
+    }
+}
+
+/// `rate` tokens a second, up to a burst of twice that.
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate);
+        TokenBucket { rate, tokens: 2.0 * rate, refilled: Instant::now() }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(2.0 * self.rate);
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
