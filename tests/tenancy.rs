@@ -355,6 +355,36 @@ async fn changing_a_tenants_quotas_reopens_it_with_the_new_ones() {
     assert!(tokio_tungstenite::connect_async(url.as_str()).await.is_err(), "the new quota: one connection");
 }
 
+const VARS: &str = r#"
+[tenants.alpha.vars]
+greeting = "hello from alpha"
+api_key = "alpha secret"
+other = "set, but not declared by the walker"
+
+[tenants.beta.vars]
+greeting = "hello from beta"
+"#;
+
+#[tokio::test]
+async fn walkers_read_the_variables_of_their_tenant_that_they_declare_and_no_other() {
+    let server = TestServer::start_tenants(VARS, &[("alpha", "hostile.wasm"), ("beta", "hostile.wasm")]).await;
+    let server = &server;
+    let read_var = |prefix: &'static str, name: &'static str| async move {
+        server.post(&format!("{prefix}/walker/read_var"), json!({"name": name}), None).await.1["reports"][0].clone()
+    };
+    assert_eq!(read_var("/t/alpha", "greeting").await, json!({"value": "hello from alpha"}));
+    assert_eq!(read_var("/t/alpha", "api_key").await, json!({"value": "alpha secret"}));
+    assert_eq!(read_var("/t/beta", "greeting").await, json!({"value": "hello from beta"}));
+    // Another tenant's variable does not exist here; an undeclared one is denied.
+    assert_eq!(read_var("/t/beta", "api_key").await, json!({"undefined": "variable api_key is not set"}));
+    assert_eq!(read_var("", "greeting").await, json!({"undefined": "variable greeting is not set"}));
+    let denied = json!({"denied": "walker read_var does not declare variable other"});
+    assert_eq!(read_var("/t/alpha", "other").await, denied);
+    // An edited value is read once the tenant is reopened with it.
+    rewrite(server, &VARS.replace("hello from alpha", "hello again"));
+    wait_for(|| async { read_var("/t/alpha", "greeting").await == json!({"value": "hello again"}) }).await;
+}
+
 #[tokio::test]
 async fn a_tenants_file_that_is_not_valid_stops_the_start_with_a_clear_error() {
     for (file, message) in [

@@ -18,13 +18,15 @@ use tokio::sync::{Mutex, watch};
 
 use crate::graph::GraphService;
 use crate::metrics::WalkerMetrics;
-use crate::runtime::{Caller, CodeCache, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, WalkerSpec};
+use crate::runtime::{
+    Caller, CodeCache, Environment, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, Vars, WalkerSpec,
+};
 use crate::tenancy::quotas::RunQuota;
 
 pub struct Catalog {
     runtime: Arc<Runtime>,
-    /// The persistent graph its walkers' runs read and write.
-    graph: Arc<GraphService>,
+    /// What its walkers' runs see of their tenant: the graph and the variables.
+    env: Environment,
     /// Its own compiled-code cache, or `None` for the runtime's shared one.
     code_cache: Option<Arc<CodeCache>>,
     /// Its tenant's rate and concurrency of runs, when it has quotas.
@@ -140,7 +142,7 @@ impl Catalog {
     pub fn new(runtime: Arc<Runtime>, graph: Arc<GraphService>) -> Self {
         Catalog {
             runtime,
-            graph,
+            env: Environment { graph, vars: Arc::default() },
             code_cache: None,
             run_quota: None,
             current: ArcSwap::from_pointee(Snapshot::default()),
@@ -178,8 +180,19 @@ impl Catalog {
         self
     }
 
+    /// Its walkers read `vars` through the `config` import, each the names it declares.
+    pub fn with_vars(mut self, vars: Vars) -> Self {
+        self.env.vars = Arc::new(vars);
+        self
+    }
+
     pub fn graph(&self) -> &Arc<GraphService> {
-        &self.graph
+        &self.env.graph
+    }
+
+    /// What its runs see of their tenant.
+    pub fn env(&self) -> &Environment {
+        &self.env
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -351,7 +364,7 @@ impl Catalog {
             None => None,
         };
         let started = std::time::Instant::now();
-        let result = self.runtime.run(&walker.component, spec, caller, &context, notifier, &self.graph, entry).await;
+        let result = self.runtime.run(&walker.component, spec, caller, &context, notifier, &self.env, entry).await;
         self.metrics.run_seconds.with_label_values(&[spec.name.as_str()]).observe(started.elapsed().as_secs_f64());
         runs(result.as_ref().map_or_else(RunError::kind_name, |_| "ok"));
         result.map_err(CallError::Run)

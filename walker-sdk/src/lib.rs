@@ -64,6 +64,18 @@ pub mod bindings {
     });
 }
 
+/// Settings and secrets of the walker's tenant, set by the operator in the tenants file.
+/// A walker reads only the names its spec declares ([`Spec::vars`]).
+pub mod config {
+    pub use crate::bindings::jac::walker::config::Error;
+
+    /// The variable's value; `Error::Denied` if the spec does not declare it,
+    /// `Error::Undefined` if the tenant does not set it.
+    pub fn get(name: &str) -> Result<String, Error> {
+        crate::bindings::jac::walker::config::get(name)
+    }
+}
+
 /// Log lines that end up in the host's log, tagged with the walker's name.
 pub mod log {
     use crate::bindings::jac::walker::log::{Level, log};

@@ -14,6 +14,7 @@ pub struct Spec {
     path: Option<String>,
     warm_runs: u32,
     entry: EntryType,
+    vars: Vec<String>,
 }
 
 impl Default for Spec {
@@ -25,7 +26,15 @@ impl Default for Spec {
 impl Spec {
     /// jac-cloud's defaults: `post` only, signed-in callers only.
     pub fn new() -> Self {
-        Spec { methods: Vec::new(), auth: true, as_query: Vec::new(), path: None, warm_runs: 0, entry: EntryType::Both }
+        Spec {
+            methods: Vec::new(),
+            auth: true,
+            as_query: Vec::new(),
+            path: None,
+            warm_runs: 0,
+            entry: EntryType::Both,
+            vars: Vec::new(),
+        }
     }
 
     /// `Method::Websocket` makes it a walker event; the others are HTTP methods.
@@ -66,6 +75,12 @@ impl Spec {
         self
     }
 
+    /// The tenant variables it reads with [`crate::config::get`]; it may read no other.
+    pub fn vars<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.vars = names.into_iter().map(Into::into).collect();
+        self
+    }
+
     pub(crate) fn into_wit(self, name: &str, fields: Vec<Field>) -> WalkerSpec {
         WalkerSpec {
             name: name.to_string(),
@@ -76,6 +91,7 @@ impl Spec {
             fields: fields.into_iter().map(Field::into_wit).collect(),
             warm_runs: self.warm_runs,
             entry: self.entry,
+            vars: self.vars,
         }
     }
 }

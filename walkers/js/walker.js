@@ -14,9 +14,9 @@
 //
 //   walker({ name: "js_make_note", methods: ["websocket", "post"], fields: { text: "str" } },
 //     (cx, { text }) => cx.report(cx.graph.spawn(cx.graph.root(), "Note", { text })));
-import * as hostGraph from "jac:walker/graph@0.2.0";
-import * as socket from "jac:walker/socket@0.2.0";
-import { log as hostLog } from "jac:walker/log@0.2.0";
+import * as hostGraph from "jac:walker/graph@0.3.0";
+import * as socket from "jac:walker/socket@0.3.0";
+import { log as hostLog } from "jac:walker/log@0.3.0";
 
 export class WalkerError extends Error {}
 
@@ -115,13 +115,14 @@ const specs = [];
  * Registers `fn(cx, context)` as a walker; `spec` mirrors jac-cloud's `__specs__`.
  * `warmRuns` > 0 lets one instance serve that many runs of the same user instead of a
  * fresh instance per run: much faster, but module state persists between those runs.
+ * `vars` names the tenant variables it reads (the `jac:walker/config` import).
  */
-export function walker({ name, methods = [], auth = true, asQuery = [], path, fields = {}, warmRuns = 0, entry = "both" }, fn) {
+export function walker({ name, methods = [], auth = true, asQuery = [], path, fields = {}, warmRuns = 0, entry = "both", vars = [] }, fn) {
   const declared = Object.entries(fields).map(([field, type]) => {
     const { type: kind, default: value } = typeof type === "string" ? { type } : type;
     return { name: field, type: kind, default: value === undefined ? undefined : JSON.stringify(value) };
   });
-  specs.push({ name, methods, auth, asQuery, path, fields: declared, warmRuns, entry });
+  specs.push({ name, methods, auth, asQuery, path, fields: declared, warmRuns, entry, vars });
   registry.set(name, fn);
 }
 

@@ -176,12 +176,13 @@ _SPECS: List[WalkerSpec] = []
 
 def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
            as_query: Optional[List[str]] = None, path: Optional[str] = None, warm_runs: int = 0,
-           entry: str = "both") -> Callable:
+           entry: str = "both", vars: Optional[List[str]] = None) -> Callable:
     """Registers the decorated function as walker `name` (jac-cloud's `__specs__` as arguments).
 
     `warm_runs` > 0 lets one instance serve that many runs of the same user instead of a
     fresh instance per run: much faster for Python, but module globals persist between runs.
     `entry` ("both", "root" or "node") is jac-cloud's `entry_type`: which REST routes it has.
+    `vars` names the tenant variables it reads (the `jac:walker/config` import).
     """
 
     def register(function: Callable[..., None]) -> Callable[..., None]:
@@ -192,7 +193,7 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
             fields.append(Field(name=parameter.name, type=kind, default=default))
         _SPECS.append(WalkerSpec(name=name, methods=[_METHODS[m] for m in (methods or [])], auth=auth,
                                  as_query=list(as_query or []), path=path, fields=fields, warm_runs=warm_runs,
-                                 entry=_ENTRY_TYPES[entry]))
+                                 entry=_ENTRY_TYPES[entry], vars=list(vars or [])))
         _WALKERS[name] = function
         return function
 

@@ -101,7 +101,7 @@ async fn time_runs(
         let started = Instant::now();
         catalog
             .runtime()
-            .run(walker.component(), &spec, &caller, &context, nobody.clone(), catalog.graph(), None)
+            .run(walker.component(), &spec, &caller, &context, nobody.clone(), catalog.env(), None)
             .await?;
         if i >= runs / 10 {
             samples.push(started.elapsed());

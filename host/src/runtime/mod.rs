@@ -34,11 +34,11 @@ pub use cache::{CodeCache, Origin};
 pub use error::{RunError, RunErrorKind, STORE_UNAVAILABLE};
 pub use limits::{LimitHit, Limits};
 pub use sandbox::{Nobody, Notifier, Target};
-pub use spec::{FieldError, FieldSpec, WalkerSpec, path_params};
+pub use spec::{FieldError, FieldSpec, WalkerSpec, is_var_name, path_params};
 
 use bindings::{Walkers, WalkersPre};
 use engine::EpochTicker;
-use sandbox::{NotJson, RunState};
+use sandbox::{NotJson, Readable, RunState};
 
 use crate::graph::{GraphService, RunGraph};
 use crate::store::{CommitError, StoreError};
@@ -69,6 +69,15 @@ pub struct Runtime {
     /// fresh run finds none free, and to sweep.
     warm_pools: Mutex<Vec<Weak<WarmPool>>>,
     _ticker: EpochTicker,
+}
+
+/// A tenant's variables: settings and secrets its walkers may read, by name.
+pub type Vars = std::collections::BTreeMap<String, String>;
+
+/// What runs see of the tenant they run for: its graph and its variables.
+pub struct Environment {
+    pub graph: Arc<GraphService>,
+    pub vars: Arc<Vars>,
 }
 
 /// A compiled, checked component, ready to instantiate.
@@ -195,7 +204,7 @@ impl Runtime {
     }
 
     /// Runs walker `spec` of `component` on `entry` (a node id the caller may read; its
-    /// root when `None`) of `graph`, then commits its writes: in a fresh instance, or in a warm
+    /// root when `None`) of `env`'s graph, then commits its writes: in a fresh instance, or in a warm
     /// one of the same caller when the walker allows reuse. `context` must be the output
     /// of `WalkerSpec::validate` for that walker. The reply is returned only once the
     /// writes are committed.
@@ -206,7 +215,7 @@ impl Runtime {
         caller: &Caller,
         context: &str,
         notifier: Arc<dyn Notifier>,
-        graph: &Arc<GraphService>,
+        env: &Environment,
         entry: Option<&str>,
     ) -> Result<Reply, RunError> {
         let fail = |kind| RunError::new(&spec.name, kind);
@@ -214,10 +223,10 @@ impl Runtime {
         let mut attempts = 0;
         let mut contended = Vec::new();
         loop {
-            let graph = RunGraph::new(graph.clone(), root.clone(), entry.map(str::to_string))
+            let graph = RunGraph::new(env.graph.clone(), root.clone(), entry.map(str::to_string))
                 .contending_with(std::mem::take(&mut contended));
             let (response, graph, notified) =
-                self.attempt(component, spec, caller, context, notifier.clone(), graph).await?;
+                self.attempt(component, spec, caller, context, notifier.clone(), (graph, &env.vars)).await?;
             // A reply the host cannot send commits nothing either.
             let reply = self.reply(response.map_err(|message| fail(RunErrorKind::Failed(message)))?).map_err(fail)?;
             let others = graph.others_written();
@@ -247,7 +256,7 @@ impl Runtime {
         caller: &Caller,
         context: &str,
         notifier: Arc<dyn Notifier>,
-        graph: RunGraph,
+        (graph, vars): (RunGraph, &Arc<Vars>),
     ) -> Result<(Result<bindings::Response, String>, RunGraph, bool), RunError> {
         let walker = spec.name.as_str();
         let fail = |kind| RunError::new(walker, kind);
@@ -260,7 +269,8 @@ impl Runtime {
                 Sandbox { store: self.new_store(), walkers: None, runs: 0, _slot: slot }
             }
         };
-        sandbox.store.data_mut().begin(Arc::from(walker), caller, notifier, graph);
+        let readable = Readable { vars: vars.clone(), declared: spec.vars.clone() };
+        sandbox.store.data_mut().begin(Arc::from(walker), caller, notifier, graph, readable);
         sandbox.store.set_epoch_deadline(1);
         let outcome = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
             let Sandbox { store, walkers, .. } = &mut sandbox;

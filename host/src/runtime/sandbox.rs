@@ -42,6 +42,13 @@ impl Notifier for Nobody {
 const LOG_LINES_PER_RUN: u32 = 100;
 const LOG_LINE_BYTES: usize = 1024;
 
+/// The tenant variables a walker may read: those its spec declares.
+#[derive(Default)]
+pub struct Readable {
+    pub vars: Arc<super::Vars>,
+    pub declared: Arc<[String]>,
+}
+
 pub struct RunState {
     wasi: WasiCtx,
     table: ResourceTable,
@@ -55,6 +62,8 @@ pub struct RunState {
     log_lines: u32,
     /// The run's graph transaction; none while a component lists its walkers.
     pub(super) graph: Option<RunGraph>,
+    /// The tenant variables the running walker may read.
+    readable: Readable,
     /// When the run must end; checked on every epoch tick.
     pub(super) deadline: Instant,
 }
@@ -73,13 +82,22 @@ impl RunState {
             notifications_sent: 0,
             log_lines: 0,
             graph: None,
+            readable: Readable::default(),
         }
     }
 
     /// Prepares the state for a run (a warm instance's store serves several).
-    pub fn begin(&mut self, walker: Arc<str>, caller: &Caller, notifier: Arc<dyn Notifier>, graph: RunGraph) {
+    pub fn begin(
+        &mut self,
+        walker: Arc<str>,
+        caller: &Caller,
+        notifier: Arc<dyn Notifier>,
+        graph: RunGraph,
+        readable: Readable,
+    ) {
         self.walker = walker;
         self.graph = Some(graph);
+        self.readable = readable;
         self.client_id.clone_from(&caller.client_id);
         self.notifier = notifier;
         self.notifications_sent = 0;
@@ -191,3 +209,13 @@ impl ResourceLimiter for RunState {
 
 /// Table elements per table: generous for real programs, small next to the memory cap.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl walker::config::Host for RunState {
+    fn get(&mut self, name: String) -> Result<String, walker::config::Error> {
+        use walker::config::Error;
+        if !self.readable.declared.contains(&name) {
+            return Err(Error::Denied(format!("walker {} does not declare variable {name}", self.walker)));
+        }
+        self.readable.vars.get(&name).cloned().ok_or_else(|| Error::Undefined(format!("variable {name} is not set")))
+    }
+}

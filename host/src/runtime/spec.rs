@@ -2,6 +2,7 @@
 //! and to validate each call's context before any guest code runs.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -21,6 +22,8 @@ pub struct WalkerSpec {
     pub warm_runs: u32,
     /// Which REST routes it has: `/walker/<name>`, `/walker/<name>/<node>`, or both.
     pub entry: EntryType,
+    /// The tenant variables it may read.
+    pub vars: Arc<[String]>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +86,9 @@ impl WalkerSpec {
                 return Err(format!("walker {name}: path parameter {undeclared} is not declared"));
             }
         }
+        if let Some(bad) = spec.vars.iter().find(|var| !is_var_name(var)) {
+            return Err(format!("walker {name}: variable name {bad:?} is not [a-z0-9_], starting with a letter"));
+        }
         let mut methods = spec.methods;
         if methods.is_empty() {
             methods.push(Method::Post);
@@ -97,6 +103,7 @@ impl WalkerSpec {
             fields,
             warm_runs: spec.warm_runs,
             entry: spec.entry,
+            vars: spec.vars.into(),
         })
     }
 
@@ -133,6 +140,12 @@ impl WalkerSpec {
         }
         if errors.is_empty() { Ok(context) } else { Err(errors) }
     }
+}
+
+/// Tenant variable names, as Spin and `wasi:config` spell them.
+pub fn is_var_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// The `{name}` parameters of a custom path.

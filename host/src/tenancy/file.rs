@@ -20,12 +20,13 @@ use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::quotas::{QuotaSettings, Quotas};
+use crate::runtime::{Vars, is_var_name};
 
 /// The name of the tenant that serves the top-level walkers at the root paths; a file
 /// cannot declare it.
 pub const DEFAULT_TENANT: &str = "default";
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantsFile {
     /// Quotas of every declared tenant that its own do not set.
@@ -35,7 +36,7 @@ pub struct TenantsFile {
     pub tenants: BTreeMap<String, TenantSettings>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// Host names (no port) whose requests go to this tenant at the root paths.
@@ -43,7 +44,7 @@ pub struct TenantSettings {
     pub hosts: Vec<String>,
     /// Settings and secrets its walkers may read, each only if its spec declares it.
     #[serde(default)]
-    pub vars: BTreeMap<String, String>,
+    pub vars: Vars,
     /// Compile its walkers into a cache of its own (`<data-dir>/tenants/<name>/compiled`)
     /// instead of the shared one, whose load times tell whether another tenant already
     /// loaded the same bytes.
@@ -96,12 +97,6 @@ pub fn is_dns_label(name: &str) -> bool {
         && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes[0] != b'-'
         && bytes[bytes.len() - 1] != b'-'
-}
-
-/// Variable names as Spin and `wasi:config` spell them.
-pub fn is_var_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Keeps watching the tenants file while alive.

@@ -37,7 +37,7 @@ use crate::graph::GraphService;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::reload::{self, Watcher};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Vars};
 use crate::server::{Shared, tenant_router};
 use crate::store::GraphStore;
 
@@ -52,16 +52,22 @@ pub struct Common {
 }
 
 /// What a tenant is opened with: a change in the tenants file reopens it.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// Never logged: `vars` may hold secrets.
+#[derive(Clone, Default, PartialEq)]
 struct Opened {
     own_code_cache: bool,
     /// `None`: the default tenant, which has none.
     quotas: Option<Quotas>,
+    vars: Vars,
 }
 
 impl Opened {
     fn declared(file: &TenantsFile, settings: &TenantSettings) -> Opened {
-        Opened { own_code_cache: settings.own_code_cache, quotas: Some(file.quotas(settings)) }
+        Opened {
+            own_code_cache: settings.own_code_cache,
+            quotas: Some(file.quotas(settings)),
+            vars: settings.vars.clone(),
+        }
     }
 }
 
@@ -102,7 +108,7 @@ impl Tenant {
         if let Some(quotas) = &opened.quotas {
             catalog = catalog.with_run_quota(RunQuota::new(quotas, Duration::from_millis(config.walker_slot_wait_ms)));
         }
-        let catalog = Arc::new(catalog);
+        let catalog = Arc::new(catalog.with_vars(opened.vars.clone()));
         let debounce = Duration::from_millis(config.reload_debounce_ms);
         let watcher = reload::watch_and_load(catalog.clone(), &walkers_dir, debounce).await?;
         let secret = config.token_secret.as_deref().filter(|secret| !secret.is_empty());
@@ -206,7 +212,8 @@ impl Tenants {
     }
 
     /// Serves the tenants `declared` names (and the default one): new ones are opened,
-    /// those whose quotas or code cache changed are opened again, hosts change at once.
+    /// those whose quotas, variables or code cache changed are opened again, hosts
+    /// change at once.
     /// A tenant removed or reopened stops being routed, and its sockets are closed with
     /// 1001 (clients reconnect, to the reopened tenant).
     async fn apply(&self, declared: TenantsFile) {
@@ -220,7 +227,7 @@ impl Tenants {
                 Some(tenant) if tenant.opened == opened => tenant.clone(),
                 _ => match Tenant::open(&self.common, name, opened).await {
                     Ok(tenant) => {
-                        tracing::info!(tenant = name, ?opened, "tenant opened");
+                        tracing::info!(tenant = name, "tenant opened");
                         Arc::new(tenant)
                     }
                     Err(err) => {

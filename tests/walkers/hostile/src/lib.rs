@@ -1,4 +1,5 @@
-//! Walkers that attack the sandbox, each in one way, and one that behaves.
+//! Walkers that attack the sandbox, each in one way, one that behaves, and one that
+//! reads its tenant's variables.
 
 use walker_sdk::{Context, Method, Result, Spec, Walker, export_walkers, json, walker};
 
@@ -223,7 +224,28 @@ impl Walker for Nap {
     }
 }
 
+walker! {
+    /// Reads tenant variable `name`; declares `greeting` and `api_key` only.
+    pub struct ReadVar { name: String }
+}
+impl Walker for ReadVar {
+    const NAME: &'static str = "read_var";
+    fn spec() -> Spec {
+        public().vars(["greeting", "api_key"])
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        use walker_sdk::config::{Error, get};
+        cx.report(match get(&self.name) {
+            Ok(value) => json!({"value": value}),
+            Err(Error::Denied(message)) => json!({"denied": message}),
+            Err(Error::Undefined(message)) => json!({"undefined": message}),
+        });
+        Ok(())
+    }
+}
+
 export_walkers!(
+    ReadVar,
     Nap,
     Spin,
     MemoryBomb,
