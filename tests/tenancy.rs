@@ -342,6 +342,35 @@ async fn a_tenants_backlog_waits_on_its_own_places_not_in_front_of_other_tenants
 }
 
 #[tokio::test]
+async fn a_tenant_over_its_deliveries_per_second_has_whole_notifications_dropped_and_counted() {
+    let quotas = "[tenants.alpha.quotas]\ndeliveries_per_second = 5\n[tenants.beta]\n";
+    let server = TestServer::start_tenants(quotas, &[]).await;
+    let mut members = Vec::new();
+    for _ in 0..4 {
+        members.push(server.connect_to(&tenant_ws(&server, "alpha", "?channel_id=room"), None).await.0);
+    }
+    // A burst of 10 deliveries: two notifications to the 4 members; the third would need
+    // 4 more and reaches nobody.
+    let (mut sender, _) = server.connect_to(&tenant_ws(&server, "alpha", ""), None).await;
+    for n in 0..3 {
+        sender.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"n": n}})).await;
+    }
+    sender.expect_nothing_queued().await;
+    for member in &mut members {
+        assert_eq!(member.recv().await, json!({"n": 0}));
+        assert_eq!(member.recv().await, json!({"n": 1}));
+        member.expect_nothing_queued().await;
+    }
+    let metrics = server.http.get(server.url("/t/alpha/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"walker_host_notifications_over_quota_total{tenant="alpha"} 4"#), "{metrics}");
+    // Beta's deliveries are its own.
+    let (mut beta_member, _) = server.connect_to(&tenant_ws(&server, "beta", "?channel_id=room"), None).await;
+    let (mut beta_sender, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
+    beta_sender.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"beta": true}})).await;
+    assert_eq!(beta_member.recv().await, json!({"beta": true}));
+}
+
+#[tokio::test]
 async fn changing_a_tenants_quotas_reopens_it_with_the_new_ones() {
     let server = TestServer::start_tenants(QUOTAS, &[]).await;
     let (mut beta, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
@@ -393,6 +422,7 @@ async fn a_tenants_file_that_is_not_valid_stops_the_start_with_a_clear_error() {
         ("[tenants.a]\nhosts = [\"x.test\"]\n[tenants.b]\nhosts = [\"x.test\"]\n", "claimed by tenants a and b"),
         ("[tenants.a]\nquota = 1\n", "unknown field `quota`"),
         ("[tenants.a.quotas]\nconcurrent_runs = 0\n", "concurrent_runs must be at least 1"),
+        ("[defaults]\ndeliveries_per_second = 0\n[tenants.a]\n", "deliveries_per_second must be at least 1"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tenants.toml"), file).unwrap();

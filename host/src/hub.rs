@@ -6,7 +6,7 @@
 //! whose outbox is full is cut off (see `outbox`) without slowing anyone else.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 
@@ -14,6 +14,7 @@ use crate::auth::parse_root;
 use crate::metrics::FanoutMetrics;
 use crate::outbox::Outbox;
 use crate::runtime::{Notifier, Target};
+use crate::tenancy::quotas::TokenBucket;
 
 /// One live WebSocket connection, as the hub sees it.
 pub struct Connection {
@@ -38,9 +39,17 @@ struct Registry {
 pub struct Hub {
     registry: RwLock<Registry>,
     pub fanout: FanoutMetrics,
+    /// Deliveries per second its tenant may make, when it has quotas.
+    delivery_quota: Option<Mutex<TokenBucket>>,
 }
 
 impl Hub {
+    /// A hub whose fan-out delivers at most `per_second` notifications a second (with a
+    /// burst of twice that); a notification over it reaches nobody.
+    pub fn with_delivery_quota(per_second: u32) -> Hub {
+        Hub { delivery_quota: Some(Mutex::new(TokenBucket::new(per_second))), ..Hub::default() }
+    }
+
     pub fn register(&self, connection: Arc<Connection>, root: &str) {
         let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
         let id = connection.client_id.clone();
@@ -73,39 +82,39 @@ impl Hub {
         self.registry.read().unwrap_or_else(|p| p.into_inner()).clients.len()
     }
 
-    /// Queues `payload` for another connection, counting the outcome.
-    fn deliver(&self, connection: &Connection, payload: &Utf8Bytes) {
-        let counter =
-            if connection.outbox.push(payload.clone()) { &self.fanout.delivered } else { &self.fanout.dropped };
-        counter.inc();
+    /// Queues `payload` for other connections, counting the outcomes: for all of them if
+    /// the delivery quota allows as many, else for none.
+    fn fan_out<'a>(&self, recipients: impl Iterator<Item = &'a Arc<Connection>> + Clone, payload: &Utf8Bytes) {
+        if let Some(quota) = &self.delivery_quota {
+            let count = recipients.clone().count();
+            if !quota.lock().unwrap_or_else(|p| p.into_inner()).take_many(count) {
+                self.fanout.over_quota.inc_by(count as u64);
+                return;
+            }
+        }
+        for connection in recipients {
+            let counter =
+                if connection.outbox.push(payload.clone()) { &self.fanout.delivered } else { &self.fanout.dropped };
+            counter.inc();
+        }
     }
 
     pub fn send_clients<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        for id in ids {
-            if let Some(connection) = registry.clients.get(id.as_ref()) {
-                self.deliver(connection, payload);
-            }
-        }
+        self.fan_out(ids.iter().filter_map(|id| registry.clients.get(id.as_ref())), payload);
     }
 
     /// Root ids in either wire form; malformed ones match nobody.
     pub fn send_users<S: AsRef<str>>(&self, roots: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        for root in roots.iter().filter_map(|root| parse_root(root.as_ref())) {
-            for connection in registry.users.get(&root).into_iter().flat_map(Members::values) {
-                self.deliver(connection, payload);
-            }
-        }
+        let members = roots.iter().filter_map(|root| registry.users.get(&parse_root(root.as_ref())?));
+        self.fan_out(members.flat_map(Members::values), payload);
     }
 
     pub fn send_channels<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        for id in ids {
-            for connection in registry.channels.get(id.as_ref()).into_iter().flat_map(Members::values) {
-                self.deliver(connection, payload);
-            }
-        }
+        let members = ids.iter().filter_map(|id| registry.channels.get(id.as_ref()));
+        self.fan_out(members.flat_map(Members::values), payload);
     }
 
     /// Asks every connection to close (server shutdown).

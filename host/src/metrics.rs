@@ -81,6 +81,8 @@ pub struct FanoutMetrics {
     pub delivered: IntCounter,
     /// Not queued: the connection was closing, or its queue was full (which closes it).
     pub dropped: IntCounter,
+    /// Not queued: the tenant's deliveries per second were used up.
+    pub over_quota: IntCounter,
 }
 
 impl Default for FanoutMetrics {
@@ -88,6 +90,10 @@ impl Default for FanoutMetrics {
         FanoutMetrics {
             delivered: counter("walker_host_notifications_delivered_total", "Notifications queued for a connection"),
             dropped: counter("walker_host_notifications_dropped_total", "Notifications not queued: closing or full"),
+            over_quota: counter(
+                "walker_host_notifications_over_quota_total",
+                "Notifications not queued: the tenant's deliveries per second were used up",
+            ),
         }
     }
 }
@@ -132,6 +138,7 @@ impl Metrics {
             Box::new(walkers.load_seconds.clone()),
             Box::new(fanout.delivered.clone()),
             Box::new(fanout.dropped.clone()),
+            Box::new(fanout.over_quota.clone()),
             Box::new(sessions.events.clone()),
             Box::new(sessions.slow_consumer_closes.clone()),
             Box::new(connections.clone()),

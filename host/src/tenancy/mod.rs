@@ -117,7 +117,10 @@ impl Tenant {
             secret => secret.map(str::to_string),
         };
         let tokens = Tokens::new(secret.as_deref(), &data_dir, Duration::from_secs(config.token_ttl_secs))?;
-        let hub = Arc::new(Hub::default());
+        let hub = Arc::new(match &opened.quotas {
+            Some(quotas) => Hub::with_delivery_quota(quotas.deliveries_per_second),
+            None => Hub::default(),
+        });
         let shared = Arc::new(Shared {
             tenant: Arc::from(name),
             config: config.clone(),

@@ -1,5 +1,6 @@
 //! What one declared tenant may take of the shared server: open connections, walker runs
-//! per second (a token bucket with a burst of twice the rate), and runs at once. The
+//! per second (a token bucket with a burst of twice the rate), runs at once, and
+//! notifications delivered per second (a bucket too, kept by its hub). The
 //! last is the fairness bound: by default a tenant runs at most one walker fewer than
 //! there are cores at a time, so however its walkers loop, a core stays free for other
 //! tenants and for socket I/O, and its backlog waits on its own semaphore, not in front
@@ -26,6 +27,10 @@ pub struct QuotaSettings {
     pub runs_per_second: Option<u32>,
     /// Walker runs at once; further runs wait (up to `--walker-slot-wait-ms`, then `busy`).
     pub concurrent_runs: Option<usize>,
+    /// Notifications queued for its connections per second (fan-out to other connections:
+    /// `user`, `channel` and `client` events and walkers' `notify_*`); a notification
+    /// that would exceed it is dropped for every recipient, and counted.
+    pub deliveries_per_second: Option<u32>,
 }
 
 /// A tenant's quotas in effect.
@@ -34,11 +39,13 @@ pub struct Quotas {
     pub connections: usize,
     pub runs_per_second: u32,
     pub concurrent_runs: usize,
+    pub deliveries_per_second: u32,
 }
 
 impl Quotas {
     pub const DEFAULT_CONNECTIONS: usize = 10_000;
     pub const DEFAULT_RUNS_PER_SECOND: u32 = 2_000;
+    pub const DEFAULT_DELIVERIES_PER_SECOND: u32 = 200_000;
 
     /// One run fewer than there are cores, and at least one.
     pub fn default_concurrent_runs() -> usize {
@@ -53,9 +60,12 @@ impl Quotas {
                 .unwrap_or(Self::DEFAULT_RUNS_PER_SECOND),
             concurrent_runs: (tenant.concurrent_runs.or(defaults.concurrent_runs))
                 .unwrap_or_else(Self::default_concurrent_runs),
+            deliveries_per_second: (tenant.deliveries_per_second.or(defaults.deliveries_per_second))
+                .unwrap_or(Self::DEFAULT_DELIVERIES_PER_SECOND),
         };
         anyhow::ensure!(quotas.runs_per_second > 0, "runs_per_second must be at least 1");
         anyhow::ensure!(quotas.concurrent_runs > 0, "concurrent_runs must be at least 1");
+        anyhow::ensure!(quotas.deliveries_per_second > 0, "deliveries_per_second must be at least 1");
         Ok(quotas)
     }
 }
@@ -118,27 +128,32 @@ impl RunQuota {
 }
 
 /// `rate` tokens a second, up to a burst of twice that.
-struct TokenBucket {
+pub struct TokenBucket {
     rate: f64,
     tokens: f64,
     refilled: Instant,
 }
 
 impl TokenBucket {
-    fn new(rate: u32) -> Self {
+    pub fn new(rate: u32) -> Self {
         let rate = f64::from(rate);
         TokenBucket { rate, tokens: 2.0 * rate, refilled: Instant::now() }
     }
 
     fn take(&mut self) -> bool {
+        self.take_many(1)
+    }
+
+    /// Takes `count` tokens if there are as many, else none.
+    pub fn take_many(&mut self, count: usize) -> bool {
         let now = Instant::now();
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(2.0 * self.rate);
         self.refilled = now;
-        if self.tokens < 1.0 {
+        if self.tokens < count as f64 {
             return false;
         }
-        self.tokens -= 1.0;
+        self.tokens -= count as f64;
         true
     }
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Noisy neighbour: tenant `victim`'s walker round trips (one connection, closed loop)
+# alone, then while tenant `noisy`, in turn:
+#   spin     runs `spin` (loops until its 1 s time limit) from 32 connections;
+#   memory   runs `memory_bomb` (allocates up to the memory cap) from 32 connections;
+#   fanout   floods channel events to its own 1 000 sockets;
+#   connect  opens 2 000 connections at a time, over and over.
+# Both tenants have the default quotas, except the victim's runs per second. Prints one loadgen row per measurement, then the
+# victim's p99 under each attack as a ratio to its baseline from the same run.
+# Needs the test walkers: scripts/build-walkers.sh --with-tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=$(mktemp -d /tmp/bench-noisy.XXXXXX)
+PORT=8015
+BASE=http://127.0.0.1:$PORT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+ulimit -n 65536 2>/dev/null || true
+cargo build --release --quiet -p walker-host -p loadgen
+mkdir -p "$WORK/walkers/victim" "$WORK/walkers/noisy"
+cp walkers/chat.wasm "$WORK/walkers/victim/"
+cp walkers/chat.wasm target/test-walkers/hostile.wasm "$WORK/walkers/noisy/"
+# The victim's runs per second are not what is measured: its quota is out of the way.
+printf '[tenants.victim.quotas]\nruns_per_second = 1000000\n[tenants.noisy]\n' >"$WORK/tenants.toml"
+target/release/walker-host --listen 127.0.0.1:$PORT --walkers-dir "$WORK/walkers" --data-dir "$WORK/data" \
+  --tenants-file "$WORK/tenants.toml" --walker-time-ms 1000 >"$WORK/server.log" 2>&1 &
+PID=$!
+for tenant in victim noisy; do
+  until curl -fsS "$BASE/t/$tenant/readyz" >/dev/null 2>&1; do sleep 0.05; done
+done
+
+SECS=${SECS:-10}
+loadgen() { target/release/loadgen --server-pid "$PID" "$@"; }
+victim() {
+  loadgen --base "$BASE/t/victim" --label "victim, $1" --max-secs "$SECS" --json \
+    walker-rtt --connections 1 --requests 10000000 | tee -a "$WORK/victim.jsonl"
+}
+
+# attack <name> <command…>: runs the command against tenant noisy in a loop while the
+# victim is measured, then stops it.
+attack() {
+  local name=$1
+  shift
+  (while true; do "$@" >/dev/null 2>&1 || true; done) &
+  local attacker=$!
+  sleep 1
+  victim "$name"
+  kill "$attacker" 2>/dev/null || true
+  pkill -P "$attacker" 2>/dev/null || true
+  wait "$attacker" 2>/dev/null || true
+  sleep 1
+}
+
+NOISY=(loadgen --base "$BASE/t/noisy" --max-secs $((SECS + 5)))
+victim "alone"
+attack spin "${NOISY[@]}" walker-rtt --connections 32 --requests 10000000 --walker spin
+attack memory "${NOISY[@]}" walker-rtt --connections 32 --requests 10000000 --walker memory_bomb
+attack fanout "${NOISY[@]}" fanout --subscribers 1000 --messages 10000000 --via client
+attack connect "${NOISY[@]}" idle --connections 2000
+
+python3 - "$WORK/victim.jsonl" <<'EOF'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+base = rows[0]["p99_us"]
+print(f"\nvictim p99 alone: {base} µs")
+for row in rows[1:]:
+    print(f"{row['label']:>24}: p99 {row['p99_us']} µs = {row['p99_us'] / base:.2f}x alone, "
+          f"p50 {row['p50_us']} µs, {row['per_second']:.0f} calls/s, {row['errors']} failed")
+EOF
