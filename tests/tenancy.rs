@@ -371,6 +371,31 @@ async fn a_tenant_over_its_deliveries_per_second_has_whole_notifications_dropped
 }
 
 #[tokio::test]
+async fn a_tenants_client_events_over_its_rate_are_read_later_not_dropped() {
+    let quotas = "[tenants.alpha.quotas]\nevents_per_second = 50\n[tenants.beta]\n";
+    let server = TestServer::start_tenants(quotas, &[]).await;
+    let (mut flooding, _) = server.connect_to(&tenant_ws(&server, "alpha", ""), None).await;
+    // 150 events: a burst of 100, then 50 a second. Every one is answered, in order,
+    // and the last no sooner than the pace allows (a lower bound: a slow machine only
+    // makes it later).
+    let started = std::time::Instant::now();
+    for n in 0..150 {
+        flooding.send(json!({"type": "walker", "walker": "public_event", "context": {"val": n}, "response": true})).await;
+    }
+    // Meanwhile beta's connection is read at once: its reply comes before alpha's last.
+    let (mut beta, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
+    let reply = beta.call(json!({"type": "walker", "walker": "public_event", "context": {"val": -1}, "response": true})).await;
+    assert_eq!(reply["status"], 200, "{reply}");
+    let beta_answered = started.elapsed();
+    for n in 0..150 {
+        assert_eq!(flooding.recv().await["reports"], json!([{"val": n}]));
+    }
+    let alpha_answered = started.elapsed();
+    assert!(alpha_answered >= Duration::from_millis(900), "paced: {alpha_answered:?}");
+    assert!(beta_answered < alpha_answered, "beta {beta_answered:?}, alpha {alpha_answered:?}");
+}
+
+#[tokio::test]
 async fn changing_a_tenants_quotas_reopens_it_with_the_new_ones() {
     let server = TestServer::start_tenants(QUOTAS, &[]).await;
     let (mut beta, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
@@ -423,6 +448,7 @@ async fn a_tenants_file_that_is_not_valid_stops_the_start_with_a_clear_error() {
         ("[tenants.a]\nquota = 1\n", "unknown field `quota`"),
         ("[tenants.a.quotas]\nconcurrent_runs = 0\n", "concurrent_runs must be at least 1"),
         ("[defaults]\ndeliveries_per_second = 0\n[tenants.a]\n", "deliveries_per_second must be at least 1"),
+        ("[tenants.a.quotas]\nevents_per_second = 0\n", "events_per_second must be at least 1"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tenants.toml"), file).unwrap();

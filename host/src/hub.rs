@@ -82,16 +82,20 @@ impl Hub {
         self.registry.read().unwrap_or_else(|p| p.into_inner()).clients.len()
     }
 
-    /// Queues `payload` for other connections, counting the outcomes: for all of them if
-    /// the delivery quota allows as many, else for none.
-    fn fan_out<'a>(&self, recipients: impl Iterator<Item = &'a Arc<Connection>> + Clone, payload: &Utf8Bytes) {
-        if let Some(quota) = &self.delivery_quota {
-            let count = recipients.clone().count();
-            if !quota.lock().unwrap_or_else(|p| p.into_inner()).take_many(count) {
-                self.fanout.over_quota.inc_by(count as u64);
-                return;
-            }
+    /// Whether the delivery quota allows `count()` more deliveries (counted only when
+    /// there is a quota); if not, they are counted as over the quota.
+    fn admit(&self, count: impl FnOnce() -> usize) -> bool {
+        let Some(quota) = &self.delivery_quota else { return true };
+        let count = count();
+        let admitted = quota.lock().unwrap_or_else(|p| p.into_inner()).take_many(count);
+        if !admitted {
+            self.fanout.over_quota.inc_by(count as u64);
         }
+        admitted
+    }
+
+    /// Queues `payload` for other connections, counting the outcomes.
+    fn deliver<'a>(&self, recipients: impl Iterator<Item = &'a Arc<Connection>>, payload: &Utf8Bytes) {
         for connection in recipients {
             let counter =
                 if connection.outbox.push(payload.clone()) { &self.fanout.delivered } else { &self.fanout.dropped };
@@ -99,22 +103,30 @@ impl Hub {
         }
     }
 
+    /// Sends to every member of `groups`, or to none if the quota does not allow as many.
+    fn deliver_to_groups<'a>(&self, groups: impl Iterator<Item = &'a Members> + Clone, payload: &Utf8Bytes) {
+        if self.admit(|| groups.clone().map(Members::len).sum()) {
+            self.deliver(groups.flat_map(Members::values), payload);
+        }
+    }
+
     pub fn send_clients<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        self.fan_out(ids.iter().filter_map(|id| registry.clients.get(id.as_ref())), payload);
+        let recipients = ids.iter().filter_map(|id| registry.clients.get(id.as_ref()));
+        if self.admit(|| recipients.clone().count()) {
+            self.deliver(recipients, payload);
+        }
     }
 
     /// Root ids in either wire form; malformed ones match nobody.
     pub fn send_users<S: AsRef<str>>(&self, roots: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        let members = roots.iter().filter_map(|root| registry.users.get(&parse_root(root.as_ref())?));
-        self.fan_out(members.flat_map(Members::values), payload);
+        self.deliver_to_groups(roots.iter().filter_map(|root| registry.users.get(&parse_root(root.as_ref())?)), payload);
     }
 
     pub fn send_channels<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        let members = ids.iter().filter_map(|id| registry.channels.get(id.as_ref()));
-        self.fan_out(members.flat_map(Members::values), payload);
+        self.deliver_to_groups(ids.iter().filter_map(|id| registry.channels.get(id.as_ref())), payload);
     }
 
     /// Asks every connection to close (server shutdown).

@@ -27,7 +27,7 @@ use crate::graph::EntryError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::runtime::{FieldError, Runtime};
-use crate::tenancy::quotas::ConnectionQuota;
+use crate::tenancy::quotas::{ConnectionQuota, EventPace};
 use crate::tenancy::{self, Common, Tenants};
 use crate::{rest, ws};
 
@@ -49,6 +49,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The tenant's quota of open WebSocket connections, when it has quotas.
     pub connections: Option<ConnectionQuota>,
+    /// The pace of the tenant's client events, when it has quotas.
+    pub events: Option<EventPace>,
     /// WebSocket sessions, until their close handshake ends: shutdown waits for them.
     pub sessions: TaskTracker,
 }

@@ -26,7 +26,7 @@ use tower::ServiceExt as _;
 use tracing::Instrument as _;
 
 pub use file::{DEFAULT_TENANT, TenantSettings, TenantsFile};
-use quotas::{ConnectionQuota, Quotas, RunQuota};
+use quotas::{ConnectionQuota, EventPace, Quotas, RunQuota};
 
 use crate::accounts::Accounts;
 use crate::auth::Tokens;
@@ -130,6 +130,7 @@ impl Tenant {
             hub,
             tokens,
             connections: opened.quotas.map(|quotas| ConnectionQuota::new(quotas.connections)),
+            events: opened.quotas.map(|quotas| EventPace::new(quotas.events_per_second)),
             sessions: common.sessions.clone(),
         });
         let router = tenant_router(shared.clone(), common.cors.clone());

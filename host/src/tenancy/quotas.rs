@@ -1,6 +1,7 @@
 //! What one declared tenant may take of the shared server: open connections, walker runs
-//! per second (a token bucket with a burst of twice the rate), runs at once, and
-//! notifications delivered per second (a bucket too, kept by its hub). The
+//! per second (a token bucket with a burst of twice the rate), runs at once, client
+//! events read per second (by slowing its readers down), and notifications delivered
+//! per second (a bucket too, kept by its hub). The
 //! last is the fairness bound: by default a tenant runs at most one walker fewer than
 //! there are cores at a time, so however its walkers loop, a core stays free for other
 //! tenants and for socket I/O, and its backlog waits on its own semaphore, not in front
@@ -27,6 +28,10 @@ pub struct QuotaSettings {
     pub runs_per_second: Option<u32>,
     /// Walker runs at once; further runs wait (up to `--walker-slot-wait-ms`, then `busy`).
     pub concurrent_runs: Option<usize>,
+    /// WebSocket client events read per second from all its connections together; over
+    /// it, its connections are read more slowly (TCP pushes back on the senders), so a
+    /// flood costs the server no more than this rate.
+    pub events_per_second: Option<u32>,
     /// Notifications queued for its connections per second (fan-out to other connections:
     /// `user`, `channel` and `client` events and walkers' `notify_*`); a notification
     /// that would exceed it is dropped for every recipient, and counted.
@@ -39,12 +44,14 @@ pub struct Quotas {
     pub connections: usize,
     pub runs_per_second: u32,
     pub concurrent_runs: usize,
+    pub events_per_second: u32,
     pub deliveries_per_second: u32,
 }
 
 impl Quotas {
     pub const DEFAULT_CONNECTIONS: usize = 10_000;
     pub const DEFAULT_RUNS_PER_SECOND: u32 = 2_000;
+    pub const DEFAULT_EVENTS_PER_SECOND: u32 = 10_000;
     pub const DEFAULT_DELIVERIES_PER_SECOND: u32 = 200_000;
 
     /// One run fewer than there are cores, and at least one.
@@ -60,11 +67,14 @@ impl Quotas {
                 .unwrap_or(Self::DEFAULT_RUNS_PER_SECOND),
             concurrent_runs: (tenant.concurrent_runs.or(defaults.concurrent_runs))
                 .unwrap_or_else(Self::default_concurrent_runs),
+            events_per_second: (tenant.events_per_second.or(defaults.events_per_second))
+                .unwrap_or(Self::DEFAULT_EVENTS_PER_SECOND),
             deliveries_per_second: (tenant.deliveries_per_second.or(defaults.deliveries_per_second))
                 .unwrap_or(Self::DEFAULT_DELIVERIES_PER_SECOND),
         };
         anyhow::ensure!(quotas.runs_per_second > 0, "runs_per_second must be at least 1");
         anyhow::ensure!(quotas.concurrent_runs > 0, "concurrent_runs must be at least 1");
+        anyhow::ensure!(quotas.events_per_second > 0, "events_per_second must be at least 1");
         anyhow::ensure!(quotas.deliveries_per_second > 0, "deliveries_per_second must be at least 1");
         Ok(quotas)
     }
@@ -127,6 +137,21 @@ impl RunQuota {
     }
 }
 
+/// Paces a tenant's client events: each event read takes a token, and once they run out
+/// the reader waits for the tokens it is owed before reading the next.
+pub struct EventPace(std::sync::Mutex<TokenBucket>);
+
+impl EventPace {
+    pub fn new(per_second: u32) -> Self {
+        EventPace(std::sync::Mutex::new(TokenBucket::new(per_second)))
+    }
+
+    /// Counts one event; how long to wait before reading another, if at all.
+    pub fn after_event(&self) -> Option<Duration> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take_owing()
+    }
+}
+
 /// `rate` tokens a second, up to a burst of twice that.
 pub struct TokenBucket {
     rate: f64,
@@ -144,12 +169,23 @@ impl TokenBucket {
         self.take_many(1)
     }
 
-    /// Takes `count` tokens if there are as many, else none.
-    pub fn take_many(&mut self, count: usize) -> bool {
+    /// Takes a token even when there is none, and says how long until the debt is paid.
+    fn take_owing(&mut self) -> Option<Duration> {
+        self.refill();
+        self.tokens -= 1.0;
+        (self.tokens < 0.0).then(|| Duration::from_secs_f64(-self.tokens / self.rate))
+    }
+
+    fn refill(&mut self) {
         let now = Instant::now();
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(2.0 * self.rate);
         self.refilled = now;
+    }
+
+    /// Takes `count` tokens if there are as many, else none.
+    pub fn take_many(&mut self, count: usize) -> bool {
+        self.refill();
         if self.tokens < count as f64 {
             return false;
         }

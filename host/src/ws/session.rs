@@ -26,6 +26,7 @@ use crate::hub::Connection;
 use crate::outbox::Outbox;
 use crate::runtime::{Caller, Method, Transport};
 use crate::server::{NodeAccess, Shared, check_node};
+use crate::tenancy::quotas::EventPace;
 
 /// Frames sent to the socket per flush, at most: fairness between fan-out and the rest.
 const WRITE_BATCH: usize = 64;
@@ -68,6 +69,10 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
     let silence = tokio::time::sleep_until(last_heard + silence_limit);
     tokio::pin!(silence);
     let mut running: Option<Running> = None;
+    // Over its tenant's events per second, the connection is not read until this passes.
+    let paused = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(paused);
+    let mut pausing = false;
     let mut client_closed = false;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {
@@ -86,9 +91,14 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
                 }
             }
             // One event at a time, and none while the client has not read its own replies.
-            message = stream.next(), if running.is_none() && !outbox.own_backlog() => {
+            () = &mut paused, if pausing => pausing = false,
+            message = stream.next(), if running.is_none() && !outbox.own_backlog() && !pausing => {
                 outbox.quiesce();
                 last_heard = Instant::now();
+                if let Some(wait) = session.shared.events.as_ref().and_then(EventPace::after_event) {
+                    paused.as_mut().reset(last_heard + wait);
+                    pausing = true;
+                }
                 match message {
                     Some(Ok(Message::Text(text))) => running = session.handle_text(&text),
                     Some(Ok(Message::Binary(_))) => session.send(frames::problem(
