@@ -152,8 +152,8 @@ pub struct Tenants {
     table: ArcSwap<Table>,
     /// Serializes changes, each built on the table before it.
     changes: tokio::sync::Mutex<()>,
-    /// Keeps the tenants file watched.
-    _file_watcher: std::sync::Mutex<Option<file::FileWatcher>>,
+    /// Keeps the tenants file watched; set once the tenants exist.
+    file_watcher: std::sync::Mutex<Option<file::FileWatcher>>,
 }
 
 impl Tenants {
@@ -176,12 +176,12 @@ impl Tenants {
             common,
             table: ArcSwap::from_pointee(table),
             changes: Default::default(),
-            _file_watcher: Default::default(),
+            file_watcher: Default::default(),
         });
         if let Some(path) = tenants.common.config.tenants_file.clone() {
             let debounce = Duration::from_millis(tenants.common.config.reload_debounce_ms);
             let (watcher, mut changed) = file::watch(&path, debounce)?;
-            *tenants._file_watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+            *tenants.file_watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
             let weak = Arc::downgrade(&tenants);
             tokio::spawn(async move {
                 while changed.recv().await.is_some() {
@@ -216,10 +216,9 @@ impl Tenants {
     }
 
     /// Serves the tenants `declared` names (and the default one): new ones are opened,
-    /// those whose quotas, variables or code cache changed are opened again, hosts
-    /// change at once.
-    /// A tenant removed or reopened stops being routed, and its sockets are closed with
-    /// 1001 (clients reconnect, to the reopened tenant).
+    /// those whose quotas, variables or code cache changed are opened again, hosts change
+    /// at once. A tenant removed or reopened stops being routed, and its sockets are
+    /// closed with 1001 (clients reconnect, to the reopened tenant).
     async fn apply(&self, declared: TenantsFile) {
         let _change = self.changes.lock().await;
         let current = self.table.load_full();
