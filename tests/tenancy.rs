@@ -107,9 +107,9 @@ async fn accounts_and_tokens_are_isolated(server: &TestServer) {
     assert_eq!(server.post("/t/alpha/walker/send_chat_to_user", chat.clone(), Some(alpha_token)).await.0, 200);
     assert_eq!(server.post("/t/beta/walker/send_chat_to_user", chat.clone(), Some(alpha_token)).await.0, 401);
     assert_eq!(server.post("/walker/send_chat_to_user", chat, Some(alpha_token)).await.0, 401);
-    let (_, hello) = server.connect_to(&tenant_ws(&server, "beta", &format!("?auth={alpha_token}")), None).await;
+    let (_, hello) = server.connect_to(&tenant_ws(server, "beta", &format!("?auth={alpha_token}")), None).await;
     assert_eq!(hello["data"]["root_id"], "n::000000000000000000000001");
-    let (_, hello) = server.connect_to(&tenant_ws(&server, "alpha", &format!("?auth={alpha_token}")), None).await;
+    let (_, hello) = server.connect_to(&tenant_ws(server, "alpha", &format!("?auth={alpha_token}")), None).await;
     assert_eq!(hello["data"]["root_id"], format!("n::{}", alpha["user"]["root_id"].as_str().unwrap()));
 }
 
@@ -179,8 +179,8 @@ async fn graph_data_belongs_to_one_tenant_on_postgres() {
 }
 
 async fn graph_data_is_isolated(server: &TestServer) {
-    let (alpha_token, _) = user_in(&server, "alpha", "a@example.com").await;
-    let (beta_token, _) = user_in(&server, "beta", "b@example.com").await;
+    let (alpha_token, _) = user_in(server, "alpha", "a@example.com").await;
+    let (beta_token, _) = user_in(server, "beta", "b@example.com").await;
     let (status, made) = server.post("/t/alpha/walker/make_item", json!({"name": "secret"}), Some(&alpha_token)).await;
     assert_eq!(status, 200, "{made}");
     let node = made["reports"][0]["id"].as_str().unwrap();
@@ -191,7 +191,7 @@ async fn graph_data_is_isolated(server: &TestServer) {
         (status, body),
         (403, json!({"detail": {"error": format!("You don't have access on target entry {node}!")}}))
     );
-    let (mut beta, _) = server.connect_to(&tenant_ws(&server, "beta", &format!("?auth={beta_token}")), None).await;
+    let (mut beta, _) = server.connect_to(&tenant_ws(server, "beta", &format!("?auth={beta_token}")), None).await;
     let mut event = walker_event("ws_item", json!({}));
     event["node"] = json!(node);
     assert_eq!(beta.call(event).await["error"], format!("You don't have access on target entry {node}!"));
@@ -380,11 +380,14 @@ async fn a_tenants_client_events_over_its_rate_are_read_later_not_dropped() {
     // makes it later).
     let started = std::time::Instant::now();
     for n in 0..150 {
-        flooding.send(json!({"type": "walker", "walker": "public_event", "context": {"val": n}, "response": true})).await;
+        flooding
+            .send(json!({"type": "walker", "walker": "public_event", "context": {"val": n}, "response": true}))
+            .await;
     }
     // Meanwhile beta's connection is read at once: its reply comes before alpha's last.
     let (mut beta, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
-    let reply = beta.call(json!({"type": "walker", "walker": "public_event", "context": {"val": -1}, "response": true})).await;
+    let reply =
+        beta.call(json!({"type": "walker", "walker": "public_event", "context": {"val": -1}, "response": true})).await;
     assert_eq!(reply["status"], 200, "{reply}");
     let beta_answered = started.elapsed();
     for n in 0..150 {
@@ -437,6 +440,47 @@ async fn walkers_read_the_variables_of_their_tenant_that_they_declare_and_no_oth
     // An edited value is read once the tenant is reopened with it.
     rewrite(server, &VARS.replace("hello from alpha", "hello again"));
     wait_for(|| async { read_var("/t/alpha", "greeting").await == json!({"value": "hello again"}) }).await;
+}
+
+#[tokio::test]
+async fn export_and_import_move_one_tenants_data() {
+    let server = two_tenants().await;
+    user_in(&server, "alpha", "only-in-alpha@example.com").await;
+    server.user("only-in-default@example.com").await;
+    let (walkers, data) = server.stop().await;
+    let data_dir = data.path().to_str().unwrap().to_string();
+    let data_dir = data_dir.as_str();
+    let alpha = binary(&["export", "--data-dir", data_dir, "--tenant", "alpha"], b"");
+    let alpha = String::from_utf8(alpha.stdout).unwrap();
+    assert!(alpha.contains("only-in-alpha@example.com") && !alpha.contains("only-in-default"), "{alpha}");
+    // Into beta: alpha's user can then sign in there.
+    let imported = binary(&["import", "--data-dir", data_dir, "--tenant", "beta"], alpha.as_bytes());
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let server = TestServer::start_in(walkers, data, |config| {
+        config.tenants_file = Some(config.data_dir.join("tenants.toml"));
+    })
+    .await;
+    let credentials = json!({"email": "only-in-alpha@example.com", "password": "correct horse"});
+    assert_eq!(server.post("/t/beta/user/login", credentials, None).await.0, 200);
+    // A name that is not a tenant name is refused, naming the problem.
+    let refused = binary(&["export", "--data-dir", data_dir, "--tenant", "../x"], b"");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a DNS label"));
+}
+
+/// Runs the `walker-host` binary with `input` on its standard input.
+fn binary(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_walker-host"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 #[tokio::test]

@@ -242,13 +242,20 @@ pub struct Config {
 pub enum Command {
     /// Write every account, node, edge and grant of the configured store to standard
     /// output, as JSON lines.
-    Export,
+    Export {
+        /// A declared tenant's store instead of the default tenant's.
+        #[arg(long, value_name = "NAME")]
+        tenant: Option<String>,
+    },
     /// Read `export`'s JSON lines from standard input into the configured store.
     Import {
         /// Read a jac-cloud deployment instead: a directory with its MongoDB `user`,
         /// `node` and `edge` collections as `mongoexport` writes them (`user.json`…).
         #[arg(long, value_name = "DIR")]
         from_jac_cloud: Option<PathBuf>,
+        /// A declared tenant's store instead of the default tenant's.
+        #[arg(long, value_name = "NAME")]
+        tenant: Option<String>,
     },
 }
 

@@ -121,7 +121,10 @@ impl Hub {
     /// Root ids in either wire form; malformed ones match nobody.
     pub fn send_users<S: AsRef<str>>(&self, roots: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        self.deliver_to_groups(roots.iter().filter_map(|root| registry.users.get(&parse_root(root.as_ref())?)), payload);
+        self.deliver_to_groups(
+            roots.iter().filter_map(|root| registry.users.get(&parse_root(root.as_ref())?)),
+            payload,
+        );
     }
 
     pub fn send_channels<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {

@@ -4,6 +4,7 @@ use tracing_subscriber::EnvFilter;
 use walker_host::config::{Command, Config};
 use walker_host::server::Server;
 use walker_host::store::{self, portable};
+use walker_host::tenancy;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -25,19 +26,24 @@ async fn main() -> anyhow::Result<()> {
     server.serve(listener, shutdown_signal()).await
 }
 
-/// `export` or `import`, on the store the flags select.
+/// `export` or `import`, on the store the flags (and `--tenant`) select.
 async fn move_data(command: &Command, config: &Config) -> anyhow::Result<()> {
-    let store = store::open(&config.store()).await?;
+    let (Command::Export { tenant } | Command::Import { tenant, .. }) = command;
+    let (data_dir, schema) = tenancy::data_location(config, tenant.as_deref().unwrap_or(tenancy::DEFAULT_TENANT))?;
+    let mut store_config = config.store();
+    store_config.data_dir = &data_dir;
+    store_config.schema = schema.as_deref();
+    let store = store::open(&store_config).await?;
     match command {
-        Command::Export => {
+        Command::Export { .. } => {
             let rows = portable::export_to(&*store, std::io::BufWriter::new(std::io::stdout())).await?;
             tracing::info!(rows, "exported");
         }
-        Command::Import { from_jac_cloud: None } => {
+        Command::Import { from_jac_cloud: None, .. } => {
             let rows = portable::import_from(&*store, std::io::stdin().lock()).await?;
             tracing::info!(rows, "imported");
         }
-        Command::Import { from_jac_cloud: Some(dir) } => {
+        Command::Import { from_jac_cloud: Some(dir), .. } => {
             let rows = portable::import_rows(&*store, store::jac_cloud::read_export(dir)?).await?;
             tracing::info!(rows, "imported from jac-cloud");
         }

@@ -208,6 +208,8 @@ impl Runtime {
     /// one of the same caller when the walker allows reuse. `context` must be the output
     /// of `WalkerSpec::validate` for that walker. The reply is returned only once the
     /// writes are committed.
+    // One run's inputs, each from a different owner: bundling them would only move the list.
+    #[allow(clippy::too_many_arguments)]
     pub async fn run(
         &self,
         component: &LoadedComponent,

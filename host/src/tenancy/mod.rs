@@ -85,12 +85,9 @@ impl Tenant {
     /// Opens a tenant's store and starts loading its walkers.
     async fn open(common: &Common, name: &str, opened: Opened) -> anyhow::Result<Tenant> {
         let config = &common.config;
-        let (walkers_dir, data_dir, schema) = if name == DEFAULT_TENANT {
-            (config.walkers_dir.clone(), config.data_dir.clone(), None)
-        } else {
-            let schema = format!("tenant_{}", name.replace('-', "_"));
-            (config.walkers_dir.join(name), config.data_dir.join("tenants").join(name), Some(schema))
-        };
+        let (data_dir, schema) = data_location(config, name)?;
+        let walkers_dir =
+            if name == DEFAULT_TENANT { config.walkers_dir.clone() } else { config.walkers_dir.join(name) };
         for dir in [&walkers_dir, &data_dir] {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -136,6 +133,17 @@ impl Tenant {
         let router = tenant_router(shared.clone(), common.cors.clone());
         Ok(Tenant { router, shared, opened, _watcher: watcher })
     }
+}
+
+/// Where tenant `name` keeps its data: its directory (SQLite, token key, own code cache)
+/// and, on PostgreSQL, its schema (`None`: the connection's default, for the default
+/// tenant).
+pub fn data_location(config: &Config, name: &str) -> anyhow::Result<(std::path::PathBuf, Option<String>)> {
+    if name == DEFAULT_TENANT {
+        return Ok((config.data_dir.clone(), None));
+    }
+    anyhow::ensure!(file::is_dns_label(name), "tenant name {name:?} is not a DNS label ([a-z0-9-], at most 63)");
+    Ok((config.data_dir.join("tenants").join(name), Some(format!("tenant_{}", name.replace('-', "_")))))
 }
 
 /// The tenants served now, swapped whole when the tenants file changes.
