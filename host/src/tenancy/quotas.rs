@@ -1,11 +1,12 @@
 //! What one declared tenant may take of the shared server: open connections, walker runs
-//! per second (a token bucket with a burst of twice the rate), runs at once, client
-//! events read per second (by slowing its readers down), and notifications delivered
-//! per second (a bucket too, kept by its hub). The
-//! last is the fairness bound: by default a tenant runs at most one walker fewer than
-//! there are cores at a time, so however its walkers loop, a core stays free for other
-//! tenants and for socket I/O, and its backlog waits on its own semaphore, not in front
-//! of anyone else's runs. The default tenant has no quotas.
+//! per second (a token bucket with a burst of twice the rate), runs at once, client events
+//! read per second (by reading its sockets more slowly), and notifications delivered per
+//! second (a bucket its hub keeps). The default tenant has no quotas.
+//!
+//! Runs at once is the fairness bound: by default a tenant runs at most one walker fewer
+//! than there are cores, so however its walkers loop, a core stays free for other tenants
+//! and for socket I/O, and its backlog waits on its own semaphore, not in front of anyone
+//! else's runs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
