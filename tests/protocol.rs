@@ -519,6 +519,20 @@ async fn shutdown_closes_websockets_with_1001() {
 }
 
 #[tokio::test]
+async fn shutdown_lets_a_running_walker_finish_and_reply_before_closing() {
+    let server = TestServer::start().await;
+    let (mut client, _) = server.connect("").await;
+    client.send(json!({"type": "walker", "walker": "nap", "context": {"ms": 200}, "response": true})).await;
+    // The run is under way when the server is told to stop.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(client.recv().await, json!({"status": 200, "reports": [200]}));
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1001);
+    stopping.await.unwrap();
+}
+
+#[tokio::test]
 async fn a_configured_token_secret_and_lifetime_are_used() {
     let server = TestServer::start_with(|config| {
         config.token_secret = Some("configured secret".into());

@@ -132,7 +132,16 @@ impl Hub {
         self.deliver_to_groups(ids.iter().filter_map(|id| registry.channels.get(id.as_ref())), payload);
     }
 
-    /// Asks every connection to close (server shutdown).
+    /// Asks every connection to finish the event it is handling, send its reply, then
+    /// close with 1001 (server shutdown).
+    pub fn drain_all(&self) {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        for connection in registry.clients.values() {
+            connection.outbox.drain();
+        }
+    }
+
+    /// Asks every connection to close at once.
     pub fn close_all(&self, code: u16) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
         for connection in registry.clients.values() {

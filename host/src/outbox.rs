@@ -32,6 +32,9 @@ pub struct Outbox {
     waker: AtomicWaker,
     /// Cancelled when the connection must close; `close_code` says why.
     closed: CancellationToken,
+    /// Cancelled when the server stops: the session reads no further event, finishes
+    /// the one it runs, sends what is queued, then closes with 1001.
+    draining: CancellationToken,
     close_code: AtomicU16,
 }
 
@@ -71,6 +74,7 @@ impl Outbox {
             max_bytes,
             waker: AtomicWaker::new(),
             closed: CancellationToken::new(),
+            draining: CancellationToken::new(),
             close_code: AtomicU16::new(0),
         }
     }
@@ -128,17 +132,17 @@ impl Outbox {
     /// Waits for frames and moves up to `max` of them into `batch`.
     pub async fn next_batch(&self, batch: &mut Vec<Utf8Bytes>, max: usize) {
         poll_fn(|cx| {
-            if self.drain(batch, max) {
+            if self.take_batch(batch, max) {
                 return Poll::Ready(());
             }
             self.waker.register(cx.waker());
             // A push between the check and the registration must not be missed.
-            if self.drain(batch, max) { Poll::Ready(()) } else { Poll::Pending }
+            if self.take_batch(batch, max) { Poll::Ready(()) } else { Poll::Pending }
         })
         .await
     }
 
-    fn drain(&self, batch: &mut Vec<Utf8Bytes>, max: usize) -> bool {
+    fn take_batch(&self, batch: &mut Vec<Utf8Bytes>, max: usize) -> bool {
         let mut queue = self.lock();
         let Queue { frames, others, own } = &mut *queue;
         let count = frames.len().min(max);
@@ -161,6 +165,20 @@ impl Outbox {
 
     pub fn closed(&self) -> &CancellationToken {
         &self.closed
+    }
+
+    /// Asks the connection to finish what it is doing, then close (server shutdown).
+    pub fn drain(&self) {
+        self.draining.cancel();
+    }
+
+    pub fn draining(&self) -> &CancellationToken {
+        &self.draining
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.lock().frames.is_empty()
     }
 
     /// Why the connection was asked to close, if it was.

@@ -1,8 +1,9 @@
 //! The server: its tenants (see `tenancy`), each tenant's routes and state, and
 //! graceful shutdown.
 //!
-//! Shutdown: stop accepting, close every WebSocket with 1001 so clients reconnect
-//! elsewhere, give sessions a moment to send their close frames, then return.
+//! Shutdown: stop accepting; every WebSocket stops reading events, finishes the walker it
+//! is running (up to its time limit) and sends its reply, then closes with 1001 so
+//! clients reconnect elsewhere; in-flight HTTP requests finish; then return.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,7 +23,6 @@ use crate::accounts::Accounts;
 use crate::auth::{Identity, Tokens};
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::frames::close;
 use crate::graph::EntryError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -34,7 +34,7 @@ use crate::{rest, ws};
 /// How often idle warm instances past their time are dropped.
 const WARM_SWEEP_PERIOD: Duration = Duration::from_secs(10);
 
-/// How long shutdown waits for WebSocket sessions to close.
+/// How long shutdown waits for WebSocket sessions to close, past the run time limit.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What every request handler of one tenant shares.
@@ -101,13 +101,16 @@ impl Server {
                 shutdown.await;
                 tracing::info!("shutting down");
                 for tenant in tenants.all() {
-                    tenant.shared.hub.close_all(close::GOING_AWAY);
+                    tenant.shared.hub.drain_all();
                 }
             })
             .await?;
-        let sessions = &self.tenants.common().sessions;
+        let common = self.tenants.common();
+        let sessions = &common.sessions;
         sessions.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait()).await.is_err() {
+        // Runs already started may take up to their time limit.
+        let grace = common.runtime.limits().run_time + SHUTDOWN_GRACE;
+        if tokio::time::timeout(grace, sessions.wait()).await.is_err() {
             tracing::warn!(sessions = sessions.len(), "sessions still open after the shutdown grace period");
         }
         Ok(())

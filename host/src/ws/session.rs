@@ -73,12 +73,19 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
     let paused = tokio::time::sleep_until(Instant::now());
     tokio::pin!(paused);
     let mut pausing = false;
+    let draining = outbox.draining().clone();
+    let mut drained = false;
     let mut client_closed = false;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {
+        // Shutting down: once its run has replied and everything queued is sent, close.
+        if drained && running.is_none() && outbox.is_empty() {
+            outbox.close(close::GOING_AWAY);
+        }
         tokio::select! {
             biased;
             _ = closed.cancelled() => break,
+            _ = draining.cancelled(), if !drained => drained = true,
             () = poll_fn(|cx| {
                 outbox.quiesce();
                 running.as_mut().expect("guarded by is_some").as_mut().poll(cx)
@@ -92,7 +99,7 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
             }
             // One event at a time, and none while the client has not read its own replies.
             () = &mut paused, if pausing => pausing = false,
-            message = stream.next(), if running.is_none() && !outbox.own_backlog() && !pausing => {
+            message = stream.next(), if running.is_none() && !outbox.own_backlog() && !pausing && !drained => {
                 outbox.quiesce();
                 last_heard = Instant::now();
                 if let Some(wait) = session.shared.events.as_ref().and_then(EventPace::after_event) {
