@@ -55,6 +55,7 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("walker-instances", "JAC_WALKER_INSTANCES", "18", "18"),
     ("walker-slot-wait-ms", "JAC_WALKER_SLOT_WAIT_MS", "19", "19"),
     ("hash-concurrency", "JAC_HASH_CONCURRENCY", "20", "20"),
+    ("hash-queue", "JAC_HASH_QUEUE", "3", "3"),
     ("warm-idle", "JAC_WARM_IDLE", "21", "21"),
     ("warm-ttl-secs", "JAC_WARM_TTL_SECS", "22", "22"),
     ("graph-calls", "JAC_GRAPH_CALLS", "23", "23"),

@@ -315,3 +315,35 @@ async fn silent_clients_are_closed_at_the_silence_deadline_and_answering_ones_st
     tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut bytes)).await.unwrap().unwrap();
     assert!(bytes.windows(4).any(|w| w[0] == 0x88 && w[2..] == 4000u16.to_be_bytes()), "4000 in {bytes:?}");
 }
+
+#[tokio::test]
+async fn sign_ins_past_the_hashing_queue_are_refused_at_once_with_503_and_retry_after() {
+    let server = TestServer::start_with(|config| {
+        config.hash_concurrency = 1;
+        config.hash_queue = 0;
+    })
+    .await;
+    server.user("queued@example.com").await;
+    // One hash at a time and nobody waiting: of eight logins at once, those that find
+    // the place taken are answered 503 at once; the others are checked as usual.
+    let credentials = json!({"email": "queued@example.com", "password": "correct horse"});
+    let logins = (0..8).map(|_| server.http.post(server.url("/user/login")).json(&credentials).send());
+    let responses = futures_util::future::join_all(logins).await;
+    let mut statuses = Vec::new();
+    for response in responses {
+        let response = response.unwrap();
+        let status = response.status().as_u16();
+        if status == 503 {
+            assert_eq!(response.headers()["retry-after"], "1");
+            assert_eq!(
+                response.json::<Value>().await.unwrap()["detail"],
+                "too many sign-ins at once; try again shortly"
+            );
+        }
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&503) && statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.iter().all(|status| [200, 503].contains(status)), "{statuses:?}");
+    // Once the place is free, a login goes through.
+    assert_eq!(server.post("/user/login", credentials, None).await.0, 200);
+}

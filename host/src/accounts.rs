@@ -1,10 +1,12 @@
 //! User accounts: registration and login over the configured store, argon2 password
 //! hashes.
 //!
-//! Hashing is slow and memory-hungry by design (~19 MiB each), so a semaphore caps how
-//! many run at once, and a login for an unknown email verifies against a dummy hash:
-//! it takes as long as a wrong password, and tells nobody which emails have accounts.
+//! Hashing is slow and memory-hungry by design (~19 MiB each), so one bounded pool,
+//! shared by every tenant, caps how many run at once and how many may wait; and a login
+//! for an unknown email verifies against a dummy hash: it takes as long as a wrong
+//! password, and tells nobody which emails have accounts.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argon2::Argon2;
@@ -16,8 +18,49 @@ use crate::store::{AccountStore, UserRow};
 
 pub struct Accounts {
     store: Arc<dyn AccountStore>,
-    /// Permits for password hashing, which runs on blocking threads.
-    hashing: Semaphore,
+    /// Where its password hashes run: the server's one pool.
+    hashing: Arc<HashPool>,
+}
+
+/// Password hashing on blocking threads: at most `permits` at once, at most `queue`
+/// waiting; past that a caller is refused at once (`HashPoolFull`).
+pub struct HashPool {
+    permits: Semaphore,
+    waiting: AtomicUsize,
+    queue: usize,
+}
+
+/// Every hashing place is taken and the queue is full: try again shortly.
+#[derive(Debug, thiserror::Error)]
+#[error("every password hashing place is taken")]
+pub struct HashPoolFull;
+
+impl HashPool {
+    pub fn new(concurrency: usize, queue: usize) -> Self {
+        HashPool { permits: Semaphore::new(concurrency.max(1)), waiting: AtomicUsize::new(0), queue }
+    }
+
+    /// One fewer than the cores, and at least one.
+    pub fn default_concurrency() -> usize {
+        std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
+    }
+
+    /// Runs `work` on a blocking thread once a place is free.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+        let _permit = match self.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Err(HashPoolFull.into());
+                }
+                let permit = self.permits.acquire().await;
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                permit?
+            }
+        };
+        Ok(tokio::task::spawn_blocking(work).await?)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -36,9 +79,9 @@ pub enum RegisterError {
 }
 
 impl Accounts {
-    /// Accounts kept in `store`; at most `hash_concurrency` hashes run at once.
-    pub fn new(store: Arc<dyn AccountStore>, hash_concurrency: usize) -> Self {
-        Accounts { store, hashing: Semaphore::new(hash_concurrency.max(1)) }
+    /// Accounts kept in `store`, hashing passwords in `hashing`.
+    pub fn new(store: Arc<dyn AccountStore>, hashing: Arc<HashPool>) -> Self {
+        Accounts { store, hashing }
     }
 
     /// Creates a user with a fresh root.
@@ -56,22 +99,20 @@ impl Accounts {
     pub async fn login(&self, email: String, password: String) -> anyhow::Result<Option<User>> {
         let row = self.store.user_by_email(&email).await?;
         let stored = row.as_ref().map(|row| row.password_hash.clone());
-        let _permit = self.hashing.acquire().await?;
-        let matches = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-            let hash = match stored {
-                Some(hash) => hash,
-                None => dummy_hash()?.to_string(),
-            };
-            verify(&password, &hash)
-        })
-        .await??;
+        let matches = (self.hashing)
+            .run(move || -> anyhow::Result<bool> {
+                let hash = match stored {
+                    Some(hash) => hash,
+                    None => dummy_hash()?.to_string(),
+                };
+                verify(&password, &hash)
+            })
+            .await??;
         Ok(row.filter(|_| matches).map(|row| User { id: row.id, email: row.email, root: row.root }))
     }
 
-    /// Hashes on a blocking thread, within the hashing permits.
     async fn hash(&self, password: String) -> anyhow::Result<String> {
-        let _permit = self.hashing.acquire().await?;
-        tokio::task::spawn_blocking(move || hash_password(&password)).await?
+        self.hashing.run(move || hash_password(&password)).await?
     }
 }
 

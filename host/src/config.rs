@@ -174,10 +174,16 @@ pub struct Config {
     #[arg(long, env = "JAC_WALKER_SLOT_WAIT_MS", default_value_t = Limits::DEFAULT_SLOT_WAIT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub walker_slot_wait_ms: u64,
 
-    /// Password hashes computed at once (registration and login); each takes ~19 MiB
-    /// and a core for tens of milliseconds, so further ones wait their turn.
-    #[arg(long, env = "JAC_HASH_CONCURRENCY", default_value_t = 4, value_parser = usize_in(1..=256))]
+    /// Password hashes computed at once (registration and login), by every tenant
+    /// together; each takes ~19 MiB and a core for tens of milliseconds. The default,
+    /// one fewer than the cores, leaves a core to everything else.
+    #[arg(long, env = "JAC_HASH_CONCURRENCY", default_value_t = crate::accounts::HashPool::default_concurrency(), value_parser = usize_in(1..=256))]
     pub hash_concurrency: usize,
+
+    /// Registrations and logins waiting for a hash, at most; past it they are answered
+    /// 503 with Retry-After at once instead of queueing without end.
+    #[arg(long, env = "JAC_HASH_QUEUE", default_value_t = 64, value_parser = usize_in(0..=100_000))]
+    pub hash_queue: usize,
 
     /// Graph calls one walker run may make.
     #[arg(long, env = "JAC_GRAPH_CALLS", default_value_t = GraphLimits::default().calls, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::accounts::{RegisterError, is_valid_email};
+use crate::accounts::{HashPoolFull, RegisterError, is_valid_email};
 use crate::auth::{Identity, wire_root};
 use crate::catalog::{CallError, Walker};
 use crate::frames::{self, Problem};
@@ -110,8 +110,13 @@ pub async fn register(State(shared): State<Arc<Shared>>, body: Result<Bytes, Byt
     }
 }
 
-/// An account call that failed: 503 when the store is unreachable (try again), else 500.
+/// An account call that failed: 503 when the store is unreachable or every hashing place
+/// is taken (try again), else 500.
 fn account_failure(doing: &str, err: anyhow::Error) -> Response {
+    if err.is::<HashPoolFull>() {
+        let body = json!({"detail": "too many sign-ins at once; try again shortly"});
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response();
+    }
     tracing::error!("{doing}: {err:#}");
     if err.is::<StoreError>() {
         let body = json!({"detail": "the account store is unavailable; try again shortly"});

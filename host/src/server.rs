@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, HashPool};
 use crate::auth::{Identity, Tokens};
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -70,7 +70,8 @@ impl Server {
         let runtime = Arc::new(runtime);
         runtime.sweep_warm_instances(WARM_SWEEP_PERIOD);
         let cors = crate::cors::layer(&config)?;
-        let common = Common { config: Arc::new(config), runtime, sessions: TaskTracker::new(), cors };
+        let hashing = Arc::new(HashPool::new(config.hash_concurrency, config.hash_queue));
+        let common = Common { config: Arc::new(config), runtime, sessions: TaskTracker::new(), cors, hashing };
         Ok(Server { tenants: Tenants::open(common).await? })
     }
 

@@ -28,7 +28,7 @@ use tracing::Instrument as _;
 pub use file::{DEFAULT_TENANT, TenantSettings, TenantsFile};
 use quotas::{ConnectionQuota, EventPace, Quotas, RunQuota};
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, HashPool};
 use crate::auth::Tokens;
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -49,6 +49,8 @@ pub struct Common {
     /// Every tenant's WebSocket sessions, which shutdown waits for.
     pub sessions: TaskTracker,
     pub cors: tower_http::cors::CorsLayer,
+    /// Password hashing for every tenant's accounts, bounded once for the server.
+    pub hashing: Arc<HashPool>,
 }
 
 /// What a tenant is opened with: a change in the tenants file reopens it.
@@ -122,7 +124,7 @@ impl Tenant {
             tenant: Arc::from(name),
             config: config.clone(),
             metrics: Metrics::new(name, catalog.metrics(), &hub.fanout),
-            accounts: Arc::new(Accounts::new(store, config.hash_concurrency)),
+            accounts: Arc::new(Accounts::new(store, common.hashing.clone())),
             catalog,
             hub,
             tokens,
