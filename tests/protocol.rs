@@ -496,6 +496,35 @@ async fn tokens_survive_a_restart_and_bad_tokens_never_authenticate() {
 }
 
 #[tokio::test]
+async fn a_websocket_whose_token_expires_is_signed_out_with_a_connection_frame() {
+    let server = TestServer::start_with(|config| config.token_secret = Some("expiry test secret".into())).await;
+    let (_, root) = server.user("brief@example.com").await;
+    // A token that expires in two seconds (exp has whole-second precision).
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 2;
+    let claims = json!({"id": "x", "email": "brief@example.com", "root_id": root, "is_activated": true,
+                        "is_admin": false, "expiration": exp, "state": "s", "exp": exp});
+    let key = jsonwebtoken::EncodingKey::from_secret(b"expiry test secret");
+    let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap();
+    let (mut client, hello) = server.connect(&format!("?auth={token}")).await;
+    assert_eq!(hello["data"]["root_id"], format!("n::{root}"));
+    // At expiry: a connection frame with the public root, same client and channel.
+    let signed_out = client.recv().await;
+    assert_eq!(signed_out["type"], "connection");
+    assert_eq!(signed_out["data"]["root_id"], PUBLIC_ROOT);
+    assert_eq!(signed_out["data"]["client_id"], hello["data"]["client_id"]);
+    // Notifications to the user no longer reach it; public walkers still run.
+    let (mut other, _) = server.connect("").await;
+    other.send(json!({"type": "user", "root_ids": [root], "data": {"to": "user"}})).await;
+    other.expect_nothing_queued().await;
+    client.expect_nothing_queued().await;
+    let reply =
+        client.call(json!({"type": "walker", "walker": "public_event", "context": {"val": 1}, "response": true})).await;
+    assert_eq!(reply["status"], 200);
+    let refused = client.call(json!({"type": "walker", "walker": "your_event_name", "context": {"val": 1}})).await;
+    assert_eq!(refused["error"], "Event your_event_name requires to be authenticated!");
+}
+
+#[tokio::test]
 async fn hot_reloaded_walkers_are_routed_at_once() {
     let server = TestServer::start().await;
     assert_eq!(server.post("/walker/version", json!({}), None).await.0, 404);

@@ -28,11 +28,13 @@ pub struct Identity {
     /// 24 hex.
     pub root: String,
     pub authenticated: bool,
+    /// When the token that proved it expires; a WebSocket is signed out then.
+    pub expires: Option<SystemTime>,
 }
 
 impl Identity {
     pub fn anonymous() -> Self {
-        Identity { root: PUBLIC_ROOT.to_string(), authenticated: false }
+        Identity { root: PUBLIC_ROOT.to_string(), authenticated: false, expires: None }
     }
 }
 
@@ -105,7 +107,8 @@ impl Tokens {
             _ => token,
         };
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
-        Some(Identity { root: parse_root(&claims.root_id)?, authenticated: true })
+        let expires = UNIX_EPOCH + std::time::Duration::from_secs(claims.exp);
+        Some(Identity { root: parse_root(&claims.root_id)?, authenticated: true, expires: Some(expires) })
     }
 }
 

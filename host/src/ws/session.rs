@@ -75,6 +75,10 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
     let mut pausing = false;
     let draining = outbox.draining().clone();
     let mut drained = false;
+    // When the connection's token expires, it is signed out (see `sign_out_expired`).
+    let expiry = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(expiry);
+    let mut armed_expiry = None;
     let mut client_closed = false;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {
@@ -82,10 +86,18 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
         if drained && running.is_none() && outbox.is_empty() {
             outbox.close(close::GOING_AWAY);
         }
+        if session.identity.expires != armed_expiry {
+            armed_expiry = session.identity.expires;
+            if let Some(expires) = armed_expiry {
+                let left = expires.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+                expiry.as_mut().reset(Instant::now() + left);
+            }
+        }
         tokio::select! {
             biased;
             _ = closed.cancelled() => break,
             _ = draining.cancelled(), if !drained => drained = true,
+            () = &mut expiry, if armed_expiry.is_some() => session.sign_out_expired(),
             () = poll_fn(|cx| {
                 outbox.quiesce();
                 running.as_mut().expect("guarded by is_some").as_mut().poll(cx)
@@ -183,6 +195,15 @@ async fn close_handshake(
 impl Session {
     fn send(&self, text: String) {
         self.connection.outbox.push_own(Utf8Bytes::from(text));
+    }
+
+    /// The connection's token has expired: it goes on as an anonymous connection, and is
+    /// told so with a connection frame carrying the public root, as after `change_user`
+    /// without a token; the client may send `change_user` with a fresh token.
+    fn sign_out_expired(&mut self) {
+        self.identity = Identity::anonymous();
+        self.shared.hub.change_root(&self.connection.client_id, &self.identity.root);
+        self.send(self.connection_frame());
     }
 
     fn connection_frame(&self) -> String {
