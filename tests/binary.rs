@@ -56,6 +56,8 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("walker-slot-wait-ms", "JAC_WALKER_SLOT_WAIT_MS", "19", "19"),
     ("hash-concurrency", "JAC_HASH_CONCURRENCY", "20", "20"),
     ("hash-queue", "JAC_HASH_QUEUE", "3", "3"),
+    ("login-free-failures", "JAC_LOGIN_FREE_FAILURES", "9", "9"),
+    ("login-max-backoff-secs", "JAC_LOGIN_MAX_BACKOFF_SECS", "60", "60"),
     ("warm-idle", "JAC_WARM_IDLE", "21", "21"),
     ("warm-ttl-secs", "JAC_WARM_TTL_SECS", "22", "22"),
     ("graph-calls", "JAC_GRAPH_CALLS", "23", "23"),

@@ -347,3 +347,48 @@ async fn sign_ins_past_the_hashing_queue_are_refused_at_once_with_503_and_retry_
     // Once the place is free, a login goes through.
     assert_eq!(server.post("/user/login", credentials, None).await.0, 200);
 }
+
+#[tokio::test]
+async fn failed_logins_earn_a_growing_wait_per_account_and_address_and_a_success_clears_the_account() {
+    let server = TestServer::start_with(|config| {
+        config.login_free_failures = 2;
+        config.login_max_backoff_secs = 60;
+    })
+    .await;
+    server.user("target@example.com").await;
+    server.user("neighbour@example.com").await;
+    let login = |email: &'static str, password: &'static str| {
+        let request = server.http.post(server.url("/user/login")).json(&json!({"email": email, "password": password}));
+        async move { request.send().await.unwrap() }
+    };
+    // Two free failures, then a third that earns a 1 s wait.
+    for _ in 0..3 {
+        assert_eq!(login("target@example.com", "wrong").await.status(), 400);
+    }
+    // While it lasts even the right password is refused, before any hashing, and so is
+    // another account from the same address.
+    for email in ["target@example.com", "neighbour@example.com"] {
+        let refused = login(email, "correct horse").await;
+        assert_eq!(refused.status(), 429, "{email}");
+        assert_eq!(refused.headers()["retry-after"], "1");
+        assert_eq!(refused.json::<Value>().await.unwrap()["detail"], "too many failed logins; try again in 1 s");
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // A fourth failure doubles the wait.
+    assert_eq!(login("target@example.com", "wrong").await.status(), 400);
+    assert_eq!(login("target@example.com", "correct horse").await.headers()["retry-after"], "2");
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    // The right password then signs in and clears the account's count, not the
+    // address's: one more failure from here earns a 4 s wait at once.
+    assert_eq!(login("target@example.com", "correct horse").await.status(), 200);
+    assert_eq!(login("target@example.com", "wrong").await.status(), 400);
+    assert_eq!(login("neighbour@example.com", "correct horse").await.headers()["retry-after"], "4");
+    // From another address, the account is free again: a failure, then a sign-in.
+    let elsewhere =
+        reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    for (password, status) in [("wrong", 400), ("correct horse", 200)] {
+        let body = json!({"email": "target@example.com", "password": password});
+        let response = elsewhere.post(server.url("/user/login")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), status, "{password}");
+    }
+}

@@ -180,6 +180,16 @@ pub struct Config {
     #[arg(long, env = "JAC_HASH_CONCURRENCY", default_value_t = crate::accounts::HashPool::default_concurrency(), value_parser = usize_in(1..=256))]
     pub hash_concurrency: usize,
 
+    /// Failed logins an account, or a client address, may make before each further
+    /// failure doubles the wait before the next attempt (429 with Retry-After).
+    #[arg(long, env = "JAC_LOGIN_FREE_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1_000))]
+    pub login_free_failures: u32,
+
+    /// The longest wait after failed logins, in seconds; a key that fails nothing for
+    /// this long starts over.
+    #[arg(long, env = "JAC_LOGIN_MAX_BACKOFF_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=SECS_PER_DAY))]
+    pub login_max_backoff_secs: u64,
+
     /// Registrations and logins waiting for a hash, at most; past it they are answered
     /// 503 with Retry-After at once instead of queueing without end.
     #[arg(long, env = "JAC_HASH_QUEUE", default_value_t = 64, value_parser = usize_in(0..=100_000))]

@@ -5,7 +5,7 @@
 //! - `catalog` and `reload`: which walkers are served, kept in step with `walkers/`;
 //! - `server`, `ws`, `rest`, `frames`: the jac-cloud wire protocol;
 //! - `hub` and `outbox`: who is connected, notification fan-out, per-connection queues;
-//! - `accounts` and `auth`: users, roots and tokens;
+//! - `accounts`, `auth` and `throttle`: users, roots, tokens, and failed-login backoff;
 //! - `graph` and `store`: the walkers' persistent graph, its access rules and transactions,
 //!   and its storage backends (SQLite, PostgreSQL), export and import;
 //! - `tenancy`: isolated tenants on one server, and routing requests to them;
@@ -29,4 +29,5 @@ pub mod runtime;
 pub mod server;
 pub mod store;
 pub mod tenancy;
+pub mod throttle;
 pub mod ws;

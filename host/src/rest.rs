@@ -5,11 +5,12 @@
 // Handlers bail out with a ready `Response`, axum's idiom; its size does not matter here.
 #![allow(clippy::result_large_err)]
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -125,16 +126,32 @@ fn account_failure(doing: &str, err: anyhow::Error) -> Response {
     internal_error()
 }
 
-pub async fn login(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn login(
+    State(shared): State<Arc<Shared>>,
+    extensions: axum::http::Extensions,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let (email, password) = match credentials(body) {
         Ok(credentials) => credentials,
         Err(response) => return response,
     };
-    let user = match shared.accounts.login(email, password).await {
+    let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    // Refused before any hashing: a flood of wrong passwords costs no CPU.
+    if let Some(wait) = shared.logins.wait(&email, address) {
+        let seconds = wait.as_secs_f64().ceil() as u64;
+        let body = json!({"detail": format!("too many failed logins; try again in {seconds} s")});
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], axum::Json(body))
+            .into_response();
+    }
+    let user = match shared.accounts.login(email.clone(), password).await {
         Ok(Some(user)) => user,
-        Ok(None) => return json_response(StatusCode::BAD_REQUEST, json!({"message": "Invalid Email/Password!"})),
+        Ok(None) => {
+            shared.logins.failed(&email, address);
+            return json_response(StatusCode::BAD_REQUEST, json!({"message": "Invalid Email/Password!"}));
+        }
         Err(err) => return account_failure("logging in", err),
     };
+    shared.logins.succeeded(&email);
     match shared.tokens.issue(&user.id, &user.email, &user.root) {
         Ok((token, claims)) => json_response(
             StatusCode::OK,

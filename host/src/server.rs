@@ -29,6 +29,7 @@ use crate::metrics::Metrics;
 use crate::runtime::{FieldError, Runtime};
 use crate::tenancy::quotas::{ConnectionQuota, EventPace};
 use crate::tenancy::{self, Common, Tenants};
+use crate::throttle::LoginThrottle;
 use crate::{rest, ws};
 
 /// How often idle warm instances past their time are dropped.
@@ -51,6 +52,8 @@ pub struct Shared {
     pub connections: Option<ConnectionQuota>,
     /// The pace of the tenant's client events, when it has quotas.
     pub events: Option<EventPace>,
+    /// Failed logins per account and client address, and the waits they earn.
+    pub logins: LoginThrottle,
     /// WebSocket sessions, until their close handshake ends: shutdown waits for them.
     pub sessions: TaskTracker,
 }
@@ -97,7 +100,8 @@ impl Server {
     ) -> anyhow::Result<()> {
         let tenants = self.tenants.clone();
         tracing::info!(addr = %listener.local_addr()?, "serving");
-        axum::serve(listener, self.router())
+        // Client addresses, for login throttling.
+        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down");

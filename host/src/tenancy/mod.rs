@@ -40,6 +40,7 @@ use crate::reload::{self, Watcher};
 use crate::runtime::{Runtime, Vars};
 use crate::server::{Shared, tenant_router};
 use crate::store::GraphStore;
+use crate::throttle::LoginThrottle;
 
 /// What every tenant shares.
 pub struct Common {
@@ -130,6 +131,7 @@ impl Tenant {
             tokens,
             connections: opened.quotas.map(|quotas| ConnectionQuota::new(quotas.connections)),
             events: opened.quotas.map(|quotas| EventPace::new(quotas.events_per_second)),
+            logins: LoginThrottle::new(config.login_free_failures, Duration::from_secs(config.login_max_backoff_secs)),
             sessions: common.sessions.clone(),
         });
         let router = tenant_router(shared.clone(), common.cors.clone());

@@ -1,0 +1,89 @@
+//! Login throttling: failed logins, counted per account and per client address, slow
+//! down further attempts with an exponential backoff. The first `free` failures cost
+//! nothing; after them each failure doubles the wait (1 s, 2 s, 4 s… up to `max`), and
+//! an attempt made while waiting is refused with 429 and `Retry-After` before any
+//! password is hashed. A successful login clears its account's count; an address's count
+//! is forgotten once it has failed nothing for `max`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Keys kept at most; past it, those not waiting are forgotten first.
+const MAX_KEYS: usize = 100_000;
+
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<Key, Record>>,
+    /// Failures allowed before the backoff starts.
+    free: u32,
+    /// The longest wait, and how long a quiet key is remembered.
+    max: Duration,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Account(String),
+    Address(IpAddr),
+}
+
+struct Record {
+    failures: u32,
+    last: Instant,
+}
+
+impl Record {
+    /// When the next attempt may be made.
+    fn free_at(&self, free: u32, max: Duration) -> Instant {
+        match self.failures.checked_sub(free) {
+            None | Some(0) => self.last,
+            Some(over) => self.last + Duration::from_secs(1u64 << (over - 1).min(20)).min(max),
+        }
+    }
+}
+
+impl LoginThrottle {
+    pub fn new(free: u32, max: Duration) -> Self {
+        LoginThrottle { failures: Mutex::default(), free, max }
+    }
+
+    fn keys(email: &str, address: Option<IpAddr>) -> impl Iterator<Item = Key> {
+        std::iter::once(Key::Account(email.to_ascii_lowercase())).chain(address.map(Key::Address))
+    }
+
+    /// How long until this account may try again from this address; `None`: now.
+    pub fn wait(&self, email: &str, address: Option<IpAddr>) -> Option<Duration> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        (Self::keys(email, address))
+            .filter_map(|key| failures.get(&key))
+            .map(|record| record.free_at(self.free, self.max).saturating_duration_since(now))
+            .filter(|wait| !wait.is_zero())
+            .max()
+    }
+
+    pub fn failed(&self, email: &str, address: Option<IpAddr>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if failures.len() >= MAX_KEYS {
+            let (free, max) = (self.free, self.max);
+            failures.retain(|_, record| record.free_at(free, max) > now);
+        }
+        for key in Self::keys(email, address) {
+            let record = failures.entry(key).or_insert(Record { failures: 0, last: now });
+            // A key quiet for the longest wait starts over.
+            if now.duration_since(record.last) > self.max {
+                record.failures = 0;
+            }
+            record.failures += 1;
+            record.last = now;
+        }
+    }
+
+    pub fn succeeded(&self, email: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.remove(&Key::Account(email.to_ascii_lowercase()));
+    }
+}
