@@ -40,11 +40,6 @@ impl HashPool {
         HashPool { permits: Semaphore::new(concurrency.max(1)), waiting: AtomicUsize::new(0), queue }
     }
 
-    /// One fewer than the cores, and at least one.
-    pub fn default_concurrency() -> usize {
-        std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
-    }
-
     /// Runs `work` on a blocking thread once a place is free.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
         let _permit = match self.permits.try_acquire() {

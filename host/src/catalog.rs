@@ -186,11 +186,7 @@ impl Catalog {
         self
     }
 
-    pub fn graph(&self) -> &Arc<GraphService> {
-        &self.env.graph
-    }
-
-    /// What its runs see of their tenant.
+    /// What its runs see of their tenant: its graph and its variables.
     pub fn env(&self) -> &Environment {
         &self.env
     }

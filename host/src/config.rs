@@ -24,6 +24,12 @@ fn usize_in(range: std::ops::RangeInclusive<u64>) -> RangedU64ValueParser<usize>
 
 const SECS_PER_DAY: u64 = 86_400;
 
+/// One fewer than the cores, and at least one: the default for work that must leave a
+/// core to everything else (password hashing, a tenant's concurrent runs).
+pub fn all_cores_but_one() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
+}
+
 #[derive(Debug, Clone, Parser, Serialize)]
 #[command(name = "walker-host", version, about = "A jac-cloud compatible real-time server for WebAssembly walkers")]
 pub struct Config {
@@ -177,7 +183,7 @@ pub struct Config {
     /// Password hashes computed at once (registration and login), by every tenant
     /// together; each takes ~19 MiB and a core for tens of milliseconds. The default,
     /// one fewer than the cores, leaves a core to everything else.
-    #[arg(long, env = "JAC_HASH_CONCURRENCY", default_value_t = crate::accounts::HashPool::default_concurrency(), value_parser = usize_in(1..=256))]
+    #[arg(long, env = "JAC_HASH_CONCURRENCY", default_value_t = all_cores_but_one(), value_parser = usize_in(1..=256))]
     pub hash_concurrency: usize,
 
     /// Failed logins an account, or a client address, may make before each further

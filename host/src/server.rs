@@ -181,7 +181,7 @@ pub enum NodeAccess {
 
 /// Checks an entry node: well formed, present, and readable by the caller.
 pub async fn check_node(shared: &Shared, node: &str, identity: &Identity) -> NodeAccess {
-    match shared.catalog.graph().entry(&identity.root, node).await {
+    match shared.catalog.env().graph.entry(&identity.root, node).await {
         Ok(id) => NodeAccess::Allowed(id),
         Err(EntryError::NoAccess) => NodeAccess::Denied,
         Err(EntryError::Unavailable) => NodeAccess::Unavailable,

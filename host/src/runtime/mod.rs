@@ -204,10 +204,10 @@ impl Runtime {
     }
 
     /// Runs walker `spec` of `component` on `entry` (a node id the caller may read; its
-    /// root when `None`) of `env`'s graph, then commits its writes: in a fresh instance, or in a warm
-    /// one of the same caller when the walker allows reuse. `context` must be the output
-    /// of `WalkerSpec::validate` for that walker. The reply is returned only once the
-    /// writes are committed.
+    /// root when `None`) of `env`'s graph, then commits its writes: in a fresh instance,
+    /// or in a warm one of the same caller when the walker allows reuse. `context` must
+    /// be the output of `WalkerSpec::validate` for that walker. The reply is returned only
+    /// once the writes are committed.
     // One run's inputs, each from a different owner: bundling them would only move the list.
     #[allow(clippy::too_many_arguments)]
     pub async fn run(
@@ -228,7 +228,7 @@ impl Runtime {
             let graph = RunGraph::new(env.graph.clone(), root.clone(), entry.map(str::to_string))
                 .contending_with(std::mem::take(&mut contended));
             let (response, graph, notified) =
-                self.attempt(component, spec, caller, context, notifier.clone(), (graph, &env.vars)).await?;
+                self.attempt(component, spec, caller, context, notifier.clone(), graph, &env.vars).await?;
             // A reply the host cannot send commits nothing either.
             let reply = self.reply(response.map_err(|message| fail(RunErrorKind::Failed(message)))?).map_err(fail)?;
             let others = graph.others_written();
@@ -251,6 +251,7 @@ impl Runtime {
 
     /// One execution of a run: the walker's response, its graph transaction, and
     /// whether it notified anyone.
+    #[allow(clippy::too_many_arguments)] // `run`'s inputs, and this attempt's transaction
     async fn attempt(
         &self,
         component: &LoadedComponent,
@@ -258,7 +259,8 @@ impl Runtime {
         caller: &Caller,
         context: &str,
         notifier: Arc<dyn Notifier>,
-        (graph, vars): (RunGraph, &Arc<Vars>),
+        graph: RunGraph,
+        vars: &Arc<Vars>,
     ) -> Result<(Result<bindings::Response, String>, RunGraph, bool), RunError> {
         let walker = spec.name.as_str();
         let fail = |kind| RunError::new(walker, kind);
@@ -299,13 +301,13 @@ impl Runtime {
         Ok((response, graph, notified))
     }
 
-    /// A free instance slot: one at once, or one taken back from the oldest idle warm
-    /// instance, or the first freed within `slot_wait`; else the run is refused as busy.
     /// Instance slots taken now (running or warm instances).
     pub fn slots_in_use(&self) -> usize {
         (self.limits.instances as usize).saturating_sub(self.slots.available_permits())
     }
 
+    /// A free instance slot: one at once, or one taken back from the oldest idle warm
+    /// instance, or the first freed within `slot_wait`; else the run is refused as busy.
     async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, RunErrorKind> {
         // A fresh run is a unit of work: it counts against the task's cooperative budget,
         // so a task calling walkers in a loop still lets others run.

@@ -65,7 +65,7 @@ impl TenantsFile {
     fn check(&self) -> anyhow::Result<()> {
         let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
         for (name, settings) in &self.tenants {
-            anyhow::ensure!(is_dns_label(name), "tenant name {name:?} is not a DNS label ([a-z0-9-], at most 63)");
+            check_name(name)?;
             anyhow::ensure!(name != DEFAULT_TENANT, "the tenant name {DEFAULT_TENANT:?} is reserved");
             for host in &settings.hosts {
                 anyhow::ensure!(
@@ -88,6 +88,12 @@ impl TenantsFile {
     pub fn quotas(&self, settings: &TenantSettings) -> Quotas {
         Quotas::resolve(&self.defaults, &settings.quotas).expect("checked when read")
     }
+}
+
+/// A tenant name must be a DNS label.
+pub fn check_name(name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(is_dns_label(name), "tenant name {name:?} is not a DNS label ([a-z0-9-], at most 63)");
+    Ok(())
 }
 
 /// `[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`: usable in host names, paths, schema and key names.

@@ -146,7 +146,7 @@ pub fn data_location(config: &Config, name: &str) -> anyhow::Result<(std::path::
     if name == DEFAULT_TENANT {
         return Ok((config.data_dir.clone(), None));
     }
-    anyhow::ensure!(file::is_dns_label(name), "tenant name {name:?} is not a DNS label ([a-z0-9-], at most 63)");
+    file::check_name(name)?;
     Ok((config.data_dir.join("tenants").join(name), Some(format!("tenant_{}", name.replace('-', "_")))))
 }
 
@@ -265,19 +265,22 @@ impl Tenants {
         }
     }
 
-    /// The tenant a request is for, and its path within that tenant.
-    fn route<'a>(&self, host: Option<&str>, path: &'a str) -> Option<(Arc<Tenant>, &'a str)> {
+    /// The tenant a request is for, and how many bytes of its path are the `/t/<name>`
+    /// prefix. The Host header is read only when some tenant has hosts.
+    fn route(&self, request: &Request) -> Option<(Arc<Tenant>, usize)> {
         let table = self.table.load();
-        let by_host = host.and_then(|host| table.by_host.get(host));
+        let host = if table.by_host.is_empty() { None } else { host_name(request) };
+        let by_host = host.and_then(|host| table.by_host.get(&host));
+        let path = request.uri().path();
         let Some(rest) = path.strip_prefix("/t/") else {
             let name = by_host.map_or(DEFAULT_TENANT, String::as_str);
-            return Some((table.by_name.get(name)?.clone(), path));
+            return Some((table.by_name.get(name)?.clone(), 0));
         };
-        let (name, rest) = rest.find('/').map_or((rest, ""), |slash| rest.split_at(slash));
+        let name = rest.split('/').next().unwrap_or_default();
         if name == DEFAULT_TENANT || by_host.is_some_and(|owner| owner != name) {
             return None;
         }
-        Some((table.by_name.get(name)?.clone(), rest))
+        Some((table.by_name.get(name)?.clone(), "/t/".len() + name.len()))
     }
 }
 
@@ -302,22 +305,20 @@ fn host_name(request: &Request) -> Option<String> {
 /// `/t/<name>` prefix taken off; `/metrics` is answered here, since the default tenant's
 /// shows every tenant's.
 pub async fn dispatch(State(tenants): State<Arc<Tenants>>, mut request: Request) -> Response {
-    let host = host_name(&request);
-    let path = request.uri().path().to_string();
-    let Some((tenant, inner)) = tenants.route(host.as_deref(), &path) else {
-        return crate::rest::detail(StatusCode::NOT_FOUND, "Not Found");
-    };
-    if inner == "/metrics" {
+    let not_found = || crate::rest::detail(StatusCode::NOT_FOUND, "Not Found");
+    let Some((tenant, prefix)) = tenants.route(&request) else { return not_found() };
+    if &request.uri().path()[prefix..] == "/metrics" {
         return crate::metrics::scrape(&tenants, &tenant, request.headers());
     }
-    if inner.len() != path.len() {
+    if prefix > 0 {
+        let inner = &request.uri().path()[prefix..];
         let rewritten = match request.uri().query() {
             Some(query) => format!("{inner}?{query}"),
             None => inner.to_string(),
         };
         match rewritten.parse::<Uri>() {
             Ok(uri) => *request.uri_mut() = uri,
-            Err(_) => return crate::rest::detail(StatusCode::NOT_FOUND, "Not Found"),
+            Err(_) => return not_found(),
         }
     }
     let span = tracing::info_span!("request", tenant = &*tenant.shared.tenant);

@@ -55,11 +55,6 @@ impl Quotas {
     pub const DEFAULT_EVENTS_PER_SECOND: u32 = 10_000;
     pub const DEFAULT_DELIVERIES_PER_SECOND: u32 = 200_000;
 
-    /// One run fewer than there are cores, and at least one.
-    pub fn default_concurrent_runs() -> usize {
-        std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1).max(1))
-    }
-
     /// `tenant`'s settings over `defaults` over the built-in defaults.
     pub fn resolve(defaults: &QuotaSettings, tenant: &QuotaSettings) -> anyhow::Result<Quotas> {
         let quotas = Quotas {
@@ -67,7 +62,7 @@ impl Quotas {
             runs_per_second: (tenant.runs_per_second.or(defaults.runs_per_second))
                 .unwrap_or(Self::DEFAULT_RUNS_PER_SECOND),
             concurrent_runs: (tenant.concurrent_runs.or(defaults.concurrent_runs))
-                .unwrap_or_else(Self::default_concurrent_runs),
+                .unwrap_or_else(crate::config::all_cores_but_one),
             events_per_second: (tenant.events_per_second.or(defaults.events_per_second))
                 .unwrap_or(Self::DEFAULT_EVENTS_PER_SECOND),
             deliveries_per_second: (tenant.deliveries_per_second.or(defaults.deliveries_per_second))

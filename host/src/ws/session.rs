@@ -75,7 +75,7 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
     let mut pausing = false;
     let draining = outbox.draining().clone();
     let mut drained = false;
-    // When the connection's token expires, it is signed out (see `sign_out_expired`).
+    // When the connection's token expires, it is signed out (see `switch_user`).
     let expiry = tokio::time::sleep_until(Instant::now());
     tokio::pin!(expiry);
     let mut armed_expiry = None;
@@ -97,7 +97,7 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
             biased;
             _ = closed.cancelled() => break,
             _ = draining.cancelled(), if !drained => drained = true,
-            () = &mut expiry, if armed_expiry.is_some() => session.sign_out_expired(),
+            () = &mut expiry, if armed_expiry.is_some() => session.switch_user(Identity::anonymous()),
             () = poll_fn(|cx| {
                 outbox.quiesce();
                 running.as_mut().expect("guarded by is_some").as_mut().poll(cx)
@@ -197,12 +197,12 @@ impl Session {
         self.connection.outbox.push_own(Utf8Bytes::from(text));
     }
 
-    /// The connection's token has expired: it goes on as an anonymous connection, and is
-    /// told so with a connection frame carrying the public root, as after `change_user`
-    /// without a token; the client may send `change_user` with a fresh token.
-    fn sign_out_expired(&mut self) {
-        self.identity = Identity::anonymous();
-        self.shared.hub.change_root(&self.connection.client_id, &self.identity.root);
+    /// Makes the connection `identity`'s and tells the client with a connection frame
+    /// (`change_user`, and a token's expiry: the connection then goes on anonymous, and
+    /// the client may send `change_user` with a fresh token).
+    fn switch_user(&mut self, identity: Identity) {
+        self.shared.hub.change_root(&self.connection.client_id, &identity.root);
+        self.identity = identity;
         self.send(self.connection_frame());
     }
 
@@ -249,9 +249,7 @@ impl Session {
                     .filter(|token| !token.trim().is_empty())
                     .and_then(|token| self.shared.tokens.verify(&token))
                     .unwrap_or_else(Identity::anonymous);
-                self.shared.hub.change_root(&self.connection.client_id, &identity.root);
-                self.identity = identity;
-                self.send(self.connection_frame());
+                self.switch_user(identity);
             }
         }
         None
