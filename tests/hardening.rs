@@ -392,3 +392,145 @@ async fn failed_logins_earn_a_growing_wait_per_account_and_address_and_a_success
         assert_eq!(response.status(), status, "{password}");
     }
 }
+
+// Threads as the server has them: socket I/O on one while long runs take the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_runs_take_turns_on_the_walker_cores_while_short_calls_run_at_once() {
+    let server = TestServer::start_with(|config| {
+        config.walker_cores = 1;
+        config.walker_time_ms = 1_500;
+    })
+    .await;
+    let metrics = || async { server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let cpu = r#"walker_host_walker_cpu_seconds_total{tenant="default"}"#;
+    let spins: Vec<_> = (0..4)
+        .map(|_| {
+            let request = server.http.post(server.url("/walker/spin")).json(&json!({}));
+            tokio::spawn(async move { support::server::read(request.send().await.unwrap()).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (started, used_before) = (std::time::Instant::now(), support::metric(&metrics().await, cpu));
+    let mut most_cores = 0.0f64;
+    for round in 0..20 {
+        most_cores = most_cores.max(support::metric(&metrics().await, "walker_host_walker_cores_in_use"));
+        if round == 10 {
+            // A short walker does not queue behind the four computing ones.
+            let reply = server.post("/walker/echo", json!({"value": 5}), None).await;
+            assert_eq!(reply, (200, json!({"status": 200, "reports": [5]})));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let used = support::metric(&metrics().await, cpu) - used_before;
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(most_cores, 1.0, "four long runs compute on the one core they may take, in turn");
+    assert!(used < 1.3 * wall, "four long runs used {used:.2} s of CPU time in {wall:.2} s");
+    for spin in spins {
+        let (status, body) = spin.await.unwrap();
+        assert_eq!((status, body["errors"][0]["type"].clone()), (500, json!("time_limit")));
+    }
+}
+
+#[tokio::test]
+async fn a_connection_over_its_events_per_second_gets_errors_then_is_closed_with_1008() {
+    let server = TestServer::start_with(|config| config.ws_events_per_second = 10).await;
+    let (mut flooder, _) = server.connect("").await;
+    let (mut bystander, _) = server.connect("").await;
+    // A burst of 20 is admitted; then a tenth of the rate in refusals (a burst of 2), each
+    // answered; the next event closes the connection.
+    for value in 0..40 {
+        flooder.send(walker("echo", json!({"value": value}))).await;
+    }
+    let (mut admitted, mut refused) = (0, 0);
+    let close = loop {
+        match flooder.socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                if frame["error"][0]["type"] == "rate_limited" {
+                    assert_eq!(
+                        frame["error"][0]["msg"],
+                        "too many events: at most 10 per second on one connection; this one was not handled"
+                    );
+                    refused += 1;
+                } else {
+                    assert_eq!(frame["reports"], json!([admitted]), "admitted events are handled in order");
+                    assert_eq!(refused, 0, "nothing is admitted after a refusal: {frame}");
+                    admitted += 1;
+                }
+            }
+            Some(Ok(Message::Close(frame))) => break frame,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|frame| frame.code), Some(CloseCode::Policy));
+    assert!((20..=22).contains(&admitted) && (2..=4).contains(&refused), "{admitted} admitted, {refused} refused");
+    // Other connections are not touched.
+    assert_eq!(bystander.call(walker("echo", json!({"value": 1}))).await["reports"], json!([1]));
+    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let counted = support::metric(
+        &metrics,
+        r#"walker_host_rate_limited_total{limit="connection_events_per_second",tenant="default"}"#,
+    );
+    assert_eq!(counted, f64::from(refused));
+    assert_eq!(support::metric(&metrics, r#"walker_host_rate_limit_closes_total{tenant="default"}"#), 1.0);
+}
+
+/// Opens a WebSocket from `source` (a loopback address), or says what refused it.
+async fn connect_from(
+    server: &TestServer,
+    source: [u8; 4],
+) -> Result<support::server::Client, (u16, Option<String>, Value)> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((source, 0))).unwrap();
+    let stream = socket.connect(server.running.addr).await.unwrap();
+    match tokio_tungstenite::client_async(server.ws_url(""), MaybeTlsStream::Plain(stream)).await {
+        Ok((socket, _)) => {
+            let mut client = support::server::Client { socket };
+            assert_eq!(client.recv().await["type"], "connection");
+            Ok(client)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            let body = serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
+            Err((response.status().as_u16(), retry_after, body))
+        }
+        Err(err) => panic!("connecting: {err}"),
+    }
+}
+
+#[tokio::test]
+async fn one_address_may_open_so_many_connections_per_second_and_hold_so_many_open() {
+    let server = TestServer::start_with(|config| {
+        config.address_connections_per_second = 1;
+        config.address_connections = 3;
+    })
+    .await;
+    let refusal = |detail: &str| (429, Some("1".to_string()), json!({ "detail": detail }));
+    let too_fast = refusal("Too many new connections from your address; retry later");
+    let too_many_open = refusal("Too many open connections from your address");
+    let address = [127, 0, 0, 7];
+    // A burst of two, then one a second.
+    let mut open = vec![connect_from(&server, address).await.unwrap(), connect_from(&server, address).await.unwrap()];
+    assert_eq!(connect_from(&server, address).await.err(), Some(too_fast.clone()));
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    open.push(connect_from(&server, address).await.unwrap());
+    // Three open at most, whatever the rate allows; another address has limits of its own.
+    assert_eq!(connect_from(&server, address).await.err(), Some(too_many_open.clone()));
+    assert!(connect_from(&server, [127, 0, 0, 8]).await.is_ok());
+    // A closed connection frees its place once the server sees it go.
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        match connect_from(&server, address).await {
+            Ok(client) => break open.push(client),
+            Err(refused) => assert!(refused == too_fast || refused == too_many_open, "{refused:?}"),
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the closed connection's place was never freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for limit in ["address_connections", "address_connections_per_second"] {
+        let sample = format!(r#"walker_host_rate_limited_total{{limit="{limit}",tenant="default"}}"#);
+        assert!(support::metric(&metrics, &sample) >= 1.0, "{sample}");
+    }
+}

@@ -342,6 +342,37 @@ async fn a_tenants_backlog_waits_on_its_own_places_not_in_front_of_other_tenants
 }
 
 #[tokio::test]
+async fn a_tenant_that_spends_its_cpu_time_waits_then_is_refused_new_runs_until_repaid() {
+    let quotas = "[tenants.alpha]\n[tenants.beta.quotas]\ncpu_ms_per_second = 10\n";
+    let fixtures = [("alpha", "hostile.wasm"), ("beta", "hostile.wasm")];
+    let server = TestServer::start_tenants(quotas, &fixtures).await;
+    // Beta's budget (a burst of 20 ms, then 10 ms a second) runs out long before its time
+    // limit: the run waits for CPU time, and is stopped by its time limit.
+    let (status, body) = server.post("/t/beta/walker/spin", json!({}), None).await;
+    assert_eq!((status, body["errors"][0]["type"].clone()), (500, json!("time_limit")), "{body}");
+    // Its next run is refused at once, with when to come back.
+    let response =
+        server.http.post(server.url("/t/beta/walker/public_event")).json(&json!({"val": 1})).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry_after >= 1);
+    let body = response.json::<Value>().await.unwrap();
+    assert_eq!(body["errors"][0]["type"], "quota_exceeded", "{body}");
+    assert_eq!(body["errors"][0]["msg"], "walker public_event was not run: its CPU time per second is used up");
+    let (mut client, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
+    let reply = client.call(walker_event("public_event", json!({"val": 1}))).await;
+    assert_eq!(reply["error"][0]["type"], "quota_exceeded", "{reply}");
+    // Alpha's budget is its own.
+    assert_eq!(server.post("/t/alpha/walker/public_event", json!({"val": 1}), None).await.0, 200);
+    // What beta used is reported, and once repaid it runs again.
+    let metrics = server.http.get(server.url("/t/beta/metrics")).send().await.unwrap().text().await.unwrap();
+    let used = support::metric(&metrics, r#"walker_host_walker_cpu_seconds_total{tenant="beta"}"#);
+    assert!((0.02..0.2).contains(&used), "beta used {used} s of CPU time:\n{metrics}");
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    assert_eq!(server.post("/t/beta/walker/public_event", json!({"val": 1}), None).await.0, 200);
+}
+
+#[tokio::test]
 async fn a_tenant_over_its_deliveries_per_second_has_whole_notifications_dropped_and_counted() {
     let quotas = "[tenants.alpha.quotas]\ndeliveries_per_second = 5\n[tenants.beta]\n";
     let server = TestServer::start_tenants(quotas, &[]).await;

@@ -72,6 +72,8 @@ impl Tokens {
         };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        // A token that is not valid yet proves nothing yet (jsonwebtoken skips `nbf` by default).
+        validation.validate_nbf = true;
         validation.required_spec_claims = ["exp".to_string()].into();
         Ok(Tokens {
             encoding: EncodingKey::from_secret(secret.as_bytes()),

@@ -19,7 +19,8 @@ use tokio::sync::{Mutex, watch};
 use crate::graph::GraphService;
 use crate::metrics::WalkerMetrics;
 use crate::runtime::{
-    Caller, CodeCache, Environment, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, Vars, WalkerSpec,
+    Caller, CodeCache, Environment, FieldError, LoadedComponent, Notifier, Reply, RunError, Runtime, Share, Vars,
+    WalkerSpec,
 };
 use crate::tenancy::quotas::RunQuota;
 
@@ -142,7 +143,7 @@ impl Catalog {
     pub fn new(runtime: Arc<Runtime>, graph: Arc<GraphService>) -> Self {
         Catalog {
             runtime,
-            env: Environment { graph, vars: Arc::default() },
+            env: Environment { graph, vars: Arc::default(), share: Arc::default() },
             code_cache: None,
             run_quota: None,
             current: ArcSwap::from_pointee(Snapshot::default()),
@@ -177,6 +178,12 @@ impl Catalog {
     /// Admits its runs through `quota` first.
     pub fn with_run_quota(mut self, quota: RunQuota) -> Self {
         self.run_quota = Some(quota);
+        self
+    }
+
+    /// Its runs share the cores as `share` (one per tenant).
+    pub fn with_share(mut self, share: Share) -> Self {
+        self.env.share = Arc::new(share);
         self
     }
 

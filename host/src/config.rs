@@ -97,6 +97,22 @@ pub struct Config {
     #[arg(long, env = "JAC_RELOAD_DEBOUNCE_MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub reload_debounce_ms: u64,
 
+    /// WebSocket connections one client address may open per second (a burst of twice
+    /// that), over every tenant; more are answered 429 with Retry-After.
+    #[arg(long, env = "JAC_ADDRESS_CONNECTIONS_PER_SECOND", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub address_connections_per_second: u32,
+
+    /// WebSocket connections one client address may hold open, over every tenant; more
+    /// are answered 429 with Retry-After.
+    #[arg(long, env = "JAC_ADDRESS_CONNECTIONS", default_value_t = 1_000, value_parser = usize_in(1..=10_000_000))]
+    pub address_connections: usize,
+
+    /// Client events one WebSocket may send per second (a burst of twice that). An event
+    /// over it is refused with a `rate_limited` error frame; a connection that keeps
+    /// sending over it (refusals past a tenth of the rate per second) is closed with 1008.
+    #[arg(long, env = "JAC_WS_EVENTS_PER_SECOND", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(10..=10_000_000))]
+    pub ws_events_per_second: u32,
+
     /// Largest WebSocket message a client may send; larger ones close the connection (1009).
     #[arg(long, env = "JAC_MAX_MESSAGE_BYTES", default_value_t = 64 << 10, value_parser = usize_in(256..=64 << 20))]
     pub max_message_bytes: usize,
@@ -179,6 +195,12 @@ pub struct Config {
     /// (WebSocket `busy` error, HTTP 503), in milliseconds.
     #[arg(long, env = "JAC_WALKER_SLOT_WAIT_MS", default_value_t = Limits::DEFAULT_SLOT_WAIT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub walker_slot_wait_ms: u64,
+
+    /// Cores that long walker runs (past their first 2 ms of CPU) may take at once, by
+    /// every tenant together, in turn; the default, one fewer than the cores, keeps a
+    /// core for socket I/O, client events and short walkers.
+    #[arg(long, env = "JAC_WALKER_CORES", default_value_t = all_cores_but_one(), value_parser = usize_in(1..=1024))]
+    pub walker_cores: usize,
 
     /// Password hashes computed at once (registration and login), by every tenant
     /// together; each takes ~19 MiB and a core for tens of milliseconds. The default,
@@ -397,6 +419,7 @@ impl Config {
             notification_bytes: self.walker_notification_bytes,
             report_bytes: self.walker_report_bytes,
             instances: self.walker_instances,
+            lanes: self.walker_cores,
             slot_wait: Duration::from_millis(self.walker_slot_wait_ms),
             warm_idle: self.warm_idle,
             warm_ttl: Duration::from_secs(self.warm_ttl_secs),

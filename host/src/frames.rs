@@ -14,6 +14,8 @@ pub mod close {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down: reconnect later.
     pub const GOING_AWAY: u16 = 1001;
+    /// The client kept sending events over its rate limit.
+    pub const POLICY: u16 = 1008;
     /// A message was larger than the limit (as jac-cloud).
     pub const TOO_BIG: u16 = 1009;
     /// No frame (nor pong) within the ping timeout, or a write took too long.
@@ -25,6 +27,7 @@ pub mod close {
     pub fn reason(code: u16) -> &'static str {
         match code {
             GOING_AWAY => "server shutting down",
+            POLICY => "too many events",
             TOO_BIG => "message too big",
             TIMEOUT => "timed out",
             SLOW_CONSUMER => "slow consumer: outgoing queue full",

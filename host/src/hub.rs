@@ -13,8 +13,8 @@ use axum::extract::ws::Utf8Bytes;
 use crate::auth::parse_root;
 use crate::metrics::FanoutMetrics;
 use crate::outbox::Outbox;
+use crate::rate::TokenBucket;
 use crate::runtime::{Notifier, Target};
-use crate::tenancy::quotas::TokenBucket;
 
 /// One live WebSocket connection, as the hub sees it.
 pub struct Connection {

@@ -6,13 +6,16 @@
 //! - `server`, `ws`, `rest`, `frames`: the jac-cloud wire protocol;
 //! - `hub` and `outbox`: who is connected, notification fan-out, per-connection queues;
 //! - `accounts`, `auth` and `throttle`: users, roots, tokens, and failed-login backoff;
+//! - `addresses`: per client address limits on WebSocket connections;
 //! - `graph` and `store`: the walkers' persistent graph, its access rules and transactions,
 //!   and its storage backends (SQLite, PostgreSQL), export and import;
 //! - `tenancy`: isolated tenants on one server, and routing requests to them;
+//! - `rate`: token buckets, for quotas and rate limits;
 //! - `config`, `cors`, `metrics`, `openapi`: operating it: settings, browser origins,
 //!   Prometheus, the API's description.
 
 pub mod accounts;
+pub mod addresses;
 pub mod auth;
 pub mod catalog;
 pub mod config;
@@ -23,6 +26,7 @@ pub mod hub;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+pub mod rate;
 pub mod reload;
 pub mod rest;
 pub mod runtime;

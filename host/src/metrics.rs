@@ -13,7 +13,8 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Counter, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use prometheus::proto::MetricFamily;
@@ -104,6 +105,10 @@ pub struct SessionMetrics {
     /// Client events by type (`invalid` for those that did not parse).
     pub events: IntCounterVec,
     pub slow_consumer_closes: IntCounter,
+    /// Connections and events refused, by the limit they were over.
+    pub rate_limited: IntCounterVec,
+    /// Connections closed for sending over their events per second (1008).
+    pub rate_limit_closes: IntCounter,
 }
 
 impl Default for SessionMetrics {
@@ -114,6 +119,15 @@ impl Default for SessionMetrics {
                 "walker_host_slow_consumer_closes_total",
                 "Connections closed because their outgoing queue filled up (4008)",
             ),
+            rate_limited: counters(
+                "walker_host_rate_limited_total",
+                "WebSocket connections and client events refused, by the limit they were over",
+                &["limit"],
+            ),
+            rate_limit_closes: counter(
+                "walker_host_rate_limit_closes_total",
+                "Connections closed because they kept sending events over their rate (1008)",
+            ),
         }
     }
 }
@@ -123,12 +137,16 @@ pub struct Metrics {
     registry: Registry,
     pub sessions: SessionMetrics,
     connections: IntGauge,
+    /// Mirrors the CPU time its runs have used (`runtime::Share`).
+    cpu_seconds: Counter,
 }
 
 impl Metrics {
     pub fn new(tenant: &str, walkers: &WalkerMetrics, fanout: &FanoutMetrics) -> Arc<Metrics> {
         let sessions = SessionMetrics::default();
         let connections = IntGauge::new("walker_host_connections", "Open WebSocket connections").expect("valid");
+        let cpu_seconds =
+            Counter::new("walker_host_walker_cpu_seconds_total", "CPU time walker runs used").expect("valid");
         let labels = HashMap::from([("tenant".to_string(), tenant.to_string())]);
         let registry = Registry::new_custom(None, Some(labels)).expect("a valid label");
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -141,28 +159,38 @@ impl Metrics {
             Box::new(fanout.over_quota.clone()),
             Box::new(sessions.events.clone()),
             Box::new(sessions.slow_consumer_closes.clone()),
+            Box::new(sessions.rate_limited.clone()),
+            Box::new(sessions.rate_limit_closes.clone()),
             Box::new(connections.clone()),
+            Box::new(cpu_seconds.clone()),
         ];
         for collector in collectors {
             registry.register(collector).expect("metric names are unique");
         }
-        Arc::new(Metrics { registry, sessions, connections })
+        Arc::new(Metrics { registry, sessions, connections, cpu_seconds })
     }
 }
 
 /// A tenant's metrics now.
 fn tenant_families(tenant: &Tenant) -> Vec<MetricFamily> {
     let shared = &tenant.shared;
-    shared.metrics.connections.set(shared.hub.connections() as i64);
-    shared.metrics.registry.gather()
+    let metrics = &shared.metrics;
+    metrics.connections.set(shared.hub.connections() as i64);
+    metrics.cpu_seconds.reset();
+    metrics.cpu_seconds.inc_by(shared.catalog.env().share.used().as_secs_f64());
+    metrics.registry.gather()
 }
 
 /// Metrics of the whole server, not of a tenant.
 fn server_families(runtime: &Runtime) -> Vec<MetricFamily> {
     let slots = IntGauge::new("walker_host_instance_slots_in_use", "Walker instance slots taken").expect("valid");
     slots.set(runtime.slots_in_use() as i64);
+    let cores = IntGauge::new("walker_host_walker_cores_in_use", "Long walker runs computing now, one core each")
+        .expect("valid");
+    cores.set(runtime.cores_in_use() as i64);
     let registry = Registry::new();
-    registry.register(Box::new(slots)).expect("one metric");
+    registry.register(Box::new(slots)).expect("unique");
+    registry.register(Box::new(cores)).expect("unique");
     registry.gather()
 }
 

@@ -395,6 +395,11 @@ pub async fn walker(
                 RunErrorKind::RateLimited => {
                     (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
                 }
+                RunErrorKind::CpuQuota(debt) => {
+                    let retry_after = debt.as_secs_f64().ceil().max(1.0).to_string();
+                    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, retry_after)], axum::Json(body))
+                        .into_response()
+                }
                 RunErrorKind::Conflict => json_response(StatusCode::CONFLICT, body),
                 RunErrorKind::Quota(_) => json_response(StatusCode::INSUFFICIENT_STORAGE, body),
                 _ => json_response(StatusCode::INTERNAL_SERVER_ERROR, body),

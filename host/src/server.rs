@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accounts::{Accounts, HashPool};
+use crate::addresses::AddressLimits;
 use crate::auth::{Identity, Tokens};
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -54,6 +55,8 @@ pub struct Shared {
     pub events: Option<EventPace>,
     /// Failed logins per account and client address, and the waits they earn.
     pub logins: LoginThrottle,
+    /// Connections per client address, for the whole server.
+    pub addresses: Arc<AddressLimits>,
     /// WebSocket sessions, until their close handshake ends: shutdown waits for them.
     pub sessions: TaskTracker,
 }
@@ -74,7 +77,9 @@ impl Server {
         runtime.sweep_warm_instances(WARM_SWEEP_PERIOD);
         let cors = crate::cors::layer(&config)?;
         let hashing = Arc::new(HashPool::new(config.hash_concurrency, config.hash_queue));
-        let common = Common { config: Arc::new(config), runtime, sessions: TaskTracker::new(), cors, hashing };
+        let addresses = AddressLimits::new(config.address_connections_per_second, config.address_connections);
+        let common =
+            Common { config: Arc::new(config), runtime, sessions: TaskTracker::new(), cors, hashing, addresses };
         Ok(Server { tenants: Tenants::open(common).await? })
     }
 

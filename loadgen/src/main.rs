@@ -97,6 +97,27 @@ pub enum Scenario {
         #[arg(long, default_value_t = 0)]
         items: usize,
     },
+    /// Wrong passwords posted to `/user/login` by `connections` clients, as fast as answered.
+    LoginFlood {
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+    /// One connection sending walker events without waiting for replies; reconnects when closed.
+    EventFlood,
+    /// `connections` connections call `walker` while its component is replaced `swaps`
+    /// times, alternating the two `versions`.
+    HotSwap {
+        #[arg(long)]
+        walkers_dir: std::path::PathBuf,
+        #[arg(long, num_args = 2)]
+        versions: Vec<std::path::PathBuf>,
+        #[arg(long)]
+        walker: String,
+        #[arg(long, default_value_t = 100)]
+        swaps: usize,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
     /// REST walker calls, each connection sequential.
     Rest {
         #[arg(long, default_value_t = 16)]

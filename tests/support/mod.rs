@@ -205,3 +205,10 @@ where
         assert!(wait.is_ok(), "condition not reached in time");
     }
 }
+
+/// The value of one sample, `name{labels}` as exposed, in a Prometheus `/metrics` text.
+pub fn metric(text: &str, sample: &str) -> f64 {
+    let line = text.lines().find(|line| line.strip_prefix(sample).is_some_and(|rest| rest.starts_with(' ')));
+    let value = line.and_then(|line| line.rsplit(' ').next()).and_then(|value| value.parse().ok());
+    value.unwrap_or_else(|| panic!("no sample {sample} in:\n{text}"))
+}

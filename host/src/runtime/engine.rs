@@ -12,7 +12,7 @@ use super::limits::Limits;
 
 /// How often the epoch advances: the granularity of run deadlines and of yields
 /// to the async runtime by long-running walkers.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Core instances one component may create. Rust and C walkers use a handful;
 /// componentize-py guests, a few dozen.

@@ -35,6 +35,8 @@ pub enum RunErrorKind {
     Busy(std::time::Duration),
     /// Its tenant's runs per second are used up; it was not started.
     RateLimited,
+    /// Its tenant has spent its CPU time per second; it was not started. Repaid in this long.
+    CpuQuota(std::time::Duration),
     /// The host could not run it (instantiation failed); details are in the log.
     Internal,
 }
@@ -53,6 +55,7 @@ impl RunError {
             RunErrorKind::InvalidOutput(_) => "invalid_output",
             RunErrorKind::Busy(_) => "busy",
             RunErrorKind::RateLimited => "rate_limited",
+            RunErrorKind::CpuQuota(_) => "quota_exceeded",
             RunErrorKind::StoreUnavailable => STORE_UNAVAILABLE,
             RunErrorKind::Conflict => "conflict",
             RunErrorKind::Quota(_) => "storage_quota",
@@ -77,6 +80,7 @@ impl fmt::Display for RunError {
                 write!(f, "walker {walker} could not start: every instance was busy for {} ms", waited.as_millis())
             }
             RunErrorKind::RateLimited => write!(f, "walker {walker} was not run: too many runs per second"),
+            RunErrorKind::CpuQuota(_) => write!(f, "walker {walker} was not run: its CPU time per second is used up"),
             RunErrorKind::StoreUnavailable => {
                 write!(f, "walker {walker} could not reach the graph store; nothing was written")
             }

@@ -34,25 +34,31 @@ fn level_to_wit(level: store::Level) -> Level {
 }
 
 impl RunState {
-    /// The run's graph, its call counted; walkers listing their specs have none.
-    async fn graph(&mut self) -> Result<&mut RunGraph> {
+    /// One graph call, counted, made off the cores: the run's slice pauses while it waits
+    /// for the root's lock or the store. Walkers listing their specs have no graph.
+    async fn graph_call<T>(&mut self, call: impl AsyncFnOnce(&mut RunGraph) -> Result<T>) -> Result<T> {
         let graph = self.graph.as_mut().ok_or_else(|| wasmtime::Error::msg("the graph is only available in a run"))?;
-        graph.begin_call().await?;
-        Ok(graph)
+        self.slices.pause();
+        let result = match graph.begin_call().await {
+            Ok(()) => call(graph).await,
+            Err(err) => Err(err),
+        };
+        self.slices.resume().await;
+        result
     }
 }
 
 impl wit::Host for RunState {
     async fn here(&mut self) -> Result<String> {
-        self.graph().await?.here().await
+        self.graph_call(async |graph| graph.here().await).await
     }
 
     async fn root(&mut self) -> Result<String> {
-        Ok(self.graph().await?.root())
+        self.graph_call(async |graph| Ok(graph.root())).await
     }
 
     async fn get(&mut self, target: String) -> Result<Option<String>> {
-        self.graph().await?.get(&target).await
+        self.graph_call(async |graph| graph.get(&target).await).await
     }
 
     async fn neighbours(&mut self, node: String, query: Query) -> Result<Result<String, wit::Error>> {
@@ -68,11 +74,11 @@ impl wit::Host for RunState {
             limit: query.limit,
             cursor: query.cursor.as_deref(),
         };
-        Ok(self.graph().await?.neighbours(&node, query).await?.map_err(to_wit))
+        self.graph_call(async |graph| Ok(graph.neighbours(&node, query).await?.map_err(to_wit))).await
     }
 
     async fn create(&mut self, node_type: String, context: String) -> Result<Result<String, wit::Error>> {
-        Ok(self.graph().await?.create(&node_type, &context).await?.map_err(to_wit))
+        self.graph_call(async |graph| Ok(graph.create(&node_type, &context).await?.map_err(to_wit))).await
     }
 
     async fn spawn(
@@ -83,8 +89,10 @@ impl wit::Host for RunState {
         node_type: String,
         context: String,
     ) -> Result<Result<String, wit::Error>> {
-        let graph = self.graph().await?;
-        Ok(graph.spawn(&from, &edge_type, &edge_context, &node_type, &context).await?.map_err(to_wit))
+        self.graph_call(async |graph| {
+            Ok(graph.spawn(&from, &edge_type, &edge_context, &node_type, &context).await?.map_err(to_wit))
+        })
+        .await
     }
 
     async fn connect(
@@ -94,7 +102,7 @@ impl wit::Host for RunState {
         edge_type: String,
         context: String,
     ) -> Result<Result<String, wit::Error>> {
-        Ok(self.graph().await?.connect(&from, &to, &edge_type, &context).await?.map_err(to_wit))
+        self.graph_call(async |graph| Ok(graph.connect(&from, &to, &edge_type, &context).await?.map_err(to_wit))).await
     }
 
     async fn disconnect(
@@ -103,27 +111,28 @@ impl wit::Host for RunState {
         to: String,
         edge_type: Option<String>,
     ) -> Result<Result<u32, wit::Error>> {
-        Ok(self.graph().await?.disconnect(&from, &to, edge_type.as_deref()).await?.map_err(to_wit))
+        self.graph_call(async |graph| Ok(graph.disconnect(&from, &to, edge_type.as_deref()).await?.map_err(to_wit)))
+            .await
     }
 
     async fn update(&mut self, target: String, fields: String) -> Result<Result<String, wit::Error>> {
-        Ok(self.graph().await?.update(&target, &fields).await?.map_err(to_wit))
+        self.graph_call(async |graph| Ok(graph.update(&target, &fields).await?.map_err(to_wit))).await
     }
 
     async fn delete(&mut self, target: String) -> Result<Result<(), wit::Error>> {
-        Ok(self.graph().await?.delete(&target).await?.map_err(to_wit))
+        self.graph_call(async |graph| Ok(graph.delete(&target).await?.map_err(to_wit))).await
     }
 
     async fn grant(&mut self, target: String, grantee: Option<String>, level: Level) -> Result<Result<(), wit::Error>> {
         let level = Some(level_from_wit(level));
-        Ok(self.graph().await?.grant(&target, grantee.as_deref(), level).await?.map_err(to_wit))
+        self.graph_call(async |graph| Ok(graph.grant(&target, grantee.as_deref(), level).await?.map_err(to_wit))).await
     }
 
     async fn revoke(&mut self, target: String, grantee: Option<String>) -> Result<Result<(), wit::Error>> {
-        Ok(self.graph().await?.grant(&target, grantee.as_deref(), None).await?.map_err(to_wit))
+        self.graph_call(async |graph| Ok(graph.grant(&target, grantee.as_deref(), None).await?.map_err(to_wit))).await
     }
 
     async fn access(&mut self, target: String) -> Result<Result<Level, wit::Error>> {
-        Ok(Ok(level_to_wit(self.graph().await?.access(&target).await?)))
+        self.graph_call(async |graph| Ok(Ok(level_to_wit(graph.access(&target).await?)))).await
     }
 }

@@ -18,6 +18,8 @@ pub struct Limits {
     pub report_bytes: usize,
     /// Instances alive at once: the size of the instance pool; further runs wait.
     pub instances: u32,
+    /// Long runs computing at once: the cores they may take (see `cores`).
+    pub lanes: usize,
     /// How long a run waits for an instance slot before it is refused as busy.
     pub slot_wait: Duration,
     /// Idle warm instances kept per component (walkers with `warm-runs`).
@@ -47,6 +49,7 @@ impl Default for Limits {
             notification_bytes: Self::DEFAULT_NOTIFICATION_BYTES,
             report_bytes: Self::DEFAULT_REPORT_BYTES,
             instances: Self::DEFAULT_INSTANCES,
+            lanes: crate::config::all_cores_but_one(),
             slot_wait: Self::DEFAULT_SLOT_WAIT,
             warm_idle: Self::DEFAULT_WARM_IDLE,
             warm_ttl: Self::DEFAULT_WARM_TTL,

@@ -9,35 +9,41 @@
 
 mod bindings;
 mod cache;
+mod cores;
 mod engine;
 mod error;
+mod fair;
 mod graph_host;
 mod limits;
 mod sandbox;
 mod spec;
 mod warm;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use warm::{Sandbox, WarmPool};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
-use wasmtime::{Engine, Result, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Result, Store, Trap};
 
 pub use bindings::{Caller, EntryType, FieldType, Method, Transport};
 pub use cache::{CodeCache, Origin};
+pub use cores::Share;
 pub use error::{RunError, RunErrorKind, STORE_UNAVAILABLE};
 pub use limits::{LimitHit, Limits};
 pub use sandbox::{Nobody, Notifier, Target};
 pub use spec::{FieldError, FieldSpec, WalkerSpec, is_var_name, path_params};
 
 use bindings::{Walkers, WalkersPre};
+use cores::{Cores, Slices};
 use engine::EpochTicker;
+use fair::{FairSemaphore, Group, Permit};
 use sandbox::{NotJson, Readable, RunState};
 
 use crate::graph::{GraphService, RunGraph};
@@ -63,8 +69,13 @@ pub struct Runtime {
     limits: Arc<Limits>,
     /// Compiled code, shared by every catalog that brings no cache of its own.
     cache: Arc<CodeCache>,
-    /// One permit per pooled instance slot: runs wait for a slot, up to `slot_wait`.
-    slots: Arc<Semaphore>,
+    /// One permit per pooled instance slot: runs wait for a slot, up to `slot_wait`,
+    /// tenants in turn.
+    slots: Arc<FairSemaphore>,
+    /// The lanes long runs take turns on.
+    cores: Cores,
+    /// The share loading components runs in, to list their walkers.
+    loading: Arc<Share>,
     /// Every loaded component's idle warm instances, to take a slot back from when a
     /// fresh run finds none free, and to sweep.
     warm_pools: Mutex<Vec<Weak<WarmPool>>>,
@@ -74,10 +85,12 @@ pub struct Runtime {
 /// A tenant's variables: settings and secrets its walkers may read, by name.
 pub type Vars = std::collections::BTreeMap<String, String>;
 
-/// What runs see of the tenant they run for: its graph and its variables.
+/// What runs see of the tenant they run for: its graph and its variables, and its share
+/// of the cores.
 pub struct Environment {
     pub graph: Arc<GraphService>,
     pub vars: Arc<Vars>,
+    pub share: Arc<Share>,
 }
 
 /// A compiled, checked component, ready to instantiate.
@@ -88,6 +101,8 @@ pub struct LoadedComponent {
     pub origin: Origin,
     /// Idle instances of walkers that allow reuse.
     warm: Arc<WarmPool>,
+    /// By walker: whether its last run was long, so its next one starts on a lane.
+    ran_long: HashMap<String, AtomicBool>,
 }
 
 /// A successful run's reply.
@@ -114,7 +129,9 @@ impl Runtime {
         let cache = Arc::new(CodeCache::new(&engine, cache_dir)?);
         Ok(Runtime {
             _ticker: EpochTicker::start(engine.clone()),
-            slots: Arc::new(Semaphore::new(limits.instances as usize)),
+            slots: FairSemaphore::new(limits.instances as usize),
+            cores: Cores::new(limits.lanes),
+            loading: Arc::default(),
             warm_pools: Mutex::default(),
             limits: Arc::new(limits),
             engine,
@@ -154,7 +171,8 @@ impl Runtime {
         pools.retain(|pool| pool.strong_count() > 0);
         pools.push(Arc::downgrade(&warm));
         drop(pools);
-        Ok(LoadedComponent { pre, walkers, origin, warm })
+        let ran_long = walkers.iter().map(|walker| (walker.name.clone(), AtomicBool::new(false))).collect();
+        Ok(LoadedComponent { pre, walkers, origin, warm, ran_long })
     }
 
     fn check_imports(&self, component: &Component) -> Result<()> {
@@ -168,8 +186,9 @@ impl Runtime {
     }
 
     async fn read_specs(&self, pre: &WalkersPre<RunState>) -> Result<Vec<WalkerSpec>> {
-        let _slot = self.acquire_slot().await.map_err(|_| wasmtime::Error::msg("every instance slot is busy"))?;
-        let mut store = self.new_store();
+        let _slot = (self.acquire_slot(self.loading.group()).await)
+            .map_err(|_| wasmtime::Error::msg("every instance slot is busy"))?;
+        let mut store = self.new_store(self.slices(&self.loading));
         let specs = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.call_walkers(&mut store).await
@@ -189,18 +208,24 @@ impl Runtime {
     }
 
     /// A store with the sandbox's limits; `RunState::begin` prepares it for each run.
-    fn new_store(&self) -> Store<RunState> {
-        let mut store = Store::new(&self.engine, RunState::new(self.limits.clone()));
+    fn new_store(&self, slices: Slices) -> Store<RunState> {
+        let mut store = Store::new(&self.engine, RunState::new(self.limits.clone(), slices));
         store.limiter(|state| state);
         store.set_epoch_deadline(1);
         let run_time = self.limits.run_time;
-        store.epoch_deadline_callback(move |store| {
-            if std::time::Instant::now() >= store.data().deadline {
+        store.epoch_deadline_callback(move |mut store| {
+            let state = store.data_mut();
+            if Instant::now() >= state.deadline {
                 return Err(LimitHit::Time(run_time).into());
             }
-            Ok(UpdateDeadline::Yield(1))
+            Ok(state.slices.tick())
         });
         store
+    }
+
+    /// A new run's use of the cores, charged to `share`.
+    fn slices(&self, share: &Arc<Share>) -> Slices {
+        Slices::new(&self.cores, share.clone(), Instant::now() + self.limits.run_time)
     }
 
     /// Runs walker `spec` of `component` on `entry` (a node id the caller may read; its
@@ -221,6 +246,9 @@ impl Runtime {
         entry: Option<&str>,
     ) -> Result<Reply, RunError> {
         let fail = |kind| RunError::new(&spec.name, kind);
+        if let Some(debt) = env.share.debt() {
+            return Err(fail(RunErrorKind::CpuQuota(debt)));
+        }
         let root = crate::auth::parse_root(&caller.root_id).unwrap_or_else(|| crate::auth::PUBLIC_ROOT.to_string());
         let mut attempts = 0;
         let mut contended = Vec::new();
@@ -228,7 +256,7 @@ impl Runtime {
             let graph = RunGraph::new(env.graph.clone(), root.clone(), entry.map(str::to_string))
                 .contending_with(std::mem::take(&mut contended));
             let (response, graph, notified) =
-                self.attempt(component, spec, caller, context, notifier.clone(), graph, &env.vars).await?;
+                self.attempt(component, spec, caller, context, notifier.clone(), graph, env).await?;
             // A reply the host cannot send commits nothing either.
             let reply = self.reply(response.map_err(|message| fail(RunErrorKind::Failed(message)))?).map_err(fail)?;
             let others = graph.others_written();
@@ -260,7 +288,7 @@ impl Runtime {
         context: &str,
         notifier: Arc<dyn Notifier>,
         graph: RunGraph,
-        vars: &Arc<Vars>,
+        env: &Environment,
     ) -> Result<(Result<bindings::Response, String>, RunGraph, bool), RunError> {
         let walker = spec.name.as_str();
         let fail = |kind| RunError::new(walker, kind);
@@ -269,12 +297,17 @@ impl Runtime {
         let mut sandbox = match warm {
             Some(sandbox) => sandbox,
             None => {
-                let slot = self.acquire_slot().await.map_err(fail)?;
-                Sandbox { store: self.new_store(), walkers: None, runs: 0, _slot: slot }
+                let slot = self.acquire_slot(env.share.group()).await.map_err(fail)?;
+                Sandbox { store: self.new_store(self.slices(&env.share)), walkers: None, runs: 0, _slot: slot }
             }
         };
-        let readable = Readable { vars: vars.clone(), declared: spec.vars.clone() };
-        sandbox.store.data_mut().begin(Arc::from(walker), caller, notifier, graph, readable);
+        let readable = Readable { vars: env.vars.clone(), declared: spec.vars.clone() };
+        let state = sandbox.store.data_mut();
+        state.begin(Arc::from(walker), caller, notifier, graph, readable, self.slices(&env.share));
+        let ran_long = &component.ran_long[walker];
+        if ran_long.load(Ordering::Relaxed) {
+            state.slices.start_long().await;
+        }
         sandbox.store.set_epoch_deadline(1);
         let outcome = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
             let Sandbox { store, walkers, .. } = &mut sandbox;
@@ -285,6 +318,7 @@ impl Runtime {
             instance.call_run(store, walker, caller, context).await
         })
         .await;
+        ran_long.store(sandbox.store.data_mut().slices.finish(), Ordering::Relaxed);
         let response = match outcome {
             Err(_elapsed) => return Err(fail(RunErrorKind::Limit(LimitHit::Time(self.limits.run_time)))),
             // A trap poisons the store: it is dropped here, with the run's writes.
@@ -303,28 +337,31 @@ impl Runtime {
 
     /// Instance slots taken now (running or warm instances).
     pub fn slots_in_use(&self) -> usize {
-        (self.limits.instances as usize).saturating_sub(self.slots.available_permits())
+        self.slots.in_use()
+    }
+
+    /// Long runs computing now, each on one of the lanes (see `cores`).
+    pub fn cores_in_use(&self) -> usize {
+        self.cores.in_use()
     }
 
     /// A free instance slot: one at once, or one taken back from the oldest idle warm
-    /// instance, or the first freed within `slot_wait`; else the run is refused as busy.
-    async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, RunErrorKind> {
+    /// instance, or the first freed within `slot_wait`, in `group`'s turn; else the run
+    /// is refused as busy.
+    async fn acquire_slot(&self, group: Group) -> Result<Permit, RunErrorKind> {
         // A fresh run is a unit of work: it counts against the task's cooperative budget,
         // so a task calling walkers in a loop still lets others run.
         tokio::task::consume_budget().await;
         loop {
-            match self.slots.clone().try_acquire_owned() {
-                Ok(slot) => return Ok(slot),
-                Err(TryAcquireError::Closed) => return Err(RunErrorKind::Internal),
-                Err(TryAcquireError::NoPermits) if self.evict_idle_warm() => continue,
-                Err(TryAcquireError::NoPermits) => break,
+            match self.slots.try_acquire() {
+                Some(slot) => return Ok(slot),
+                None if self.evict_idle_warm() => continue,
+                None => break,
             }
         }
-        match tokio::time::timeout(self.limits.slot_wait, self.slots.clone().acquire_owned()).await {
-            Ok(Ok(slot)) => Ok(slot),
-            Ok(Err(_closed)) => Err(RunErrorKind::Internal),
-            Err(_elapsed) => Err(RunErrorKind::Busy(self.limits.slot_wait)),
-        }
+        tokio::time::timeout(self.limits.slot_wait, self.slots.acquire(group))
+            .await
+            .map_err(|_elapsed| RunErrorKind::Busy(self.limits.slot_wait))
     }
 
     /// Drops the oldest idle warm instance of any component; false if none was idle.

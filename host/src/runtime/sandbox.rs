@@ -11,6 +11,7 @@ use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{Caller, Level, jac::walker};
+use super::cores::Slices;
 use super::limits::{LimitHit, Limits};
 use crate::graph::RunGraph;
 
@@ -66,15 +67,18 @@ pub struct RunState {
     readable: Readable,
     /// When the run must end; checked on every epoch tick.
     pub(super) deadline: Instant,
+    /// Its share of the cores, driven by the epoch ticks.
+    pub(super) slices: Slices,
 }
 
 impl RunState {
-    pub fn new(limits: Arc<Limits>) -> Self {
+    pub fn new(limits: Arc<Limits>, slices: Slices) -> Self {
         RunState {
             // No preopens, env, args or network: the walker sees nothing of the host.
             wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
             table: ResourceTable::new(),
-            deadline: Instant::now() + limits.run_time,
+            deadline: slices.deadline(),
+            slices,
             limits,
             walker: Arc::from("-"),
             client_id: None,
@@ -94,6 +98,7 @@ impl RunState {
         notifier: Arc<dyn Notifier>,
         graph: RunGraph,
         readable: Readable,
+        slices: Slices,
     ) {
         self.walker = walker;
         self.graph = Some(graph);
@@ -102,7 +107,8 @@ impl RunState {
         self.notifier = notifier;
         self.notifications_sent = 0;
         self.log_lines = 0;
-        self.deadline = Instant::now() + self.limits.run_time;
+        self.deadline = slices.deadline();
+        self.slices = slices;
     }
 
     /// Whether the run has sent a notification: then it must never run again.

@@ -16,10 +16,10 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 
 use super::bindings::{Caller, Walkers};
+use super::fair::Permit;
 use super::sandbox::RunState;
 
 /// A store, its instance once created, and the pool slot they occupy.
@@ -28,7 +28,7 @@ pub struct Sandbox {
     pub walkers: Option<Walkers>,
     /// Runs served so far.
     pub runs: u32,
-    pub _slot: OwnedSemaphorePermit,
+    pub _slot: Permit,
 }
 
 /// Whose runs a warm instance may serve: one user, or one anonymous connection.

@@ -29,6 +29,7 @@ pub use file::{DEFAULT_TENANT, TenantSettings, TenantsFile};
 use quotas::{ConnectionQuota, EventPace, Quotas, RunQuota};
 
 use crate::accounts::{Accounts, HashPool};
+use crate::addresses::AddressLimits;
 use crate::auth::Tokens;
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -37,7 +38,7 @@ use crate::graph::GraphService;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::reload::{self, Watcher};
-use crate::runtime::{Runtime, Vars};
+use crate::runtime::{Runtime, Share, Vars};
 use crate::server::{Shared, tenant_router};
 use crate::store::GraphStore;
 use crate::throttle::LoginThrottle;
@@ -52,6 +53,8 @@ pub struct Common {
     pub cors: tower_http::cors::CorsLayer,
     /// Password hashing for every tenant's accounts, bounded once for the server.
     pub hashing: Arc<HashPool>,
+    /// Connections per client address, counted over every tenant.
+    pub addresses: Arc<AddressLimits>,
 }
 
 /// What a tenant is opened with: a change in the tenants file reopens it.
@@ -106,7 +109,9 @@ impl Tenant {
             catalog = catalog.with_code_cache(cache.map_err(|err| anyhow::anyhow!("{err:#}"))?);
         }
         if let Some(quotas) = &opened.quotas {
-            catalog = catalog.with_run_quota(RunQuota::new(quotas, Duration::from_millis(config.walker_slot_wait_ms)));
+            catalog = catalog
+                .with_run_quota(RunQuota::new(quotas, Duration::from_millis(config.walker_slot_wait_ms)))
+                .with_share(Share::with_budget(quotas.cpu_ms_per_second));
         }
         let catalog = Arc::new(catalog.with_vars(opened.vars.clone()));
         let debounce = Duration::from_millis(config.reload_debounce_ms);
@@ -133,6 +138,7 @@ impl Tenant {
             events: opened.quotas.map(|quotas| EventPace::new(quotas.events_per_second)),
             logins: LoginThrottle::new(config.login_free_failures, Duration::from_secs(config.login_max_backoff_secs)),
             sessions: common.sessions.clone(),
+            addresses: common.addresses.clone(),
         });
         let router = tenant_router(shared.clone(), common.cors.clone());
         Ok(Tenant { router, shared, opened, _watcher: watcher })

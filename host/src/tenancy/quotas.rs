@@ -1,12 +1,12 @@
 //! What one declared tenant may take of the shared server: open connections, walker runs
-//! per second (a token bucket with a burst of twice the rate), runs at once, client events
-//! read per second (by reading its sockets more slowly), and notifications delivered per
-//! second (a bucket its hub keeps). The default tenant has no quotas.
+//! per second (a token bucket with a burst of twice the rate), runs at once (its share of
+//! the instance slots), CPU time per second (charged by the runtime's `cores`), client
+//! events read per second (by reading its sockets more slowly), and notifications
+//! delivered per second (a bucket its hub keeps). The default tenant has no quotas.
 //!
-//! Runs at once is the fairness bound: by default a tenant runs at most one walker fewer
-//! than there are cores, so however its walkers loop, a core stays free for other tenants
-//! and for socket I/O, and its backlog waits on its own semaphore, not in front of anyone
-//! else's runs.
+//! Fairness between tenants is the runtime's: instance slots and the cores long runs take
+//! turns on are granted to tenants in turn, so no tenant waits behind another's backlog,
+//! and long runs never hold the last core.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Instant;
 
+use crate::rate::TokenBucket;
 use crate::runtime::RunErrorKind;
 
 /// Quotas as the tenants file sets them: `[defaults]` for every declared tenant, then
@@ -29,6 +29,9 @@ pub struct QuotaSettings {
     pub runs_per_second: Option<u32>,
     /// Walker runs at once; further runs wait (up to `--walker-slot-wait-ms`, then `busy`).
     pub concurrent_runs: Option<usize>,
+    /// CPU time its walkers may use per second, in milliseconds (a burst of twice that);
+    /// once spent, its long runs wait and its new runs are refused (`quota_exceeded`).
+    pub cpu_ms_per_second: Option<u32>,
     /// WebSocket client events read per second from all its connections together; over
     /// it, its connections are read more slowly (TCP pushes back on the senders), so a
     /// flood costs the server no more than this rate.
@@ -45,6 +48,7 @@ pub struct Quotas {
     pub connections: usize,
     pub runs_per_second: u32,
     pub concurrent_runs: usize,
+    pub cpu_ms_per_second: u32,
     pub events_per_second: u32,
     pub deliveries_per_second: u32,
 }
@@ -52,6 +56,7 @@ pub struct Quotas {
 impl Quotas {
     pub const DEFAULT_CONNECTIONS: usize = 10_000;
     pub const DEFAULT_RUNS_PER_SECOND: u32 = 2_000;
+    pub const DEFAULT_CONCURRENT_RUNS: usize = 64;
     pub const DEFAULT_EVENTS_PER_SECOND: u32 = 10_000;
     pub const DEFAULT_DELIVERIES_PER_SECOND: u32 = 200_000;
 
@@ -62,7 +67,10 @@ impl Quotas {
             runs_per_second: (tenant.runs_per_second.or(defaults.runs_per_second))
                 .unwrap_or(Self::DEFAULT_RUNS_PER_SECOND),
             concurrent_runs: (tenant.concurrent_runs.or(defaults.concurrent_runs))
-                .unwrap_or_else(crate::config::all_cores_but_one),
+                .unwrap_or(Self::DEFAULT_CONCURRENT_RUNS),
+            // Alone, a tenant may use every core long runs may take.
+            cpu_ms_per_second: (tenant.cpu_ms_per_second.or(defaults.cpu_ms_per_second))
+                .unwrap_or_else(|| 1000 * crate::config::all_cores_but_one() as u32),
             events_per_second: (tenant.events_per_second.or(defaults.events_per_second))
                 .unwrap_or(Self::DEFAULT_EVENTS_PER_SECOND),
             deliveries_per_second: (tenant.deliveries_per_second.or(defaults.deliveries_per_second))
@@ -70,6 +78,7 @@ impl Quotas {
         };
         anyhow::ensure!(quotas.runs_per_second > 0, "runs_per_second must be at least 1");
         anyhow::ensure!(quotas.concurrent_runs > 0, "concurrent_runs must be at least 1");
+        anyhow::ensure!(quotas.cpu_ms_per_second > 0, "cpu_ms_per_second must be at least 1");
         anyhow::ensure!(quotas.events_per_second > 0, "events_per_second must be at least 1");
         anyhow::ensure!(quotas.deliveries_per_second > 0, "deliveries_per_second must be at least 1");
         Ok(quotas)
@@ -145,47 +154,5 @@ impl EventPace {
     /// Counts one event; how long to wait before reading another, if at all.
     pub fn after_event(&self) -> Option<Duration> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take_owing()
-    }
-}
-
-/// `rate` tokens a second, up to a burst of twice that.
-pub struct TokenBucket {
-    rate: f64,
-    tokens: f64,
-    refilled: Instant,
-}
-
-impl TokenBucket {
-    pub fn new(rate: u32) -> Self {
-        let rate = f64::from(rate);
-        TokenBucket { rate, tokens: 2.0 * rate, refilled: Instant::now() }
-    }
-
-    fn take(&mut self) -> bool {
-        self.take_many(1)
-    }
-
-    /// Takes a token even when there is none, and says how long until the debt is paid.
-    fn take_owing(&mut self) -> Option<Duration> {
-        self.refill();
-        self.tokens -= 1.0;
-        (self.tokens < 0.0).then(|| Duration::from_secs_f64(-self.tokens / self.rate))
-    }
-
-    fn refill(&mut self) {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(2.0 * self.rate);
-        self.refilled = now;
-    }
-
-    /// Takes `count` tokens if there are as many, else none.
-    pub fn take_many(&mut self, count: usize) -> bool {
-        self.refill();
-        if self.tokens < count as f64 {
-            return false;
-        }
-        self.tokens -= count as f64;
-        true
     }
 }

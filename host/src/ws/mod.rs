@@ -7,9 +7,11 @@ mod session;
 
 use std::sync::Arc;
 
+use std::net::SocketAddr;
+
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{Identity, random_hex};
@@ -27,21 +29,26 @@ pub async fn upgrade(
     State(shared): State<Arc<Shared>>,
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
+    extensions: Extensions,
     ws: WebSocketUpgrade,
 ) -> Response {
     if !crate::cors::websocket_allowed(&shared.config, &headers) {
-        tracing::info!(origin = ?headers.get(axum::http::header::ORIGIN), "refused a WebSocket from an origin not allowed");
-        return crate::rest::detail(axum::http::StatusCode::FORBIDDEN, "Origin not allowed");
+        tracing::info!(origin = ?headers.get(header::ORIGIN), "refused a WebSocket from an origin not allowed");
+        return crate::rest::detail(StatusCode::FORBIDDEN, "Origin not allowed");
     }
-    let place = match &shared.connections {
-        Some(quota) => match quota.admit() {
-            Some(place) => Some(place),
-            None => {
-                let refusal = crate::rest::detail(axum::http::StatusCode::SERVICE_UNAVAILABLE, "Too many connections");
-                return ([(axum::http::header::RETRY_AFTER, "1")], refusal).into_response();
-            }
-        },
+    let retry_later = |status, message| ([(header::RETRY_AFTER, "1")], crate::rest::detail(status, message));
+    let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    let address_place = match address.map(|address| shared.addresses.admit(address)).transpose() {
+        Ok(place) => place,
+        Err(refusal) => {
+            shared.metrics.sessions.rate_limited.with_label_values(&[refusal.limit()]).inc();
+            return retry_later(StatusCode::TOO_MANY_REQUESTS, refusal.message()).into_response();
+        }
+    };
+    let place = match shared.connections.as_ref().map(|quota| quota.admit()) {
         None => None,
+        Some(Some(place)) => Some(place),
+        Some(None) => return retry_later(StatusCode::SERVICE_UNAVAILABLE, "Too many connections").into_response(),
     };
     let last = |key: &str| params.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     // `?auth=` wins over the header, even when it is invalid: browsers cannot set headers.
@@ -61,7 +68,7 @@ pub async fn upgrade(
             // The connection keeps its place until its session ends.
             sessions.track_future(async move {
                 session::run(shared, socket, identity, channel_id).await;
-                drop(place);
+                drop((place, address_place));
             })
         })
 }

@@ -24,6 +24,7 @@ use crate::config::ClientEvents;
 use crate::frames::{self, Problem, close};
 use crate::hub::Connection;
 use crate::outbox::Outbox;
+use crate::rate::{EventLimit, Verdict};
 use crate::runtime::{Caller, Method, Transport};
 use crate::server::{NodeAccess, Shared, check_node};
 use crate::tenancy::quotas::EventPace;
@@ -53,6 +54,7 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
     let write_timeout = Duration::from_millis(config.write_timeout_ms);
     let ping_interval = Duration::from_secs(config.ping_interval_secs.max(1));
     let silence_limit = Duration::from_secs(config.ping_timeout_secs.max(1));
+    let mut events = EventLimit::new(config.ws_events_per_second);
     shared.hub.register(connection.clone(), &identity.root);
     tracing::debug!(client_id = &*connection.client_id, authenticated = identity.authenticated, "connected");
 
@@ -117,6 +119,20 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
                 if let Some(wait) = session.shared.events.as_ref().and_then(EventPace::after_event) {
                     paused.as_mut().reset(last_heard + wait);
                     pausing = true;
+                }
+                if let Some(Ok(Message::Text(_) | Message::Binary(_))) = &message {
+                    match events.check() {
+                        Verdict::Admit => {}
+                        Verdict::Refuse => {
+                            session.refuse_over_rate();
+                            continue;
+                        }
+                        Verdict::CutOff => {
+                            session.shared.metrics.sessions.rate_limit_closes.inc();
+                            outbox.close(close::POLICY);
+                            break;
+                        }
+                    }
                 }
                 match message {
                     Some(Ok(Message::Text(text))) => running = session.handle_text(&text),
@@ -195,6 +211,14 @@ async fn close_handshake(
 impl Session {
     fn send(&self, text: String) {
         self.connection.outbox.push_own(Utf8Bytes::from(text));
+    }
+
+    /// Answers an event over the connection's events per second, which is not handled.
+    fn refuse_over_rate(&self) {
+        let limit = self.shared.config.ws_events_per_second;
+        let msg = format!("too many events: at most {limit} per second on one connection; this one was not handled");
+        self.send(frames::problem(Problem { kind: "rate_limited", msg: &msg }, None));
+        self.shared.metrics.sessions.rate_limited.with_label_values(&["connection_events_per_second"]).inc();
     }
 
     /// Makes the connection `identity`'s and tells the client with a connection frame

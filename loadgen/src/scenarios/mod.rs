@@ -1,7 +1,9 @@
 //! The scenarios, each bounded in count and in time.
 
+mod attacks;
 mod fanout;
 mod graph;
+mod hot_swap;
 mod idle;
 mod reload;
 mod rest;
@@ -25,6 +27,12 @@ pub async fn run(target: &Target, scenario: &Scenario) -> anyhow::Result<Outcome
         Scenario::Rest { connections, requests, walker } => rest::run(target, *connections, *requests, walker).await,
         Scenario::Graph { op, via, connections, requests, items } => {
             graph::run(target, op, via, *connections, *requests, *items).await
+        }
+        Scenario::LoginFlood { connections } => attacks::login_flood(target, *connections).await,
+        Scenario::EventFlood => attacks::event_flood(target).await,
+        Scenario::HotSwap { walkers_dir, versions, walker, swaps, connections } => {
+            let versions = [versions[0].as_path(), versions[1].as_path()];
+            hot_swap::run(target, walkers_dir, versions, walker, *swaps, *connections).await
         }
     }
 }

@@ -1,0 +1,213 @@
+//! Sharing the cores between walker runs, so that computing walkers, however many and
+//! however long, never starve socket I/O, client events and short walkers.
+//!
+//! A run starts at once on whichever thread picks it up, and yields to the async runtime
+//! on every epoch tick, so nothing waits behind it for long. Nearly every walker finishes
+//! within its first `FIRST_SLICE` of CPU time; one still computing past it is long, and
+//! from then on runs a tick at a time, each tick on one of `lanes`: cores minus one by
+//! default, so a core always stays for everything else. Lanes are shared in turn between
+//! tenants with long runs waiting (see `fair`), first come first served within a tenant.
+//! A walker whose last run was long starts its next one on a lane, so a walker that always
+//! computes never takes the free core at all.
+//!
+//! Waiting on the host (graph calls) is not computing: a run's slice ends while it waits,
+//! and its lane is free for others meanwhile.
+//!
+//! Every slice is charged to the run's tenant; a tenant with a CPU-time budget that has
+//! spent it waits for its budget before a long run's next tick, and its new runs are
+//! refused (`quota_exceeded`) until it is repaid.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::UpdateDeadline;
+
+use super::fair::{FairSemaphore, Group, Permit};
+use crate::rate::TokenBucket;
+
+/// CPU time a run may take before it must share a lane with other long runs.
+pub const FIRST_SLICE: Duration = Duration::from_millis(2);
+
+/// The lanes long runs take turns on.
+pub struct Cores {
+    lanes: Arc<FairSemaphore>,
+}
+
+impl Cores {
+    pub fn new(lanes: usize) -> Self {
+        Cores { lanes: FairSemaphore::new(lanes.max(1)) }
+    }
+
+    pub fn in_use(&self) -> usize {
+        self.lanes.in_use()
+    }
+}
+
+/// One tenant's claim on the cores: its turn among the lanes' waiters, its CPU-time
+/// budget, and what it has used.
+pub struct Share {
+    group: Group,
+    budget: Option<Mutex<TokenBucket>>,
+    used_micros: AtomicU64,
+}
+
+static NEXT_GROUP: AtomicU64 = AtomicU64::new(0);
+
+impl Share {
+    /// A share of its own, without a budget.
+    pub fn new() -> Self {
+        Share { group: NEXT_GROUP.fetch_add(1, Ordering::Relaxed), budget: None, used_micros: AtomicU64::new(0) }
+    }
+
+    /// A share limited to `millis_per_second` of CPU time, with a burst of twice that.
+    pub fn with_budget(millis_per_second: u32) -> Self {
+        Share { budget: Some(Mutex::new(TokenBucket::new(millis_per_second.saturating_mul(1000)))), ..Share::new() }
+    }
+
+    pub(super) fn group(&self) -> Group {
+        self.group
+    }
+
+    /// How long until its budget is repaid, if it has spent it.
+    pub fn debt(&self) -> Option<Duration> {
+        self.budget.as_ref()?.lock().unwrap_or_else(|p| p.into_inner()).debt()
+    }
+
+    /// CPU time its runs have used.
+    pub fn used(&self) -> Duration {
+        Duration::from_micros(self.used_micros.load(Ordering::Relaxed))
+    }
+
+    fn charge(&self, used: Duration) {
+        let micros = used.as_micros() as u64;
+        self.used_micros.fetch_add(micros, Ordering::Relaxed);
+        if let Some(budget) = &self.budget {
+            budget.lock().unwrap_or_else(|p| p.into_inner()).charge(micros as f64);
+        }
+    }
+}
+
+impl Default for Share {
+    fn default() -> Self {
+        Share::new()
+    }
+}
+
+/// The slice a run is computing in: since when, and on which lane if it is long.
+struct Slice {
+    since: Instant,
+    lane: Option<Permit>,
+}
+
+/// One run's use of the cores, kept in its store and driven by its epoch ticks.
+pub struct Slices {
+    lanes: Arc<FairSemaphore>,
+    share: Arc<Share>,
+    /// CPU time used so far: slices, not the waits between them.
+    used: Duration,
+    /// When the run must end: waiting for a lane stops then.
+    deadline: Instant,
+    /// Set by the future that ends a yield, read by the tick after it.
+    current: Arc<Mutex<Slice>>,
+    /// Whether it has needed a lane.
+    long: bool,
+}
+
+type Resume = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Slices {
+    pub fn new(cores: &Cores, share: Arc<Share>, deadline: Instant) -> Self {
+        let now = Instant::now();
+        Slices {
+            lanes: cores.lanes.clone(),
+            share,
+            used: Duration::ZERO,
+            deadline,
+            current: Arc::new(Mutex::new(Slice { since: now, lane: None })),
+            long: false,
+        }
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Waits for a lane before the run computes at all: its walker's last run was long.
+    pub async fn start_long(&mut self) {
+        self.long = true;
+        self.resume().await;
+    }
+
+    /// Ends the slice while the run waits on the host (a graph call): waiting is not
+    /// computing, and its lane is free for others meanwhile.
+    pub fn pause(&mut self) {
+        self.end_slice(Instant::now());
+    }
+
+    /// Starts a slice again after a pause; a long run waits for a lane first.
+    pub async fn resume(&mut self) {
+        let lane = match self.long {
+            true => Self::lane(self.lanes.clone(), self.share.clone(), self.deadline).await,
+            false => None,
+        };
+        *self.slice() = Slice { since: Instant::now(), lane };
+    }
+
+    fn slice(&self) -> std::sync::MutexGuard<'_, Slice> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends the slice that an epoch tick interrupted and says how the run goes on: after
+    /// a yield, and on a lane once it is long.
+    pub fn tick(&mut self) -> UpdateDeadline {
+        let now = Instant::now();
+        let had_lane = self.end_slice(now);
+        self.long |= had_lane || self.used >= FIRST_SLICE;
+        let current = self.current.clone();
+        let lane = self.long.then(|| Self::lane(self.lanes.clone(), self.share.clone(), self.deadline));
+        // Always yields: a lane free at once would otherwise resume the run without ever
+        // giving its thread back.
+        let resume: Resume = Box::pin(async move {
+            tokio::task::yield_now().await;
+            let lane = match lane {
+                Some(lane) => lane.await,
+                None => None,
+            };
+            *current.lock().unwrap_or_else(|p| p.into_inner()) = Slice { since: Instant::now(), lane };
+        });
+        UpdateDeadline::YieldCustom(1, resume)
+    }
+
+    /// Charges the last slice and frees its lane; says whether the run was long.
+    pub fn finish(&mut self) -> bool {
+        self.end_slice(Instant::now());
+        self.long
+    }
+
+    /// Charges the slice ending `now` and frees its lane; says whether it had one.
+    fn end_slice(&mut self, now: Instant) -> bool {
+        let mut slice = self.slice();
+        let used = now.saturating_duration_since(slice.since);
+        slice.since = now;
+        let had_lane = slice.lane.take().is_some();
+        drop(slice);
+        self.used += used;
+        self.share.charge(used);
+        had_lane
+    }
+
+    /// A lane, once the share's budget allows and it is the share's turn; none if the
+    /// deadline comes first (the next tick then ends the run).
+    async fn lane(lanes: Arc<FairSemaphore>, share: Arc<Share>, deadline: Instant) -> Option<Permit> {
+        let lane = async {
+            while let Some(debt) = share.debt() {
+                tokio::time::sleep(debt).await;
+            }
+            lanes.acquire(share.group).await
+        };
+        tokio::time::timeout_at(deadline.into(), lane).await.ok()
+    }
+}
