@@ -137,7 +137,7 @@ pub async fn login(
     };
     let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     // Refused before any hashing: a flood of wrong passwords costs no CPU.
-    if let Some(wait) = shared.logins.wait(&email, address) {
+    if let Some(wait) = shared.logins.hold(&email, address).await {
         let seconds = wait.as_secs_f64().ceil() as u64;
         let body = json!({"detail": format!("too many failed logins; try again in {seconds} s")});
         return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], axum::Json(body))

@@ -4,16 +4,25 @@
 //! an attempt made while waiting is refused with 429 and `Retry-After` before any
 //! password is hashed. A successful login clears its account's count; an address's count
 //! is forgotten once it has failed nothing for `max`.
+//!
+//! An attempt made while waiting is held (while fewer than `TARPIT_PLACES` are held): a
+//! wait of up to `TARPIT` is sat out and the attempt then proceeds; a longer one is
+//! refused after `TARPIT`. A client that retries at once is so slowed to about one
+//! attempt a second instead of being answered as fast as it asks.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// Keys kept at most; past it, those not waiting are forgotten first.
 const MAX_KEYS: usize = 100_000;
+/// The longest pause before a refusal, and how many refusals may be paused at once.
+const TARPIT: Duration = Duration::from_secs(1);
+const TARPIT_PLACES: usize = 1024;
 
 pub struct LoginThrottle {
     failures: Mutex<HashMap<Key, Record>>,
@@ -21,6 +30,8 @@ pub struct LoginThrottle {
     free: u32,
     /// The longest wait, and how long a quiet key is remembered.
     max: Duration,
+    /// Refusals being paused.
+    tarpit: Semaphore,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -46,7 +57,16 @@ impl Record {
 
 impl LoginThrottle {
     pub fn new(free: u32, max: Duration) -> Self {
-        LoginThrottle { failures: Mutex::default(), free, max }
+        LoginThrottle { failures: Mutex::default(), free, max, tarpit: Semaphore::new(TARPIT_PLACES) }
+    }
+
+    /// Holds an attempt made while `email` or `address` must wait: `None` once it may
+    /// proceed, or how much longer the wait lasts when it is refused.
+    pub async fn hold(&self, email: &str, address: Option<IpAddr>) -> Option<Duration> {
+        let wait = self.wait(email, address)?;
+        let Ok(_place) = self.tarpit.try_acquire() else { return Some(wait) };
+        tokio::time::sleep(wait.min(TARPIT)).await;
+        self.wait(email, address)
     }
 
     fn keys(email: &str, address: Option<IpAddr>) -> impl Iterator<Item = Key> {
@@ -54,7 +74,7 @@ impl LoginThrottle {
     }
 
     /// How long until this account may try again from this address; `None`: now.
-    pub fn wait(&self, email: &str, address: Option<IpAddr>) -> Option<Duration> {
+    fn wait(&self, email: &str, address: Option<IpAddr>) -> Option<Duration> {
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         (Self::keys(email, address))

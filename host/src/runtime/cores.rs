@@ -112,7 +112,7 @@ pub struct Slices {
     deadline: Instant,
     /// Set by the future that ends a yield, read by the tick after it.
     current: Arc<Mutex<Slice>>,
-    /// Whether it has needed a lane.
+    /// Whether it computes on lanes: past its first slice, or from the start.
     long: bool,
 }
 
@@ -163,9 +163,8 @@ impl Slices {
     /// Ends the slice that an epoch tick interrupted and says how the run goes on: after
     /// a yield, and on a lane once it is long.
     pub fn tick(&mut self) -> UpdateDeadline {
-        let now = Instant::now();
-        let had_lane = self.end_slice(now);
-        self.long |= had_lane || self.used >= FIRST_SLICE;
+        self.end_slice(Instant::now());
+        self.long |= self.used >= FIRST_SLICE;
         let current = self.current.clone();
         let lane = self.long.then(|| Self::lane(self.lanes.clone(), self.share.clone(), self.deadline));
         // Always yields: a lane free at once would otherwise resume the run without ever
@@ -181,22 +180,22 @@ impl Slices {
         UpdateDeadline::YieldCustom(1, resume)
     }
 
-    /// Charges the last slice and frees its lane; says whether the run was long.
+    /// Charges the last slice and frees its lane; says whether the run computed past its
+    /// first slice (however it started).
     pub fn finish(&mut self) -> bool {
         self.end_slice(Instant::now());
-        self.long
+        self.used >= FIRST_SLICE
     }
 
-    /// Charges the slice ending `now` and frees its lane; says whether it had one.
-    fn end_slice(&mut self, now: Instant) -> bool {
+    /// Charges the slice ending `now` and frees its lane.
+    fn end_slice(&mut self, now: Instant) {
         let mut slice = self.slice();
         let used = now.saturating_duration_since(slice.since);
         slice.since = now;
-        let had_lane = slice.lane.take().is_some();
+        slice.lane = None;
         drop(slice);
         self.used += used;
         self.share.charge(used);
-        had_lane
     }
 
     /// A lane, once the share's budget allows and it is the share's turn; none if the

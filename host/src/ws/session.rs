@@ -135,7 +135,12 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
                     }
                 }
                 match message {
-                    Some(Ok(Message::Text(text))) => running = session.handle_text(&text),
+                    Some(Ok(Message::Text(text))) => {
+                        running = session.handle_text(&text);
+                        // One event per turn: a client sending many at once lets every
+                        // other task on this thread run between them.
+                        tokio::task::yield_now().await;
+                    }
                     Some(Ok(Message::Binary(_))) => session.send(frames::problem(
                         Problem { kind: "binary_frame", msg: "binary frames are not supported; send JSON text" },
                         None,

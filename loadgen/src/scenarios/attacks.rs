@@ -27,7 +27,8 @@ pub async fn login_flood(target: &Target, connections: usize) -> anyhow::Result<
                     if Instant::now() > deadline {
                         break;
                     }
-                    let body = json!({"email": format!("victim{client}@example.com"), "password": format!("guess{attempt}")});
+                    let body =
+                        json!({"email": format!("victim{client}@example.com"), "password": format!("guess{attempt}")});
                     let status = http.post(&url).json(&body).send().await.map_or(0, |r| r.status().as_u16());
                     *statuses.entry(status).or_default() += 1;
                 }
@@ -43,7 +44,13 @@ pub async fn login_flood(target: &Target, connections: usize) -> anyhow::Result<
     }
     let ops = statuses.values().sum();
     let notes = statuses.iter().map(|(status, count)| format!("{count}x {status}")).collect::<Vec<_>>().join(", ");
-    Ok(Outcome { scenario: format!("login-flood x{connections}"), ops, elapsed: started.elapsed(), notes, ..Outcome::default() })
+    Ok(Outcome {
+        scenario: format!("login-flood x{connections}"),
+        ops,
+        elapsed: started.elapsed(),
+        notes,
+        ..Outcome::default()
+    })
 }
 
 /// One connection sending walker events as fast as it can, never waiting for replies
