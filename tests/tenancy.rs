@@ -373,6 +373,125 @@ async fn a_tenant_that_spends_its_cpu_time_waits_then_is_refused_new_runs_until_
 }
 
 #[tokio::test]
+async fn a_tenants_instances_together_hold_no_more_memory_than_its_quota() {
+    let quotas = "[tenants.alpha]\n[tenants.beta.quotas]\nmemory_mib = 24\n";
+    let fixtures = [("alpha", "hostile.wasm"), ("beta", "hostile.wasm")];
+    let server = TestServer::start_tenants(quotas, &fixtures).await;
+    // 30 MiB is within one instance's 64 MiB, not within beta's 24 MiB.
+    let response =
+        server.http.post(server.url("/t/beta/walker/memory_bomb")).json(&json!({"mib": 30})).send().await.unwrap();
+    assert_eq!((response.status().as_u16(), response.headers()["retry-after"].to_str().unwrap()), (503, "1"));
+    let body = response.json::<Value>().await.unwrap();
+    assert_eq!(body["errors"][0]["type"], "quota_exceeded", "{body}");
+    assert_eq!(
+        body["errors"][0]["msg"],
+        "walker memory_bomb exceeded its tenant's memory quota of 24 MiB, its instances together"
+    );
+    // What a run's instance held is given back when it is dropped: run after run fits.
+    for _ in 0..5 {
+        assert_eq!(server.post("/t/beta/walker/memory_bomb", json!({"mib": 8}), None).await.0, 200);
+    }
+    let metrics = server.http.get(server.url("/t/beta/metrics")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(support::metric(&metrics, r#"walker_host_walker_memory_bytes{tenant="beta"}"#), 0.0);
+    // Alpha's quota is its own (the 2 GiB default).
+    assert_eq!(server.post("/t/alpha/walker/memory_bomb", json!({"mib": 30}), None).await.0, 200);
+}
+
+const UNQUOTED: &str = "[tenants.alpha]\n[tenants.beta]\n";
+
+#[tokio::test]
+async fn a_tenants_roots_together_store_no_more_than_its_storage_quota() {
+    tenant_storage_quota(TestServer::start_tenants(UNQUOTED, &[]).await).await;
+}
+
+#[tokio::test]
+async fn a_tenants_roots_together_store_no_more_than_its_storage_quota_on_postgres() {
+    let backend = Backend::postgres().await;
+    tenant_storage_quota(TestServer::start_tenants_with(UNQUOTED, &[], |config| backend.configure(config)).await).await;
+}
+
+async fn tenant_storage_quota(server: TestServer) {
+    let (alice, _) = user_in(&server, "beta", "alice@example.com").await;
+    let (bob, _) = user_in(&server, "beta", "bob@example.com").await;
+    // Items of ~200 KB: five fit in 1 MiB, six do not.
+    let make = |token: &str| {
+        let request = server.http.post(server.url("/t/beta/walker/make_item")).bearer_auth(token);
+        async move { read(request.json(&json!({"name": "x".repeat(200_000)})).send().await.unwrap()).await }
+    };
+    let mut alices = Vec::new();
+    for _ in 0..3 {
+        let (status, body) = make(&alice).await;
+        assert_eq!(status, 200, "{body}");
+        alices.push(body["reports"][0]["id"].as_str().unwrap().to_string());
+    }
+    for _ in 0..2 {
+        assert_eq!(make(&bob).await.0, 200);
+    }
+    // The quota comes with the stores' usage so far: the tenant is reopened and recounts it.
+    let (mut beta, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
+    rewrite(&server, &format!("{UNQUOTED}[tenants.beta.quotas]\nstorage_mib = 1\n"));
+    assert_eq!(u16::from(beta.closed().await.expect("a close frame").code), 1001);
+    wait_for(|| async { server.get("/t/beta/readyz").await.1["ready"] == json!(true) }).await;
+    let (status, body) = make(&bob).await;
+    assert_eq!(status, 507, "{body}");
+    assert_eq!(
+        body["errors"][0]["msg"],
+        "walker make_item exceeded the storage quota of 1048576 for the tenant; nothing was written"
+    );
+    // Deleting gives room back, to any of its roots.
+    let delete = server.http.post(server.url(&format!("/t/beta/walker/delete_item/{}", alices[0])));
+    assert_eq!(read(delete.bearer_auth(&alice).json(&json!({})).send().await.unwrap()).await.0, 200);
+    assert_eq!(make(&bob).await.0, 200);
+    // Another tenant's storage is its own.
+    let (carol, _) = user_in(&server, "alpha", "carol@example.com").await;
+    for _ in 0..6 {
+        let request = server.http.post(server.url("/t/alpha/walker/make_item")).bearer_auth(&carol);
+        let (status, _) = read(request.json(&json!({"name": "x".repeat(200_000)})).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+    }
+}
+
+#[tokio::test]
+async fn instance_slots_are_granted_to_tenants_in_turn_not_in_arrival_order() {
+    let fixtures = [("alpha", "hostile.wasm"), ("beta", "hostile.wasm")];
+    let server = TestServer::start_tenants_with(UNQUOTED, &fixtures, |config| {
+        config.walker_instances = 2;
+        config.walker_time_ms = 5_000;
+        config.walker_slot_wait_ms = 5_000;
+    })
+    .await;
+    let (finished_tx, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let nap = |tenant: &'static str, label: &'static str, ms: u64| {
+        let request = server.http.post(server.url(&format!("/t/{tenant}/walker/nap"))).json(&json!({"ms": ms}));
+        let finished = finished_tx.clone();
+        tokio::spawn(async move {
+            assert_eq!(read(request.send().await.unwrap()).await.0, 200, "{label}");
+            finished.send(label).unwrap();
+        })
+    };
+    // Alpha takes both slots, then queues four more runs; beta asks for one after them.
+    let mut runs = vec![nap("alpha", "alpha 1", 400), nap("alpha", "alpha 2", 400)];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for label in ["alpha 3", "alpha 4", "alpha 5", "alpha 6"] {
+        runs.push(nap("alpha", label, 400));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    runs.push(nap("beta", "beta", 10));
+    for run in runs {
+        run.await.unwrap();
+    }
+    drop(finished_tx);
+    let mut order = Vec::new();
+    while let Some(label) = finished.recv().await {
+        order.push(label);
+    }
+    // When alpha's first two end, one freed slot goes to alpha's next run and one to
+    // beta's: beta's short run ends before alpha's third (arrival order would put it last).
+    let position = |label| order.iter().position(|&l| l == label).unwrap();
+    assert!(position("beta") < position("alpha 3"), "{order:?}");
+}
+
+#[tokio::test]
 async fn a_tenant_over_its_deliveries_per_second_has_whole_notifications_dropped_and_counted() {
     let quotas = "[tenants.alpha.quotas]\ndeliveries_per_second = 5\n[tenants.beta]\n";
     let server = TestServer::start_tenants(quotas, &[]).await;

@@ -408,6 +408,7 @@ impl Config {
                 edges: self.public_quota_edges,
                 bytes: self.public_quota_bytes,
             },
+            store: None,
         }
     }
 

@@ -137,8 +137,9 @@ pub struct Metrics {
     registry: Registry,
     pub sessions: SessionMetrics,
     connections: IntGauge,
-    /// Mirrors the CPU time its runs have used (`runtime::Share`).
+    /// Mirror what its runs have used and hold (`runtime::Share`).
     cpu_seconds: Counter,
+    memory_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -147,6 +148,8 @@ impl Metrics {
         let connections = IntGauge::new("walker_host_connections", "Open WebSocket connections").expect("valid");
         let cpu_seconds =
             Counter::new("walker_host_walker_cpu_seconds_total", "CPU time walker runs used").expect("valid");
+        let memory_bytes =
+            IntGauge::new("walker_host_walker_memory_bytes", "Linear memory its live instances hold").expect("valid");
         let labels = HashMap::from([("tenant".to_string(), tenant.to_string())]);
         let registry = Registry::new_custom(None, Some(labels)).expect("a valid label");
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -163,11 +166,12 @@ impl Metrics {
             Box::new(sessions.rate_limit_closes.clone()),
             Box::new(connections.clone()),
             Box::new(cpu_seconds.clone()),
+            Box::new(memory_bytes.clone()),
         ];
         for collector in collectors {
             registry.register(collector).expect("metric names are unique");
         }
-        Arc::new(Metrics { registry, sessions, connections, cpu_seconds })
+        Arc::new(Metrics { registry, sessions, connections, cpu_seconds, memory_bytes })
     }
 }
 
@@ -177,7 +181,9 @@ fn tenant_families(tenant: &Tenant) -> Vec<MetricFamily> {
     let metrics = &shared.metrics;
     metrics.connections.set(shared.hub.connections() as i64);
     metrics.cpu_seconds.reset();
-    metrics.cpu_seconds.inc_by(shared.catalog.env().share.used().as_secs_f64());
+    let share = &shared.catalog.env().share;
+    metrics.cpu_seconds.inc_by(share.cpu_used().as_secs_f64());
+    metrics.memory_bytes.set(share.memory_held() as i64);
     metrics.registry.gather()
 }
 

@@ -20,7 +20,7 @@ use crate::accounts::{HashPoolFull, RegisterError, is_valid_email};
 use crate::auth::{Identity, wire_root};
 use crate::catalog::{CallError, Walker};
 use crate::frames::{self, Problem};
-use crate::runtime::{Caller, EntryType, FieldError, Method, RunErrorKind, Transport, path_params};
+use crate::runtime::{Caller, EntryType, FieldError, LimitHit, Method, RunErrorKind, Transport, path_params};
 use crate::server::{NodeAccess, Shared, check_node};
 use crate::store::StoreError;
 
@@ -389,7 +389,9 @@ pub async fn walker(
             let message = err.to_string();
             let body = json!({ "errors": [Problem::from_run(&err, &message)] });
             match err.kind {
-                RunErrorKind::Busy(_) | RunErrorKind::StoreUnavailable => {
+                RunErrorKind::Busy(_)
+                | RunErrorKind::StoreUnavailable
+                | RunErrorKind::Limit(LimitHit::TenantMemory(_)) => {
                     (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
                 }
                 RunErrorKind::RateLimited => {

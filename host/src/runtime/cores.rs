@@ -19,14 +19,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtime::UpdateDeadline;
 
-use super::fair::{FairSemaphore, Group, Permit};
-use crate::rate::TokenBucket;
+use super::fair::{FairSemaphore, Permit};
+use super::share::Share;
 
 /// CPU time a run may take before it must share a lane with other long runs.
 pub const FIRST_SLICE: Duration = Duration::from_millis(2);
@@ -43,56 +42,6 @@ impl Cores {
 
     pub fn in_use(&self) -> usize {
         self.lanes.in_use()
-    }
-}
-
-/// One tenant's claim on the cores: its turn among the lanes' waiters, its CPU-time
-/// budget, and what it has used.
-pub struct Share {
-    group: Group,
-    budget: Option<Mutex<TokenBucket>>,
-    used_micros: AtomicU64,
-}
-
-static NEXT_GROUP: AtomicU64 = AtomicU64::new(0);
-
-impl Share {
-    /// A share of its own, without a budget.
-    pub fn new() -> Self {
-        Share { group: NEXT_GROUP.fetch_add(1, Ordering::Relaxed), budget: None, used_micros: AtomicU64::new(0) }
-    }
-
-    /// A share limited to `millis_per_second` of CPU time, with a burst of twice that.
-    pub fn with_budget(millis_per_second: u32) -> Self {
-        Share { budget: Some(Mutex::new(TokenBucket::new(millis_per_second.saturating_mul(1000)))), ..Share::new() }
-    }
-
-    pub(super) fn group(&self) -> Group {
-        self.group
-    }
-
-    /// How long until its budget is repaid, if it has spent it.
-    pub fn debt(&self) -> Option<Duration> {
-        self.budget.as_ref()?.lock().unwrap_or_else(|p| p.into_inner()).debt()
-    }
-
-    /// CPU time its runs have used.
-    pub fn used(&self) -> Duration {
-        Duration::from_micros(self.used_micros.load(Ordering::Relaxed))
-    }
-
-    fn charge(&self, used: Duration) {
-        let micros = used.as_micros() as u64;
-        self.used_micros.fetch_add(micros, Ordering::Relaxed);
-        if let Some(budget) = &self.budget {
-            budget.lock().unwrap_or_else(|p| p.into_inner()).charge(micros as f64);
-        }
-    }
-}
-
-impl Default for Share {
-    fn default() -> Self {
-        Share::new()
     }
 }
 
@@ -133,6 +82,11 @@ impl Slices {
 
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// The share the run is charged to.
+    pub fn share(&self) -> &Arc<Share> {
+        &self.share
     }
 
     /// Waits for a lane before the run computes at all: its walker's last run was long.
@@ -195,7 +149,7 @@ impl Slices {
         slice.lane = None;
         drop(slice);
         self.used += used;
-        self.share.charge(used);
+        self.share.charge_cpu(used);
     }
 
     /// A lane, once the share's budget allows and it is the share's turn; none if the
@@ -205,7 +159,7 @@ impl Slices {
             while let Some(debt) = share.debt() {
                 tokio::time::sleep(debt).await;
             }
-            lanes.acquire(share.group).await
+            lanes.acquire(share.group()).await
         };
         tokio::time::timeout_at(deadline.into(), lane).await.ok()
     }

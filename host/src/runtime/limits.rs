@@ -62,6 +62,8 @@ impl Default for Limits {
 pub enum LimitHit {
     Time(Duration),
     Memory(usize),
+    /// Its tenant's instances together hold this much memory already.
+    TenantMemory(usize),
     Notifications(u32),
     NotificationSize(usize),
     ReportSize(usize),
@@ -77,6 +79,7 @@ impl LimitHit {
         match self {
             LimitHit::Time(_) => "time_limit",
             LimitHit::Memory(_) => "memory_limit",
+            LimitHit::TenantMemory(_) => "quota_exceeded",
             LimitHit::Notifications(_) => "notification_limit",
             LimitHit::NotificationSize(_) => "notification_size_limit",
             LimitHit::ReportSize(_) => "report_size_limit",
@@ -93,6 +96,9 @@ impl fmt::Display for LimitHit {
         match self {
             LimitHit::Time(limit) => write!(f, "time limit of {} ms", limit.as_millis()),
             LimitHit::Memory(limit) => write!(f, "memory limit of {} MiB", limit >> 20),
+            LimitHit::TenantMemory(limit) => {
+                write!(f, "tenant's memory quota of {} MiB, its instances together", limit >> 20)
+            }
             LimitHit::Notifications(limit) => write!(f, "limit of {limit} notifications per run"),
             LimitHit::NotificationSize(limit) => {
                 write!(f, "notification size limit of {limit} bytes")

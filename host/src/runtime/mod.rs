@@ -16,6 +16,7 @@ mod fair;
 mod graph_host;
 mod limits;
 mod sandbox;
+mod share;
 mod spec;
 mod warm;
 
@@ -34,10 +35,10 @@ use wasmtime::{Engine, Result, Store, Trap};
 
 pub use bindings::{Caller, EntryType, FieldType, Method, Transport};
 pub use cache::{CodeCache, Origin};
-pub use cores::Share;
 pub use error::{RunError, RunErrorKind, STORE_UNAVAILABLE};
 pub use limits::{LimitHit, Limits};
 pub use sandbox::{Nobody, Notifier, Target};
+pub use share::Share;
 pub use spec::{FieldError, FieldSpec, WalkerSpec, is_var_name, path_params};
 
 use bindings::{Walkers, WalkersPre};

@@ -13,6 +13,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::{Caller, Level, jac::walker};
 use super::cores::Slices;
 use super::limits::{LimitHit, Limits};
+use super::share::Share;
 use crate::graph::RunGraph;
 
 /// Who a notification goes to.
@@ -69,6 +70,15 @@ pub struct RunState {
     pub(super) deadline: Instant,
     /// Its share of the cores, driven by the epoch ticks.
     pub(super) slices: Slices,
+    /// The share its instance's memory is held against (the tenant it was made for),
+    /// and how much it holds: given back when the store is dropped.
+    memory: (Arc<Share>, usize),
+}
+
+impl Drop for RunState {
+    fn drop(&mut self) {
+        self.memory.0.release_memory(self.memory.1);
+    }
 }
 
 impl RunState {
@@ -78,6 +88,7 @@ impl RunState {
             wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
             table: ResourceTable::new(),
             deadline: slices.deadline(),
+            memory: (slices.share().clone(), 0),
             slices,
             limits,
             walker: Arc::from("-"),
@@ -201,10 +212,14 @@ impl WasiView for RunState {
 /// Caps linear memory; a refused growth traps with `LimitHit::Memory` so every
 /// language's walker fails the same, recognizable way.
 impl ResourceLimiter for RunState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
         if desired > self.limits.memory_bytes {
             return Err(LimitHit::Memory(self.limits.memory_bytes).into());
         }
+        let (share, held) = &mut self.memory;
+        let growth = desired.saturating_sub(current);
+        share.hold_memory(growth).map_err(LimitHit::TenantMemory)?;
+        *held += growth;
         Ok(true)
     }
 

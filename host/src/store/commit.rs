@@ -30,6 +30,28 @@ pub struct Delta {
 /// so two commits never wait for each other's rows in opposite orders.
 pub type Usage = BTreeMap<String, Delta>;
 
+/// The usage row that counts the whole store, kept while it has a quota of its own
+/// (`Quotas::store`). It sorts before every root, so commits take it first.
+pub const STORE_TOTAL: &str = "*";
+
+/// Recounts the whole store's usage row from its roots' (both backends' SQL): run when a
+/// store with a quota of its own opens, so the count holds whatever happened unquoted.
+pub const RECOUNT_STORE_TOTAL: &str = "DELETE FROM usage WHERE root = '*';
+    INSERT INTO usage (root, nodes, edges, bytes)
+    SELECT '*', COALESCE(SUM(nodes), 0), COALESCE(SUM(edges), 0), COALESCE(SUM(bytes), 0) FROM usage;";
+
+/// Adds the whole store's change to `usage` when the store has a quota of its own.
+pub fn add_store_total(usage: &mut Usage, quotas: &Quotas) {
+    if quotas.store.is_some() {
+        let total = usage.values().fold(Delta::default(), |sum, delta| Delta {
+            nodes: sum.nodes + delta.nodes,
+            edges: sum.edges + delta.edges,
+            bytes: sum.bytes + delta.bytes,
+        });
+        usage.insert(STORE_TOTAL.to_string(), total);
+    }
+}
+
 impl Delta {
     pub fn node_added(&mut self, type_name: &str, context: &str) {
         self.nodes += 1;
@@ -44,10 +66,17 @@ impl Delta {
     /// Checks an owner's usage after this change: only what grew can break its quota,
     /// so deleting is always allowed.
     pub fn check(&self, root: &str, quotas: &Quotas, used: (i64, i64, i64)) -> Result<(), CommitError> {
-        let quota: &Quota = if root == PUBLIC_ROOT { &quotas.public } else { &quotas.user };
+        let (quota, whose): (&Quota, _) = match root {
+            STORE_TOTAL => match &quotas.store {
+                Some(quota) => (quota, "for the tenant"),
+                None => return Ok(()),
+            },
+            PUBLIC_ROOT => (&quotas.public, "per root"),
+            _ => (&quotas.user, "per root"),
+        };
         let (nodes, edges, bytes) = used;
         let over = |grew: bool, used: i64, limit: i64, what: &str| {
-            (grew && used > limit).then(|| format!("{what} quota of {limit} per root"))
+            (grew && used > limit).then(|| format!("{what} quota of {limit} {whose}"))
         };
         match over(self.nodes > 0, nodes, quota.nodes, "node")
             .or_else(|| over(self.edges > 0, edges, quota.edges, "edge"))

@@ -184,11 +184,13 @@ pub struct Quota {
     pub bytes: i64,
 }
 
-/// Per-root quotas: the public root, shared by every anonymous caller, has its own.
+/// Per-root quotas: the public root, shared by every anonymous caller, has its own; and
+/// optionally one for the whole store (a tenant's), counted in a usage row of its own.
 #[derive(Debug, Clone, Copy)]
 pub struct Quotas {
     pub user: Quota,
     pub public: Quota,
+    pub store: Option<Quota>,
 }
 
 impl Default for Quotas {
@@ -196,6 +198,7 @@ impl Default for Quotas {
         Quotas {
             user: Quota { nodes: 100_000, edges: 200_000, bytes: 64 << 20 },
             public: Quota { nodes: 10_000, edges: 20_000, bytes: 8 << 20 },
+            store: None,
         }
     }
 }

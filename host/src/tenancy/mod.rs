@@ -40,7 +40,7 @@ use crate::metrics::Metrics;
 use crate::reload::{self, Watcher};
 use crate::runtime::{Runtime, Share, Vars};
 use crate::server::{Shared, tenant_router};
-use crate::store::GraphStore;
+use crate::store::{self, GraphStore};
 use crate::throttle::LoginThrottle;
 
 /// What every tenant shares.
@@ -100,6 +100,11 @@ impl Tenant {
         let mut store_config = config.store();
         store_config.data_dir = &data_dir;
         store_config.schema = schema.as_deref();
+        store_config.quotas.store = opened.quotas.and_then(|quotas| quotas.storage_mib).map(|mib| store::Quota {
+            nodes: i64::MAX,
+            edges: i64::MAX,
+            bytes: (mib as i64).saturating_mul(1 << 20),
+        });
         let store =
             crate::store::open(&store_config).await.with_context(|| format!("opening tenant {name}'s store"))?;
         let graph = Arc::new(GraphService::new(store.clone() as Arc<dyn GraphStore>, config.graph_limits()));
@@ -111,7 +116,9 @@ impl Tenant {
         if let Some(quotas) = &opened.quotas {
             catalog = catalog
                 .with_run_quota(RunQuota::new(quotas, Duration::from_millis(config.walker_slot_wait_ms)))
-                .with_share(Share::with_budget(quotas.cpu_ms_per_second));
+                .with_share(
+                    Share::new().with_cpu_budget(quotas.cpu_ms_per_second).with_memory_budget(quotas.memory_mib << 20),
+                );
         }
         let catalog = Arc::new(catalog.with_vars(opened.vars.clone()));
         let debounce = Duration::from_millis(config.reload_debounce_ms);

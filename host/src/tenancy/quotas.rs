@@ -1,6 +1,7 @@
 //! What one declared tenant may take of the shared server: open connections, walker runs
 //! per second (a token bucket with a burst of twice the rate), runs at once (its share of
-//! the instance slots), CPU time per second (charged by the runtime's `cores`), client
+//! the instance slots), CPU time per second (charged by the runtime's `cores`), linear
+//! memory of its instances together (held against its `Share`), client
 //! events read per second (by reading its sockets more slowly), and notifications
 //! delivered per second (a bucket its hub keeps). The default tenant has no quotas.
 //!
@@ -32,6 +33,14 @@ pub struct QuotaSettings {
     /// CPU time its walkers may use per second, in milliseconds (a burst of twice that);
     /// once spent, its long runs wait and its new runs are refused (`quota_exceeded`).
     pub cpu_ms_per_second: Option<u32>,
+    /// Linear memory its walker instances (running and warm) may hold together, in MiB;
+    /// a run whose instance would grow past it fails with `quota_exceeded`.
+    pub memory_mib: Option<usize>,
+    /// Graph storage of all its roots together, in MiB (as `--quota-bytes` counts it),
+    /// checked with each commit: one that would grow past it fails with `storage_quota`
+    /// and writes nothing. Unlimited by default: on PostgreSQL, a tenant with this quota
+    /// commits one run at a time (every commit updates its one total row).
+    pub storage_mib: Option<u64>,
     /// WebSocket client events read per second from all its connections together; over
     /// it, its connections are read more slowly (TCP pushes back on the senders), so a
     /// flood costs the server no more than this rate.
@@ -49,6 +58,8 @@ pub struct Quotas {
     pub runs_per_second: u32,
     pub concurrent_runs: usize,
     pub cpu_ms_per_second: u32,
+    pub memory_mib: usize,
+    pub storage_mib: Option<u64>,
     pub events_per_second: u32,
     pub deliveries_per_second: u32,
 }
@@ -57,6 +68,7 @@ impl Quotas {
     pub const DEFAULT_CONNECTIONS: usize = 10_000;
     pub const DEFAULT_RUNS_PER_SECOND: u32 = 2_000;
     pub const DEFAULT_CONCURRENT_RUNS: usize = 64;
+    pub const DEFAULT_MEMORY_MIB: usize = 2048;
     pub const DEFAULT_EVENTS_PER_SECOND: u32 = 10_000;
     pub const DEFAULT_DELIVERIES_PER_SECOND: u32 = 200_000;
 
@@ -71,6 +83,8 @@ impl Quotas {
             // Alone, a tenant may use every core long runs may take.
             cpu_ms_per_second: (tenant.cpu_ms_per_second.or(defaults.cpu_ms_per_second))
                 .unwrap_or_else(|| 1000 * crate::config::all_cores_but_one() as u32),
+            memory_mib: tenant.memory_mib.or(defaults.memory_mib).unwrap_or(Self::DEFAULT_MEMORY_MIB),
+            storage_mib: tenant.storage_mib.or(defaults.storage_mib),
             events_per_second: (tenant.events_per_second.or(defaults.events_per_second))
                 .unwrap_or(Self::DEFAULT_EVENTS_PER_SECOND),
             deliveries_per_second: (tenant.deliveries_per_second.or(defaults.deliveries_per_second))
@@ -79,6 +93,8 @@ impl Quotas {
         anyhow::ensure!(quotas.runs_per_second > 0, "runs_per_second must be at least 1");
         anyhow::ensure!(quotas.concurrent_runs > 0, "concurrent_runs must be at least 1");
         anyhow::ensure!(quotas.cpu_ms_per_second > 0, "cpu_ms_per_second must be at least 1");
+        anyhow::ensure!(quotas.memory_mib > 0, "memory_mib must be at least 1");
+        anyhow::ensure!(quotas.storage_mib != Some(0), "storage_mib must be at least 1");
         anyhow::ensure!(quotas.events_per_second > 0, "events_per_second must be at least 1");
         anyhow::ensure!(quotas.deliveries_per_second > 0, "deliveries_per_second must be at least 1");
         Ok(quotas)

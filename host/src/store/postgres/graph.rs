@@ -7,7 +7,7 @@ use tokio_postgres::types::ToSql;
 use super::{PostgresStore, commit_failed};
 use crate::store::{
     CommitError, Delta, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas, ROW_OVERHEAD_BYTES,
-    StoreError, StoreFuture, WriteSet, commit::Usage, hex_of, row_bytes,
+    StoreError, StoreFuture, WriteSet, commit::Usage, commit::add_store_total, hex_of, row_bytes,
 };
 
 pub(super) const NODE_COLUMNS: &str = "hex, type, owner, ctx, ver";
@@ -226,12 +226,14 @@ async fn apply(client: &ClientWrapper, writes: &WriteSet, quotas: &Quotas) -> Re
         && writes.delete_nodes.is_empty()
         && writes.delete_edges.is_empty();
     if usage_known {
+        add_store_total(&mut usage, quotas);
         charge(&mut steps, &usage);
         let answers = pipeline(client, &steps, true).await?;
         return check(&steps, answers, quotas, &mut Usage::new());
     }
     let answers = pipeline(client, &steps, true).await?;
     check(&steps, answers, quotas, &mut usage)?;
+    add_store_total(&mut usage, quotas);
     let mut charges = Vec::new();
     charge(&mut charges, &usage);
     let answers = pipeline(client, &charges, false).await?;

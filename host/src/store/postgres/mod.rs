@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
+use super::commit::RECOUNT_STORE_TOTAL;
 use super::portable::{GrantRow, Portable, Record, usage_of};
 use super::{CommitError, Level, Quotas, StoreError, StoreFuture};
 
@@ -109,6 +110,9 @@ impl PostgresStore {
             .build()?;
         let store = PostgresStore { pool, quotas, timeout };
         store.migrate(schema).await.context("preparing the PostgreSQL schema")?;
+        if quotas.store.is_some() {
+            store.recount_store_total().await.context("counting the schema's storage")?;
+        }
         Ok(store)
     }
 
@@ -138,6 +142,15 @@ impl PostgresStore {
             tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[&version]).await?;
             tracing::info!(version, "applied a PostgreSQL schema migration");
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Recounts the whole store's usage row, with commits held off meanwhile.
+    async fn recount_store_total(&self) -> anyhow::Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute(&format!("LOCK TABLE usage IN SHARE ROW EXCLUSIVE MODE; {RECOUNT_STORE_TOTAL}")).await?;
         tx.commit().await?;
         Ok(())
     }

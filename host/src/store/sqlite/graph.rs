@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use super::{Commit, SqliteStore};
 use crate::store::{
     CommitError, Delta, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas, ROW_OVERHEAD_BYTES,
-    StoreError, StoreFuture, WriteSet, commit::Usage, hex_of, row_bytes,
+    StoreError, StoreFuture, WriteSet, commit::Usage, commit::add_store_total, hex_of, row_bytes,
 };
 
 impl SqliteStore {
@@ -207,6 +207,7 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
         };
         result.map_err(store)?;
     }
+    add_store_total(&mut usage, quotas);
     for (root, delta) in usage {
         charge(tx, &root, delta, quotas)?;
     }

@@ -20,6 +20,7 @@ use anyhow::Context as _;
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::commit::RECOUNT_STORE_TOTAL;
 use super::portable::{GrantRow, Portable, Record, usage_of};
 use super::{CommitError, Level, Quotas, StoreError, StoreFuture, WriteSet};
 
@@ -92,6 +93,9 @@ impl SqliteStore {
         let accounts_path = data_dir.join("accounts.sqlite3");
         let writer = connect(&graph_path)?;
         writer.execute_batch(GRAPH_SCHEMA)?;
+        if quotas.store.is_some() {
+            writer.execute_batch(&format!("BEGIN IMMEDIATE; {RECOUNT_STORE_TOTAL} COMMIT;"))?;
+        }
         let readers = (0..READERS)
             .map(|_| {
                 let reader = connect(&graph_path)?;
