@@ -530,3 +530,30 @@ async fn one_address_may_open_so_many_connections_per_second_and_hold_so_many_op
         assert!(support::metric(&metrics, &sample) >= 1.0, "{sample}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walker_waiting_on_the_host_is_charged_no_cpu_time_and_holds_no_core() {
+    let server = TestServer::start_with(|config| {
+        config.walker_cores = 1;
+        config.walker_time_ms = 2_000;
+    })
+    .await;
+    let metrics = || async { server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let cpu = r#"walker_host_walker_cpu_seconds_total{tenant="default"}"#;
+    let before = support::metric(&metrics().await, cpu);
+    // Three sleeps of 600 ms at once, with one core for long runs: none is long, so all
+    // three sleep together, and a computing walker is not kept from its core meanwhile.
+    let naps: Vec<_> = (0..3)
+        .map(|_| {
+            let request = server.http.post(server.url("/walker/nap")).json(&json!({"ms": 600}));
+            tokio::spawn(async move { support::server::read(request.send().await.unwrap()).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(support::metric(&metrics().await, "walker_host_walker_cores_in_use"), 0.0);
+    for nap in naps {
+        assert_eq!(nap.await.unwrap(), (200, json!({"status": 200, "reports": [600]})));
+    }
+    let used = support::metric(&metrics().await, cpu) - before;
+    assert!(used < 0.1, "three naps of 600 ms were charged {used:.3} s of CPU time");
+}

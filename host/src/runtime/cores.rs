@@ -10,8 +10,9 @@
 //! A walker whose last run was long starts its next one on a lane, so a walker that always
 //! computes never takes the free core at all.
 //!
-//! Waiting on the host (graph calls) is not computing: a run's slice ends while it waits,
-//! and its lane is free for others meanwhile.
+//! Waiting on the host is not computing: a run's slice ends whenever it calls the host (a
+//! WASI clock, a graph call waiting for the root's lock or the store), its lane is free
+//! meanwhile, and a long run takes a lane again at its first epoch check after the call.
 //!
 //! Every slice is charged to the run's tenant; a tenant with a CPU-time budget that has
 //! spent it waits for its budget before a long run's next tick, and its new runs are
@@ -89,25 +90,24 @@ impl Slices {
         &self.share
     }
 
-    /// Waits for a lane before the run computes at all: its walker's last run was long.
-    pub async fn start_long(&mut self) {
+    /// Makes the run long from its start: its walker's last run was long. It takes a
+    /// lane at its first epoch check (its deadline is set to one that has passed).
+    pub fn start_long(&mut self) {
         self.long = true;
-        self.resume().await;
     }
 
-    /// Ends the slice while the run waits on the host (a graph call): waiting is not
-    /// computing, and its lane is free for others meanwhile.
-    pub fn pause(&mut self) {
+    /// The run calls the host: its slice ends, since waiting (for a WASI clock, the
+    /// root's lock, the store) is not computing, and its lane is free meanwhile.
+    pub fn enter_host(&mut self) {
         self.end_slice(Instant::now());
     }
 
-    /// Starts a slice again after a pause; a long run waits for a lane first.
-    pub async fn resume(&mut self) {
-        let lane = match self.long {
-            true => Self::lane(self.lanes.clone(), self.share.clone(), self.deadline).await,
-            false => None,
-        };
-        *self.slice() = Slice { since: Instant::now(), lane };
+    /// The run computes again, in a new slice; says whether it must take a lane first
+    /// (it is long and has none): its next epoch check should then come at once.
+    pub fn leave_host(&mut self) -> bool {
+        let mut slice = self.slice();
+        slice.since = Instant::now();
+        self.long && slice.lane.is_none()
     }
 
     fn slice(&self) -> std::sync::MutexGuard<'_, Slice> {

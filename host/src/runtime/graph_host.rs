@@ -34,31 +34,25 @@ fn level_to_wit(level: store::Level) -> Level {
 }
 
 impl RunState {
-    /// One graph call, counted, made off the cores: the run's slice pauses while it waits
-    /// for the root's lock or the store. Walkers listing their specs have no graph.
-    async fn graph_call<T>(&mut self, call: impl AsyncFnOnce(&mut RunGraph) -> Result<T>) -> Result<T> {
+    /// The run's graph, its call counted; walkers listing their specs have none.
+    async fn graph(&mut self) -> Result<&mut RunGraph> {
         let graph = self.graph.as_mut().ok_or_else(|| wasmtime::Error::msg("the graph is only available in a run"))?;
-        self.slices.pause();
-        let result = match graph.begin_call().await {
-            Ok(()) => call(graph).await,
-            Err(err) => Err(err),
-        };
-        self.slices.resume().await;
-        result
+        graph.begin_call().await?;
+        Ok(graph)
     }
 }
 
 impl wit::Host for RunState {
     async fn here(&mut self) -> Result<String> {
-        self.graph_call(async |graph| graph.here().await).await
+        self.graph().await?.here().await
     }
 
     async fn root(&mut self) -> Result<String> {
-        self.graph_call(async |graph| Ok(graph.root())).await
+        Ok(self.graph().await?.root())
     }
 
     async fn get(&mut self, target: String) -> Result<Option<String>> {
-        self.graph_call(async |graph| graph.get(&target).await).await
+        self.graph().await?.get(&target).await
     }
 
     async fn neighbours(&mut self, node: String, query: Query) -> Result<Result<String, wit::Error>> {
@@ -74,11 +68,11 @@ impl wit::Host for RunState {
             limit: query.limit,
             cursor: query.cursor.as_deref(),
         };
-        self.graph_call(async |graph| Ok(graph.neighbours(&node, query).await?.map_err(to_wit))).await
+        Ok(self.graph().await?.neighbours(&node, query).await?.map_err(to_wit))
     }
 
     async fn create(&mut self, node_type: String, context: String) -> Result<Result<String, wit::Error>> {
-        self.graph_call(async |graph| Ok(graph.create(&node_type, &context).await?.map_err(to_wit))).await
+        Ok(self.graph().await?.create(&node_type, &context).await?.map_err(to_wit))
     }
 
     async fn spawn(
@@ -89,10 +83,8 @@ impl wit::Host for RunState {
         node_type: String,
         context: String,
     ) -> Result<Result<String, wit::Error>> {
-        self.graph_call(async |graph| {
-            Ok(graph.spawn(&from, &edge_type, &edge_context, &node_type, &context).await?.map_err(to_wit))
-        })
-        .await
+        let graph = self.graph().await?;
+        Ok(graph.spawn(&from, &edge_type, &edge_context, &node_type, &context).await?.map_err(to_wit))
     }
 
     async fn connect(
@@ -102,7 +94,7 @@ impl wit::Host for RunState {
         edge_type: String,
         context: String,
     ) -> Result<Result<String, wit::Error>> {
-        self.graph_call(async |graph| Ok(graph.connect(&from, &to, &edge_type, &context).await?.map_err(to_wit))).await
+        Ok(self.graph().await?.connect(&from, &to, &edge_type, &context).await?.map_err(to_wit))
     }
 
     async fn disconnect(
@@ -111,28 +103,27 @@ impl wit::Host for RunState {
         to: String,
         edge_type: Option<String>,
     ) -> Result<Result<u32, wit::Error>> {
-        self.graph_call(async |graph| Ok(graph.disconnect(&from, &to, edge_type.as_deref()).await?.map_err(to_wit)))
-            .await
+        Ok(self.graph().await?.disconnect(&from, &to, edge_type.as_deref()).await?.map_err(to_wit))
     }
 
     async fn update(&mut self, target: String, fields: String) -> Result<Result<String, wit::Error>> {
-        self.graph_call(async |graph| Ok(graph.update(&target, &fields).await?.map_err(to_wit))).await
+        Ok(self.graph().await?.update(&target, &fields).await?.map_err(to_wit))
     }
 
     async fn delete(&mut self, target: String) -> Result<Result<(), wit::Error>> {
-        self.graph_call(async |graph| Ok(graph.delete(&target).await?.map_err(to_wit))).await
+        Ok(self.graph().await?.delete(&target).await?.map_err(to_wit))
     }
 
     async fn grant(&mut self, target: String, grantee: Option<String>, level: Level) -> Result<Result<(), wit::Error>> {
         let level = Some(level_from_wit(level));
-        self.graph_call(async |graph| Ok(graph.grant(&target, grantee.as_deref(), level).await?.map_err(to_wit))).await
+        Ok(self.graph().await?.grant(&target, grantee.as_deref(), level).await?.map_err(to_wit))
     }
 
     async fn revoke(&mut self, target: String, grantee: Option<String>) -> Result<Result<(), wit::Error>> {
-        self.graph_call(async |graph| Ok(graph.grant(&target, grantee.as_deref(), None).await?.map_err(to_wit))).await
+        Ok(self.graph().await?.grant(&target, grantee.as_deref(), None).await?.map_err(to_wit))
     }
 
     async fn access(&mut self, target: String) -> Result<Result<Level, wit::Error>> {
-        self.graph_call(async |graph| Ok(Ok(level_to_wit(graph.access(&target).await?)))).await
+        Ok(Ok(level_to_wit(self.graph().await?.access(&target).await?)))
     }
 }

@@ -31,7 +31,7 @@ use warm::{Sandbox, WarmPool};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
-use wasmtime::{Engine, Result, Store, Trap};
+use wasmtime::{CallHook, Engine, Result, Store, Trap};
 
 pub use bindings::{Caller, EntryType, FieldType, Method, Transport};
 pub use cache::{CodeCache, Origin};
@@ -221,6 +221,14 @@ impl Runtime {
             }
             Ok(state.slices.tick())
         });
+        store.call_hook(|mut store, hook| {
+            match hook {
+                CallHook::CallingHost => store.data_mut().slices.enter_host(),
+                CallHook::ReturningFromHost if store.data_mut().slices.leave_host() => store.set_epoch_deadline(0),
+                _ => {}
+            }
+            Ok(())
+        });
         store
     }
 
@@ -307,9 +315,11 @@ impl Runtime {
         state.begin(Arc::from(walker), caller, notifier, graph, readable, self.slices(&env.share));
         let ran_long = &component.ran_long[walker];
         if ran_long.load(Ordering::Relaxed) {
-            state.slices.start_long().await;
+            state.slices.start_long();
+            sandbox.store.set_epoch_deadline(0);
+        } else {
+            sandbox.store.set_epoch_deadline(1);
         }
-        sandbox.store.set_epoch_deadline(1);
         let outcome = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
             let Sandbox { store, walkers, .. } = &mut sandbox;
             let instance = match walkers {
