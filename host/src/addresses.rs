@@ -16,7 +16,14 @@ const SWEEP_ABOVE: usize = 10_000;
 pub struct AddressLimits {
     per_second: u32,
     open: usize,
-    addresses: Mutex<HashMap<IpAddr, Address>>,
+    table: Mutex<Table>,
+}
+
+struct Table {
+    addresses: HashMap<IpAddr, Address>,
+    /// The size that starts the next sweep: twice what the last one kept, so sweeps
+    /// cost a constant per admission however many addresses hold connections.
+    sweep_at: usize,
 }
 
 struct Address {
@@ -58,7 +65,7 @@ pub struct AddressPlace {
 
 impl Drop for AddressPlace {
     fn drop(&mut self) {
-        if let Some(address) = self.limits.addresses().get_mut(&self.address) {
+        if let Some(address) = self.limits.table().addresses.get_mut(&self.address) {
             address.open -= 1;
         }
     }
@@ -66,21 +73,25 @@ impl Drop for AddressPlace {
 
 impl AddressLimits {
     pub fn new(per_second: u32, open: usize) -> Arc<Self> {
-        Arc::new(AddressLimits { per_second, open, addresses: Mutex::default() })
+        let table = Table { addresses: HashMap::new(), sweep_at: SWEEP_ABOVE };
+        Arc::new(AddressLimits { per_second, open, table: Mutex::new(table) })
     }
 
-    fn addresses(&self) -> MutexGuard<'_, HashMap<IpAddr, Address>> {
-        self.addresses.lock().unwrap_or_else(|p| p.into_inner())
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A place for one more connection from `address`, or why not.
     pub fn admit(self: &Arc<Self>, address: IpAddr) -> Result<AddressPlace, Refusal> {
-        let mut addresses = self.addresses();
-        if addresses.len() > SWEEP_ABOVE {
-            addresses.retain(|_, address| address.open > 0 || !address.opened.is_full());
+        let mut table = self.table();
+        if table.addresses.len() > table.sweep_at {
+            table.addresses.retain(|_, address| address.open > 0 || !address.opened.is_full());
+            table.sweep_at = SWEEP_ABOVE.max(2 * table.addresses.len());
         }
-        let entry =
-            addresses.entry(address).or_insert_with(|| Address { opened: TokenBucket::new(self.per_second), open: 0 });
+        let entry = table
+            .addresses
+            .entry(address)
+            .or_insert_with(|| Address { opened: TokenBucket::new(self.per_second), open: 0 });
         if entry.open >= self.open {
             return Err(Refusal::Open);
         }

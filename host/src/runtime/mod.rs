@@ -86,8 +86,8 @@ pub struct Runtime {
 /// A tenant's variables: settings and secrets its walkers may read, by name.
 pub type Vars = std::collections::BTreeMap<String, String>;
 
-/// What runs see of the tenant they run for: its graph and its variables, and its share
-/// of the cores.
+/// What runs see of the tenant they run for: its graph, its variables, and its share of
+/// the runtime (turns, CPU time, memory).
 pub struct Environment {
     pub graph: Arc<GraphService>,
     pub vars: Arc<Vars>,
@@ -216,7 +216,7 @@ impl Runtime {
         let run_time = self.limits.run_time;
         store.epoch_deadline_callback(move |mut store| {
             let state = store.data_mut();
-            if Instant::now() >= state.deadline {
+            if Instant::now() >= state.slices.deadline() {
                 return Err(LimitHit::Time(run_time).into());
             }
             Ok(state.slices.tick())

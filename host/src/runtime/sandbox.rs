@@ -4,7 +4,6 @@
 //! per run, so nothing leaks between runs or users.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
@@ -66,9 +65,7 @@ pub struct RunState {
     pub(super) graph: Option<RunGraph>,
     /// The tenant variables the running walker may read.
     readable: Readable,
-    /// When the run must end; checked on every epoch tick.
-    pub(super) deadline: Instant,
-    /// Its share of the cores, driven by the epoch ticks.
+    /// Its share of the cores, driven by the epoch ticks, and when it must end.
     pub(super) slices: Slices,
     /// The share its instance's memory is held against (the tenant it was made for),
     /// and how much it holds: given back when the store is dropped.
@@ -87,7 +84,6 @@ impl RunState {
             // No preopens, env, args or network: the walker sees nothing of the host.
             wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
             table: ResourceTable::new(),
-            deadline: slices.deadline(),
             memory: (slices.share().clone(), 0),
             slices,
             limits,
@@ -118,7 +114,6 @@ impl RunState {
         self.notifier = notifier;
         self.notifications_sent = 0;
         self.log_lines = 0;
-        self.deadline = slices.deadline();
         self.slices = slices;
     }
 
