@@ -85,12 +85,13 @@ async fn time_runs(
     runs: usize,
     warm_runs: u32,
 ) -> anyhow::Result<String> {
+    // One connection's calls: an anonymous caller's instance is reused only on its own connection.
     let caller = Caller {
-        client_id: None,
+        client_id: Some("bench".into()),
         root_id: "n::000000000000000000000001".into(),
         channel_id: None,
         authenticated: false,
-        transport: Transport::Http,
+        transport: Transport::Websocket,
     };
     // The same walker, with instance reuse set for the measurement.
     let spec = WalkerSpec { warm_runs, ..walker.spec().clone() };
