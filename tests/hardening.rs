@@ -557,3 +557,31 @@ async fn a_walker_waiting_on_the_host_is_charged_no_cpu_time_and_holds_no_core()
     let used = support::metric(&metrics().await, cpu) - before;
     assert!(used < 0.1, "three naps of 600 ms were charged {used:.3} s of CPU time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_run_that_waits_on_the_host_lets_another_compute_on_its_core() {
+    let server = TestServer::start_with(|config| {
+        config.walker_cores = 1;
+        config.walker_time_ms = 3_000;
+    })
+    .await;
+    let metrics = || async { server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let cpu = r#"walker_host_walker_cpu_seconds_total{tenant="default"}"#;
+    let post = |walker: &str, body: Value| {
+        let request = server.http.post(server.url(&format!("/walker/{walker}"))).json(&body);
+        tokio::spawn(async move { support::server::read(request.send().await.unwrap()).await })
+    };
+    // A long run (20 ms of CPU), then a 1.5 s sleep; meanwhile a walker that only computes.
+    let sleeper = post("compute_then_sleep", json!({"compute_ms": 20, "sleep_ms": 1_500}));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let spinner = post("spin", json!({}));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (started, before) = (std::time::Instant::now(), support::metric(&metrics().await, cpu));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let used = support::metric(&metrics().await, cpu) - before;
+    let wall = started.elapsed().as_secs_f64();
+    // The one core long runs may take is the spinner's while the sleeper sleeps.
+    assert!(used > 0.5 * wall, "{used:.3} s of CPU time in {wall:.3} s");
+    assert_eq!(sleeper.await.unwrap(), (200, json!({"status": 200, "reports": [1_500]})));
+    assert_eq!(spinner.await.unwrap().1["errors"][0]["type"], "time_limit");
+}

@@ -102,12 +102,18 @@ impl Slices {
         self.end_slice(Instant::now());
     }
 
-    /// The run computes again, in a new slice; says whether it must take a lane first
-    /// (it is long and has none): its next epoch check should then come at once.
+    /// The run computes again, in a new slice. A long run takes a free lane at once if
+    /// its budget allows; says whether it must wait for one instead (its next epoch check
+    /// should then come at once).
     pub fn leave_host(&mut self) -> bool {
         let mut slice = self.slice();
         slice.since = Instant::now();
-        self.long && slice.lane.is_none()
+        if !self.long || slice.lane.is_some() {
+            return false;
+        }
+        // A lane is free only while nobody waits for one: taking it jumps no queue.
+        slice.lane = self.share.debt().is_none().then(|| self.lanes.try_acquire()).flatten();
+        slice.lane.is_none()
     }
 
     fn slice(&self) -> std::sync::MutexGuard<'_, Slice> {

@@ -244,9 +244,32 @@ impl Walker for ReadVar {
     }
 }
 
+walker! {
+    /// Computes for `compute_ms`, then sleeps `sleep_ms` (a WASI clock wait): a long run
+    /// that then waits.
+    pub struct ComputeThenSleep { compute_ms: u64, sleep_ms: u64 }
+}
+impl Walker for ComputeThenSleep {
+    const NAME: &'static str = "compute_then_sleep";
+    fn spec() -> Spec {
+        public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(self.compute_ms);
+        let mut n: u64 = 0;
+        while std::time::Instant::now() < until {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(self.sleep_ms));
+        cx.report(self.sleep_ms);
+        Ok(())
+    }
+}
+
 export_walkers!(
     ReadVar,
     Nap,
+    ComputeThenSleep,
     Spin,
     MemoryBomb,
     Panic,
