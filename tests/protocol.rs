@@ -189,6 +189,29 @@ async fn user_channel_and_client_events_reach_their_targets() {
 }
 
 #[tokio::test]
+async fn a_channel_event_reaches_every_member_of_a_large_channel_once_and_in_order() {
+    let server = TestServer::start().await;
+    let mut members = Vec::new();
+    for _ in 0..50 {
+        members.push(server.connect("?channel_id=hall").await.0);
+    }
+    let (mut sender, _) = server.connect("").await;
+    // Delivered in slices with yields between them: every member still gets each event
+    // once, in the order sent.
+    for n in 0..3 {
+        sender.send(json!({"type": "channel", "channel_ids": ["hall"], "data": {"n": n}})).await;
+    }
+    for member in &mut members {
+        for n in 0..3 {
+            assert_eq!(member.recv().await, json!({"n": n}));
+        }
+    }
+    for member in &mut members {
+        member.expect_nothing_queued().await;
+    }
+}
+
+#[tokio::test]
 async fn walkers_notify_from_websocket_and_from_rest() {
     let server = TestServer::start().await;
     let (token, root) = server.user("bob@example.com").await;

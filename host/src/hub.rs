@@ -3,7 +3,9 @@
 //!
 //! Fan-out never waits on a peer: a payload is serialized once, shared by reference
 //! among recipients, and pushed into each connection's bounded outbox. A connection
-//! whose outbox is full is cut off (see `outbox`) without slowing anyone else.
+//! whose outbox is full is cut off (see `outbox`) without slowing anyone else. A client's
+//! channel event is delivered a slice of connections at a time, so that one large
+//! fan-out's wake-ups do not all queue ahead of every other task.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -24,6 +26,9 @@ pub struct Connection {
 }
 
 type Members = HashMap<Arc<str>, Arc<Connection>>;
+
+/// Connections a fan-out wakes before it lets other tasks run.
+const FANOUT_SLICE: usize = 16;
 
 #[derive(Default)]
 struct Registry {
@@ -107,6 +112,24 @@ impl Hub {
     fn deliver_to_groups<'a>(&self, groups: impl Iterator<Item = &'a Members> + Clone, payload: &Utf8Bytes) {
         if self.admit(|| groups.clone().map(Members::len).sum()) {
             self.deliver(groups.flat_map(Members::values), payload);
+        }
+    }
+
+    /// Sends to every member of the channels `ids` a slice of `FANOUT_SLICE` connections
+    /// at a time, yielding between slices: a large fan-out then interleaves with every
+    /// other task instead of queueing its wake-ups ahead of them all.
+    pub async fn send_channels_in_slices<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
+        let recipients: Vec<Arc<Connection>> = {
+            let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+            let groups = ids.iter().filter_map(|id| registry.channels.get(id.as_ref()));
+            if !self.admit(|| groups.clone().map(Members::len).sum()) {
+                return;
+            }
+            groups.flat_map(Members::values).cloned().collect()
+        };
+        for slice in recipients.chunks(FANOUT_SLICE) {
+            self.deliver(slice.iter(), payload);
+            tokio::task::yield_now().await;
         }
     }
 

@@ -265,7 +265,10 @@ impl Session {
             }
             Ok(ClientEvent::Channel { channel_ids, data }) => {
                 if self.may_send("channel", req_id.as_ref()) {
-                    self.shared.hub.send_channels(&channel_ids, &to_payload(&data));
+                    let hub = self.shared.hub.clone();
+                    return Some(Box::pin(async move {
+                        hub.send_channels_in_slices(&channel_ids, &to_payload(&data)).await;
+                    }));
                 }
             }
             Ok(ClientEvent::Client { client_ids, data }) => {
