@@ -29,44 +29,23 @@ until curl -fsS "$BASE/readyz" >/dev/null 2>&1; do sleep 0.05; done
 
 SECS=${SECS:-10}
 loadgen() { target/release/loadgen --server-pid "$PID" --base "$BASE" "$@"; }
-healthy() {
+measure() {
   loadgen --label "healthy, $1" --max-secs "$SECS" --json walker-rtt --connections 1 --requests 10000000 |
-    tee -a "$WORK/healthy.jsonl"
+    tee -a "$WORK/measured.jsonl"
 }
-
-# attack <name> <loadgen arguments…>: runs it in a loop while the healthy client is measured.
-attack() {
-  local name=$1
-  shift
-  setsid nice -n 19 bash -c 'while true; do "$@" >/dev/null 2>&1 || true; done' attacker \
-    target/release/loadgen --base "$BASE" --max-secs $((SECS + 5)) "$@" &
-  local attacker=$!
-  sleep 1
-  healthy "$name"
-  kill -- -"$attacker" 2>/dev/null || true
-  wait "$attacker" 2>/dev/null || true
-  sleep 3 # its sockets close, its last runs end
-}
+source bench/attack.sh
+ATTACKER=(target/release/loadgen --base "$BASE" --max-secs $((SECS + 5)))
 
 loadgen --max-secs 2 walker-rtt --requests 10000000 >/dev/null
-healthy "alone"
-attack login login-flood --connections 32
-attack connect idle --connections 2000
-attack events event-flood
-attack spin walker-rtt --connections 8 --requests 10000000 --walker spin
-healthy "alone again"
+measure "alone"
+attack login "${ATTACKER[@]}" login-flood --connections 32
+attack connect "${ATTACKER[@]}" idle --connections 2000
+attack events "${ATTACKER[@]}" event-flood
+attack spin "${ATTACKER[@]}" walker-rtt --connections 8 --requests 10000000 --walker spin
+measure "alone again"
 loadgen --label "hot swaps" --json hot-swap --walkers-dir "$WORK/walkers" --walker version \
   --versions target/test-walkers/version-v1.wasm target/test-walkers/version-v2.wasm --swaps 100 --connections 64 |
-  tee -a "$WORK/healthy.jsonl"
+  tee -a "$WORK/measured.jsonl"
 curl -fsS "$BASE/metrics" | grep -E '^walker_host_(rate_limit|walker_loads_total)' || true
 
-python3 - "$WORK/healthy.jsonl" <<'PY'
-import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1])]
-alone = [row for row in rows if row["label"].startswith("healthy, alone")]
-base = min(row["p99_us"] for row in alone)
-print(f"\nhealthy p99 alone: {' and '.join(str(row['p99_us']) for row in alone)} µs; ratios to {base} µs")
-for row in rows:
-    print(f"{row['label']:>24}: p99 {row['p99_us']} µs = {row['p99_us'] / base:.2f}x, p50 {row['p50_us']} µs, "
-          f"{row['per_second']:.0f} calls/s, {row['errors']} failed, server CPU {row['server_cpu_s']} s")
-PY
+report healthy

@@ -33,44 +33,20 @@ done
 
 SECS=${SECS:-10}
 loadgen() { target/release/loadgen --server-pid "$PID" "$@"; }
-victim() {
+measure() {
   loadgen --base "$BASE/t/victim" --label "victim, $1" --max-secs "$SECS" --json \
-    walker-rtt --connections 1 --requests 10000000 | tee -a "$WORK/victim.jsonl"
+    walker-rtt --connections 1 --requests 10000000 | tee -a "$WORK/measured.jsonl"
 }
-
-# attack <name> <command…>: runs the command against tenant noisy in a loop while the
-# victim is measured, then stops it.
-attack() {
-  local name=$1
-  shift
-  # A process group of its own, so that stopping it stops the loadgen it is running too.
-  setsid nice -n 19 bash -c 'while true; do "$@" >/dev/null 2>&1 || true; done' attacker "$@" &
-  local attacker=$!
-  sleep 1
-  victim "$name"
-  kill -- -"$attacker" 2>/dev/null || true
-  wait "$attacker" 2>/dev/null || true
-  sleep 3 # its sockets close, its last runs end
-}
+source bench/attack.sh
 
 NOISY=(target/release/loadgen --server-pid "$PID" --base "$BASE/t/noisy" --max-secs $((SECS + 5)))
 # Warm up (instances, caches, CPU frequency), then the baseline.
 loadgen --base "$BASE/t/victim" --max-secs 2 walker-rtt --requests 10000000 >/dev/null
-victim "alone"
+measure "alone"
 attack spin "${NOISY[@]}" walker-rtt --connections 32 --requests 10000000 --walker spin
 attack memory "${NOISY[@]}" walker-rtt --connections 32 --requests 10000000 --walker memory_bomb
 attack fanout "${NOISY[@]}" fanout --subscribers 1000 --messages 10000000 --via client --window 1000000
 attack connect "${NOISY[@]}" idle --connections 2000
-victim "alone again"
+measure "alone again"
 
-python3 - "$WORK/victim.jsonl" <<'EOF'
-import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1])]
-alone = [row for row in rows if row["label"].startswith("victim, alone")]
-base = min(row["p99_us"] for row in alone)
-print(f"\nvictim p99 alone: {' and '.join(str(row['p99_us']) for row in alone)} µs; ratios to {base} µs")
-for row in rows:
-    print(f"{row['label']:>24}: p99 {row['p99_us']} µs = {row['p99_us'] / base:.2f}x, "
-          f"p50 {row['p50_us']} µs, {row['per_second']:.0f} calls/s, {row['errors']} failed, "
-          f"server CPU {row['server_cpu_s']} s")
-EOF
+report victim

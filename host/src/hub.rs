@@ -108,24 +108,24 @@ impl Hub {
         }
     }
 
-    /// Sends to every member of `groups`, or to none if the quota does not allow as many.
-    fn deliver_to_groups<'a>(&self, groups: impl Iterator<Item = &'a Members> + Clone, payload: &Utf8Bytes) {
-        if self.admit(|| groups.clone().map(Members::len).sum()) {
-            self.deliver(groups.flat_map(Members::values), payload);
-        }
+    /// The members of `groups`, if the quota allows delivering to as many.
+    fn admitted<'a>(
+        &self,
+        groups: impl Iterator<Item = &'a Members> + Clone,
+    ) -> Option<impl Iterator<Item = &'a Arc<Connection>>> {
+        self.admit(|| groups.clone().map(Members::len).sum()).then(|| groups.flat_map(Members::values))
     }
 
-    /// Sends to every member of the channels `ids` a slice of `FANOUT_SLICE` connections
-    /// at a time, yielding between slices: a large fan-out then interleaves with every
-    /// other task instead of queueing its wake-ups ahead of them all.
+    /// `send_channels` a slice of `FANOUT_SLICE` connections at a time, yielding between
+    /// slices: a large fan-out then interleaves with every other task instead of queueing
+    /// its wake-ups ahead of them all.
     pub async fn send_channels_in_slices<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
         let recipients: Vec<Arc<Connection>> = {
             let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-            let groups = ids.iter().filter_map(|id| registry.channels.get(id.as_ref()));
-            if !self.admit(|| groups.clone().map(Members::len).sum()) {
-                return;
+            match self.admitted(channels(&registry, ids)) {
+                Some(members) => members.cloned().collect(),
+                None => return,
             }
-            groups.flat_map(Members::values).cloned().collect()
         };
         for slice in recipients.chunks(FANOUT_SLICE) {
             self.deliver(slice.iter(), payload);
@@ -144,15 +144,17 @@ impl Hub {
     /// Root ids in either wire form; malformed ones match nobody.
     pub fn send_users<S: AsRef<str>>(&self, roots: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        self.deliver_to_groups(
-            roots.iter().filter_map(|root| registry.users.get(&parse_root(root.as_ref())?)),
-            payload,
-        );
+        let users = roots.iter().filter_map(|root| registry.users.get(&parse_root(root.as_ref())?));
+        if let Some(members) = self.admitted(users) {
+            self.deliver(members, payload);
+        }
     }
 
     pub fn send_channels<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        self.deliver_to_groups(ids.iter().filter_map(|id| registry.channels.get(id.as_ref())), payload);
+        if let Some(members) = self.admitted(channels(&registry, ids)) {
+            self.deliver(members, payload);
+        }
     }
 
     /// Asks every connection to finish the event it is handling, send its reply, then
@@ -171,6 +173,11 @@ impl Hub {
             connection.outbox.close(code);
         }
     }
+}
+
+/// The channels `ids` that have members.
+fn channels<'a, S: AsRef<str>>(registry: &'a Registry, ids: &'a [S]) -> impl Iterator<Item = &'a Members> + Clone {
+    ids.iter().filter_map(|id| registry.channels.get(id.as_ref()))
 }
 
 fn remove_member<K: std::borrow::Borrow<str> + std::hash::Hash + Eq>(

@@ -21,11 +21,6 @@ impl TokenBucket {
         self.take_many(1)
     }
 
-    /// Takes a token even when there is none, and says how long until the debt is paid.
-    pub fn take_owing(&mut self) -> Option<Duration> {
-        self.charge(1.0)
-    }
-
     /// Takes `amount` tokens whether or not there are as many, and says how long until
     /// the debt is paid, if there is one.
     pub fn charge(&mut self, amount: f64) -> Option<Duration> {

@@ -136,7 +136,7 @@ pub async fn login(
         Err(response) => return response,
     };
     let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-    // Refused before any hashing: a flood of wrong passwords costs no CPU.
+    // Held, then refused before any hashing: a flood of wrong passwords costs no CPU.
     if let Some(wait) = shared.logins.hold(&email, address).await {
         let seconds = wait.as_secs_f64().ceil() as u64;
         let body = json!({"detail": format!("too many failed logins; try again in {seconds} s")});

@@ -105,7 +105,7 @@ impl Server {
     ) -> anyhow::Result<()> {
         let tenants = self.tenants.clone();
         tracing::info!(addr = %listener.local_addr()?, "serving");
-        // Client addresses, for login throttling.
+        // Client addresses, for login throttling and per-address connection limits.
         axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;

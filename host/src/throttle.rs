@@ -1,14 +1,12 @@
 //! Login throttling: failed logins, counted per account and per client address, slow
 //! down further attempts with an exponential backoff. The first `free` failures cost
-//! nothing; after them each failure doubles the wait (1 s, 2 s, 4 s… up to `max`), and
-//! an attempt made while waiting is refused with 429 and `Retry-After` before any
-//! password is hashed. A successful login clears its account's count; an address's count
-//! is forgotten once it has failed nothing for `max`.
-//!
-//! An attempt made while waiting is held (while fewer than `TARPIT_PLACES` are held): a
-//! wait of up to `TARPIT` is sat out and the attempt then proceeds; a longer one is
-//! refused after `TARPIT`. A client that retries at once is so slowed to about one
-//! attempt a second instead of being answered as fast as it asks.
+//! nothing; after them each failure doubles the wait (1 s, 2 s, 4 s… up to `max`). An
+//! attempt made while waiting is held (while fewer than `TARPIT_PLACES` are held): a wait
+//! of up to `TARPIT` is sat out and the attempt then proceeds; a longer one is refused
+//! with 429 and `Retry-After` after `TARPIT`, before any password is hashed. A client
+//! that retries at once is so slowed to about one attempt a second. A successful login
+//! clears its account's count; an address's count is forgotten once it has failed
+//! nothing for `max`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,7 +18,7 @@ use tokio::time::Instant;
 
 /// Keys kept at most; past it, those not waiting are forgotten first.
 const MAX_KEYS: usize = 100_000;
-/// The longest pause before a refusal, and how many refusals may be paused at once.
+/// The longest an attempt is held, and how many attempts may be held at once.
 const TARPIT: Duration = Duration::from_secs(1);
 const TARPIT_PLACES: usize = 1024;
 
@@ -30,7 +28,7 @@ pub struct LoginThrottle {
     free: u32,
     /// The longest wait, and how long a quiet key is remembered.
     max: Duration,
-    /// Refusals being paused.
+    /// Attempts being held.
     tarpit: Semaphore,
 }
 

@@ -117,7 +117,9 @@ impl Tenant {
             catalog = catalog
                 .with_run_quota(RunQuota::new(quotas, Duration::from_millis(config.walker_slot_wait_ms)))
                 .with_share(
-                    Share::new().with_cpu_budget(quotas.cpu_ms_per_second).with_memory_budget(quotas.memory_mib << 20),
+                    Share::new()
+                        .with_cpu_budget(quotas.cpu_ms_per_second)
+                        .with_memory_budget(quotas.memory_mib.saturating_mul(1 << 20)),
                 );
         }
         let catalog = Arc::new(catalog.with_vars(opened.vars.clone()));

@@ -169,6 +169,6 @@ impl EventPace {
 
     /// Counts one event; how long to wait before reading another, if at all.
     pub fn after_event(&self) -> Option<Duration> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).take_owing()
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).charge(1.0)
     }
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::{RoundTrip, round_trip};
 use crate::Target;
-use crate::client::{next_json, send_json};
 use crate::stats::Outcome;
 
 /// Time between swaps: reloads overlap calls, not each other.
@@ -46,17 +46,12 @@ pub async fn run(
             let (done, walker) = (done.clone(), walker.to_string());
             tokio::spawn(async move {
                 let (mut latencies, mut errors) = (Vec::new(), 0u64);
+                let event = json!({"type": "walker", "walker": walker, "context": {}, "response": true});
                 while !done.load(Ordering::Relaxed) {
-                    let event = json!({"type": "walker", "walker": walker, "context": {}, "response": true});
-                    let sent = Instant::now();
-                    if send_json(&mut socket, &event).await.is_err() {
-                        errors += 1;
-                        break;
-                    }
-                    match next_json(&mut socket).await {
-                        Some(reply) if reply["status"] == 200 => latencies.push(sent.elapsed().as_micros() as u64),
-                        Some(_) => errors += 1,
-                        None => {
+                    match round_trip(&mut socket, &event).await {
+                        RoundTrip::Answered(micros) => latencies.push(micros),
+                        RoundTrip::Failed => errors += 1,
+                        RoundTrip::Closed => {
                             errors += 1;
                             break;
                         }

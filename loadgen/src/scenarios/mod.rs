@@ -58,6 +58,31 @@ pub async fn open_many(
         .await
 }
 
+/// How one closed-loop call went.
+pub enum RoundTrip {
+    /// Answered with status 200 (or a connection frame), after this many µs.
+    Answered(u64),
+    /// Answered with an error.
+    Failed,
+    /// The connection ended: the loop must stop.
+    Closed,
+}
+
+/// Sends `event` and waits for the reply.
+pub async fn round_trip(socket: &mut crate::client::Socket, event: &serde_json::Value) -> RoundTrip {
+    let sent = std::time::Instant::now();
+    if crate::client::send_json(socket, event).await.is_err() {
+        return RoundTrip::Closed;
+    }
+    match crate::client::next_json(socket).await {
+        Some(reply) if reply["status"] == 200 || reply["type"] == "connection" => {
+            RoundTrip::Answered(sent.elapsed().as_micros() as u64)
+        }
+        Some(_) => RoundTrip::Failed,
+        None => RoundTrip::Closed,
+    }
+}
+
 /// Sums the per-task latencies and error counts of a closed-loop scenario.
 pub async fn gather(
     scenario: String,

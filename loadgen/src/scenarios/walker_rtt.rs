@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::{RoundTrip, round_trip};
 use crate::Target;
-use crate::client::{connect, next_json, send_json};
+use crate::client::{connect, next_json};
 use crate::stats::Outcome;
 
 pub async fn run(target: &Target, connections: usize, requests: usize, walker: &str) -> anyhow::Result<Outcome> {
@@ -32,17 +33,10 @@ pub async fn run(target: &Target, connections: usize, requests: usize, walker: &
                         "-" => json!({"type": "connection"}),
                         _ => json!({"type": "walker", "walker": walker, "context": {"val": i}, "response": true}),
                     };
-                    let sent = Instant::now();
-                    if send_json(&mut socket, &event).await.is_err() {
-                        errors += 1;
-                        break;
-                    }
-                    match next_json(&mut socket).await {
-                        Some(reply) if reply["status"] == 200 || reply["type"] == "connection" => {
-                            latencies.push(sent.elapsed().as_micros() as u64)
-                        }
-                        Some(_) => errors += 1,
-                        None => {
+                    match round_trip(&mut socket, &event).await {
+                        RoundTrip::Answered(micros) => latencies.push(micros),
+                        RoundTrip::Failed => errors += 1,
+                        RoundTrip::Closed => {
                             errors += 1;
                             break;
                         }
