@@ -88,6 +88,12 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("cors-methods", "JAC_CORS_METHODS", "GET,POST", r#"["GET","POST"]"#),
     ("cors-headers", "JAC_CORS_HEADERS", "authorization", r#"["authorization"]"#),
     ("ws-origins", "JAC_WS_ORIGINS", "https://app.example", r#"["https://app.example"]"#),
+    // Printed without its password.
+    ("redis", "JAC_REDIS_URL", "redis://:secret@redis.internal:6379", r#""(set)""#),
+    ("cluster-linger-ms", "JAC_CLUSTER_LINGER_MS", "44", "44"),
+    ("cluster-subscribe-wait-ms", "JAC_CLUSTER_SUBSCRIBE_WAIT_MS", "45", "45"),
+    ("cluster-publish-queue", "JAC_CLUSTER_PUBLISH_QUEUE", "46", "46"),
+    ("cluster-probe-secs", "JAC_CLUSTER_PROBE_SECS", "47", "47"),
     // Printed without its value.
     ("metrics-token", "JAC_METRICS_TOKEN", "scrape-secret", r#""(set)""#),
 ];
@@ -120,6 +126,8 @@ fn every_flag_and_its_environment_variable_set_the_configuration() {
         let flag_wins = printed_config(&[&format!("--{flag}"), value], &[(env, "garbage")]);
         assert_eq!(flag_wins[&key], expected, "--{flag} over {env}");
     }
+    // jac-cloud's variable for its Redis bus sets ours.
+    assert_eq!(printed_config(&[], &[("SOCKET_REDIS_HOST", "redis://127.0.0.1:6379")])["redis"], "(set)");
 }
 
 #[test]

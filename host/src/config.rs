@@ -13,6 +13,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde::Serialize;
 
+use crate::cluster::ClusterConfig;
 use crate::graph::GraphLimits;
 use crate::runtime::Limits;
 use crate::store::{Quota, Quotas, StoreConfig};
@@ -86,6 +87,34 @@ pub struct Config {
     /// How long a login token stays valid, in seconds (jac-cloud: 12 hours).
     #[arg(long, env = "JAC_TOKEN_TTL_SECS", default_value_t = 12 * 3600, value_parser = clap::value_parser!(u64).range(60..=365 * SECS_PER_DAY))]
     pub token_ttl_secs: u64,
+
+    /// Redis URL (`redis://host:6379`, `redis+unix:///path/redis.sock`) of the bus that
+    /// makes this instance one of a cluster: notifications reach sockets on every
+    /// instance (jac-cloud's `SOCKET_REDIS_HOST` is read too). Unset: one instance.
+    #[arg(long, env = "JAC_REDIS_URL", hide_env_values = true)]
+    #[serde(serialize_with = "redacted")]
+    pub redis: Option<String>,
+
+    /// How long a user's or channel's subscription outlives its last socket here, so
+    /// that reconnecting clients cost no subscription churn.
+    #[arg(long, env = "JAC_CLUSTER_LINGER_MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub cluster_linger_ms: u64,
+
+    /// How long a new connection (or `change_user`) waits for its subscriptions before
+    /// its connection frame; past it, it may miss messages from other instances until
+    /// they are confirmed.
+    #[arg(long, env = "JAC_CLUSTER_SUBSCRIBE_WAIT_MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub cluster_subscribe_wait_ms: u64,
+
+    /// Messages waiting to be published to other instances, at most; more are dropped
+    /// (counted in `walker_host_cluster_publish_dropped_total`).
+    #[arg(long, env = "JAC_CLUSTER_PUBLISH_QUEUE", default_value_t = 1 << 16, value_parser = usize_in(1..=1 << 24))]
+    pub cluster_publish_queue: usize,
+
+    /// Seconds without a message from the bus after which the subscription is probed (a
+    /// message to this instance); no echo within as long again reconnects it.
+    #[arg(long, env = "JAC_CLUSTER_PROBE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub cluster_probe_secs: u64,
 
     /// Who may send `user`, `channel` and `client` events over the WebSocket.
     #[arg(long, env = "JAC_CLIENT_EVENTS", value_enum, default_value_t = ClientEvents::Open)]
@@ -346,7 +375,7 @@ impl Config {
         let args: Vec<_> = args.into_iter().collect();
         let matches = Config::command().get_matches_from(args.clone());
         let Some(path) = matches.get_one::<PathBuf>("config") else {
-            return Ok(Config::from_arg_matches(&matches)?);
+            return Ok(Config::from_arg_matches(&matches)?.with_jac_cloud_redis());
         };
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
@@ -365,7 +394,26 @@ impl Config {
         if !unknown.is_empty() {
             anyhow::bail!("{}: unknown settings: {}", path.display(), unknown.join(", "));
         }
-        Ok(Config::from_arg_matches(&command.get_matches_from(args))?)
+        Ok(Config::from_arg_matches(&command.get_matches_from(args))?.with_jac_cloud_redis())
+    }
+
+    /// jac-cloud's `SOCKET_REDIS_HOST`, when nothing else sets the bus.
+    fn with_jac_cloud_redis(mut self) -> Config {
+        if self.redis.is_none() {
+            self.redis = std::env::var("SOCKET_REDIS_HOST").ok().filter(|url| !url.is_empty());
+        }
+        self
+    }
+
+    /// The cluster's settings, in cluster mode.
+    pub fn cluster(&self) -> Option<ClusterConfig> {
+        Some(ClusterConfig {
+            url: self.redis.clone()?,
+            linger: Duration::from_millis(self.cluster_linger_ms),
+            subscribe_wait: Duration::from_millis(self.cluster_subscribe_wait_ms),
+            publish_queue: self.cluster_publish_queue,
+            probe: Duration::from_secs(self.cluster_probe_secs),
+        })
     }
 
     /// The defaults, for embedding and tests: unlike `parse`, no `JAC_*` environment

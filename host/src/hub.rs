@@ -6,13 +6,21 @@
 //! whose outbox is full is cut off (see `outbox`) without slowing anyone else. A client's
 //! channel event is delivered a slice of connections at a time, so that one large
 //! fan-out's wake-ups do not all queue ahead of every other task.
+//!
+//! In cluster mode the hub tells the bus which users and channels it holds sockets of
+//! (a group appearing or emptying), and `send_*` publishes each notification once per
+//! user, channel or remote instance after delivering it locally; what arrives from the
+//! bus is delivered with `deliver_*`, which never publishes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
+use tokio::sync::oneshot;
 
 use crate::auth::parse_root;
+use crate::cluster::{Cluster, Topic};
 use crate::metrics::FanoutMetrics;
 use crate::outbox::Outbox;
 use crate::rate::TokenBucket;
@@ -40,47 +48,146 @@ struct Registry {
     roots: HashMap<Arc<str>, String>,
 }
 
-#[derive(Default)]
 pub struct Hub {
     registry: RwLock<Registry>,
     pub fanout: FanoutMetrics,
     /// Deliveries per second its tenant may make, when it has quotas.
     delivery_quota: Option<Mutex<TokenBucket>>,
+    /// In cluster mode: the bus, and the tenant this hub's topics belong to.
+    cluster: Option<(Arc<Cluster>, Arc<str>)>,
+}
+
+/// A user or channel group of this hub.
+#[derive(Clone, Copy)]
+enum Group<'a> {
+    User(&'a str),
+    Channel(&'a str),
+}
+
+/// Subscriptions that a new member's groups wait for (cluster mode): until Redis confirms
+/// them, a message published on another instance would miss the member.
+#[must_use]
+pub struct Subscribing {
+    confirmations: Vec<oneshot::Receiver<()>>,
+    wait: Duration,
+}
+
+impl Subscribing {
+    /// Waits for the confirmations, for at most the cluster's subscribe wait; past it the
+    /// connection goes on, and may miss what other instances publish until confirmed.
+    pub async fn confirmed(self) {
+        if !self.confirmations.is_empty() {
+            let _ = tokio::time::timeout(self.wait, futures_util::future::join_all(self.confirmations)).await;
+        }
+    }
 }
 
 impl Hub {
-    /// A hub whose fan-out delivers at most `per_second` notifications a second (with a
-    /// burst of twice that); a notification over it reaches nobody.
-    pub fn with_delivery_quota(per_second: u32) -> Hub {
-        Hub { delivery_quota: Some(Mutex::new(TokenBucket::new(per_second))), ..Hub::default() }
+    /// A hub whose fan-out delivers at most `deliveries_per_second` notifications a
+    /// second, when given (with a burst of twice that; a notification over it reaches
+    /// nobody), and that reaches other instances through `cluster`, when given.
+    pub fn new(deliveries_per_second: Option<u32>, cluster: Option<(Arc<Cluster>, Arc<str>)>) -> Arc<Hub> {
+        let hub = Arc::new(Hub {
+            registry: RwLock::default(),
+            fanout: FanoutMetrics::default(),
+            delivery_quota: deliveries_per_second.map(|rate| Mutex::new(TokenBucket::new(rate))),
+            cluster,
+        });
+        if let Some((cluster, tenant)) = &hub.cluster {
+            cluster.attach(tenant, &hub);
+        }
+        hub
     }
 
-    pub fn register(&self, connection: Arc<Connection>, root: &str) {
+    /// A new connection's client id, which tells other instances where it is.
+    pub fn new_client_id(&self) -> String {
+        crate::ws::new_client_id(self.cluster.as_ref().map(|(cluster, _)| cluster.tag.as_str()))
+    }
+
+    /// The connection receives from now on; from other instances too once the returned
+    /// subscriptions are confirmed.
+    pub fn register(&self, connection: Arc<Connection>, root: &str) -> Subscribing {
+        let mut subscribing = self.subscribing();
         let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
         let id = connection.client_id.clone();
-        registry.channels.entry(connection.channel_id.clone()).or_default().insert(id.clone(), connection.clone());
-        registry.users.entry(root.to_string()).or_default().insert(id.clone(), connection.clone());
-        registry.roots.insert(id.clone(), root.to_string());
+        let channel = registry.channels.entry(connection.channel_id.clone()).or_default();
+        if channel.is_empty() {
+            self.subscribe(Group::Channel(&connection.channel_id), &mut subscribing);
+        }
+        channel.insert(id.clone(), connection.clone());
+        self.join_user(&mut registry, &connection, root, &mut subscribing);
         registry.clients.insert(id, connection);
+        subscribing
     }
 
     pub fn unregister(&self, client_id: &str) {
         let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
         let Some(connection) = registry.clients.remove(client_id) else { return };
-        remove_member(&mut registry.channels, &connection.channel_id, client_id);
-        if let Some(root) = registry.roots.remove(client_id) {
-            remove_member(&mut registry.users, root.as_str(), client_id);
+        if remove_member(&mut registry.channels, &connection.channel_id, client_id) {
+            self.unsubscribe(Group::Channel(&connection.channel_id));
         }
+        self.leave_user(&mut registry, client_id);
     }
 
     /// Moves a connection to another user (`change_user`).
-    pub fn change_root(&self, client_id: &str, root: &str) {
+    pub fn change_root(&self, client_id: &str, root: &str) -> Subscribing {
+        let mut subscribing = self.subscribing();
         let mut registry = self.registry.write().unwrap_or_else(|p| p.into_inner());
-        let Some(connection) = registry.clients.get(client_id).cloned() else { return };
-        if let Some(old) = registry.roots.insert(connection.client_id.clone(), root.to_string()) {
-            remove_member(&mut registry.users, old.as_str(), client_id);
+        if let Some(connection) = registry.clients.get(client_id).cloned() {
+            self.leave_user(&mut registry, client_id);
+            self.join_user(&mut registry, &connection, root, &mut subscribing);
         }
-        registry.users.entry(root.to_string()).or_default().insert(connection.client_id.clone(), connection);
+        subscribing
+    }
+
+    fn join_user(&self, registry: &mut Registry, member: &Arc<Connection>, root: &str, subscribing: &mut Subscribing) {
+        let user = registry.users.entry(root.to_string()).or_default();
+        if user.is_empty() {
+            self.subscribe(Group::User(root), subscribing);
+        }
+        user.insert(member.client_id.clone(), member.clone());
+        registry.roots.insert(member.client_id.clone(), root.to_string());
+    }
+
+    fn leave_user(&self, registry: &mut Registry, client_id: &str) {
+        if let Some(root) = registry.roots.remove(client_id)
+            && remove_member(&mut registry.users, &root, client_id)
+        {
+            self.unsubscribe(Group::User(&root));
+        }
+    }
+
+    fn subscribing(&self) -> Subscribing {
+        let wait = self.cluster.as_ref().map_or(Duration::ZERO, |(cluster, _)| cluster.subscribe_wait);
+        Subscribing { confirmations: Vec::new(), wait }
+    }
+
+    fn topic<'a>(tenant: &'a str, group: Group<'a>) -> Topic<'a> {
+        match group {
+            Group::User(root) => Topic::User { tenant, root },
+            Group::Channel(id) => Topic::Channel { tenant, id },
+        }
+    }
+
+    /// `group` gained its first member here.
+    fn subscribe(&self, group: Group<'_>, subscribing: &mut Subscribing) {
+        if let Some((cluster, tenant)) = &self.cluster {
+            subscribing.confirmations.extend(cluster.bus.subscribe(&Self::topic(tenant, group).name()));
+        }
+    }
+
+    /// `group` lost its last member here.
+    fn unsubscribe(&self, group: Group<'_>) {
+        if let Some((cluster, tenant)) = &self.cluster {
+            cluster.bus.unsubscribe(&Self::topic(tenant, group).name());
+        }
+    }
+
+    /// Sends `payload` to `group`'s members on other instances.
+    fn publish(&self, group: Group<'_>, payload: &Utf8Bytes) {
+        if let Some((cluster, tenant)) = &self.cluster {
+            cluster.publish(Self::topic(tenant, group), payload);
+        }
     }
 
     pub fn connections(&self) -> usize {
@@ -127,34 +234,75 @@ impl Hub {
                 None => return,
             }
         };
+        ids.iter().for_each(|id| self.publish(Group::Channel(id.as_ref()), payload));
         for slice in recipients.chunks(FANOUT_SLICE) {
             self.deliver(slice.iter(), payload);
             tokio::task::yield_now().await;
         }
     }
 
+    /// Client ids of other instances (cluster mode) are published to those instances.
     pub fn send_clients<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
-        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        let recipients = ids.iter().filter_map(|id| registry.clients.get(id.as_ref()));
-        if self.admit(|| recipients.clone().count()) {
-            self.deliver(recipients, payload);
+        let Some((cluster, tenant)) = &self.cluster else {
+            self.deliver_clients(ids, payload);
+            return;
+        };
+        let mut local = Vec::new();
+        let mut remote: HashMap<&str, Vec<&str>> = HashMap::new();
+        for id in ids.iter().map(AsRef::as_ref) {
+            match instance_tag(id) {
+                Some(tag) if tag != cluster.tag => remote.entry(tag).or_default().push(id),
+                _ => local.push(id),
+            }
+        }
+        if self.deliver_clients(&local, payload) {
+            for (tag, ids) in remote {
+                cluster.publish_to_clients(tag, tenant, &ids, payload);
+            }
         }
     }
 
     /// Root ids in either wire form; malformed ones match nobody.
     pub fn send_users<S: AsRef<str>>(&self, roots: &[S], payload: &Utf8Bytes) {
-        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        let users = roots.iter().filter_map(|root| registry.users.get(&parse_root(root.as_ref())?));
-        if let Some(members) = self.admitted(users) {
-            self.deliver(members, payload);
+        if self.deliver_users(roots, payload) {
+            roots
+                .iter()
+                .filter_map(|root| parse_root(root.as_ref()))
+                .for_each(|root| self.publish(Group::User(&root), payload));
         }
     }
 
     pub fn send_channels<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) {
-        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        if let Some(members) = self.admitted(channels(&registry, ids)) {
-            self.deliver(members, payload);
+        if self.deliver_channels(ids, payload) {
+            ids.iter().for_each(|id| self.publish(Group::Channel(id.as_ref()), payload));
         }
+    }
+
+    /// Delivers to this instance's members of the clients `ids`; false if the delivery
+    /// quota refused it.
+    pub fn deliver_clients<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) -> bool {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        let recipients = ids.iter().filter_map(|id| registry.clients.get(id.as_ref()));
+        let admitted = self.admit(|| recipients.clone().count());
+        if admitted {
+            self.deliver(recipients, payload);
+        }
+        admitted
+    }
+
+    /// Delivers to this instance's members of the users `roots`; false if the delivery
+    /// quota refused it.
+    pub fn deliver_users<S: AsRef<str>>(&self, roots: &[S], payload: &Utf8Bytes) -> bool {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        let users = roots.iter().filter_map(|root| registry.users.get(&parse_root(root.as_ref())?));
+        self.admitted(users).map(|members| self.deliver(members, payload)).is_some()
+    }
+
+    /// Delivers to this instance's members of the channels `ids`; false if the delivery
+    /// quota refused it.
+    pub fn deliver_channels<S: AsRef<str>>(&self, ids: &[S], payload: &Utf8Bytes) -> bool {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        self.admitted(channels(&registry, ids)).map(|members| self.deliver(members, payload)).is_some()
     }
 
     /// Asks every connection to finish the event it is handling, send its reply, then
@@ -180,17 +328,26 @@ fn channels<'a, S: AsRef<str>>(registry: &'a Registry, ids: &'a [S]) -> impl Ite
     ids.iter().filter_map(|id| registry.channels.get(id.as_ref()))
 }
 
+/// The tag of the instance that gave out a client id of the form
+/// `<seconds>:<8 hex tag><24 hex>`.
+fn instance_tag(client_id: &str) -> Option<&str> {
+    let (_, hex) = client_id.split_once(':')?;
+    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| &hex[..8])
+}
+
+/// Removes a member from its group; true if that emptied the group (now removed).
 fn remove_member<K: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
     groups: &mut HashMap<K, Members>,
     group: &str,
     client_id: &str,
-) {
-    if let Some(members) = groups.get_mut(group) {
-        members.remove(client_id);
-        if members.is_empty() {
-            groups.remove(group);
-        }
+) -> bool {
+    let Some(members) = groups.get_mut(group) else { return false };
+    members.remove(client_id);
+    let emptied = members.is_empty();
+    if emptied {
+        groups.remove(group);
     }
+    emptied
 }
 
 impl Notifier for Hub {

@@ -5,6 +5,7 @@
 //! - `catalog` and `reload`: which walkers are served, kept in step with `walkers/`;
 //! - `server`, `ws`, `rest`, `frames`: the jac-cloud wire protocol;
 //! - `hub` and `outbox`: who is connected, notification fan-out, per-connection queues;
+//! - `cluster`: several instances reaching each other's sockets through Redis;
 //! - `accounts`, `auth` and `throttle`: users, roots, tokens, and failed-login backoff;
 //! - `addresses`: per client address limits on WebSocket connections;
 //! - `graph` and `store`: the walkers' persistent graph, its access rules and transactions,
@@ -18,6 +19,7 @@ pub mod accounts;
 pub mod addresses;
 pub mod auth;
 pub mod catalog;
+pub mod cluster;
 pub mod config;
 pub mod cors;
 pub mod frames;

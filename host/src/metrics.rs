@@ -19,22 +19,21 @@ use prometheus::{
 
 use prometheus::proto::MetricFamily;
 
-use crate::runtime::Runtime;
-use crate::tenancy::{DEFAULT_TENANT, Tenant, Tenants};
+use crate::tenancy::{Common, DEFAULT_TENANT, Tenant, Tenants};
 
 /// Run and load durations, in seconds: 100 µs to 10 s.
 const SECONDS_BUCKETS: &[f64] =
     &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-fn counter(name: &str, help: &str) -> IntCounter {
+pub(crate) fn counter(name: &str, help: &str) -> IntCounter {
     IntCounter::new(name, help).expect("a valid metric")
 }
 
-fn counters(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+pub(crate) fn counters(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     IntCounterVec::new(Opts::new(name, help), labels).expect("a valid metric")
 }
 
-fn seconds(name: &str, help: &str) -> HistogramOpts {
+pub(crate) fn seconds(name: &str, help: &str) -> HistogramOpts {
     HistogramOpts::new(name, help).buckets(SECONDS_BUCKETS.to_vec())
 }
 
@@ -188,7 +187,8 @@ fn tenant_families(tenant: &Tenant) -> Vec<MetricFamily> {
 }
 
 /// Metrics of the whole server, not of a tenant.
-fn server_families(runtime: &Runtime) -> Vec<MetricFamily> {
+fn server_families(common: &Common) -> Vec<MetricFamily> {
+    let runtime = &common.runtime;
     let slots = IntGauge::new("walker_host_instance_slots_in_use", "Walker instance slots taken").expect("valid");
     slots.set(runtime.slots_in_use() as i64);
     let cores = IntGauge::new("walker_host_walker_cores_in_use", "Long walker runs computing now, one core each")
@@ -197,6 +197,9 @@ fn server_families(runtime: &Runtime) -> Vec<MetricFamily> {
     let registry = Registry::new();
     registry.register(Box::new(slots)).expect("unique");
     registry.register(Box::new(cores)).expect("unique");
+    for collector in common.cluster.iter().flat_map(|cluster| cluster.metrics.collectors()) {
+        registry.register(collector).expect("unique");
+    }
     registry.gather()
 }
 
@@ -212,7 +215,7 @@ pub fn scrape(tenants: &Tenants, tenant: &Tenant, headers: &HeaderMap) -> Respon
         }
     }
     let families = if &*tenant.shared.tenant == DEFAULT_TENANT {
-        let mut families = server_families(&common.runtime);
+        let mut families = server_families(common);
         families.extend(tenants.all().iter().flat_map(|tenant| tenant_families(tenant)));
         families
     } else {

@@ -23,6 +23,7 @@ use crate::accounts::{Accounts, HashPool};
 use crate::addresses::AddressLimits;
 use crate::auth::{Identity, Tokens};
 use crate::catalog::Catalog;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::graph::EntryError;
 use crate::hub::Hub;
@@ -78,8 +79,9 @@ impl Server {
         let cors = crate::cors::layer(&config)?;
         let hashing = Arc::new(HashPool::new(config.hash_concurrency, config.hash_queue));
         let addresses = AddressLimits::new(config.address_connections_per_second, config.address_connections);
-        let common =
-            Common { config: Arc::new(config), runtime, sessions: TaskTracker::new(), cors, hashing, addresses };
+        let cluster = config.cluster().map(|cluster| Cluster::start(&cluster)).transpose()?;
+        let sessions = TaskTracker::new();
+        let common = Common { config: Arc::new(config), runtime, sessions, cors, hashing, addresses, cluster };
         Ok(Server { tenants: Tenants::open(common).await? })
     }
 

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod postgres;
+pub mod redis;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -32,6 +32,7 @@ use crate::accounts::{Accounts, HashPool};
 use crate::addresses::AddressLimits;
 use crate::auth::Tokens;
 use crate::catalog::Catalog;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::frames::close;
 use crate::graph::GraphService;
@@ -55,6 +56,8 @@ pub struct Common {
     pub hashing: Arc<HashPool>,
     /// Connections per client address, counted over every tenant.
     pub addresses: Arc<AddressLimits>,
+    /// The bus to other instances, in cluster mode.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// What a tenant is opened with: a change in the tenants file reopens it.
@@ -131,10 +134,8 @@ impl Tenant {
             secret => secret.map(str::to_string),
         };
         let tokens = Tokens::new(secret.as_deref(), &data_dir, Duration::from_secs(config.token_ttl_secs))?;
-        let hub = Arc::new(match &opened.quotas {
-            Some(quotas) => Hub::with_delivery_quota(quotas.deliveries_per_second),
-            None => Hub::default(),
-        });
+        let cluster = common.cluster.clone().map(|cluster| (cluster, Arc::from(name)));
+        let hub = Hub::new(opened.quotas.map(|quotas| quotas.deliveries_per_second), cluster);
         let shared = Arc::new(Shared {
             tenant: Arc::from(name),
             config: config.clone(),

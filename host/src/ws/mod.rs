@@ -56,7 +56,7 @@ pub async fn upgrade(
     let identity = token.and_then(|token| shared.tokens.verify(token)).unwrap_or_else(Identity::anonymous);
     let channel_id = match last("channel_id") {
         Some(id) if !id.is_empty() => id.to_string(),
-        _ => new_client_id(),
+        _ => new_client_id(None),
     };
     let config = &shared.config;
     ws.read_buffer_size(READ_BUFFER_BYTES)
@@ -73,8 +73,13 @@ pub async fn upgrade(
         })
 }
 
-/// `<unix seconds>:<32 hex>`, jac-cloud's form for client and random channel ids.
-pub fn new_client_id() -> String {
+/// `<unix seconds>:<32 hex>`, jac-cloud's form for client and random channel ids. In
+/// cluster mode a client id's hex starts with its instance's tag (`instance`), which
+/// other instances publish to.
+pub fn new_client_id(instance: Option<&str>) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{}:{}", now.as_secs(), random_hex(16))
+    match instance {
+        Some(tag) => format!("{}:{tag}{}", now.as_secs(), random_hex(12)),
+        None => format!("{}:{}", now.as_secs(), random_hex(16)),
+    }
 }

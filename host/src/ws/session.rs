@@ -50,12 +50,13 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
     let config = &shared.config;
     let outbox = Outbox::new(config.queue_messages, config.queue_bytes);
     let connection =
-        Arc::new(Connection { client_id: super::new_client_id().into(), channel_id: channel_id.into(), outbox });
+        Arc::new(Connection { client_id: shared.hub.new_client_id().into(), channel_id: channel_id.into(), outbox });
     let write_timeout = Duration::from_millis(config.write_timeout_ms);
     let ping_interval = Duration::from_secs(config.ping_interval_secs.max(1));
     let silence_limit = Duration::from_secs(config.ping_timeout_secs.max(1));
     let mut events = EventLimit::new(config.ws_events_per_second);
-    shared.hub.register(connection.clone(), &identity.root);
+    // The connection frame tells the client it may be reached: from other instances too.
+    shared.hub.register(connection.clone(), &identity.root).confirmed().await;
     tracing::debug!(client_id = &*connection.client_id, authenticated = identity.authenticated, "connected");
 
     let mut session = Session { shared, connection: connection.clone(), identity };
@@ -99,7 +100,7 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
             biased;
             _ = closed.cancelled() => break,
             _ = draining.cancelled(), if !drained => drained = true,
-            () = &mut expiry, if armed_expiry.is_some() => session.switch_user(Identity::anonymous()),
+            () = &mut expiry, if armed_expiry.is_some() => session.switch_user(Identity::anonymous()).await,
             () = poll_fn(|cx| {
                 outbox.quiesce();
                 running.as_mut().expect("guarded by is_some").as_mut().poll(cx)
@@ -228,11 +229,16 @@ impl Session {
 
     /// Makes the connection `identity`'s and tells the client with a connection frame
     /// (`change_user`, and a token's expiry: the connection then goes on anonymous, and
-    /// the client may send `change_user` with a fresh token).
-    fn switch_user(&mut self, identity: Identity) {
-        self.shared.hub.change_root(&self.connection.client_id, &identity.root);
+    /// the client may send `change_user` with a fresh token). The frame waits for the
+    /// new user's subscription in cluster mode, as on connect.
+    fn switch_user(&mut self, identity: Identity) -> Running {
+        let subscribing = self.shared.hub.change_root(&self.connection.client_id, &identity.root);
         self.identity = identity;
-        self.send(self.connection_frame());
+        let (frame, connection) = (Utf8Bytes::from(self.connection_frame()), self.connection.clone());
+        Box::pin(async move {
+            subscribing.confirmed().await;
+            connection.outbox.push_own(frame);
+        })
     }
 
     fn connection_frame(&self) -> String {
@@ -281,7 +287,7 @@ impl Session {
                     .filter(|token| !token.trim().is_empty())
                     .and_then(|token| self.shared.tokens.verify(&token))
                     .unwrap_or_else(Identity::anonymous);
-                self.switch_user(identity);
+                return Some(self.switch_user(identity));
             }
         }
         None

@@ -1,0 +1,247 @@
+//! Cluster mode: instances behind one load balancer reach each other's sockets through a
+//! message bus (`--redis`), so `notify_users`, `notify_channels`, `notify_clients` and
+//! the client `user`/`channel`/`client` events find their sockets on any instance.
+//!
+//! Subscriptions follow interest: an instance subscribes to a user's or a channel's topic
+//! only while it holds a socket for it (the hub says when a group appears and empties),
+//! and every instance subscribes to its own node topic, which client-targeted messages
+//! use: a client id carries the tag of the instance that holds it. A notification is
+//! delivered to local sockets first, then published once per topic; publishing never
+//! waits, and whatever cannot be published (the bus is down, its queue is full) is
+//! dropped and counted, so walkers and local delivery never notice the bus.
+//!
+//! `Bus` is the boundary a second backend (NATS, sharded Redis) plugs into; `redis`
+//! is the first.
+
+mod envelope;
+pub mod redis;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
+use tokio::sync::{mpsc, oneshot};
+
+pub use envelope::Envelope;
+
+use crate::hub::Hub;
+use crate::metrics;
+
+/// Messages received from the bus and not yet delivered, at most; more are dropped.
+const INBOUND_QUEUE: usize = 1 << 16;
+
+/// A topic's subscription is confirmed when this resolves; `None` when there is nothing
+/// to wait for (already subscribed, or the bus is down and will subscribe on reconnect).
+pub type Subscribed = Option<oneshot::Receiver<()>>;
+
+/// A publish/subscribe bus between instances.
+pub trait Bus: Send + Sync {
+    /// Queues `message` for the instances subscribed to `topic`; never waits. A message
+    /// that cannot be sent is dropped and counted.
+    fn publish(&self, topic: String, message: Bytes);
+    /// One more local reason to receive `topic`.
+    fn subscribe(&self, topic: &str) -> Subscribed;
+    /// One fewer; the last one unsubscribes after a linger, so flapping costs nothing.
+    fn unsubscribe(&self, topic: &str);
+    /// Whether the bus receives now.
+    fn connected(&self) -> bool;
+}
+
+/// What a topic names, as the hub sees it.
+pub enum Topic<'a> {
+    User { tenant: &'a str, root: &'a str },
+    Channel { tenant: &'a str, id: &'a str },
+    Node(&'a str),
+}
+
+impl Topic<'_> {
+    /// `wh:<tenant>:u:<root>`, `wh:<tenant>:c:<channel id>` and `wh:node:<tag>`: tenant
+    /// names are DNS labels, so no `:` in them makes two names the same.
+    pub fn name(&self) -> String {
+        match self {
+            Topic::User { tenant, root } => format!("wh:{tenant}:u:{root}"),
+            Topic::Channel { tenant, id } => format!("wh:{tenant}:c:{id}"),
+            Topic::Node(tag) => format!("wh:node:{tag}"),
+        }
+    }
+
+    fn parse(name: &str) -> Option<Topic<'_>> {
+        let rest = name.strip_prefix("wh:")?;
+        if let Some(tag) = rest.strip_prefix("node:") {
+            return Some(Topic::Node(tag));
+        }
+        let (tenant, rest) = rest.split_once(':')?;
+        match rest.split_once(':')? {
+            ("u", root) => Some(Topic::User { tenant, root }),
+            ("c", id) => Some(Topic::Channel { tenant, id }),
+            _ => None,
+        }
+    }
+}
+
+/// Cluster settings, from the configuration.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    pub url: String,
+    /// How long a topic stays subscribed after its last socket left.
+    pub linger: Duration,
+    /// How long a new connection waits for its subscriptions before its connection frame.
+    pub subscribe_wait: Duration,
+    /// Messages waiting to be published, at most; more are dropped.
+    pub publish_queue: usize,
+    /// Silence after which the subscription is probed (a publish to this node's topic);
+    /// no echo within as long again reconnects it.
+    pub probe: Duration,
+}
+
+/// Cross-instance traffic, for the whole server.
+#[derive(Clone)]
+pub struct ClusterMetrics {
+    pub published: IntCounter,
+    /// Remote copies that could not be published: the bus down or its queue full.
+    pub publish_dropped: IntCounter,
+    /// By topic kind: `user`, `channel`, `client`, and `own` (this instance's echoes).
+    pub received: IntCounterVec,
+    pub receive_dropped: IntCounter,
+    /// From publish to delivery, by the publisher's clock.
+    pub lag_seconds: Histogram,
+    pub subscriptions: IntGauge,
+    pub connected: IntGauge,
+    /// Times the subscription was lost: messages published meanwhile were missed.
+    pub gaps: IntCounter,
+}
+
+impl Default for ClusterMetrics {
+    fn default() -> Self {
+        ClusterMetrics {
+            published: metrics::counter("walker_host_cluster_published_total", "Messages published to other instances"),
+            publish_dropped: metrics::counter(
+                "walker_host_cluster_publish_dropped_total",
+                "Messages for other instances dropped: the bus was down or its queue full",
+            ),
+            received: metrics::counters(
+                "walker_host_cluster_received_total",
+                "Messages received from the bus, by topic kind",
+                &["kind"],
+            ),
+            receive_dropped: metrics::counter(
+                "walker_host_cluster_receive_dropped_total",
+                "Messages received from the bus and dropped: the delivery queue was full",
+            ),
+            lag_seconds: Histogram::with_opts(metrics::seconds(
+                "walker_host_cluster_lag_seconds",
+                "From publish on another instance to delivery here",
+            ))
+            .expect("a valid metric"),
+            subscriptions: IntGauge::new("walker_host_cluster_subscriptions", "Topics subscribed on the bus")
+                .expect("a valid metric"),
+            connected: IntGauge::new("walker_host_cluster_connected", "1 while the bus subscription is up")
+                .expect("a valid metric"),
+            gaps: metrics::counter("walker_host_cluster_gaps_total", "Times the bus subscription was lost"),
+        }
+    }
+}
+
+impl ClusterMetrics {
+    pub fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.published.clone()),
+            Box::new(self.publish_dropped.clone()),
+            Box::new(self.received.clone()),
+            Box::new(self.receive_dropped.clone()),
+            Box::new(self.lag_seconds.clone()),
+            Box::new(self.subscriptions.clone()),
+            Box::new(self.connected.clone()),
+            Box::new(self.gaps.clone()),
+        ]
+    }
+}
+
+/// This instance's place in the cluster: its tag, its bus, and the hubs that messages
+/// from the bus are delivered to.
+pub struct Cluster {
+    /// 8 hex digits, in every client id this instance gives out.
+    pub tag: String,
+    pub bus: Arc<dyn Bus>,
+    pub subscribe_wait: Duration,
+    /// By tenant; a tenant's hub is replaced when the tenant is reopened.
+    hubs: RwLock<HashMap<Arc<str>, Weak<Hub>>>,
+    pub metrics: ClusterMetrics,
+}
+
+impl Cluster {
+    /// Connects to Redis in the background (it need not be up) and starts delivering
+    /// what it receives.
+    pub fn start(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
+        let tag = crate::auth::random_hex(4);
+        let metrics = ClusterMetrics::default();
+        let (inbound, mut received) = mpsc::channel(INBOUND_QUEUE);
+        let bus = redis::RedisBus::start(config, &tag, inbound, metrics.clone())?;
+        let cluster =
+            Arc::new(Cluster { tag, bus, subscribe_wait: config.subscribe_wait, hubs: RwLock::default(), metrics });
+        let weak = Arc::downgrade(&cluster);
+        tokio::spawn(async move {
+            while let Some((topic, message)) = received.recv().await {
+                let Some(cluster) = weak.upgrade() else { return };
+                cluster.deliver(&topic, message);
+            }
+        });
+        Ok(cluster)
+    }
+
+    /// Messages for `tenant` from now on go to `hub`.
+    pub fn attach(&self, tenant: &Arc<str>, hub: &Arc<Hub>) {
+        let mut hubs = self.hubs.write().unwrap_or_else(|p| p.into_inner());
+        hubs.retain(|_, hub| hub.strong_count() > 0);
+        hubs.insert(tenant.clone(), Arc::downgrade(hub));
+    }
+
+    fn hub(&self, tenant: &str) -> Option<Arc<Hub>> {
+        self.hubs.read().unwrap_or_else(|p| p.into_inner()).get(tenant)?.upgrade()
+    }
+
+    /// Delivers a message from the bus to this instance's sockets.
+    fn deliver(&self, topic: &str, message: Bytes) {
+        let Some(envelope) = Envelope::decode(message) else {
+            tracing::warn!(topic, "dropped a malformed message from the bus");
+            return;
+        };
+        if envelope.origin == self.tag {
+            self.metrics.received.with_label_values(&["own"]).inc();
+            return;
+        }
+        self.metrics.lag_seconds.observe(envelope.age().as_secs_f64());
+        let payload = &envelope.payload;
+        let kind = match Topic::parse(topic) {
+            Some(Topic::User { tenant, root }) => self.hub(tenant).map(|hub| {
+                hub.deliver_users(&[root], payload);
+                "user"
+            }),
+            Some(Topic::Channel { tenant, id }) => self.hub(tenant).map(|hub| {
+                hub.deliver_channels(&[id], payload);
+                "channel"
+            }),
+            Some(Topic::Node(_)) => envelope.clients.as_ref().and_then(|(tenant, ids)| {
+                let hub = self.hub(tenant)?;
+                hub.deliver_clients(&ids.split(' ').collect::<Vec<_>>(), payload);
+                Some("client")
+            }),
+            None => None,
+        };
+        self.metrics.received.with_label_values(&[kind.unwrap_or("unknown")]).inc();
+    }
+
+    /// Publishes `payload` for the sockets of a user or channel topic on other instances.
+    pub fn publish(&self, topic: Topic<'_>, payload: &Utf8Bytes) {
+        self.bus.publish(topic.name(), Envelope::encode(&self.tag, None, payload));
+    }
+
+    /// Publishes `payload` for the clients `ids` of the instance tagged `tag`.
+    pub fn publish_to_clients(&self, tag: &str, tenant: &str, ids: &[&str], payload: &Utf8Bytes) {
+        let message = Envelope::encode(&self.tag, Some((tenant, &ids.join(" "))), payload);
+        self.bus.publish(Topic::Node(tag).name(), message);
+    }
+}

@@ -1,0 +1,316 @@
+//! Cluster mode on loopback: two or three instances on one real Redis (a Unix socket),
+//! real WebSocket clients. Every notification path crosses instances in both directions
+//! with one copy per socket; subscriptions follow interest (checked with Redis' own
+//! `PUBSUB NUMSUB`); a Redis outage costs local delivery nothing and delivery across
+//! instances comes back when Redis does; a new socket misses nothing published once its
+//! connection frame has arrived.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::metric;
+use support::redis::{Proxy, Redis};
+use support::server::{Client, TestServer};
+use walker_host::config::Config;
+
+const SECRET: &str = "one secret for the whole cluster";
+const LINGER_MS: u64 = 100;
+const PUBLIC_ROOT: &str = "000000000000000000000001";
+
+fn chat(message: &str) -> Value {
+    json!({"type": "chat", "data": {"message": message}})
+}
+
+/// An instance of the cluster on `redis`, with its own data directory.
+async fn instance(redis: &Redis) -> TestServer {
+    instance_with(redis, |_| {}).await
+}
+
+async fn instance_with(redis: &Redis, configure: impl FnOnce(&mut Config)) -> TestServer {
+    let url = redis.url();
+    TestServer::start_with(move |config| {
+        config.redis = Some(url);
+        config.token_secret = Some(SECRET.into());
+        config.cluster_linger_ms = LINGER_MS;
+        configure(config);
+    })
+    .await
+}
+
+async fn metrics(server: &TestServer) -> String {
+    server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap()
+}
+
+/// Messages of one topic kind an instance received from the bus.
+async fn received(server: &TestServer, kind: &str) -> f64 {
+    let text = metrics(server).await;
+    let sample = format!(r#"walker_host_cluster_received_total{{kind="{kind}"}}"#);
+    if text.contains(&sample) { metric(&text, &sample) } else { 0.0 }
+}
+
+fn client_id(hello: &Value) -> String {
+    hello["data"]["client_id"].as_str().unwrap().to_string()
+}
+
+/// The tag of the instance a client id belongs to.
+fn instance_tag(client_id: &str) -> &str {
+    &client_id.split_once(':').unwrap().1[..8]
+}
+
+#[tokio::test]
+async fn every_notification_path_crosses_instances_both_ways_once_per_socket() {
+    let redis = Redis::start();
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let (token, root) = a.user("ada@example.com").await;
+    let bearer = format!("Bearer {token}");
+    // Ada on both instances (the token is good on both: one secret), a channel with a
+    // member on each, and an anonymous client on each.
+    let (mut ada_a, _) = a.connect_with("", Some(&bearer)).await;
+    let (mut ada_b, _) = b.connect_with("", Some(&bearer)).await;
+    let (mut room_a, _) = a.connect("?channel_id=room").await;
+    let (mut room_b, _) = b.connect("?channel_id=room").await;
+    let (mut anon_a, hello_a) = a.connect("").await;
+    let (mut anon_b, hello_b) = b.connect("").await;
+    let (anon_a_id, anon_b_id) = (client_id(&hello_a), client_id(&hello_b));
+    assert_ne!(instance_tag(&anon_a_id), instance_tag(&anon_b_id), "each instance tags its client ids");
+
+    // Walkers: notify_users from a WebSocket walker on A reaches Ada on both instances.
+    let event = json!({"type": "walker", "walker": "send_chat_to_user", "context": {"root_id": format!("n::{root}")}, "response": true});
+    assert_eq!(ada_a.call(event).await, chat("string"));
+    assert_eq!(ada_a.recv().await, json!({"status": 200, "reports": []}));
+    assert_eq!(ada_b.recv().await, chat("string"));
+    // notify_channels from REST on B reaches the room's members on both.
+    let sent = b.post("/walker/public_group", json!({"channel_id": "room", "msg": "from b"}), None).await;
+    assert_eq!(sent, (200, json!({"status": 200, "reports": []})));
+    assert_eq!(room_a.recv().await, chat("from b"));
+    assert_eq!(room_b.recv().await, chat("from b"));
+    // notify_clients, each instance to a client of the other.
+    let sent = a.post("/walker/public_client", json!({"client_id": anon_b_id}), None).await;
+    assert_eq!(sent.0, 200);
+    assert_eq!(anon_b.recv().await, chat("string"));
+    let sent = b.post("/walker/public_client", json!({"client_id": anon_a_id}), None).await;
+    assert_eq!(sent.0, 200);
+    assert_eq!(anon_a.recv().await, chat("string"));
+    let sent = b.post("/walker/public_user", json!({"root_id": root}), None).await;
+    assert_eq!(sent.0, 200);
+    assert_eq!(ada_a.recv().await, chat("string"));
+    assert_eq!(ada_b.recv().await, chat("string"));
+
+    // Client events, from B then from A.
+    anon_b.send(json!({"type": "user", "root_ids": [root], "data": {"to": "ada"}})).await;
+    assert_eq!(ada_a.recv().await, json!({"to": "ada"}));
+    assert_eq!(ada_b.recv().await, json!({"to": "ada"}));
+    anon_a.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"to": "room"}})).await;
+    assert_eq!(room_b.recv().await, json!({"to": "room"}));
+    assert_eq!(room_a.recv().await, json!({"to": "room"}));
+    anon_a.send(json!({"type": "client", "client_ids": [anon_b_id, anon_a_id], "data": {"to": "both"}})).await;
+    assert_eq!(anon_b.recv().await, json!({"to": "both"}));
+    assert_eq!(anon_a.recv().await, json!({"to": "both"}));
+
+    // Exactly one copy each: nothing else is queued anywhere.
+    for client in [&mut ada_a, &mut ada_b, &mut room_a, &mut room_b, &mut anon_a, &mut anon_b] {
+        client.expect_nothing_queued().await;
+    }
+}
+
+#[tokio::test]
+async fn an_instance_receives_only_what_it_holds_sockets_for_in_order() {
+    let redis = Redis::start();
+    let (a, b, c) = (instance(&redis).await, instance(&redis).await, instance(&redis).await);
+    let (mut member, _) = a.connect("?channel_id=busy").await;
+    let (mut sender, _) = b.connect("").await;
+    redis.await_subscribers("wh:default:c:busy", 1).await;
+    const MESSAGES: u64 = 1_000;
+    for seq in 0..MESSAGES {
+        sender.send(json!({"type": "channel", "channel_ids": ["busy"], "data": {"seq": seq}})).await;
+    }
+    for seq in 0..MESSAGES {
+        assert_eq!(member.recv().await, json!({"seq": seq}), "in the order sent");
+    }
+    // C holds no socket of the channel: Redis sent it nothing of it.
+    assert_eq!(received(&c, "channel").await, 0.0);
+    assert_eq!(redis.subscribers("wh:default:c:busy").await, 1);
+    assert!(received(&a, "channel").await >= MESSAGES as f64);
+    assert!(metric(&metrics(&b).await, "walker_host_cluster_published_total") >= MESSAGES as f64);
+}
+
+#[tokio::test]
+async fn subscriptions_follow_connect_change_user_and_close() {
+    let redis = Redis::start();
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let (token, root) = a.user("cy@example.com").await;
+    let (user_topic, public_topic) = (format!("wh:default:u:{root}"), format!("wh:default:u:{PUBLIC_ROOT}"));
+    assert_eq!(redis.subscribers("wh:default:c:lobby").await, 0);
+
+    let (mut on_a, _) = a.connect("?channel_id=lobby").await;
+    assert_eq!(redis.subscribers("wh:default:c:lobby").await, 1, "subscribed before the connection frame");
+    assert_eq!(redis.subscribers(&public_topic).await, 1);
+    let (on_b, _) = b.connect("?channel_id=lobby").await;
+    assert_eq!(redis.subscribers("wh:default:c:lobby").await, 2);
+    assert_eq!(redis.subscribers(&public_topic).await, 2);
+
+    // change_user moves A's socket from the public root to Cy's.
+    let frame = on_a.call(json!({"type": "change_user", "token": format!("Bearer {token}")})).await;
+    assert_eq!(frame["data"]["root_id"], format!("n::{root}"));
+    assert_eq!(redis.subscribers(&user_topic).await, 1, "subscribed before the connection frame");
+    redis.await_subscribers(&public_topic, 1).await;
+
+    // Closing: each instance unsubscribes after the linger.
+    drop(on_b);
+    redis.await_subscribers("wh:default:c:lobby", 1).await;
+    redis.await_subscribers(&public_topic, 0).await;
+    drop(on_a);
+    redis.await_subscribers("wh:default:c:lobby", 0).await;
+    redis.await_subscribers(&user_topic, 0).await;
+    assert_eq!(metric(&metrics(&a).await, "walker_host_cluster_subscriptions"), 1.0, "its own node topic only");
+}
+
+#[tokio::test]
+async fn a_reconnect_within_the_linger_keeps_the_subscription() {
+    let redis = Redis::start();
+    let a = instance_with(&redis, |config| config.cluster_linger_ms = 60_000).await;
+    let (client, _) = a.connect("?channel_id=flappy").await;
+    drop(client);
+    let (_again, _) = a.connect("?channel_id=flappy").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(redis.subscribers("wh:default:c:flappy").await, 1);
+}
+
+/// Sends `channel` events from `sender` until `receiver` gets one; the time it took.
+async fn deliver_until_received(sender: &mut Client, receiver: &mut Client, channel: &str) -> Duration {
+    let started = Instant::now();
+    for attempt in 0..2_000 {
+        sender.send(json!({"type": "channel", "channel_ids": [channel], "data": {"attempt": attempt}})).await;
+        let got = tokio::time::timeout(Duration::from_millis(10), receiver.recv()).await;
+        if got.is_ok() {
+            return started.elapsed();
+        }
+    }
+    panic!("nothing reached the other instance in 20 s");
+}
+
+#[tokio::test]
+async fn a_redis_outage_costs_local_delivery_nothing_and_delivery_resumes_when_it_is_back() {
+    let mut redis = Redis::start();
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let (mut member_a, _) = a.connect("?channel_id=room").await;
+    let (mut member_b, _) = b.connect("?channel_id=room").await;
+    let (mut sender, _) = a.connect("").await;
+    deliver_until_received(&mut sender, &mut member_b, "room").await;
+    while tokio::time::timeout(Duration::from_millis(100), member_a.recv()).await.is_ok() {}
+    while tokio::time::timeout(Duration::from_millis(100), member_b.recv()).await.is_ok() {}
+
+    redis.kill();
+    // Walkers reply as always and local sockets are served; the remote copies are dropped.
+    for round in 0..20 {
+        let sent = a.post("/walker/public_group", json!({"channel_id": "room", "msg": format!("{round}")}), None).await;
+        assert_eq!(sent, (200, json!({"status": 200, "reports": []})));
+        assert_eq!(member_a.recv().await, chat(&format!("{round}")));
+        let reply = sender.call(json!({"type": "walker", "walker": "public_group", "context": {"channel_id": "room"}, "response": true})).await;
+        assert_eq!(reply, json!({"status": 200, "reports": []}));
+        assert_eq!(member_a.recv().await, chat("hi"));
+    }
+    // New connections are not held up by the missing bus.
+    let (mut late_a, _) = a.connect("?channel_id=late").await;
+    late_a.expect_nothing_queued().await;
+    let text = metrics(&a).await;
+    assert!(metric(&text, "walker_host_cluster_publish_dropped_total") > 0.0);
+    assert_eq!(metric(&text, "walker_host_cluster_connected"), 0.0);
+    member_b.expect_nothing_queued().await;
+
+    redis.start_again();
+    let took = deliver_until_received(&mut sender, &mut member_b, "room").await;
+    println!("delivery across instances resumed {} ms after Redis was back", took.as_millis());
+    // Both instances resubscribed their whole interest.
+    redis.await_subscribers("wh:default:c:room", 2).await;
+    redis.await_subscribers("wh:default:c:late", 1).await;
+    assert!(metric(&metrics(&b).await, "walker_host_cluster_gaps_total") >= 1.0);
+}
+
+/// Connect-then-notify rounds through an instance whose link to Redis is 2 ms slow, so
+/// that its SUBSCRIBE arrives after the other instance's PUBLISH unless the connection
+/// frame waits for it: a new socket on `b` subscribed to a fresh channel, then `a`
+/// publishes to that channel. The misses, out of `rounds`.
+async fn subscribe_race(subscribe_wait_ms: u64, rounds: usize) -> usize {
+    let redis = Redis::start();
+    let proxy = Proxy::start(&redis, Duration::from_millis(2)).await;
+    let a = instance(&redis).await;
+    let b = TestServer::start_with(|config| {
+        config.redis = Some(proxy.url());
+        config.cluster_subscribe_wait_ms = subscribe_wait_ms;
+        config.address_connections_per_second = 1_000_000;
+    })
+    .await;
+    let (mut sender, _) = a.connect("").await;
+    let mut missed = 0;
+    for round in 0..rounds {
+        let channel = format!("race-{round}");
+        let (mut fresh, _) = b.connect(&format!("?channel_id={channel}")).await;
+        sender.send(json!({"type": "channel", "channel_ids": [channel], "data": {"round": round}})).await;
+        // Far longer than the way through Redis: a message that is coming arrives in time.
+        match tokio::time::timeout(Duration::from_millis(200), fresh.recv()).await {
+            Ok(frame) => assert_eq!(frame, json!({"round": round})),
+            Err(_) => missed += 1,
+        }
+    }
+    missed
+}
+
+#[tokio::test]
+async fn a_new_socket_misses_nothing_published_after_its_connection_frame() {
+    assert_eq!(subscribe_race(1_000, 1_000).await, 0);
+    // Without waiting for the subscription, the race is real.
+    assert!(subscribe_race(0, 20).await > 0);
+}
+
+#[tokio::test]
+async fn a_subscription_that_silently_stops_receiving_is_probed_and_reconnected() {
+    let redis = Redis::start();
+    let proxy = Proxy::start(&redis, Duration::ZERO).await;
+    let a = instance(&redis).await;
+    let b = instance_with(&redis, |config| {
+        config.redis = Some(proxy.url());
+        config.cluster_probe_secs = 1;
+    })
+    .await;
+    let (mut member_b, _) = b.connect("?channel_id=room").await;
+    let (mut sender, _) = a.connect("").await;
+    deliver_until_received(&mut sender, &mut member_b, "room").await;
+    // Redis still counts B's subscriber, but nothing it sends reaches B.
+    proxy.freeze();
+    let took = deliver_until_received(&mut sender, &mut member_b, "room").await;
+    println!("a frozen subscription was replaced in {} ms", took.as_millis());
+    assert!(metric(&metrics(&b).await, "walker_host_cluster_gaps_total") >= 1.0);
+}
+
+#[tokio::test]
+async fn tenants_stay_apart_across_instances() {
+    let redis = Redis::start();
+    let tenants = "[tenants.alpha]\n[tenants.beta]\n";
+    let start = || async {
+        let url = redis.url();
+        TestServer::start_tenants_with(tenants, &[], move |config| {
+            config.redis = Some(url);
+            config.token_secret = Some(SECRET.into());
+        })
+        .await
+    };
+    let (a, b) = (start().await, start().await);
+    let ws = |server: &TestServer, tenant: &str| {
+        format!("ws://{}/t/{tenant}/websocket?channel_id=room", server.running.addr)
+    };
+    let (mut alpha_b, _) = b.connect_to(&ws(&b, "alpha"), None).await;
+    let (mut beta_b, _) = b.connect_to(&ws(&b, "beta"), None).await;
+    let (mut default_b, _) = b.connect("?channel_id=room").await;
+    let (mut alpha_a, _) = a.connect_to(&ws(&a, "alpha"), None).await;
+    alpha_a.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"to": "alpha"}})).await;
+    assert_eq!(alpha_b.recv().await, json!({"to": "alpha"}));
+    let sent = a.post("/t/beta/walker/public_group", json!({"channel_id": "room", "msg": "beta only"}), None).await;
+    assert_eq!(sent.0, 200);
+    assert_eq!(beta_b.recv().await, chat("beta only"));
+    for client in [&mut alpha_b, &mut beta_b, &mut default_b] {
+        client.expect_nothing_queued().await;
+    }
+}
