@@ -49,6 +49,9 @@ pub enum Scenario {
         /// Walker to call; `-` sends `connection` events instead (no walker: the protocol's floor).
         #[arg(long, default_value = "public_event")]
         walker: String,
+        /// The walker's context, as JSON [default: `{"val": <request number>}`].
+        #[arg(long)]
+        context: Option<String>,
     },
     /// One channel event (sent by a client, or by the `public_group` walker) delivered to
     /// every subscriber.
@@ -63,6 +66,14 @@ pub enum Scenario {
         /// Messages the publisher may run ahead of the slowest delivery.
         #[arg(long, default_value_t = 16)]
         window: usize,
+        /// Base URL of a second instance of a cluster: subscribers alternate between it
+        /// (the first, and the only one of one) and `--base`, where the publisher is.
+        #[arg(long)]
+        peer: Option<String>,
+        /// Messages per second, at most (a fixed rate, for latency); unset: as fast as
+        /// the window allows.
+        #[arg(long)]
+        rate: Option<u32>,
     },
     /// Opens idle connections and reports the server's RSS per connection.
     Idle {
@@ -129,6 +140,15 @@ pub enum Scenario {
     },
 }
 
+fn is_loopback(base: &str) -> bool {
+    base.starts_with("http://127.") || base.starts_with("http://localhost")
+}
+
+/// The WebSocket URL of the server at `base`.
+pub fn websocket_url(base: &str) -> String {
+    format!("{}/websocket", base.replacen("http", "ws", 1))
+}
+
 /// What every scenario needs besides its own arguments.
 pub struct Target {
     pub base: String,
@@ -151,12 +171,15 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.base.starts_with("http://127.") || args.base.starts_with("http://localhost"),
-        "loadgen only talks to loopback servers"
-    );
+    let peer = match &args.scenario {
+        Scenario::Fanout { peer, .. } => peer.as_deref(),
+        _ => None,
+    };
+    for base in std::iter::once(args.base.as_str()).chain(peer) {
+        anyhow::ensure!(is_loopback(base), "loadgen only talks to loopback servers");
+    }
     let target = Target {
-        ws: format!("{}/websocket", args.base.replacen("http", "ws", 1)),
+        ws: websocket_url(&args.base),
         base: args.base,
         max: Duration::from_secs(args.max_secs),
         server_pid: args.server_pid,

@@ -23,15 +23,16 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 pub use envelope::Envelope;
 
 use crate::hub::Hub;
 use crate::metrics;
 
-/// Messages received from the bus and not yet delivered, at most; more are dropped.
-const INBOUND_QUEUE: usize = 1 << 16;
+/// What a bus does with each message it receives: its topic and bytes. Called on the
+/// bus's receiving task, so it must not wait (delivery pushes into outboxes).
+pub type Receive = Box<dyn Fn(&str, Bytes) + Send + Sync>;
 
 /// A topic's subscription is confirmed when this resolves; `None` when there is nothing
 /// to wait for (already subscribed, or the bus is down and will subscribe on reconnect).
@@ -105,7 +106,6 @@ pub struct ClusterMetrics {
     pub publish_dropped: IntCounter,
     /// By topic kind: `user`, `channel`, `client`, and `own` (this instance's echoes).
     pub received: IntCounterVec,
-    pub receive_dropped: IntCounter,
     /// From publish to delivery, by the publisher's clock.
     pub lag_seconds: Histogram,
     pub subscriptions: IntGauge,
@@ -127,10 +127,6 @@ impl Default for ClusterMetrics {
                 "Messages received from the bus, by topic kind",
                 &["kind"],
             ),
-            receive_dropped: metrics::counter(
-                "walker_host_cluster_receive_dropped_total",
-                "Messages received from the bus and dropped: the delivery queue was full",
-            ),
             lag_seconds: Histogram::with_opts(metrics::seconds(
                 "walker_host_cluster_lag_seconds",
                 "From publish on another instance to delivery here",
@@ -151,7 +147,6 @@ impl ClusterMetrics {
             Box::new(self.published.clone()),
             Box::new(self.publish_dropped.clone()),
             Box::new(self.received.clone()),
-            Box::new(self.receive_dropped.clone()),
             Box::new(self.lag_seconds.clone()),
             Box::new(self.subscriptions.clone()),
             Box::new(self.connected.clone()),
@@ -176,20 +171,24 @@ impl Cluster {
     /// Connects to Redis in the background (it need not be up) and starts delivering
     /// what it receives.
     pub fn start(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
+        let client = ::redis::Client::open(config.url.as_str()).map_err(|err| anyhow::anyhow!("--redis: {err}"))?;
         let tag = crate::auth::random_hex(4);
         let metrics = ClusterMetrics::default();
-        let (inbound, mut received) = mpsc::channel(INBOUND_QUEUE);
-        let bus = redis::RedisBus::start(config, &tag, inbound, metrics.clone())?;
-        let cluster =
-            Arc::new(Cluster { tag, bus, subscribe_wait: config.subscribe_wait, hubs: RwLock::default(), metrics });
-        let weak = Arc::downgrade(&cluster);
-        tokio::spawn(async move {
-            while let Some((topic, message)) = received.recv().await {
-                let Some(cluster) = weak.upgrade() else { return };
-                cluster.deliver(&topic, message);
+        Ok(Arc::new_cyclic(|cluster: &Weak<Cluster>| {
+            let cluster = cluster.clone();
+            let receive: Receive = Box::new(move |topic, message| {
+                if let Some(cluster) = cluster.upgrade() {
+                    cluster.deliver(topic, message);
+                }
+            });
+            Cluster {
+                bus: redis::RedisBus::start(client, config, &tag, receive, metrics.clone()),
+                tag,
+                subscribe_wait: config.subscribe_wait,
+                hubs: RwLock::default(),
+                metrics,
             }
-        });
-        Ok(cluster)
+        }))
     }
 
     /// Messages for `tenant` from now on go to `hub`.

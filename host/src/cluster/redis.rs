@@ -21,7 +21,7 @@ use redis::{AsyncConnectionConfig, Client};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{Bus, ClusterConfig, ClusterMetrics, Subscribed};
+use super::{Bus, ClusterConfig, ClusterMetrics, Receive, Subscribed};
 
 /// Messages sent in one pipeline, at most.
 const PUBLISH_BATCH: usize = 512;
@@ -33,9 +33,6 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// At most one "bus down" warning per this long.
 const WARN_EVERY: Duration = Duration::from_secs(10);
-
-/// A message received: its topic and its bytes.
-pub type Inbound = (String, Bytes);
 
 pub struct RedisBus {
     outbound: mpsc::Sender<(String, Bytes)>,
@@ -71,12 +68,12 @@ struct Topic {
 
 impl RedisBus {
     pub fn start(
+        client: Client,
         config: &ClusterConfig,
         tag: &str,
-        inbound: mpsc::Sender<Inbound>,
+        receive: Receive,
         metrics: ClusterMetrics,
-    ) -> anyhow::Result<Arc<RedisBus>> {
-        let client = Client::open(config.url.as_str()).map_err(|err| anyhow::anyhow!("--redis: {err}"))?;
+    ) -> Arc<RedisBus> {
         let (outbound, queued) = mpsc::channel(config.publish_queue);
         let (changed, changes) = mpsc::unbounded_channel();
         let node_topic = super::Topic::Node(tag).name();
@@ -98,7 +95,7 @@ impl RedisBus {
         let subscriber = Subscriber {
             client,
             interest,
-            inbound,
+            receive,
             subscribed: bus.subscribed.clone(),
             metrics,
             node_topic,
@@ -107,7 +104,7 @@ impl RedisBus {
             publish: bus.outbound.clone(),
         };
         tokio::spawn(subscriber.run(changes));
-        Ok(bus)
+        bus
     }
 }
 
@@ -243,7 +240,7 @@ async fn publisher(client: Client, mut queued: mpsc::Receiver<(String, Bytes)>, 
 struct Subscriber {
     client: Client,
     interest: Arc<Mutex<Interest>>,
-    inbound: mpsc::Sender<Inbound>,
+    receive: Receive,
     subscribed: Arc<AtomicBool>,
     metrics: ClusterMetrics,
     /// This instance's own topic, which the probe publishes to, and its tag.
@@ -358,10 +355,7 @@ impl Subscriber {
                     let Some(message) = message else { return Lost::Connection };
                     last_heard = Instant::now();
                     probed = None;
-                    let inbound = (message.get_channel_name().to_string(), Bytes::copy_from_slice(message.get_payload_bytes()));
-                    if self.inbound.try_send(inbound).is_err() {
-                        self.metrics.receive_dropped.inc();
-                    }
+                    (self.receive)(message.get_channel_name(), Bytes::copy_from_slice(message.get_payload_bytes()));
                 }
                 count = changes.recv_many(&mut batch, SUBSCRIBE_BATCH) => {
                     if count == 0 {

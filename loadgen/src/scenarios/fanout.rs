@@ -1,7 +1,9 @@
 //! Fan-out: one publisher outside the channel, `subscribers` connections on it. Each message carries
 //! its send time; each subscriber records the delivery latency. The publisher stays at
 //! most `window` messages ahead of the slowest subscriber, so a bounded server queue
-//! measures throughput rather than cutting subscribers off.
+//! measures throughput rather than cutting subscribers off, and at most `rate` a second
+//! when given. Across a cluster (`peer`), subscribers alternate between the peer and the
+//! publisher's instance: with one subscriber, every message crosses instances.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,19 +22,38 @@ const PARALLEL_CONNECTS: usize = 256;
 /// a moment after sending its connection frame, and drops walker notifications until then.
 const SETTLE: Duration = Duration::from_millis(500);
 
+/// How fast the publisher sends.
+pub struct Pace {
+    /// Messages it may run ahead of the slowest delivery.
+    pub window: usize,
+    /// Messages per second, at most.
+    pub rate: Option<u32>,
+}
+
 pub async fn run(
     target: &Target,
     subscribers: usize,
     messages: usize,
     via: &str,
-    window: usize,
+    pace: Pace,
+    peer: Option<&str>,
 ) -> anyhow::Result<Outcome> {
     let channel = format!("fanout-{}", std::process::id());
-    let url = format!("{}?channel_id={channel}", target.ws);
+    let query = format!("?channel_id={channel}");
     // The publisher is not a subscriber: it sends, and reads nothing.
     let mut publisher = crate::client::connect(&target.ws, subscribers).await?;
     next_json(&mut publisher).await.ok_or_else(|| anyhow::anyhow!("no connection frame"))?;
-    let sockets = super::open_many(&url, subscribers, PARALLEL_CONNECTS).await?.into_iter().map(|(socket, _)| socket);
+    let here = format!("{}{query}", target.ws);
+    let mut sockets = Vec::with_capacity(subscribers);
+    match peer {
+        None => sockets.extend(super::open_many(&here, subscribers, PARALLEL_CONNECTS).await?),
+        Some(peer) => {
+            let there = format!("{}{query}", crate::websocket_url(peer));
+            sockets.extend(super::open_many(&there, subscribers.div_ceil(2), PARALLEL_CONNECTS).await?);
+            sockets.extend(super::open_many(&here, subscribers / 2, PARALLEL_CONNECTS).await?);
+        }
+    }
+    let sockets = sockets.into_iter().map(|(socket, _)| socket);
 
     let origin = Instant::now();
     let deadline = origin + target.max;
@@ -66,8 +87,12 @@ pub async fn run(
     tokio::time::sleep(SETTLE).await;
     let started = Instant::now();
     let slowest = || received.iter().map(|count| count.load(Ordering::Relaxed)).min().unwrap_or(0) as usize;
+    let mut ticks = pace.rate.map(|rate| tokio::time::interval(Duration::from_secs(1) / rate.max(1)));
     for i in 0..messages {
-        while slowest() + window < i && Instant::now() < deadline {
+        if let Some(ticks) = &mut ticks {
+            ticks.tick().await;
+        }
+        while slowest() + pace.window < i && Instant::now() < deadline {
             let _ = tokio::time::timeout(Duration::from_millis(5), progress.notified()).await;
         }
         let t = origin.elapsed().as_micros() as u64;
@@ -79,7 +104,14 @@ pub async fn run(
         send_json(&mut publisher, &event).await?;
     }
 
-    let mut outcome = Outcome { scenario: format!("fanout via {via} to {subscribers}"), ..Outcome::default() };
+    let mut scenario = format!("fanout via {via} to {subscribers}");
+    if peer.is_some() {
+        scenario += " over 2 instances";
+    }
+    if let Some(rate) = pace.rate {
+        scenario += &format!(" at {rate}/s");
+    }
+    let mut outcome = Outcome { scenario, ..Outcome::default() };
     let mut last_delivery = 0;
     for task in tasks {
         let (latencies, last) = task.await?;

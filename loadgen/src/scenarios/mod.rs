@@ -14,11 +14,13 @@ use crate::{Scenario, Target};
 
 pub async fn run(target: &Target, scenario: &Scenario) -> anyhow::Result<Outcome> {
     match scenario {
-        Scenario::WalkerRtt { connections, requests, walker } => {
-            walker_rtt::run(target, *connections, *requests, walker).await
+        Scenario::WalkerRtt { connections, requests, walker, context } => {
+            let context = context.as_deref().map(serde_json::from_str).transpose()?;
+            walker_rtt::run(target, *connections, *requests, walker, context).await
         }
-        Scenario::Fanout { subscribers, messages, via, window } => {
-            fanout::run(target, *subscribers, *messages, via, *window).await
+        Scenario::Fanout { subscribers, messages, via, window, peer, rate } => {
+            let pace = fanout::Pace { window: *window, rate: *rate };
+            fanout::run(target, *subscribers, *messages, via, pace, peer.as_deref()).await
         }
         Scenario::Idle { connections } => idle::run(target, *connections).await,
         Scenario::Reload { walkers_dir, wasm, walker, rounds } => {

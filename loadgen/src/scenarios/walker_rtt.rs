@@ -10,7 +10,13 @@ use crate::Target;
 use crate::client::{connect, next_json};
 use crate::stats::Outcome;
 
-pub async fn run(target: &Target, connections: usize, requests: usize, walker: &str) -> anyhow::Result<Outcome> {
+pub async fn run(
+    target: &Target,
+    connections: usize,
+    requests: usize,
+    walker: &str,
+    context: Option<serde_json::Value>,
+) -> anyhow::Result<Outcome> {
     let mut sockets = Vec::with_capacity(connections);
     for index in 0..connections {
         let mut socket = connect(&target.ws, index).await?;
@@ -22,7 +28,7 @@ pub async fn run(target: &Target, connections: usize, requests: usize, walker: &
     let tasks: Vec<_> = sockets
         .into_iter()
         .map(|mut socket| {
-            let walker = walker.to_string();
+            let (walker, context) = (walker.to_string(), context.clone());
             tokio::spawn(async move {
                 let (mut latencies, mut errors) = (Vec::with_capacity(requests), 0u64);
                 for i in 0..requests {
@@ -31,7 +37,10 @@ pub async fn run(target: &Target, connections: usize, requests: usize, walker: &
                     }
                     let event = match walker.as_str() {
                         "-" => json!({"type": "connection"}),
-                        _ => json!({"type": "walker", "walker": walker, "context": {"val": i}, "response": true}),
+                        _ => {
+                            let context = context.clone().unwrap_or_else(|| json!({"val": i}));
+                            json!({"type": "walker", "walker": walker, "context": context, "response": true})
+                        }
                     };
                     match round_trip(&mut socket, &event).await {
                         RoundTrip::Answered(micros) => latencies.push(micros),
