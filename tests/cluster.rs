@@ -164,7 +164,8 @@ async fn subscriptions_follow_connect_change_user_and_close() {
     drop(on_a);
     redis.await_subscribers("wh:default:c:lobby", 0).await;
     redis.await_subscribers(&user_topic, 0).await;
-    assert_eq!(metric(&metrics(&a).await, "walker_host_cluster_subscriptions"), 1.0, "its own node topic only");
+    // Only its own topics are left: the node's, and the probe's.
+    assert_eq!(metric(&metrics(&a).await, "walker_host_cluster_subscriptions"), 2.0);
 }
 
 #[tokio::test]
@@ -312,5 +313,47 @@ async fn tenants_stay_apart_across_instances() {
     assert_eq!(beta_b.recv().await, chat("beta only"));
     for client in [&mut alpha_b, &mut beta_b, &mut default_b] {
         client.expect_nothing_queued().await;
+    }
+}
+
+#[tokio::test]
+async fn topics_spread_over_several_redis_servers_and_an_outage_of_one_costs_only_its_topics() {
+    let (mut first, second) = (Redis::start(), Redis::start());
+    let urls = format!("{},{}", first.url(), second.url());
+    let start = || {
+        let urls = urls.clone();
+        TestServer::start_with(move |config| config.redis = Some(urls))
+    };
+    let (a, b) = (start().await, start().await);
+    let rooms: Vec<String> = (0..8).map(|n| format!("room-{n}")).collect();
+    let mut members_a = Vec::new();
+    let mut members_b = Vec::new();
+    for room in &rooms {
+        members_a.push(a.connect(&format!("?channel_id={room}")).await.0);
+        members_b.push(b.connect(&format!("?channel_id={room}")).await.0);
+    }
+    // Each room's topic is on exactly one server, with both instances subscribed there.
+    let mut on_first = Vec::new();
+    for room in &rooms {
+        let topic = format!("wh:default:c:{room}");
+        let counts = (first.subscribers(&topic).await, second.subscribers(&topic).await);
+        assert!(counts == (2, 0) || counts == (0, 2), "{topic}: {counts:?}");
+        on_first.push(counts.0 == 2);
+    }
+    assert!(on_first.contains(&true) && on_first.contains(&false), "8 rooms over 2 servers: {on_first:?}");
+
+    first.kill();
+    let (mut sender, _) = a.connect("").await;
+    for (index, room) in rooms.iter().enumerate() {
+        sender.send(json!({"type": "channel", "channel_ids": [room], "data": {"room": room}})).await;
+        assert_eq!(members_a[index].recv().await, json!({"room": room}), "local delivery never depends on Redis");
+        if !on_first[index] {
+            assert_eq!(members_b[index].recv().await, json!({"room": room}), "the other server's topics still cross");
+        }
+    }
+    for (index, member) in members_b.iter_mut().enumerate() {
+        if on_first[index] {
+            member.expect_nothing_queued().await;
+        }
     }
 }

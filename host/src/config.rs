@@ -90,7 +90,9 @@ pub struct Config {
 
     /// Redis URL (`redis://host:6379`, `redis+unix:///path/redis.sock`) of the bus that
     /// makes this instance one of a cluster: notifications reach sockets on every
-    /// instance (jac-cloud's `SOCKET_REDIS_HOST` is read too). Unset: one instance.
+    /// instance (jac-cloud's `SOCKET_REDIS_HOST` is read too). Several, comma-separated,
+    /// spread the topics over independent Redis servers (every instance must list the
+    /// same, in the same order). Unset: one instance.
     #[arg(long, env = "JAC_REDIS_URL", hide_env_values = true)]
     #[serde(serialize_with = "redacted")]
     pub redis: Option<String>,
@@ -408,7 +410,7 @@ impl Config {
     /// The cluster's settings, in cluster mode.
     pub fn cluster(&self) -> Option<ClusterConfig> {
         Some(ClusterConfig {
-            url: self.redis.clone()?,
+            urls: self.redis.as_deref()?.split(',').map(|url| url.trim().to_string()).collect(),
             linger: Duration::from_millis(self.cluster_linger_ms),
             subscribe_wait: Duration::from_millis(self.cluster_subscribe_wait_ms),
             publish_queue: self.cluster_publish_queue,

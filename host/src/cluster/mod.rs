@@ -10,11 +10,12 @@
 //! waits, and whatever cannot be published (the bus is down, its queue is full) is
 //! dropped and counted, so walkers and local delivery never notice the bus.
 //!
-//! `Bus` is the boundary a second backend (NATS, sharded Redis) plugs into; `redis`
-//! is the first.
+//! `Bus` is the boundary a second backend (NATS, Redis Cluster) plugs into; `redis` is
+//! the first, and `sharded` spreads topics over several Redis servers.
 
 mod envelope;
 pub mod redis;
+mod sharded;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -32,7 +33,7 @@ use crate::metrics;
 
 /// What a bus does with each message it receives: its topic and bytes. Called on the
 /// bus's receiving task, so it must not wait (delivery pushes into outboxes).
-pub type Receive = Box<dyn Fn(&str, Bytes) + Send + Sync>;
+pub type Receive = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
 
 /// A topic's subscription is confirmed when this resolves; `None` when there is nothing
 /// to wait for (already subscribed, or the bus is down and will subscribe on reconnect).
@@ -86,7 +87,8 @@ impl Topic<'_> {
 /// Cluster settings, from the configuration.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
-    pub url: String,
+    /// One Redis URL per shard (usually one).
+    pub urls: Vec<String>,
     /// How long a topic stays subscribed after its last socket left.
     pub linger: Duration,
     /// How long a new connection waits for its subscriptions before its connection frame.
@@ -134,7 +136,7 @@ impl Default for ClusterMetrics {
             .expect("a valid metric"),
             subscriptions: IntGauge::new("walker_host_cluster_subscriptions", "Topics subscribed on the bus")
                 .expect("a valid metric"),
-            connected: IntGauge::new("walker_host_cluster_connected", "1 while the bus subscription is up")
+            connected: IntGauge::new("walker_host_cluster_connected", "Redis servers whose subscription is up")
                 .expect("a valid metric"),
             gaps: metrics::counter("walker_host_cluster_gaps_total", "Times the bus subscription was lost"),
         }
@@ -171,24 +173,36 @@ impl Cluster {
     /// Connects to Redis in the background (it need not be up) and starts delivering
     /// what it receives.
     pub fn start(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
-        let client = ::redis::Client::open(config.url.as_str()).map_err(|err| anyhow::anyhow!("--redis: {err}"))?;
+        let clients = config
+            .urls
+            .iter()
+            .map(|url| ::redis::Client::open(url.as_str()).map_err(|err| anyhow::anyhow!("--redis {url}: {err}")));
+        let clients = clients.collect::<anyhow::Result<Vec<_>>>()?;
         let tag = crate::auth::random_hex(4);
         let metrics = ClusterMetrics::default();
-        Ok(Arc::new_cyclic(|cluster: &Weak<Cluster>| {
+        let cluster = Arc::new_cyclic(|cluster: &Weak<Cluster>| {
             let cluster = cluster.clone();
-            let receive: Receive = Box::new(move |topic, message| {
+            let receive: Receive = Arc::new(move |topic, message| {
                 if let Some(cluster) = cluster.upgrade() {
                     cluster.deliver(topic, message);
                 }
             });
-            Cluster {
-                bus: redis::RedisBus::start(client, config, &tag, receive, metrics.clone()),
-                tag,
-                subscribe_wait: config.subscribe_wait,
-                hubs: RwLock::default(),
-                metrics,
-            }
-        }))
+            let mut shards: Vec<Box<dyn Bus>> = clients
+                .into_iter()
+                .map(|client| {
+                    let bus = redis::RedisBus::start(client, config, &tag, receive.clone(), metrics.clone());
+                    Box::new(bus) as Box<dyn Bus>
+                })
+                .collect();
+            let bus: Arc<dyn Bus> = match shards.len() {
+                1 => Arc::from(shards.remove(0)),
+                _ => Arc::new(sharded::ShardedBus::new(shards)),
+            };
+            Cluster { bus, tag, subscribe_wait: config.subscribe_wait, hubs: RwLock::default(), metrics }
+        });
+        // Messages for this instance's clients, for as long as it runs.
+        let _ = cluster.bus.subscribe(&Topic::Node(&cluster.tag).name());
+        Ok(cluster)
     }
 
     /// Messages for `tenant` from now on go to `hub`.

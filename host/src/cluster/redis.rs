@@ -5,8 +5,8 @@
 //! only what was published while it was down. Both connections reconnect forever, with
 //! jittered exponential backoff. A subscription that stops receiving without its
 //! connection failing (a Redis failover behind a proxy) is caught by a probe: after a
-//! silence, this instance publishes to its own node topic and reconnects if the echo
-//! does not come back.
+//! silence, this instance publishes to its own probe topic on this Redis and reconnects
+//! if the echo does not come back.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +54,8 @@ enum Change {
 #[derive(Default)]
 struct Interest {
     topics: HashMap<String, Topic>,
+    /// Topics subscribed now, as added to the (server-wide) subscriptions gauge.
+    counted: i64,
 }
 
 #[derive(Default)]
@@ -73,24 +75,24 @@ impl RedisBus {
         tag: &str,
         receive: Receive,
         metrics: ClusterMetrics,
-    ) -> Arc<RedisBus> {
+    ) -> RedisBus {
         let (outbound, queued) = mpsc::channel(config.publish_queue);
         let (changed, changes) = mpsc::unbounded_channel();
-        let node_topic = super::Topic::Node(tag).name();
+        let probe_topic = format!("wh:probe:{tag}");
         let interest = Arc::new(Mutex::new(Interest::default()));
         interest
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .topics
-            .insert(node_topic.clone(), Topic { reasons: 1, ..Topic::default() });
-        let bus = Arc::new(RedisBus {
+            .insert(probe_topic.clone(), Topic { reasons: 1, ..Topic::default() });
+        let bus = RedisBus {
             outbound,
             interest: interest.clone(),
             changed,
             subscribed: Arc::new(AtomicBool::new(false)),
             linger: config.linger,
             metrics: metrics.clone(),
-        });
+        };
         tokio::spawn(publisher(client.clone(), queued, metrics.clone()));
         let subscriber = Subscriber {
             client,
@@ -98,8 +100,7 @@ impl RedisBus {
             receive,
             subscribed: bus.subscribed.clone(),
             metrics,
-            node_topic,
-            tag: tag.to_string(),
+            probe_topic,
             probe: config.probe,
             publish: bus.outbound.clone(),
         };
@@ -243,9 +244,8 @@ struct Subscriber {
     receive: Receive,
     subscribed: Arc<AtomicBool>,
     metrics: ClusterMetrics,
-    /// This instance's own topic, which the probe publishes to, and its tag.
-    node_topic: String,
-    tag: String,
+    /// This instance's topic on this Redis for the probe's echo.
+    probe_topic: String,
     probe: Duration,
     publish: mpsc::Sender<(String, Bytes)>,
 }
@@ -278,11 +278,11 @@ impl Subscriber {
             }
             backoff = Backoff::new();
             self.subscribed.store(true, Ordering::Release);
-            self.metrics.connected.set(1);
+            self.metrics.connected.inc();
             tracing::info!("cluster bus: subscribed");
             let lost = self.serve(&mut sink, stream, &mut changes).await;
             self.subscribed.store(false, Ordering::Release);
-            self.metrics.connected.set(0);
+            self.metrics.connected.dec();
             self.metrics.gaps.inc();
             self.forget_subscriptions();
             match lost {
@@ -326,7 +326,9 @@ impl Subscriber {
                 }
             }
         }
-        self.metrics.subscriptions.set(interest.topics.values().filter(|topic| topic.subscribed).count() as i64);
+        let subscribed = interest.topics.values().filter(|topic| topic.subscribed).count() as i64;
+        self.metrics.subscriptions.add(subscribed - interest.counted);
+        interest.counted = subscribed;
     }
 
     fn forget_subscriptions(&self) {
@@ -334,7 +336,8 @@ impl Subscriber {
         for topic in interest.topics.values_mut() {
             topic.subscribed = false;
         }
-        self.metrics.subscriptions.set(0);
+        self.metrics.subscriptions.sub(interest.counted);
+        interest.counted = 0;
     }
 
     /// Receives and applies interest changes until the connection is lost.
@@ -355,7 +358,10 @@ impl Subscriber {
                     let Some(message) = message else { return Lost::Connection };
                     last_heard = Instant::now();
                     probed = None;
-                    (self.receive)(message.get_channel_name(), Bytes::copy_from_slice(message.get_payload_bytes()));
+                    let topic = message.get_channel_name();
+                    if topic != self.probe_topic {
+                        (self.receive)(topic, Bytes::copy_from_slice(message.get_payload_bytes()));
+                    }
                 }
                 count = changes.recv_many(&mut batch, SUBSCRIBE_BATCH) => {
                     if count == 0 {
@@ -371,8 +377,7 @@ impl Subscriber {
                         Some(_) => {}
                         None if last_heard.elapsed() >= self.probe => {
                             probed = Some(Instant::now());
-                            let echo = super::Envelope::encode(&self.tag, None, &"".into());
-                            let _ = self.publish.try_send((self.node_topic.clone(), echo));
+                            let _ = self.publish.try_send((self.probe_topic.clone(), Bytes::new()));
                         }
                         None => {}
                     }
