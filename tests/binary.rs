@@ -1,6 +1,6 @@
 //! The `walker-host` binary itself: every flag and its environment variable, ranges
-//! refused with a clear error, SIGTERM (close 1001, no new connections, exit 0), and
-//! `kill -9` in the middle of graph writes.
+//! refused with a clear error, SIGTERM (close 1001, no new connections, exit 0),
+//! `kill -9` in the middle of graph writes, and two processes in cluster mode.
 //!
 //! Each run gets an empty environment, so a developer's `JAC_*` variables change nothing.
 
@@ -211,6 +211,15 @@ fn out_of_range_values_are_refused_with_a_clear_error() {
 /// Starts the binary on a free loopback port with the example walkers of `walkers` and
 /// the data of `data`; returns it once it answers.
 async fn start_server(walkers: &std::path::Path, data: &std::path::Path) -> (tokio::process::Child, String) {
+    start_server_with(walkers, data, &[]).await
+}
+
+/// `start_server`, with these environment variables.
+async fn start_server_with(
+    walkers: &std::path::Path,
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let server = tokio::process::Command::new(BINARY)
@@ -219,6 +228,7 @@ async fn start_server(walkers: &std::path::Path, data: &std::path::Path) -> (tok
         .arg("--data-dir")
         .arg(data)
         .env_clear()
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -321,4 +331,32 @@ async fn every_acknowledged_graph_write_survives_kill_9() {
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     assert!(stored.len() <= acknowledged.len() + 4, "at most the writes in flight were committed unacknowledged");
+}
+
+#[tokio::test]
+async fn two_processes_on_jac_clouds_redis_variable_reach_each_others_sockets() {
+    let redis = support::redis::Redis::start();
+    let walkers = example_walkers();
+    let url = redis.url();
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let data = tempfile::tempdir().unwrap();
+        let (server, listen) = start_server_with(walkers.path(), data.path(), &[("SOCKET_REDIS_HOST", &url)]).await;
+        servers.push((server, listen, data));
+    }
+    let connect = |listen: &str| {
+        let url = format!("ws://{listen}/websocket?channel_id=room");
+        async move {
+            let mut client = support::server::Client { socket: tokio_tungstenite::connect_async(url).await.unwrap().0 };
+            assert_eq!(client.recv().await["type"], "connection");
+            client
+        }
+    };
+    let (mut first, mut second) = (connect(&servers[0].1).await, connect(&servers[1].1).await);
+    first.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"from": "first"}})).await;
+    assert_eq!(second.recv().await, json!({"from": "first"}));
+    assert_eq!(first.recv().await, json!({"from": "first"}));
+    second.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"from": "second"}})).await;
+    assert_eq!(first.recv().await, json!({"from": "second"}));
+    assert_eq!(second.recv().await, json!({"from": "second"}));
 }
