@@ -8,7 +8,7 @@
 //! silence, this instance publishes to its own probe topic on this Redis and reconnects
 //! if the echo does not come back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -283,13 +283,13 @@ impl Subscriber {
             let lost = self.serve(&mut sink, stream, &mut changes).await;
             self.subscribed.store(false, Ordering::Release);
             self.metrics.connected.dec();
-            self.metrics.gaps.inc();
             self.forget_subscriptions();
             match lost {
                 Lost::Closed => return,
                 Lost::Connection => tracing::warn!("cluster bus: the subscription was lost; reconnecting"),
                 Lost::ProbeUnanswered => tracing::warn!("cluster bus: the probe was not echoed; reconnecting"),
             }
+            self.metrics.gaps.inc();
         }
     }
 
@@ -318,17 +318,18 @@ impl Subscriber {
     /// Marks `topics` subscribed and tells whoever waits for them.
     fn confirm(&self, topics: &[String]) {
         let mut interest = self.interest.lock().unwrap_or_else(|p| p.into_inner());
+        let mut newly = 0;
         for name in topics {
             if let Some(topic) = interest.topics.get_mut(name) {
+                newly += i64::from(!topic.subscribed);
                 topic.subscribed = true;
                 for waiter in topic.waiters.drain(..) {
                     let _ = waiter.send(());
                 }
             }
         }
-        let subscribed = interest.topics.values().filter(|topic| topic.subscribed).count() as i64;
-        self.metrics.subscriptions.add(subscribed - interest.counted);
-        interest.counted = subscribed;
+        interest.counted += newly;
+        self.metrics.subscriptions.add(newly);
     }
 
     fn forget_subscriptions(&self) {
@@ -389,21 +390,22 @@ impl Subscriber {
     /// Subscribes to the topics that gained a reason and unsubscribes from those whose
     /// last reason left (and did not come back during the linger).
     async fn apply(&self, sink: &mut PubSubSink, batch: &mut Vec<Change>) -> redis::RedisResult<()> {
-        let (mut subscribe, mut unsubscribe) = (Vec::new(), Vec::new());
+        let (mut subscribe, mut unsubscribe) = (HashSet::new(), Vec::new());
         {
             let mut interest = self.interest.lock().unwrap_or_else(|p| p.into_inner());
             for change in batch.drain(..) {
                 match change {
                     Change::Subscribe(name) => {
-                        let wanted = interest.topics.get(&name).is_some_and(|t| !t.subscribed && t.reasons > 0);
-                        if wanted && !subscribe.contains(&name) {
-                            subscribe.push(name);
+                        if interest.topics.get(&name).is_some_and(|t| !t.subscribed && t.reasons > 0) {
+                            subscribe.insert(name);
                         }
                     }
                     Change::Unsubscribe(name) => {
                         if interest.topics.get(&name).is_some_and(|topic| topic.reasons == 0)
                             && interest.topics.remove(&name).is_some_and(|topic| topic.subscribed)
                         {
+                            interest.counted -= 1;
+                            self.metrics.subscriptions.dec();
                             unsubscribe.push(name);
                         }
                     }
@@ -411,12 +413,12 @@ impl Subscriber {
             }
         }
         if !subscribe.is_empty() {
+            let subscribe: Vec<String> = subscribe.into_iter().collect();
             timed(sink.subscribe(&subscribe)).await?;
             self.confirm(&subscribe);
         }
         if !unsubscribe.is_empty() {
             timed(sink.unsubscribe(&unsubscribe)).await?;
-            self.confirm(&[]);
         }
         Ok(())
     }
