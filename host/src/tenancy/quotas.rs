@@ -79,6 +79,7 @@ impl Quotas {
 
     /// `tenant`'s settings over `defaults` over the built-in defaults.
     pub fn resolve(defaults: &QuotaSettings, tenant: &QuotaSettings) -> anyhow::Result<Quotas> {
+        let per_core = |rate: u32| rate.saturating_mul(crate::config::all_cores_but_one() as u32);
         let quotas = Quotas {
             connections: tenant.connections.or(defaults.connections).unwrap_or(Self::DEFAULT_CONNECTIONS),
             runs_per_second: (tenant.runs_per_second.or(defaults.runs_per_second))
@@ -87,15 +88,13 @@ impl Quotas {
                 .unwrap_or(Self::DEFAULT_CONCURRENT_RUNS),
             // Alone, a tenant may use every core long runs may take.
             cpu_ms_per_second: (tenant.cpu_ms_per_second.or(defaults.cpu_ms_per_second))
-                .unwrap_or_else(|| 1000 * crate::config::all_cores_but_one() as u32),
+                .unwrap_or_else(|| per_core(1000)),
             memory_mib: tenant.memory_mib.or(defaults.memory_mib).unwrap_or(Self::DEFAULT_MEMORY_MIB),
             storage_mib: tenant.storage_mib.or(defaults.storage_mib),
-            events_per_second: (tenant.events_per_second.or(defaults.events_per_second)).unwrap_or_else(|| {
-                Self::DEFAULT_EVENTS_PER_SECOND_PER_CORE * crate::config::all_cores_but_one() as u32
-            }),
-            deliveries_per_second: (tenant.deliveries_per_second.or(defaults.deliveries_per_second)).unwrap_or_else(
-                || Self::DEFAULT_DELIVERIES_PER_SECOND_PER_CORE * crate::config::all_cores_but_one() as u32,
-            ),
+            events_per_second: (tenant.events_per_second.or(defaults.events_per_second))
+                .unwrap_or_else(|| per_core(Self::DEFAULT_EVENTS_PER_SECOND_PER_CORE)),
+            deliveries_per_second: (tenant.deliveries_per_second.or(defaults.deliveries_per_second))
+                .unwrap_or_else(|| per_core(Self::DEFAULT_DELIVERIES_PER_SECOND_PER_CORE)),
         };
         anyhow::ensure!(quotas.runs_per_second > 0, "runs_per_second must be at least 1");
         anyhow::ensure!(quotas.concurrent_runs > 0, "concurrent_runs must be at least 1");
