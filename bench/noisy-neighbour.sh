@@ -2,7 +2,9 @@
 # Noisy neighbour: tenant `victim`'s walker round trips (one connection, closed loop)
 # alone, then while tenant `noisy`, in turn:
 #   spin     runs `spin` (loops until its 1 s time limit) from 32 connections;
-#   memory   runs `memory_bomb` (allocates up to the memory cap) from 32 connections;
+#   memory   runs `memory_bomb` from 32 connections, asking for more than the memory cap
+#            (each run traps at once: a flood of failing calls);
+#   to-cap   the same, allocating and touching 48 MiB of the 64 MiB cap (1.5 GiB at once);
 #   fanout   floods channel events to its own 1 000 sockets, never waiting for them;
 #   connect  opens 2 000 connections at a time, over and over.
 # The attacker is a loadgen process at nice 19: a real one runs on machines of its own,
@@ -45,6 +47,7 @@ loadgen --base "$BASE/t/victim" --max-secs 2 walker-rtt --requests 10000000 >/de
 measure "alone"
 attack spin "${NOISY[@]}" walker-rtt --connections 32 --requests 10000000 --walker spin
 attack memory "${NOISY[@]}" walker-rtt --connections 32 --requests 10000000 --walker memory_bomb
+attack to-cap "${NOISY[@]}" walker-rtt --connections 32 --requests 10000000 --walker memory_bomb --context '{"mib": 48}'
 attack fanout "${NOISY[@]}" fanout --subscribers 1000 --messages 10000000 --via client --window 1000000
 attack connect "${NOISY[@]}" idle --connections 2000
 measure "alone again"
