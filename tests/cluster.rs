@@ -219,6 +219,8 @@ async fn a_redis_outage_costs_local_delivery_nothing_and_delivery_resumes_when_i
     let text = metrics(&a).await;
     assert!(metric(&text, "walker_host_cluster_publish_dropped_total") > 0.0);
     assert_eq!(metric(&text, "walker_host_cluster_connected"), 0.0);
+    let (status, readiness) = a.get("/readyz").await;
+    assert_eq!((status, &readiness["cluster"]), (200, &json!({"connected": false})), "ready: it serves its sockets");
     member_b.expect_nothing_queued().await;
 
     redis.start_again();
@@ -228,6 +230,7 @@ async fn a_redis_outage_costs_local_delivery_nothing_and_delivery_resumes_when_i
     redis.await_subscribers("wh:default:c:room", 2).await;
     redis.await_subscribers("wh:default:c:late", 1).await;
     assert!(metric(&metrics(&b).await, "walker_host_cluster_gaps_total") >= 1.0);
+    assert_eq!(a.get("/readyz").await.1["cluster"], json!({"connected": true}));
 }
 
 /// Connect-then-notify rounds through an instance whose link to Redis is 2 ms slow, so

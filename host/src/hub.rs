@@ -99,6 +99,11 @@ impl Hub {
         hub
     }
 
+    /// In cluster mode, whether the bus receives now.
+    pub fn cluster_connected(&self) -> Option<bool> {
+        self.cluster.as_ref().map(|(cluster, _)| cluster.bus.connected())
+    }
+
     /// A new connection's client id, which tells other instances where it is.
     pub fn new_client_id(&self) -> String {
         crate::ws::new_client_id(self.cluster.as_ref().map(|(cluster, _)| cluster.tag.as_str()))

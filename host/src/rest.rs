@@ -176,11 +176,17 @@ pub async fn login(
 }
 
 /// `GET /readyz`: 200 once every walker file found at start is loaded (or failed), 503
-/// before; the body lists the files loaded, loading and failed.
+/// before; the body lists the files loaded, loading and failed, and in cluster mode
+/// whether the bus receives (`"cluster": {"connected": …}`; the instance serves its own
+/// sockets either way, so it is ready either way).
 pub async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     let readiness = shared.catalog.readiness();
     let status = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(readiness)).into_response()
+    let mut body = serde_json::to_value(readiness).unwrap_or_default();
+    if let Some(connected) = shared.hub.cluster_connected() {
+        body["cluster"] = serde_json::json!({"connected": connected});
+    }
+    (status, axum::Json(body)).into_response()
 }
 
 pub async fn healthz() -> StatusCode {
