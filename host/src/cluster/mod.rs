@@ -14,7 +14,7 @@
 //! the first, and `sharded` spreads topics over several Redis servers.
 
 mod envelope;
-pub mod redis;
+mod redis;
 mod sharded;
 
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ use bytes::Bytes;
 use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
 use tokio::sync::oneshot;
 
-pub use envelope::Envelope;
+use envelope::Envelope;
 
 use crate::hub::Hub;
 use crate::metrics;
