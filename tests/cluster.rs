@@ -233,13 +233,13 @@ async fn a_redis_outage_costs_local_delivery_nothing_and_delivery_resumes_when_i
     assert_eq!(a.get("/readyz").await.1["cluster"], json!({"connected": true}));
 }
 
-/// Connect-then-notify rounds through an instance whose link to Redis is 2 ms slow, so
+/// Connect-then-notify rounds through an instance whose link to Redis is `slow`, so
 /// that its SUBSCRIBE arrives after the other instance's PUBLISH unless the connection
 /// frame waits for it: a new socket on `b` subscribed to a fresh channel, then `a`
 /// publishes to that channel. The misses, out of `rounds`.
-async fn subscribe_race(subscribe_wait_ms: u64, rounds: usize) -> usize {
+async fn subscribe_race(slow: Duration, subscribe_wait_ms: u64, rounds: usize) -> usize {
     let redis = Redis::start();
-    let proxy = Proxy::start(&redis, Duration::from_millis(2)).await;
+    let proxy = Proxy::start(&redis, slow).await;
     let a = instance(&redis).await;
     let b = TestServer::start_with(|config| {
         config.redis = Some(proxy.url());
@@ -264,9 +264,9 @@ async fn subscribe_race(subscribe_wait_ms: u64, rounds: usize) -> usize {
 
 #[tokio::test]
 async fn a_new_socket_misses_nothing_published_after_its_connection_frame() {
-    assert_eq!(subscribe_race(1_000, 1_000).await, 0);
+    assert_eq!(subscribe_race(Duration::from_millis(2), 1_000, 1_000).await, 0);
     // Without waiting for the subscription, the race is real.
-    assert!(subscribe_race(0, 20).await > 0);
+    assert!(subscribe_race(Duration::from_millis(20), 0, 20).await > 0);
 }
 
 #[tokio::test]
