@@ -173,10 +173,7 @@ impl Cluster {
     /// Connects to Redis in the background (it need not be up) and starts delivering
     /// what it receives.
     pub fn start(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
-        let clients = config
-            .urls
-            .iter()
-            .map(|url| ::redis::Client::open(url.as_str()).map_err(|err| anyhow::anyhow!("--redis {url}: {err}")));
+        let clients = config.urls.iter().map(|url| redis::client(url).map_err(|err| anyhow::anyhow!("--redis {url}: {err}")));
         let clients = clients.collect::<anyhow::Result<Vec<_>>>()?;
         let tag = crate::auth::random_hex(4);
         let metrics = ClusterMetrics::default();

@@ -152,6 +152,15 @@ impl Bus for RedisBus {
     }
 }
 
+/// A client for `url`. Over TCP without Nagle's algorithm (the crate's default keeps
+/// it): a lone PUBLISH goes out at once.
+pub fn client(url: &str) -> redis::RedisResult<Client> {
+    use redis::IntoConnectionInfo as _;
+    let info = url.into_connection_info()?;
+    let tcp = info.tcp_settings().clone().set_nodelay(true);
+    Client::open(info.set_tcp_settings(tcp))
+}
+
 /// Jittered exponential backoff between connection attempts.
 struct Backoff(Duration);
 
