@@ -15,6 +15,7 @@
 
 mod envelope;
 mod redis;
+mod resp;
 mod sharded;
 
 use std::collections::HashMap;
@@ -173,8 +174,9 @@ impl Cluster {
     /// Connects to Redis in the background (it need not be up) and starts delivering
     /// what it receives.
     pub fn start(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
-        let clients = config.urls.iter().map(|url| redis::client(url).map_err(|err| anyhow::anyhow!("--redis {url}: {err}")));
-        let clients = clients.collect::<anyhow::Result<Vec<_>>>()?;
+        let addresses =
+            config.urls.iter().map(|url| redis::address(url).map_err(|err| anyhow::anyhow!("--redis {url}: {err}")));
+        let addresses = addresses.collect::<anyhow::Result<Vec<_>>>()?;
         let tag = crate::auth::random_hex(4);
         let metrics = ClusterMetrics::default();
         let cluster = Arc::new_cyclic(|cluster: &Weak<Cluster>| {
@@ -184,10 +186,10 @@ impl Cluster {
                     cluster.deliver(topic, message);
                 }
             });
-            let mut shards: Vec<Box<dyn Bus>> = clients
+            let mut shards: Vec<Box<dyn Bus>> = addresses
                 .into_iter()
-                .map(|client| {
-                    let bus = redis::RedisBus::start(client, config, &tag, receive.clone(), metrics.clone());
+                .map(|address| {
+                    let bus = redis::RedisBus::start(address, config, &tag, receive.clone(), metrics.clone());
                     Box::new(bus) as Box<dyn Bus>
                 })
                 .collect();

@@ -1,4 +1,5 @@
-//! The Redis bus: PUBLISH over one multiplexed connection, SUBSCRIBE on another.
+//! The Redis bus: PUBLISH on one connection, SUBSCRIBE on another, both spoken by
+//! `resp` on sockets this module owns.
 //!
 //! The interest table (topic → local reasons to receive it) is the source of truth: on
 //! every (re)connect the subscriber subscribes to all of it, so a Redis restart loses
@@ -13,14 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt as _;
+use bytes::{Bytes, BytesMut};
 use rand::Rng as _;
-use redis::aio::{MultiplexedConnection, PubSubSink};
-use redis::{AsyncConnectionConfig, Client};
+use redis::ConnectionInfo;
+use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::resp::{self, Reader, Reply, Writer};
 use super::{Bus, ClusterConfig, ClusterMetrics, Receive, Subscribed};
 
 /// Messages sent in one pipeline, at most.
@@ -70,7 +71,7 @@ struct Topic {
 
 impl RedisBus {
     pub fn start(
-        client: Client,
+        redis: ConnectionInfo,
         config: &ClusterConfig,
         tag: &str,
         receive: Receive,
@@ -93,9 +94,9 @@ impl RedisBus {
             linger: config.linger,
             metrics: metrics.clone(),
         };
-        tokio::spawn(publisher(client.clone(), queued, metrics.clone()));
+        tokio::spawn(publisher(redis.clone(), queued, metrics.clone()));
         let subscriber = Subscriber {
-            client,
+            redis,
             interest,
             receive,
             subscribed: bus.subscribed.clone(),
@@ -152,13 +153,9 @@ impl Bus for RedisBus {
     }
 }
 
-/// A client for `url`. Over TCP without Nagle's algorithm (the crate's default keeps
-/// it): a lone PUBLISH goes out at once.
-pub fn client(url: &str) -> redis::RedisResult<Client> {
-    use redis::IntoConnectionInfo as _;
-    let info = url.into_connection_info()?;
-    let tcp = info.tcp_settings().clone().set_nodelay(true);
-    Client::open(info.set_tcp_settings(tcp))
+/// Where `url` points, checked.
+pub fn address(url: &str) -> redis::RedisResult<ConnectionInfo> {
+    redis::IntoConnectionInfo::into_connection_info(url)
 }
 
 /// Jittered exponential backoff between connection attempts.
@@ -180,7 +177,7 @@ impl Backoff {
 struct Warnings(Option<Instant>);
 
 impl Warnings {
-    fn warn(&mut self, what: &str, err: &redis::RedisError) {
+    fn warn(&mut self, what: &str, err: &std::io::Error) {
         if self.0.is_none_or(|last| last.elapsed() >= WARN_EVERY) {
             self.0 = Some(Instant::now());
             tracing::warn!("cluster bus: {what}: {err}; retrying");
@@ -188,23 +185,20 @@ impl Warnings {
     }
 }
 
-fn connection_config() -> AsyncConnectionConfig {
-    AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT))
-}
-
-/// Sends queued messages in pipelines; while Redis is down, drops them as they come.
-async fn publisher(client: Client, mut queued: mpsc::Receiver<(String, Bytes)>, metrics: ClusterMetrics) {
+/// Sends queued messages in pipelines, each once Redis has answered the one before (so
+/// that what queues meanwhile goes out together); while Redis is down, drops them as
+/// they come.
+async fn publisher(redis: ConnectionInfo, mut queued: mpsc::Receiver<(String, Bytes)>, metrics: ClusterMetrics) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
-    let mut connection: Option<MultiplexedConnection> = None;
+    let mut packed = Vec::new();
+    let mut connection: Option<(Reader, Writer, BytesMut)> = None;
     let mut backoff = Backoff::new();
     let mut warnings = Warnings(None);
     loop {
-        let Some(redis) = connection.as_mut() else {
-            match client.get_multiplexed_async_connection_with_config(&connection_config()).await {
-                Ok(redis) => {
-                    connection = Some(redis);
+        let Some((reader, writer, buffer)) = connection.as_mut() else {
+            match resp::connect(&redis, CONNECT_TIMEOUT).await {
+                Ok(link) => {
+                    connection = Some(link);
                     backoff = Backoff::new();
                 }
                 Err(err) => {
@@ -231,11 +225,20 @@ async fn publisher(client: Client, mut queued: mpsc::Receiver<(String, Bytes)>, 
         if count == 0 {
             return;
         }
-        let mut pipeline = redis::pipe();
+        packed.clear();
         for (topic, message) in batch.drain(..) {
-            pipeline.publish(topic, message.as_ref()).ignore();
+            redis::cmd("PUBLISH").arg(topic).arg(message.as_ref()).write_packed_command(&mut packed);
         }
-        match pipeline.query_async::<()>(redis).await {
+        let sent = async {
+            writer.write_all(&packed).await?;
+            for _ in 0..count {
+                if let Reply::Error(message) = resp::read(reader, buffer).await? {
+                    return Err(std::io::Error::other(String::from_utf8_lossy(&message).into_owned()));
+                }
+            }
+            Ok(())
+        };
+        match timed(sent).await {
             Ok(()) => metrics.published.inc_by(count as u64),
             Err(err) => {
                 metrics.publish_dropped.inc_by(count as u64);
@@ -248,7 +251,7 @@ async fn publisher(client: Client, mut queued: mpsc::Receiver<(String, Bytes)>, 
 
 /// Owns the subscriber connection.
 struct Subscriber {
-    client: Client,
+    redis: ConnectionInfo,
     interest: Arc<Mutex<Interest>>,
     receive: Receive,
     subscribed: Arc<AtomicBool>,
@@ -257,6 +260,13 @@ struct Subscriber {
     probe_topic: String,
     probe: Duration,
     publish: mpsc::Sender<(String, Bytes)>,
+}
+
+/// The subscriber's connection: replies and messages are read into `buffer`.
+struct Link {
+    reader: Reader,
+    writer: Writer,
+    buffer: BytesMut,
 }
 
 /// Why a connection's session ended.
@@ -272,24 +282,26 @@ impl Subscriber {
         let mut backoff = Backoff::new();
         let mut warnings = Warnings(None);
         while !changes.is_closed() {
-            let (mut sink, stream) = match self.connect().await {
-                Ok(split) => split,
+            let connected = match resp::connect(&self.redis, CONNECT_TIMEOUT).await {
+                Ok((reader, writer, buffer)) => {
+                    let mut link = Link { reader, writer, buffer };
+                    self.subscribe_all(&mut link).await.map(|()| link)
+                }
+                Err(err) => Err(err),
+            };
+            let mut link = match connected {
+                Ok(link) => link,
                 Err(err) => {
                     warnings.warn("subscribing", &err);
                     tokio::time::sleep(backoff.next()).await;
                     continue;
                 }
             };
-            if let Err(err) = self.subscribe_all(&mut sink).await {
-                warnings.warn("subscribing", &err);
-                tokio::time::sleep(backoff.next()).await;
-                continue;
-            }
             backoff = Backoff::new();
             self.subscribed.store(true, Ordering::Release);
             self.metrics.connected.inc();
             tracing::info!("cluster bus: subscribed");
-            let lost = self.serve(&mut sink, stream, &mut changes).await;
+            let lost = self.serve(&mut link, &mut changes).await;
             self.subscribed.store(false, Ordering::Release);
             self.metrics.connected.dec();
             self.forget_subscriptions();
@@ -302,43 +314,33 @@ impl Subscriber {
         }
     }
 
-    async fn connect(&self) -> redis::RedisResult<(PubSubSink, redis::aio::PubSubStream)> {
-        let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))??;
-        Ok(pubsub.split())
-    }
-
-    /// Subscribes to every topic of the interest table; those with no reason left are
-    /// forgotten instead.
-    async fn subscribe_all(&self, sink: &mut PubSubSink) -> redis::RedisResult<()> {
+    /// Subscribes to every topic of the interest table (Redis confirms each in `serve`);
+    /// those with no reason left are forgotten instead.
+    async fn subscribe_all(&self, link: &mut Link) -> std::io::Result<()> {
         let topics: Vec<String> = {
             let mut interest = self.interest.lock().unwrap_or_else(|p| p.into_inner());
             interest.topics.retain(|_, topic| topic.reasons > 0);
             interest.topics.keys().cloned().collect()
         };
         for chunk in topics.chunks(SUBSCRIBE_BATCH) {
-            timed(sink.subscribe(chunk)).await?;
+            send(&mut link.writer, "SUBSCRIBE", chunk).await?;
         }
-        self.confirm(&topics);
         Ok(())
     }
 
-    /// Marks `topics` subscribed and tells whoever waits for them.
-    fn confirm(&self, topics: &[String]) {
+    /// Marks `topic` subscribed and tells whoever waits for it.
+    fn confirm(&self, topic: &str) {
         let mut interest = self.interest.lock().unwrap_or_else(|p| p.into_inner());
-        let mut newly = 0;
-        for name in topics {
-            if let Some(topic) = interest.topics.get_mut(name) {
-                newly += i64::from(!topic.subscribed);
-                topic.subscribed = true;
-                for waiter in topic.waiters.drain(..) {
-                    let _ = waiter.send(());
-                }
-            }
+        let Some(topic) = interest.topics.get_mut(topic) else { return };
+        let newly = !topic.subscribed;
+        topic.subscribed = true;
+        for waiter in topic.waiters.drain(..) {
+            let _ = waiter.send(());
         }
-        interest.counted += newly;
-        self.metrics.subscriptions.add(newly);
+        if newly {
+            interest.counted += 1;
+            self.metrics.subscriptions.inc();
+        }
     }
 
     fn forget_subscriptions(&self) {
@@ -350,13 +352,9 @@ impl Subscriber {
         interest.counted = 0;
     }
 
-    /// Receives and applies interest changes until the connection is lost.
-    async fn serve(
-        &self,
-        sink: &mut PubSubSink,
-        mut stream: redis::aio::PubSubStream,
-        changes: &mut mpsc::UnboundedReceiver<Change>,
-    ) -> Lost {
+    /// Receives messages and confirmations, and applies interest changes, until the
+    /// connection is lost.
+    async fn serve(&self, link: &mut Link, changes: &mut mpsc::UnboundedReceiver<Change>) -> Lost {
         let mut last_heard = Instant::now();
         let mut probed: Option<Instant> = None;
         let mut probe = tokio::time::interval(self.probe);
@@ -364,20 +362,31 @@ impl Subscriber {
         let mut batch = Vec::new();
         loop {
             tokio::select! {
-                message = stream.next() => {
-                    let Some(message) = message else { return Lost::Connection };
+                reply = resp::read(&mut link.reader, &mut link.buffer) => {
+                    let Ok(reply) = reply else { return Lost::Connection };
                     last_heard = Instant::now();
                     probed = None;
-                    let topic = message.get_channel_name();
-                    if topic != self.probe_topic {
-                        (self.receive)(topic, Bytes::copy_from_slice(message.get_payload_bytes()));
+                    if !self.handle(reply) {
+                        return Lost::Connection;
+                    }
+                    // The rest of what one read brought, without a turn of the loop each.
+                    loop {
+                        match resp::parse(&mut link.buffer) {
+                            Ok(Some(reply)) => {
+                                if !self.handle(reply) {
+                                    return Lost::Connection;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(_) => return Lost::Connection,
+                        }
                     }
                 }
                 count = changes.recv_many(&mut batch, SUBSCRIBE_BATCH) => {
                     if count == 0 {
                         return Lost::Closed;
                     }
-                    if self.apply(sink, &mut batch).await.is_err() {
+                    if self.apply(&mut link.writer, &mut batch).await.is_err() {
                         return Lost::Connection;
                     }
                 }
@@ -396,9 +405,33 @@ impl Subscriber {
         }
     }
 
+    /// Delivers a message or takes a confirmation; false for an error reply.
+    fn handle(&self, reply: Reply) -> bool {
+        let items = match reply {
+            Reply::Array(Some(items)) => items,
+            Reply::Error(message) => {
+                tracing::warn!("cluster bus: Redis answered {}", String::from_utf8_lossy(&message));
+                return false;
+            }
+            _ => return true,
+        };
+        let text = |index: usize| items.get(index).and_then(Reply::as_bytes);
+        let topic = text(1).and_then(|topic| std::str::from_utf8(topic).ok());
+        match (text(0).map(Bytes::as_ref), topic) {
+            (Some(b"message"), Some(topic)) if topic != self.probe_topic => {
+                if let Some(payload) = text(2) {
+                    (self.receive)(topic, payload.clone());
+                }
+            }
+            (Some(b"subscribe"), Some(topic)) => self.confirm(topic),
+            _ => {}
+        }
+        true
+    }
+
     /// Subscribes to the topics that gained a reason and unsubscribes from those whose
     /// last reason left (and did not come back during the linger).
-    async fn apply(&self, sink: &mut PubSubSink, batch: &mut Vec<Change>) -> redis::RedisResult<()> {
+    async fn apply(&self, writer: &mut Writer, batch: &mut Vec<Change>) -> std::io::Result<()> {
         let (mut subscribe, mut unsubscribe) = (HashSet::new(), Vec::new());
         {
             let mut interest = self.interest.lock().unwrap_or_else(|p| p.into_inner());
@@ -422,20 +455,23 @@ impl Subscriber {
             }
         }
         if !subscribe.is_empty() {
-            let subscribe: Vec<String> = subscribe.into_iter().collect();
-            timed(sink.subscribe(&subscribe)).await?;
-            self.confirm(&subscribe);
+            send(writer, "SUBSCRIBE", &subscribe.into_iter().collect::<Vec<_>>()).await?;
         }
         if !unsubscribe.is_empty() {
-            timed(sink.unsubscribe(&unsubscribe)).await?;
+            send(writer, "UNSUBSCRIBE", &unsubscribe).await?;
         }
         Ok(())
     }
 }
 
-/// A subscription command, failed when Redis does not answer in time.
-async fn timed(command: impl Future<Output = redis::RedisResult<()>>) -> redis::RedisResult<()> {
-    tokio::time::timeout(RESPONSE_TIMEOUT, command)
+/// Sends `command` with `topics`.
+async fn send(writer: &mut Writer, command: &str, topics: &[String]) -> std::io::Result<()> {
+    timed(writer.write_all(&redis::cmd(command).arg(topics).get_packed_command())).await
+}
+
+/// An exchange with Redis, failed when it does not answer in time.
+async fn timed<T>(exchange: impl Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+    tokio::time::timeout(RESPONSE_TIMEOUT, exchange)
         .await
-        .map_err(|_| redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))?
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
 }
