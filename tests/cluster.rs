@@ -360,3 +360,23 @@ async fn topics_spread_over_several_redis_servers_and_an_outage_of_one_costs_onl
         }
     }
 }
+
+#[tokio::test]
+async fn an_instance_authenticates_to_redis_and_a_wrong_password_costs_only_remote_copies() {
+    let redis = Redis::start_with_password(Some("s3cret"));
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let wrong_url = redis.url_with_password(Some("wrong"));
+    let c = TestServer::start_with(move |config| config.redis = Some(wrong_url)).await;
+    let (mut member_b, _) = b.connect("?channel_id=room").await;
+    let (mut member_c, _) = c.connect("?channel_id=room").await;
+    let (mut sender, _) = a.connect("?channel_id=room").await;
+    sender.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"n": 1}})).await;
+    assert_eq!(member_b.recv().await, json!({"n": 1}), "authenticated: it crosses");
+    assert_eq!(sender.recv().await, json!({"n": 1}));
+    // The instance with the wrong password never subscribes, and serves its own sockets.
+    member_c.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"n": 2}})).await;
+    assert_eq!(member_c.recv().await, json!({"n": 2}));
+    assert_eq!(metric(&metrics(&c).await, "walker_host_cluster_connected"), 0.0);
+    member_b.expect_nothing_queued().await;
+    assert_eq!(redis.subscribers("wh:default:c:room").await, 2);
+}

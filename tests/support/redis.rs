@@ -10,11 +10,18 @@ use std::time::Duration;
 pub struct Redis {
     dir: tempfile::TempDir,
     server: Option<Child>,
+    /// `requirepass`, when it has one.
+    password: Option<String>,
 }
 
 impl Redis {
     pub fn start() -> Redis {
-        let mut redis = Redis { dir: tempfile::tempdir().unwrap(), server: None };
+        Self::start_with_password(None)
+    }
+
+    pub fn start_with_password(password: Option<&str>) -> Redis {
+        let password = password.map(str::to_string);
+        let mut redis = Redis { dir: tempfile::tempdir().unwrap(), server: None, password };
         redis.start_again();
         redis
     }
@@ -23,9 +30,14 @@ impl Redis {
         self.dir.path().join("redis.sock")
     }
 
-    /// What `--redis` takes.
+    /// What `--redis` takes (with the password, when it has one).
     pub fn url(&self) -> String {
-        format!("redis+unix://{}", self.socket().display())
+        self.url_with_password(self.password.as_deref())
+    }
+
+    pub fn url_with_password(&self, password: Option<&str>) -> String {
+        let query = password.map(|password| format!("?pass={password}")).unwrap_or_default();
+        format!("redis+unix://{}{query}", self.socket().display())
     }
 
     /// Kills the server at once, as a crash would.
@@ -44,6 +56,7 @@ impl Redis {
             .args(["--port", "0", "--unixsocketperm", "700", "--save", "", "--appendonly", "no"])
             .arg("--unixsocket")
             .arg(&socket)
+            .args(self.password.iter().flat_map(|password| ["--requirepass", password.as_str()]))
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test.sh installs Debian's redis-server)");
