@@ -175,7 +175,7 @@ impl Cluster {
     /// what it receives.
     pub fn start(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
         let addresses =
-            config.urls.iter().map(|url| redis::address(url).map_err(|err| anyhow::anyhow!("--redis {url}: {err}")));
+            config.urls.iter().map(|url| redis::address(url).map_err(|err| anyhow::anyhow!("--redis {url}: {err:#}")));
         let addresses = addresses.collect::<anyhow::Result<Vec<_>>>()?;
         let tag = crate::auth::random_hex(4);
         let metrics = ClusterMetrics::default();

@@ -153,9 +153,13 @@ impl Bus for RedisBus {
     }
 }
 
-/// Where `url` points, checked.
-pub fn address(url: &str) -> redis::RedisResult<ConnectionInfo> {
-    redis::IntoConnectionInfo::into_connection_info(url)
+/// Where `url` points, checked: a TCP address or a Unix socket (no TLS yet).
+pub fn address(url: &str) -> anyhow::Result<ConnectionInfo> {
+    let info = redis::IntoConnectionInfo::into_connection_info(url)?;
+    match info.addr() {
+        redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_) => Ok(info),
+        _ => anyhow::bail!("only redis:// and redis+unix:// addresses are supported"),
+    }
 }
 
 /// Jittered exponential backoff between connection attempts.
