@@ -9,8 +9,10 @@
 //!
 //! In cluster mode the hub tells the bus which users and channels it holds sockets of
 //! (a group appearing or emptying), and `send_*` publishes each notification once per
-//! user, channel or remote instance after delivering it locally; what arrives from the
-//! bus is delivered with `deliver_*`, which never publishes.
+//! user, channel or remote instance besides delivering it locally (after, except in the
+//! sliced delivery, which publishes first so that its slices do not delay the remote
+//! copies); what arrives from the bus is delivered with `deliver_*`, which never
+//! publishes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

@@ -6,8 +6,7 @@
 //! only while it holds a socket for it (the hub says when a group appears and empties),
 //! and every instance subscribes to its own node topic, which client-targeted messages
 //! use: a client id carries the tag of the instance that holds it. A notification is
-//! delivered to local sockets first, then published once per topic; publishing never
-//! waits, and whatever cannot be published (the bus is down, its queue is full) is
+//! delivered to local sockets and published once per topic; publishing never waits, and whatever cannot be published (the bus is down, its queue is full) is
 //! dropped and counted, so walkers and local delivery never notice the bus.
 //!
 //! `Bus` is the boundary a second backend (NATS, Redis Cluster) plugs into; `redis` is

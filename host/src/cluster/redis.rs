@@ -40,7 +40,8 @@ pub struct RedisBus {
     interest: Arc<Mutex<Interest>>,
     /// Asks the subscriber to bring Redis in line with the interest table.
     changed: mpsc::UnboundedSender<Change>,
-    /// While the subscriber's connection is up and subscribed.
+    /// While the subscriber's connection is up, its SUBSCRIBEs sent (each topic is
+    /// marked subscribed when Redis confirms it).
     subscribed: Arc<AtomicBool>,
     linger: Duration,
     metrics: ClusterMetrics,

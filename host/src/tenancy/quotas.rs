@@ -72,8 +72,8 @@ impl Quotas {
     /// Per core that long runs may take (cores − 1), like the CPU time: a tenant's floods
     /// must leave the machine to the others. Measured on 2 cores, another tenant's p99
     /// under a flood of failing calls from 32 sockets: 1.9× at 10 000 events/s, 1.2× at
-    /// 3 000; under a fan-out flood to 1 000 sockets: 5.9× at 50 000 deliveries/s, 1.8×
-    /// at 20 000, 1.6–1.85× at 10 000.
+    /// 3 000; under a fan-out flood to 1 000 sockets: 5.9× at 50 000 deliveries/s,
+    /// 1.8–3.2× at 20 000, 1.5–1.85× at 10 000.
     pub const DEFAULT_EVENTS_PER_SECOND_PER_CORE: u32 = 5_000;
     pub const DEFAULT_DELIVERIES_PER_SECOND_PER_CORE: u32 = 10_000;
 
