@@ -77,6 +77,7 @@ pub async fn run(
         sockets.resize_with(connections, || None);
     }
 
+    target.start_server_clock();
     let started = Instant::now();
     let deadline = started + target.max;
     let url = format!("{}/walker/{walker}", target.base);

@@ -1,6 +1,6 @@
 //! The graph on SQLite: reads inline on the reader pool, writes by group commit.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{Commit, SqliteStore};
@@ -106,22 +106,28 @@ impl GraphStore for SqliteStore {
 
 /// Commits a batch of write sets in one transaction, each in its own savepoint.
 fn commit_batch(db: &mut Connection, batch: Vec<Commit>, quotas: &Quotas) {
+    // Cached statements rather than rusqlite's `Transaction`, which parses its BEGIN and
+    // COMMIT on every transaction.
+    let run = |sql: &str| db.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop);
     let outcome = (|| -> rusqlite::Result<Vec<Result<(), CommitError>>> {
-        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if let [alone] = batch.as_slice() {
+        run("BEGIN IMMEDIATE")?;
+        let results = if let [alone] = batch.as_slice() {
             // One write set: the transaction itself is its savepoint.
-            let result = apply(&tx, &alone.writes, quotas);
-            if result.is_ok() {
-                tx.commit()?
-            } else {
-                tx.rollback()?
+            let result = apply(db, &alone.writes, quotas);
+            if result.is_err() {
+                run("ROLLBACK")?;
+                return Ok(vec![result]);
             }
-            return Ok(vec![result]);
-        }
-        let results = batch.iter().map(|commit| apply_in_savepoint(&tx, &commit.writes, quotas)).collect();
-        tx.commit()?;
+            vec![result]
+        } else {
+            batch.iter().map(|commit| apply_in_savepoint(db, &commit.writes, quotas)).collect()
+        };
+        run("COMMIT")?;
         Ok(results)
     })();
+    if outcome.is_err() && !db.is_autocommit() {
+        let _ = run("ROLLBACK");
+    }
     match outcome {
         Ok(results) => {
             for (commit, result) in batch.into_iter().zip(results) {
@@ -137,7 +143,7 @@ fn commit_batch(db: &mut Connection, batch: Vec<Commit>, quotas: &Quotas) {
     }
 }
 
-fn apply_in_savepoint(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
+fn apply_in_savepoint(tx: &Connection, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
     let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
     let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map_err(store);
     run("SAVEPOINT run")?;
@@ -149,7 +155,7 @@ fn apply_in_savepoint(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) 
     result
 }
 
-fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
+fn apply(tx: &Connection, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
     let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
     let mut usage = Usage::new();
 
@@ -217,7 +223,7 @@ fn apply(tx: &Transaction<'_>, writes: &WriteSet, quotas: &Quotas) -> Result<(),
 /// Replaces a node's or edge's context (`table`) if it still has `version`; returns its
 /// owner and how many bytes it grew.
 fn update_context(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     table: &str,
     hex: &str,
     version: i64,
@@ -237,7 +243,7 @@ fn update_context(
 
 /// Deletes a node or edge (`table`) if it still has `version`; returns its owner and the
 /// bytes it was charged.
-fn delete_row(tx: &Transaction<'_>, table: &str, hex: &str, version: i64) -> Result<(String, i64), CommitError> {
+fn delete_row(tx: &Connection, table: &str, hex: &str, version: i64) -> Result<(String, i64), CommitError> {
     tx.prepare_cached(&format!("DELETE FROM {table} WHERE hex = ?1 AND ver = ?2 RETURNING owner, type, ctx"))
         .and_then(|mut s| {
             s.query_row(params![hex, version], |row| {
@@ -249,7 +255,7 @@ fn delete_row(tx: &Transaction<'_>, table: &str, hex: &str, version: i64) -> Res
         .ok_or(CommitError::Conflict)
 }
 
-fn end_exists(tx: &Transaction<'_>, node: &str) -> Result<bool, CommitError> {
+fn end_exists(tx: &Connection, node: &str) -> Result<bool, CommitError> {
     if node.starts_with("n::") {
         return Ok(true); // roots always exist
     }
@@ -259,7 +265,7 @@ fn end_exists(tx: &Transaction<'_>, node: &str) -> Result<bool, CommitError> {
 }
 
 /// Deletes a node's edges (`id`: its full id), charging their owners.
-fn delete_edges_of(tx: &Transaction<'_>, usage: &mut Usage, id: &str) -> Result<(), CommitError> {
+fn delete_edges_of(tx: &Connection, usage: &mut Usage, id: &str) -> Result<(), CommitError> {
     let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
     let removed: Vec<(String, i64)> = tx
         .prepare_cached(
@@ -276,13 +282,13 @@ fn delete_edges_of(tx: &Transaction<'_>, usage: &mut Usage, id: &str) -> Result<
 }
 
 /// Applies an owner's usage change; one that grows past the quota fails the write set.
-fn charge(tx: &Transaction<'_>, root: &str, delta: Delta, quotas: &Quotas) -> Result<(), CommitError> {
+fn charge(tx: &Connection, root: &str, delta: Delta, quotas: &Quotas) -> Result<(), CommitError> {
     let used = add_usage(tx, root, delta).map_err(|err| CommitError::Store(err.to_string()))?;
     delta.check(root, quotas, used)
 }
 
 /// Adds `delta` to a root's usage; returns its nodes, edges and bytes after.
-pub(super) fn add_usage(tx: &Transaction<'_>, root: &str, delta: Delta) -> rusqlite::Result<(i64, i64, i64)> {
+pub(super) fn add_usage(tx: &Connection, root: &str, delta: Delta) -> rusqlite::Result<(i64, i64, i64)> {
     tx.prepare_cached(
         "INSERT INTO usage (root, nodes, edges, bytes) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (root) DO UPDATE SET nodes = nodes + ?2, edges = edges + ?3, bytes = bytes + ?4
