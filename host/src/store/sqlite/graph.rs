@@ -99,8 +99,13 @@ impl GraphStore for SqliteStore {
     fn commit(&self, writes: WriteSet) -> StoreFuture<'_, Result<(), CommitError>> {
         let (done, result) = oneshot::channel();
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Commit { writes, done });
-        self.commit_queued();
-        Box::pin(async move { result.await.map_err(|_| CommitError::Store("the commit was abandoned".into()))? })
+        Box::pin(async move {
+            // Other runs ready on this worker queue their writes meanwhile and share the
+            // transaction.
+            tokio::task::yield_now().await;
+            self.commit_queued();
+            result.await.map_err(|_| CommitError::Store("the commit was abandoned".into()))?
+        })
     }
 }
 
