@@ -99,13 +99,24 @@ impl GraphStore for SqliteStore {
     fn commit(&self, writes: WriteSet) -> StoreFuture<'_, Result<(), CommitError>> {
         let (done, result) = oneshot::channel();
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Commit { writes, done });
+        let queued = CommitsQueued(self);
         Box::pin(async move {
             // Other runs ready on this worker queue their writes meanwhile and share the
             // transaction.
             tokio::task::yield_now().await;
-            self.commit_queued();
+            drop(queued);
             result.await.map_err(|_| CommitError::Store("the commit was abandoned".into()))?
         })
+    }
+}
+
+/// Commits the queue when dropped: after the yield, or when a cancelled run drops its
+/// commit future, so a queued write set never waits for some later run to commit it.
+struct CommitsQueued<'a>(&'a SqliteStore);
+
+impl Drop for CommitsQueued<'_> {
+    fn drop(&mut self) {
+        self.0.commit_queued();
     }
 }
 
