@@ -124,7 +124,7 @@ impl Drop for CommitsQueued<'_> {
 fn commit_batch(db: &mut Connection, batch: Vec<Commit>, quotas: &Quotas) {
     // Cached statements rather than rusqlite's `Transaction`, which parses its BEGIN and
     // COMMIT on every transaction.
-    let run = |sql: &str| db.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop);
+    let run = |sql: &str| execute_cached(db, sql);
     let outcome = (|| -> rusqlite::Result<Vec<Result<(), CommitError>>> {
         run("BEGIN IMMEDIATE")?;
         let results = if let [alone] = batch.as_slice() {
@@ -159,9 +159,14 @@ fn commit_batch(db: &mut Connection, batch: Vec<Commit>, quotas: &Quotas) {
     }
 }
 
+/// Runs a parameterless statement (transaction control) from the statement cache.
+fn execute_cached(db: &Connection, sql: &str) -> rusqlite::Result<()> {
+    db.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 fn apply_in_savepoint(tx: &Connection, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
     let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
-    let run = |sql: &str| tx.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map_err(store);
+    let run = |sql: &str| execute_cached(tx, sql).map_err(store);
     run("SAVEPOINT run")?;
     let result = apply(tx, writes, quotas);
     if result.is_err() {
