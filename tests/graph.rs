@@ -441,3 +441,27 @@ on_both_backends!(
     quotas_and_per_run_limits_are_structured_errors_and_write_nothing,
     neighbours_page_in_creation_order_and_filter_by_field,
 );
+
+/// SQLite only: committed pages are copied back into the database file in the background,
+/// with the server idle, rather than waiting in the WAL for a commit to cross SQLite's
+/// checkpoint mark (1 000 pages, far more than three items write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_committed_writes_in_the_background() {
+    let server = graph_server(&Backend::sqlite(), |_| {}).await;
+    let (token, _) = server.user("checkpoint@example.com").await;
+    for name in ["a", "b", "c"] {
+        reports(&server, "/walker/make_item", json!({"name": name}), Some(&token)).await;
+    }
+    // The database file alone, as a copy without its WAL would see it.
+    let items_in_file = || {
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::copy(server.data.path().join("graph.sqlite3"), copy.path().join("graph.sqlite3")).ok()?;
+        let db = rusqlite::Connection::open(copy.path().join("graph.sqlite3")).ok()?;
+        db.query_row("SELECT count(*) FROM node WHERE type = 'Item'", [], |row| row.get::<_, i64>(0)).ok()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while items_in_file() != Some(3) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(items_in_file(), Some(3), "the three items reached the database file");
+}

@@ -21,6 +21,7 @@ impl SqliteStore {
                 return;
             }
             commit_batch(&mut db, batch, &self.quotas);
+            self.checkpointer.committed();
         }
     }
 }

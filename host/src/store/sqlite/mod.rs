@@ -7,11 +7,13 @@
 //! set, yields once (so runs ready on its worker queue theirs), and whichever run holds
 //! the write connection commits everything queued in one
 //! transaction, each write set inside its own savepoint, so one conflict or quota failure
-//! rolls back alone and many runs share one WAL append. With WAL and
-//! `synchronous=NORMAL`, a committed transaction survives the process being killed; only
-//! the operating system crashing can lose the last ones.
+//! rolls back alone and many runs share one WAL append. A thread copies committed pages
+//! back into the file (see `checkpoint`). With WAL and `synchronous=NORMAL`, a committed
+//! transaction survives the process being killed; only the operating system crashing can
+//! lose the last ones.
 
 mod accounts;
+mod checkpoint;
 mod graph;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +22,8 @@ use std::sync::Mutex;
 use anyhow::Context as _;
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
+
+use checkpoint::{Checkpointer, WAL_BOUND_PAGES};
 
 use super::commit::RECOUNT_STORE_TOTAL;
 use super::portable::{GrantRow, Portable, Record, usage_of};
@@ -67,6 +71,8 @@ pub struct SqliteStore {
     quotas: Quotas,
     /// One connection: SQLite serializes writers anyway, and account calls are rare.
     accounts: Mutex<Connection>,
+    /// Copies committed pages back into the graph file, off the commit path.
+    checkpointer: Checkpointer,
 }
 
 struct Commit {
@@ -94,6 +100,8 @@ impl SqliteStore {
         let accounts_path = data_dir.join("accounts.sqlite3");
         let writer = connect(&graph_path)?;
         writer.execute_batch(GRAPH_SCHEMA)?;
+        writer.pragma_update(None, "wal_autocheckpoint", WAL_BOUND_PAGES)?;
+        let checkpointer = Checkpointer::start(connect(&graph_path)?, &graph_path)?;
         if quotas.store.is_some() {
             writer.execute_batch(&format!("BEGIN IMMEDIATE; {RECOUNT_STORE_TOTAL} COMMIT;"))?;
         }
@@ -114,6 +122,7 @@ impl SqliteStore {
             queue: Mutex::default(),
             quotas,
             accounts: Mutex::new(accounts),
+            checkpointer,
         })
     }
 
