@@ -459,9 +459,6 @@ async fn sqlite_checkpoints_committed_writes_in_the_background() {
         let db = rusqlite::Connection::open(copy.path().join("graph.sqlite3")).ok()?;
         db.query_row("SELECT count(*) FROM node WHERE type = 'Item'", [], |row| row.get::<_, i64>(0)).ok()
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while items_in_file() != Some(3) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(items_in_file(), Some(3), "the three items reached the database file");
+    let reached = support::eventually(Duration::from_secs(10), || items_in_file() == Some(3)).await;
+    assert!(reached, "the three items reached the database file: {:?} there", items_in_file());
 }

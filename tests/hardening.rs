@@ -22,18 +22,6 @@ fn walker(name: &str, context: Value) -> Value {
     json!({"type": "walker", "walker": name, "context": context, "response": true})
 }
 
-/// Waits for `condition`, polling, for at most `limit`.
-async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !condition() {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    true
-}
-
 #[tokio::test]
 async fn a_client_close_is_echoed_with_its_code() {
     let server = TestServer::start().await;
@@ -43,7 +31,7 @@ async fn a_client_close_is_echoed_with_its_code() {
         let echoed = client.closed().await.expect("the server answers with a close frame");
         assert_eq!(echoed.code, code);
     }
-    assert!(eventually(Duration::from_secs(5), || server.running.shared.hub.connections() == 0).await);
+    assert!(support::eventually(Duration::from_secs(5), || server.running.shared.hub.connections() == 0).await);
 }
 
 #[tokio::test]
@@ -174,7 +162,10 @@ async fn a_client_that_cannot_keep_up_with_its_writes_is_dropped_after_the_write
     }
     sender.expect_nothing_queued().await;
     let hub = &server.running.shared.hub;
-    assert!(eventually(Duration::from_secs(10), || hub.connections() == 1).await, "the stuck reader was dropped");
+    assert!(
+        support::eventually(Duration::from_secs(10), || hub.connections() == 1).await,
+        "the stuck reader was dropped"
+    );
     let mut received = 0;
     while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(5), stuck.socket.next()).await {
         if message.is_text() {
@@ -299,7 +290,7 @@ async fn silent_clients_are_closed_at_the_silence_deadline_and_answering_ones_st
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(hub.connections(), 2, "both alive after a ping went unanswered");
-    assert!(eventually(Duration::from_secs(3), || hub.connections() == 1).await, "the silent one is closed");
+    assert!(support::eventually(Duration::from_secs(3), || hub.connections() == 1).await, "the silent one is closed");
     let closed_after = started.elapsed();
     assert!(closed_after >= Duration::from_secs(2), "not before the deadline: {closed_after:?}");
 

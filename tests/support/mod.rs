@@ -193,6 +193,18 @@ where
     wait_until_within(catalog, Duration::from_secs(20), condition).await
 }
 
+/// Waits for `condition`, polling, for at most `limit`.
+pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
 /// `wait_until` with another limit: compiling a Python or JavaScript walker takes seconds.
 pub async fn wait_until_within<F, Fut>(catalog: &Catalog, limit: Duration, mut condition: F)
 where

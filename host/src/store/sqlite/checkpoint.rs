@@ -4,21 +4,21 @@
 //! SQLite checkpoints in the committing connection by default, every 1 000 WAL pages.
 //! Under load that writes hot pages (the newest leaves, the usage rows) back many times
 //! a second and stalls whichever commit crossed the mark. Here a passive checkpoint runs
-//! every `CHECKPOINT_INTERVAL` after commits, on a connection of its own, while writers
-//! go on. A passive checkpoint never finishes while writes keep coming, so the write
-//! connection keeps SQLite's own checkpoint at a higher mark (`WAL_BOUND_PAGES`): with
-//! the background having copied almost everything, that one is short, and the WAL
-//! starts over after it.
+//! `CHECKPOINT_INTERVAL` after the first commit since the last one, on a connection of
+//! its own, while writers go on; with nothing committed the thread sleeps. A passive
+//! checkpoint never finishes while writes keep coming, so the write connection keeps
+//! SQLite's own checkpoint at a higher mark (`WAL_BOUND_PAGES`): with the background
+//! having copied almost everything, that one is short, and the WAL starts over after it.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-/// How often the background copies committed pages back, while commits arrive.
+/// How long commits gather after the first one before the background copies them back.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 /// WAL pages (4 KiB) past which a commit checkpoints in its own connection: the WAL's
 /// bound when the background cannot keep up, about 80 MiB.
@@ -27,12 +27,13 @@ pub const WAL_BOUND_PAGES: i64 = 20_000;
 /// What the store and its checkpoint thread share.
 #[derive(Default)]
 struct Signals {
-    /// Set by each commit, cleared by the checkpoint that follows it.
+    /// Set by the first commit since the last checkpoint, which wakes the thread.
     committed: AtomicBool,
     stop: AtomicBool,
 }
 
-/// The store's checkpoint thread; stopped and joined on drop.
+/// The store's checkpoint thread, asleep while nothing is committed; stopped and joined
+/// on drop.
 pub struct Checkpointer {
     signals: Arc<Signals>,
     thread: Option<JoinHandle<()>>,
@@ -46,11 +47,8 @@ impl Checkpointer {
         let thread = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn({
             let signals = signals.clone();
             move || {
-                while !signals.stop.load(Ordering::Acquire) {
-                    std::thread::park_timeout(CHECKPOINT_INTERVAL);
-                    if signals.committed.swap(false, Ordering::AcqRel)
-                        && let Err(err) = db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
+                while signals.wait_for_commits() {
+                    if let Err(err) = db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                         tracing::warn!(database = path, "checkpointing: {err}");
                     }
                 }
@@ -59,17 +57,44 @@ impl Checkpointer {
         Ok(Checkpointer { signals, thread: Some(thread) })
     }
 
-    /// Notes a commit: the next checkpoint has pages to copy.
+    /// Notes a commit: the first since the last checkpoint wakes the thread.
     pub fn committed(&self) {
-        self.signals.committed.store(true, Ordering::Release);
+        if !self.signals.committed.swap(true, Ordering::AcqRel) {
+            self.thread().unpark();
+        }
+    }
+
+    fn thread(&self) -> &Thread {
+        self.thread.as_ref().expect("joined only on drop").thread()
+    }
+}
+
+impl Signals {
+    /// Sleeps until a commit, then `CHECKPOINT_INTERVAL` more so commits gather; false
+    /// when the store is closing.
+    fn wait_for_commits(&self) -> bool {
+        while !self.committed.load(Ordering::Acquire) && !self.stopping() {
+            std::thread::park();
+        }
+        // A deadline, not one park: a wake-up left over from before returns at once.
+        let deadline = Instant::now() + CHECKPOINT_INTERVAL;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|_| !self.stopping()) {
+            std::thread::park_timeout(left);
+        }
+        self.committed.store(false, Ordering::Release);
+        !self.stopping()
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
     }
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
         self.signals.stop.store(true, Ordering::Release);
+        self.thread().unpark();
         if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
             let _ = thread.join();
         }
     }

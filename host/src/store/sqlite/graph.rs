@@ -15,12 +15,12 @@ impl SqliteStore {
     /// may leave: the holder takes the queue again after each transaction.
     fn commit_queued(&self) {
         loop {
-            let Ok(mut db) = self.writer.try_lock() else { return };
+            let Ok(db) = self.writer.try_lock() else { return };
             let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
             if batch.is_empty() {
                 return;
             }
-            commit_batch(&mut db, batch, &self.quotas);
+            commit_batch(&db, batch, &self.quotas);
             self.checkpointer.committed();
         }
     }
@@ -122,7 +122,7 @@ impl Drop for CommitsQueued<'_> {
 }
 
 /// Commits a batch of write sets in one transaction, each in its own savepoint.
-fn commit_batch(db: &mut Connection, batch: Vec<Commit>, quotas: &Quotas) {
+fn commit_batch(db: &Connection, batch: Vec<Commit>, quotas: &Quotas) {
     // Cached statements rather than rusqlite's `Transaction`, which parses its BEGIN and
     // COMMIT on every transaction.
     let run = |sql: &str| execute_cached(db, sql);

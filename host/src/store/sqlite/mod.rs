@@ -5,12 +5,11 @@
 //! on a small pool of read-only connections (point lookups from the page cache take
 //! microseconds). Writes use group commit without a thread hop: a run queues its write
 //! set, yields once (so runs ready on its worker queue theirs), and whichever run holds
-//! the write connection commits everything queued in one
-//! transaction, each write set inside its own savepoint, so one conflict or quota failure
-//! rolls back alone and many runs share one WAL append. A thread copies committed pages
-//! back into the file (see `checkpoint`). With WAL and `synchronous=NORMAL`, a committed
-//! transaction survives the process being killed; only the operating system crashing can
-//! lose the last ones.
+//! the write connection commits everything queued in one transaction, each write set
+//! inside its own savepoint, so one conflict or quota failure rolls back alone and many
+//! runs share one WAL append. A thread copies committed pages back into the file (see
+//! `checkpoint`). With WAL and `synchronous=NORMAL`, a committed transaction survives the
+//! process being killed; only the operating system crashing can lose the last ones.
 
 mod accounts;
 mod checkpoint;
