@@ -60,7 +60,7 @@ serve 8037 --redis "redis+unix://$WORK/redis.sock"
   fanout --subscribers 1 --messages $((SECS * 1000)) --rate 1000 --peer http://127.0.0.1:8037 | tail -n 1
 
 # The outage: round trips through a notifying walker while Redis is down for 2 s.
-PUBLIC_TOPIC=wh:default:u:000000000000000000000001
+PUBLIC_TOPIC=wh:t:default:u:000000000000000000000001
 "$LOADGEN" --label "walker-host x2, Redis down 2 s" --base http://127.0.0.1:8031 --max-secs 6 \
   walker-rtt --requests 100000000 --walker public_group --context '{"channel_id": "outage"}' | tail -n 1 &
 RTT=$!

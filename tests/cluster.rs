@@ -121,7 +121,7 @@ async fn an_instance_receives_only_what_it_holds_sockets_for_in_order() {
     let (a, b, c) = (instance(&redis).await, instance(&redis).await, instance(&redis).await);
     let (mut member, _) = a.connect("?channel_id=busy").await;
     let (mut sender, _) = b.connect("").await;
-    redis.await_subscribers("wh:default:c:busy", 1).await;
+    redis.await_subscribers("wh:t:default:c:busy", 1).await;
     const MESSAGES: u64 = 1_000;
     for seq in 0..MESSAGES {
         sender.send(json!({"type": "channel", "channel_ids": ["busy"], "data": {"seq": seq}})).await;
@@ -131,7 +131,7 @@ async fn an_instance_receives_only_what_it_holds_sockets_for_in_order() {
     }
     // C holds no socket of the channel: Redis sent it nothing of it.
     assert_eq!(received(&c, "channel").await, 0.0);
-    assert_eq!(redis.subscribers("wh:default:c:busy").await, 1);
+    assert_eq!(redis.subscribers("wh:t:default:c:busy").await, 1);
     assert!(received(&a, "channel").await >= MESSAGES as f64);
     assert!(metric(&metrics(&b).await, "walker_host_cluster_published_total") >= MESSAGES as f64);
 }
@@ -141,14 +141,14 @@ async fn subscriptions_follow_connect_change_user_and_close() {
     let redis = Redis::start();
     let (a, b) = (instance(&redis).await, instance(&redis).await);
     let (token, root) = a.user("cy@example.com").await;
-    let (user_topic, public_topic) = (format!("wh:default:u:{root}"), format!("wh:default:u:{PUBLIC_ROOT}"));
-    assert_eq!(redis.subscribers("wh:default:c:lobby").await, 0);
+    let (user_topic, public_topic) = (format!("wh:t:default:u:{root}"), format!("wh:t:default:u:{PUBLIC_ROOT}"));
+    assert_eq!(redis.subscribers("wh:t:default:c:lobby").await, 0);
 
     let (mut on_a, _) = a.connect("?channel_id=lobby").await;
-    assert_eq!(redis.subscribers("wh:default:c:lobby").await, 1, "subscribed before the connection frame");
+    assert_eq!(redis.subscribers("wh:t:default:c:lobby").await, 1, "subscribed before the connection frame");
     assert_eq!(redis.subscribers(&public_topic).await, 1);
     let (on_b, _) = b.connect("?channel_id=lobby").await;
-    assert_eq!(redis.subscribers("wh:default:c:lobby").await, 2);
+    assert_eq!(redis.subscribers("wh:t:default:c:lobby").await, 2);
     assert_eq!(redis.subscribers(&public_topic).await, 2);
 
     // change_user moves A's socket from the public root to Cy's.
@@ -159,10 +159,10 @@ async fn subscriptions_follow_connect_change_user_and_close() {
 
     // Closing: each instance unsubscribes after the linger.
     drop(on_b);
-    redis.await_subscribers("wh:default:c:lobby", 1).await;
+    redis.await_subscribers("wh:t:default:c:lobby", 1).await;
     redis.await_subscribers(&public_topic, 0).await;
     drop(on_a);
-    redis.await_subscribers("wh:default:c:lobby", 0).await;
+    redis.await_subscribers("wh:t:default:c:lobby", 0).await;
     redis.await_subscribers(&user_topic, 0).await;
     // Only its own topics are left: the node's, and the probe's.
     assert_eq!(metric(&metrics(&a).await, "walker_host_cluster_subscriptions"), 2.0);
@@ -176,9 +176,9 @@ async fn a_subscription_outlives_its_last_socket_by_the_linger() {
     drop(client);
     // Long after the server has seen the close (the test linger, 100 ms, would be over).
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(redis.subscribers("wh:default:c:flappy").await, 1, "still subscribed: a reconnect costs nothing");
+    assert_eq!(redis.subscribers("wh:t:default:c:flappy").await, 1, "still subscribed: a reconnect costs nothing");
     let (_again, _) = a.connect("?channel_id=flappy").await;
-    assert_eq!(redis.subscribers("wh:default:c:flappy").await, 1);
+    assert_eq!(redis.subscribers("wh:t:default:c:flappy").await, 1);
 }
 
 /// Sends `channel` events from `sender` until `receiver` gets one; the time it took.
@@ -229,8 +229,8 @@ async fn a_redis_outage_costs_local_delivery_nothing_and_delivery_resumes_when_i
     let took = deliver_until_received(&mut sender, &mut member_b, "room").await;
     println!("delivery across instances resumed {} ms after Redis was back", took.as_millis());
     // Both instances resubscribed their whole interest.
-    redis.await_subscribers("wh:default:c:room", 2).await;
-    redis.await_subscribers("wh:default:c:late", 1).await;
+    redis.await_subscribers("wh:t:default:c:room", 2).await;
+    redis.await_subscribers("wh:t:default:c:late", 1).await;
     assert!(metric(&metrics(&b).await, "walker_host_cluster_gaps_total") >= 1.0);
     assert_eq!(a.get("/readyz").await.1["cluster"], json!({"connected": true}));
 }
@@ -340,7 +340,7 @@ async fn topics_spread_over_several_redis_servers_and_an_outage_of_one_costs_onl
     // Each room's topic is on exactly one server, with both instances subscribed there.
     let mut on_first = Vec::new();
     for room in &rooms {
-        let topic = format!("wh:default:c:{room}");
+        let topic = format!("wh:t:default:c:{room}");
         let counts = (first.subscribers(&topic).await, second.subscribers(&topic).await);
         assert!(counts == (2, 0) || counts == (0, 2), "{topic}: {counts:?}");
         on_first.push(counts.0 == 2);
@@ -380,5 +380,61 @@ async fn an_instance_authenticates_to_redis_and_a_wrong_password_costs_only_remo
     assert_eq!(member_c.recv().await, json!({"n": 2}));
     assert_eq!(metric(&metrics(&c).await, "walker_host_cluster_connected"), 0.0);
     member_b.expect_nothing_queued().await;
-    assert_eq!(redis.subscribers("wh:default:c:room").await, 2);
+    assert_eq!(redis.subscribers("wh:t:default:c:room").await, 2);
+}
+
+#[tokio::test]
+async fn deployments_with_different_prefixes_share_a_redis_without_seeing_each_other() {
+    let redis = Redis::start();
+    let a = instance_with(&redis, |config| config.cluster_prefix = "blue".into()).await;
+    let b = instance_with(&redis, |config| config.cluster_prefix = "blue".into()).await;
+    let other = instance_with(&redis, |config| config.cluster_prefix = "green".into()).await;
+    let (mut member_b, _) = b.connect("?channel_id=room").await;
+    let (mut member_other, _) = other.connect("?channel_id=room").await;
+    redis.await_subscribers("blue:t:default:c:room", 1).await;
+    redis.await_subscribers("green:t:default:c:room", 1).await;
+    let (mut sender, _) = a.connect("").await;
+    sender.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"to": "blue"}})).await;
+    assert_eq!(member_b.recv().await, json!({"to": "blue"}));
+    // The other deployment's instance is subscribed to its own room on the same Redis,
+    // and got nothing: one more message through its own prefix arrives first.
+    let (mut other_sender, _) = other.connect("").await;
+    other_sender.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"to": "green"}})).await;
+    assert_eq!(member_other.recv().await, json!({"to": "green"}));
+    assert_eq!(received(&other, "channel").await, 0.0, "nothing crossed from blue");
+}
+
+/// A server that speaks RESP badly: to every connection it answers `reply` once, then
+/// reads forever without answering again.
+async fn hostile_redis(reply: &'static [u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("redis://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                if socket.read(&mut buffer).await.unwrap_or(0) > 0 {
+                    let _ = socket.write_all(reply).await;
+                }
+                while socket.read(&mut buffer).await.unwrap_or(0) > 0 {}
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_hostile_or_mute_redis_neither_aborts_the_server_nor_passes_for_connected() {
+    for reply in [&b"*1099511627776\r\n"[..], b"$1099511627776\r\n", b""] {
+        let url = hostile_redis(reply).await;
+        let server = TestServer::start_with(move |config| config.redis = Some(url)).await;
+        let (mut client, _) = server.connect("?channel_id=room").await;
+        // The connection was tried (and answered badly, or never) more than once.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (_, readiness) = server.get("/readyz").await;
+        assert_eq!(readiness["cluster"], json!({"connected": false}), "{}", String::from_utf8_lossy(reply));
+        let reply = client.call(json!({"type": "connection"})).await;
+        assert_eq!(reply["data"]["channel_id"], "room", "still serving: {reply}");
+    }
 }

@@ -269,6 +269,15 @@ async fn a_failed_run_writes_nothing_and_reads_see_their_own_writes(backend: Bac
     assert_eq!(seen[0]["listed"][0]["context"], json!({"name": "renamed"}));
     assert_eq!(seen[0]["after_delete"], json!([]));
     assert_eq!(items().await, json!([[]]));
+
+    // The entry node deleted mid-run: `here` is an error, never the caller's root.
+    let entry = reports(&server, "/walker/g_make", json!({"name": "entry"}), Some(&token)).await[0]["id"].clone();
+    let path = format!("/walker/g_delete_here_then_spawn/{}", entry.as_str().unwrap());
+    let (status, error) = walker_error(&server, &path, json!({}), Some(&token)).await;
+    assert_eq!((status, error["type"].as_str()), (409, Some("conflict")), "{error}");
+    let listed = items().await;
+    assert_eq!(listed[0].as_array().map(|items| items.len()), Some(1), "nothing written: {listed}");
+    assert_eq!(listed[0][0]["id"], entry);
 }
 
 async fn concurrent_increments_of_one_counter_lose_no_update(backend: Backend) {
@@ -305,12 +314,17 @@ async fn concurrent_writers_of_different_roots_lose_no_update(backend: Backend) 
     let server = graph_server(&backend, |_| {}).await;
     let (alice, _) = server.user("alice@example.com").await;
     let (bob, bob_root) = server.user("bob@example.com").await;
+    let (carol, carol_root) = server.user("carol@example.com").await;
     let node = reports(&server, "/walker/g_make", json!({"name": "shared"}), Some(&alice)).await[0]["id"].clone();
-    reports(&server, "/walker/g_grant", json!({"id": node, "grantee": bob_root, "level": "write"}), Some(&alice)).await;
+    for grantee in [&bob_root, &carol_root] {
+        let grant = json!({"id": node, "grantee": grantee, "level": "write"});
+        reports(&server, "/walker/g_grant", grant, Some(&alice)).await;
+    }
 
-    // Runs of one root are ordered; alice's and bob's race, and the losers are re-run.
+    // The owner and two grantees: every writer of the node takes its owner's lock, so
+    // runs of all three are ordered, and none keeps losing (each call answers 200).
     let mut tasks = Vec::new();
-    for token in [&alice, &bob].repeat(8) {
+    for token in [&alice, &bob, &carol, &bob, &carol, &bob, &carol, &alice].repeat(2) {
         let (mut client, _) = server.connect(&format!("?auth={token}")).await;
         let event = json!({"type": "walker", "walker": "g_increment", "context": {"id": node}, "response": true});
         tasks.push(tokio::spawn(async move {
@@ -329,6 +343,73 @@ async fn concurrent_writers_of_different_roots_lose_no_update(backend: Backend) 
         }
     }
     assert_eq!(seen, (1..=400).collect());
+}
+
+/// Every anonymous caller has the public root: its runs take no lock, so one that made
+/// a graph call and then computes holds up no other anonymous run.
+async fn anonymous_graph_runs_never_wait_for_each_other(backend: Backend) {
+    let server = graph_server(&backend, |config| config.walker_time_ms = 3_000).await;
+    let spin = server.http.post(server.url("/walker/g_fail")).json(&json!({"name": "spinner", "how": "spin"}));
+    let runtime = server.running.shared.catalog.runtime().clone();
+    let spinner = tokio::spawn(async move { support::server::read(spin.send().await.unwrap()).await });
+    // Long runs take a lane once past their first CPU slice: the spinner has spawned its
+    // node by then and computes.
+    assert!(support::eventually(Duration::from_secs(2), || runtime.cores_in_use() == 1).await);
+    let public_root = json!({"id": "n::000000000000000000000001"});
+    let listed = reports(&server, "/walker/g_list", public_root, None).await;
+    assert!(!spinner.is_finished(), "the reader answered while the spinner still ran: {listed}");
+    let (_, reply) = spinner.await.unwrap();
+    assert_eq!(reply["errors"][0]["type"], "time_limit", "{reply}");
+}
+
+/// Grants count against their target owner's storage quota (96 bytes a row, plus the
+/// target's and grantee's ids), go only to roots that exist, and go with their target.
+async fn grants_are_charged_to_the_target_owner_and_go_with_their_edge(backend: Backend) {
+    let server = graph_server(&backend, |config| config.quota_bytes = 400).await;
+    let (alice, alice_root) = server.user("alice@example.com").await;
+    let (_, bob_root) = server.user("bob@example.com").await;
+    let (_, carol_root) = server.user("carol@example.com").await;
+    let call = |walker: &str| format!("/walker/{walker}");
+    // 117 bytes: "Item" and {"name":"shared"}.
+    let node = reports(&server, &call("g_make"), json!({"name": "shared"}), Some(&alice)).await[0]["id"].clone();
+    let root_id = format!("n::{alice_root}");
+    // 108 more: "Link" and {"at":1}.
+    let edge = reports(&server, &call("g_connect"), json!({"from": root_id, "to": node}), Some(&alice)).await[0]["id"]
+        .clone();
+    let grant = |id: &Value, grantee: &str| json!({"id": id, "grantee": grantee, "level": "read"});
+    // 151 more, 376 of 400: a grant on the edge.
+    reports(&server, &call("g_grant"), grant(&edge, &bob_root), Some(&alice)).await;
+    // Removing the edge takes its grant along: back to 117.
+    let unlinked = reports(&server, &call("g_disconnect"), json!({"from": root_id, "to": node}), Some(&alice)).await;
+    assert_eq!(unlinked, json!([1]));
+    reports(&server, &call("g_grant"), grant(&node, &bob_root), Some(&alice)).await;
+    // A second grant would take 419 bytes.
+    let (status, error) = walker_error(&server, &call("g_grant"), grant(&node, &carol_root), Some(&alice)).await;
+    assert_eq!((status, error["type"].as_str()), (507, Some("storage_quota")), "{error}");
+    // Revoking repays it.
+    let revoke = json!({"id": node, "grantee": bob_root});
+    reports(&server, &call("g_revoke"), revoke, Some(&alice)).await;
+    reports(&server, &call("g_grant"), grant(&node, &carol_root), Some(&alice)).await;
+
+    // A grantee that is nobody's root is refused.
+    let nobody = "0123456789abcdef01234567";
+    let (_, error) = walker_error(&server, &call("g_grant"), grant(&node, nobody), Some(&alice)).await;
+    assert!(error["msg"].as_str().unwrap().contains("no root"), "{error}");
+}
+
+/// One neighbours call reads at most `graph_scan` stored edges, whatever its filters
+/// leave: past that it answers what it found and a cursor, and the walker goes on.
+async fn a_filtered_neighbours_call_reads_a_bounded_number_of_edges(backend: Backend) {
+    let server = graph_server(&backend, |config| config.graph_scan = 50).await;
+    let (token, root) = server.user("scan@example.com").await;
+    let root_id = format!("n::{root}");
+    assert_eq!(reports(&server, "/walker/g_writes", json!({"count": 120}), Some(&token)).await, json!([120]));
+    let page = reports(&server, "/walker/g_find_page", json!({"id": root_id, "name": "none"}), Some(&token)).await;
+    assert_eq!(page[0]["items"], json!([]));
+    assert!(page[0]["cursor"].is_string(), "the budget ran out before the edges: {page}");
+    // Through the cursor, a walker still finds what lies past one budget.
+    let found = reports(&server, "/walker/g_find", json!({"id": root_id, "name": "119"}), Some(&token)).await;
+    assert_eq!(found[0].as_array().map(|items| items.len()), Some(1), "{found}");
 }
 
 async fn the_graph_survives_a_restart(backend: Backend) {
@@ -437,6 +518,9 @@ on_both_backends!(
     a_failed_run_writes_nothing_and_reads_see_their_own_writes,
     concurrent_increments_of_one_counter_lose_no_update,
     concurrent_writers_of_different_roots_lose_no_update,
+    anonymous_graph_runs_never_wait_for_each_other,
+    grants_are_charged_to_the_target_owner_and_go_with_their_edge,
+    a_filtered_neighbours_call_reads_a_bounded_number_of_edges,
     the_graph_survives_a_restart,
     quotas_and_per_run_limits_are_structured_errors_and_write_nothing,
     neighbours_page_in_creation_order_and_filter_by_field,

@@ -502,3 +502,52 @@ async fn an_idle_warm_instance_expires_and_the_next_run_starts_fresh() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(count().await, json!(1), "expired: a fresh instance");
 }
+
+/// A load through `catalog` of a path in its tenant's directory, bounded: a load that
+/// blocks (a FIFO) or reads without end (`/dev/zero`) fails the test instead of hanging.
+async fn load_error(catalog: &walker_host::catalog::Catalog, path: &std::path::Path) -> String {
+    let loaded = tokio::time::timeout(Duration::from_secs(20), catalog.load_file(path)).await;
+    format!("{:#}", loaded.expect("the load neither blocked nor read without end").expect_err("refused"))
+}
+
+#[tokio::test]
+async fn hot_reload_loads_only_regular_files_of_bounded_size_and_compiles_under_a_bound() {
+    let (runtime, cache) = new_runtime();
+    let catalog = support::catalog(runtime, cache.path());
+    let dir = tempfile::tempdir().unwrap();
+    let other_tenant = tempfile::tempdir().unwrap();
+    support::deploy(&chat_wasm(), &other_tenant.path().join("chat.wasm"));
+
+    let link = dir.path().join("theirs.wasm");
+    std::os::unix::fs::symlink(other_tenant.path().join("chat.wasm"), &link).unwrap();
+    assert!(load_error(&catalog, &link).await.contains("symbolic link"));
+    let zero = dir.path().join("zero.wasm");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    assert!(load_error(&catalog, &zero).await.contains("symbolic link"));
+    let fifo = dir.path().join("fifo.wasm");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(load_error(&catalog, &fifo).await.contains("not a regular file"));
+    assert!(catalog.walker("public_event").is_none(), "nothing was loaded");
+
+    let size = std::fs::metadata(chat_wasm()).unwrap().len() as usize;
+    let small = support::runtime_with_limits(
+        walker_host::runtime::Limits { file_bytes: size - 1, ..support::test_limits() },
+        cache.path(),
+    );
+    let small = support::catalog(small, cache.path());
+    let error = load_error(&small, &chat_wasm()).await;
+    assert!(error.contains("larger than the limit"), "{error}");
+
+    let fresh_cache = tempfile::tempdir().unwrap();
+    let hurried = support::runtime_with_limits(
+        walker_host::runtime::Limits { compile_time: Duration::from_millis(1), ..support::test_limits() },
+        fresh_cache.path(),
+    );
+    let hurried = support::catalog(hurried, fresh_cache.path());
+    let error = load_error(&hurried, &chat_wasm()).await;
+    assert!(error.contains("compiling took longer than"), "{error}");
+
+    // The same file, a regular one within the limits, loads.
+    catalog.load_file(&other_tenant.path().join("chat.wasm")).await.unwrap();
+    assert!(catalog.walker("public_event").is_some());
+}

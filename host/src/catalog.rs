@@ -291,7 +291,9 @@ impl Catalog {
     /// Reads and compiles (or loads from the code cache) one walker file.
     async fn compile(&self, path: &Path) -> anyhow::Result<(String, LoadedComponent)> {
         let name = file_name(path).context("not a walker file")?;
-        let wasm = tokio::fs::read(path).await.context("reading")?;
+        let max = self.runtime.limits().file_bytes;
+        let file = path.to_path_buf();
+        let wasm = tokio::task::spawn_blocking(move || read_walker_file(&file, max)).await.context("reading")??;
         let started = std::time::Instant::now();
         let component =
             self.runtime.load_with(wasm, self.code_cache.as_ref()).await.map_err(|err| anyhow::anyhow!("{err:#}"))?;
@@ -380,6 +382,33 @@ impl Catalog {
 }
 
 /// `*.wasm`, not hidden: editors' and deployers' temporary files are never loaded.
+/// A walker file's bytes, if it is a regular file of at most `max` bytes. Whoever writes
+/// the walkers directory (a tenant) controls what is there: a symbolic link could load
+/// another tenant's walkers or read `/dev/zero` without end, and a FIFO would block the
+/// read forever. The file is opened without following a link and without blocking, and
+/// checked on the opened handle, so it cannot be swapped between the check and the read.
+fn read_walker_file(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|err| match err.raw_os_error() {
+            Some(libc::ELOOP) => anyhow::anyhow!("a symbolic link, which walker files may not be"),
+            _ => anyhow::Error::new(err).context("opening"),
+        })?;
+    let metadata = file.metadata().context("reading its metadata")?;
+    anyhow::ensure!(metadata.is_file(), "not a regular file");
+    let too_large = || anyhow::anyhow!("larger than the limit of {} MiB per walker file", max >> 20);
+    anyhow::ensure!(metadata.len() <= max as u64, too_large());
+    let mut wasm = Vec::with_capacity(metadata.len() as usize);
+    // `take`: a file that grows after the check is still read only up to the limit.
+    file.take(max as u64 + 1).read_to_end(&mut wasm).context("reading")?;
+    anyhow::ensure!(wasm.len() <= max, too_large());
+    Ok(wasm)
+}
+
 pub fn is_walker_file(path: &Path) -> bool {
     file_name(path).is_some()
 }

@@ -19,6 +19,16 @@ use crate::runtime::Limits;
 use crate::store::{Quota, Quotas, StoreConfig};
 
 /// A `usize` flag's parser, limited to `range`.
+/// A topic prefix: 1 to 64 letters, digits, `-`, `_` or `.`.
+fn topic_prefix(text: &str) -> Result<String, String> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    if (1..=64).contains(&text.len()) && text.bytes().all(allowed) {
+        Ok(text.to_string())
+    } else {
+        Err("1 to 64 letters, digits, '-', '_' or '.'".into())
+    }
+}
+
 fn usize_in(range: std::ops::RangeInclusive<u64>) -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::new().range(range)
 }
@@ -69,7 +79,8 @@ pub struct Config {
     #[arg(long, env = "JAC_DATABASE_POOL", default_value_t = 16, value_parser = usize_in(1..=1_000))]
     pub database_pool: usize,
 
-    /// How long one database operation may take, waiting for a connection included.
+    /// How long one database operation may take, waiting for a connection included; on
+    /// SQLite, how long a run waits for its commit before it answers `storage_unavailable`.
     #[arg(long, env = "JAC_DATABASE_TIMEOUT_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub database_timeout_ms: u64,
 
@@ -117,6 +128,11 @@ pub struct Config {
     /// message to this instance); no echo within as long again reconnects it.
     #[arg(long, env = "JAC_CLUSTER_PROBE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub cluster_probe_secs: u64,
+
+    /// Starts the name of every topic this deployment uses on Redis. Deployments that
+    /// share a Redis must differ here: pub/sub ignores the database number in the URL.
+    #[arg(long, env = "JAC_CLUSTER_PREFIX", default_value = "wh", value_parser = topic_prefix)]
+    pub cluster_prefix: String,
 
     /// Who may send `user`, `channel` and `client` events over the WebSocket.
     #[arg(long, env = "JAC_CLIENT_EVENTS", value_enum, default_value_t = ClientEvents::Open)]
@@ -214,6 +230,20 @@ pub struct Config {
     #[arg(long, env = "JAC_WALKER_NOTIFICATION_BYTES", default_value_t = Limits::DEFAULT_NOTIFICATION_BYTES, value_parser = usize_in(2..=16 << 20))]
     pub walker_notification_bytes: usize,
 
+    /// Largest walker file that is read, in MiB; larger files are refused.
+    #[arg(long, env = "JAC_WALKER_FILE_MIB", default_value_t = Limits::DEFAULT_FILE_BYTES >> 20, value_parser = usize_in(1..=4096))]
+    pub walker_file_mib: usize,
+
+    /// Time compiling one walker component may take, in seconds; past it the load fails
+    /// and the previous version keeps serving.
+    #[arg(long, env = "JAC_WALKER_COMPILE_SECS", default_value_t = Limits::DEFAULT_COMPILE_TIME.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub walker_compile_secs: u64,
+
+    /// Distinct users, channels or clients that one notification of a walker, or one
+    /// `user`, `channel` or `client` event, may name. Repeated ids count once.
+    #[arg(long, env = "JAC_NOTIFY_TARGETS", default_value_t = Limits::DEFAULT_NOTIFY_TARGETS, value_parser = usize_in(1..=1 << 20))]
+    pub notify_targets: usize,
+
     /// Total size of one walker run's reports, in bytes.
     #[arg(long, env = "JAC_WALKER_REPORT_BYTES", default_value_t = Limits::DEFAULT_REPORT_BYTES, value_parser = usize_in(2..=256 << 20))]
     pub walker_report_bytes: usize,
@@ -273,6 +303,11 @@ pub struct Config {
     /// Neighbours one graph call returns, at most (a page).
     #[arg(long, env = "JAC_GRAPH_PAGE", default_value_t = GraphLimits::default().page, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub graph_page: u32,
+
+    /// Stored edges one neighbours call reads, at most: a filtered call that reads this
+    /// many without filling its page returns what it found and a cursor to go on from.
+    #[arg(long, env = "JAC_GRAPH_SCAN", default_value_t = GraphLimits::default().scan, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub graph_scan: u32,
 
     /// Nodes a user's root may own.
     #[arg(long, env = "JAC_QUOTA_NODES", default_value_t = Quotas::default().user.nodes, value_parser = clap::value_parser!(i64).range(0..=1 << 40))]
@@ -415,6 +450,7 @@ impl Config {
             subscribe_wait: Duration::from_millis(self.cluster_subscribe_wait_ms),
             publish_queue: self.cluster_publish_queue,
             probe: Duration::from_secs(self.cluster_probe_secs),
+            prefix: self.cluster_prefix.clone(),
         })
     }
 
@@ -447,6 +483,7 @@ impl Config {
             write_bytes: self.graph_write_bytes,
             context_bytes: self.context_bytes,
             page: self.graph_page,
+            scan: self.graph_scan,
         }
     }
 
@@ -468,12 +505,16 @@ impl Config {
             run_time: Duration::from_millis(self.walker_time_ms),
             notifications: self.walker_notifications,
             notification_bytes: self.walker_notification_bytes,
+            notify_targets: self.notify_targets,
             report_bytes: self.walker_report_bytes,
             instances: self.walker_instances,
             lanes: self.walker_cores,
             slot_wait: Duration::from_millis(self.walker_slot_wait_ms),
             warm_idle: self.warm_idle,
             warm_ttl: Duration::from_secs(self.warm_ttl_secs),
+            file_bytes: self.walker_file_mib << 20,
+            compile_time: Duration::from_secs(self.walker_compile_secs),
+            ..Limits::default()
         }
     }
 }

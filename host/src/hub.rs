@@ -179,14 +179,14 @@ impl Hub {
     /// `group` gained its first member here.
     fn subscribe(&self, group: Group<'_>, subscribing: &mut Subscribing) {
         if let Some((cluster, tenant)) = &self.cluster {
-            subscribing.confirmations.extend(cluster.bus.subscribe(&Self::topic(tenant, group).name()));
+            subscribing.confirmations.extend(cluster.bus.subscribe(&cluster.name(&Self::topic(tenant, group))));
         }
     }
 
     /// `group` lost its last member here.
     fn unsubscribe(&self, group: Group<'_>) {
         if let Some((cluster, tenant)) = &self.cluster {
-            cluster.bus.unsubscribe(&Self::topic(tenant, group).name());
+            cluster.bus.unsubscribe(&cluster.name(&Self::topic(tenant, group)));
         }
     }
 
@@ -328,6 +328,29 @@ impl Hub {
             connection.outbox.close(code);
         }
     }
+}
+
+/// Targets in first-seen order with repeats removed, each under `key` (a root in either
+/// wire form is one user): a target named twice is sent one copy. `None` when more than
+/// `max` distinct targets remain, so that one message cannot fan out past the limit.
+pub fn distinct_targets(ids: &[String], key: impl Fn(&str) -> String, max: usize) -> Option<Vec<String>> {
+    let mut seen = std::collections::HashSet::with_capacity(ids.len().min(max + 1));
+    let mut distinct = Vec::with_capacity(ids.len().min(max + 1));
+    for id in ids {
+        if seen.insert(key(id)) {
+            if distinct.len() == max {
+                return None;
+            }
+            distinct.push(id.clone());
+        }
+    }
+    Some(distinct)
+}
+
+/// The key under which two ids name one user: its 24 hex, or the id as it is when
+/// malformed (it matches nobody either way).
+pub fn user_key(id: &str) -> String {
+    parse_root(id).unwrap_or_else(|| id.to_string())
 }
 
 /// The channels `ids` that have members.

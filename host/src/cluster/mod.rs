@@ -53,32 +53,43 @@ pub trait Bus: Send + Sync {
 }
 
 /// What a topic names, as the hub sees it.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Topic<'a> {
     User { tenant: &'a str, root: &'a str },
     Channel { tenant: &'a str, id: &'a str },
+    /// An instance's clients, by its tag.
     Node(&'a str),
+    /// An instance's probe of its own subscription, by its tag.
+    Probe(&'a str),
 }
 
 impl Topic<'_> {
-    /// `wh:<tenant>:u:<root>`, `wh:<tenant>:c:<channel id>` and `wh:node:<tag>`: tenant
-    /// names are DNS labels, so no `:` in them makes two names the same.
-    pub fn name(&self) -> String {
+    /// `<prefix>:t:<tenant>:u:<root>`, `<prefix>:t:<tenant>:c:<channel id>`,
+    /// `<prefix>:n:<tag>` and `<prefix>:p:<tag>`. Tenant names are DNS labels, without
+    /// `:`, so no two topics share a name, whatever a tenant is called; the prefix keeps
+    /// deployments that share a Redis apart (pub/sub ignores the database number).
+    pub fn name(&self, prefix: &str) -> String {
         match self {
-            Topic::User { tenant, root } => format!("wh:{tenant}:u:{root}"),
-            Topic::Channel { tenant, id } => format!("wh:{tenant}:c:{id}"),
-            Topic::Node(tag) => format!("wh:node:{tag}"),
+            Topic::User { tenant, root } => format!("{prefix}:t:{tenant}:u:{root}"),
+            Topic::Channel { tenant, id } => format!("{prefix}:t:{tenant}:c:{id}"),
+            Topic::Node(tag) => format!("{prefix}:n:{tag}"),
+            Topic::Probe(tag) => format!("{prefix}:p:{tag}"),
         }
     }
 
-    fn parse(name: &str) -> Option<Topic<'_>> {
-        let rest = name.strip_prefix("wh:")?;
-        if let Some(tag) = rest.strip_prefix("node:") {
-            return Some(Topic::Node(tag));
-        }
-        let (tenant, rest) = rest.split_once(':')?;
+    fn parse<'a>(name: &'a str, prefix: &str) -> Option<Topic<'a>> {
+        let rest = name.strip_prefix(prefix)?.strip_prefix(':')?;
         match rest.split_once(':')? {
-            ("u", root) => Some(Topic::User { tenant, root }),
-            ("c", id) => Some(Topic::Channel { tenant, id }),
+            ("n", tag) => Some(Topic::Node(tag)),
+            ("p", tag) => Some(Topic::Probe(tag)),
+            ("t", rest) => {
+                let (tenant, rest) = rest.split_once(':')?;
+                match rest.split_once(':')? {
+                    ("u", root) => Some(Topic::User { tenant, root }),
+                    ("c", id) => Some(Topic::Channel { tenant, id }),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
@@ -98,6 +109,9 @@ pub struct ClusterConfig {
     /// Silence after which the subscription is probed (a publish to this node's topic);
     /// no echo within as long again reconnects it.
     pub probe: Duration,
+    /// Starts every topic name: deployments on one Redis with different prefixes never
+    /// see each other's messages.
+    pub prefix: String,
 }
 
 /// Cross-instance traffic, for the whole server.
@@ -164,6 +178,8 @@ pub struct Cluster {
     pub tag: String,
     pub bus: Arc<dyn Bus>,
     pub subscribe_wait: Duration,
+    /// Starts every topic name (`ClusterConfig::prefix`).
+    prefix: String,
     /// By tenant; a tenant's hub is replaced when the tenant is reopened.
     hubs: RwLock<HashMap<Arc<str>, Weak<Hub>>>,
     pub metrics: ClusterMetrics,
@@ -188,7 +204,8 @@ impl Cluster {
             let mut shards: Vec<Box<dyn Bus>> = addresses
                 .into_iter()
                 .map(|address| {
-                    let bus = redis::RedisBus::start(address, config, &tag, receive.clone(), metrics.clone());
+                    let probe = Topic::Probe(&tag).name(&config.prefix);
+                    let bus = redis::RedisBus::start(address, config, probe, receive.clone(), metrics.clone());
                     Box::new(bus) as Box<dyn Bus>
                 })
                 .collect();
@@ -196,11 +213,17 @@ impl Cluster {
                 1 => Arc::from(shards.remove(0)),
                 _ => Arc::new(sharded::ShardedBus::new(shards)),
             };
-            Cluster { bus, tag, subscribe_wait: config.subscribe_wait, hubs: RwLock::default(), metrics }
+            let prefix = config.prefix.clone();
+            Cluster { bus, tag, subscribe_wait: config.subscribe_wait, prefix, hubs: RwLock::default(), metrics }
         });
         // Messages for this instance's clients, for as long as it runs.
-        let _ = cluster.bus.subscribe(&Topic::Node(&cluster.tag).name());
+        let _ = cluster.bus.subscribe(&cluster.name(&Topic::Node(&cluster.tag)));
         Ok(cluster)
+    }
+
+    /// A topic's name on the bus.
+    pub fn name(&self, topic: &Topic<'_>) -> String {
+        topic.name(&self.prefix)
     }
 
     /// Messages for `tenant` from now on go to `hub`.
@@ -226,7 +249,7 @@ impl Cluster {
         }
         self.metrics.lag_seconds.observe(envelope.age().as_secs_f64());
         let payload = &envelope.payload;
-        let kind = match Topic::parse(topic) {
+        let kind = match Topic::parse(topic, &self.prefix) {
             Some(Topic::User { tenant, root }) => self.hub(tenant).map(|hub| {
                 hub.deliver_users(&[root], payload);
                 "user"
@@ -240,19 +263,43 @@ impl Cluster {
                 hub.deliver_clients(&ids.split(' ').collect::<Vec<_>>(), payload);
                 Some("client")
             }),
-            None => None,
+            Some(Topic::Probe(_)) | None => None,
         };
         self.metrics.received.with_label_values(&[kind.unwrap_or("unknown")]).inc();
     }
 
     /// Publishes `payload` for the sockets of a user or channel topic on other instances.
     pub fn publish(&self, topic: Topic<'_>, payload: &Utf8Bytes) {
-        self.bus.publish(topic.name(), Envelope::encode(&self.tag, None, payload));
+        self.bus.publish(self.name(&topic), Envelope::encode(&self.tag, None, payload));
     }
 
     /// Publishes `payload` for the clients `ids` of the instance tagged `tag`.
     pub fn publish_to_clients(&self, tag: &str, tenant: &str, ids: &[&str], payload: &Utf8Bytes) {
         let message = Envelope::encode(&self.tag, Some((tenant, &ids.join(" "))), payload);
-        self.bus.publish(Topic::Node(tag).name(), message);
+        self.bus.publish(self.name(&Topic::Node(tag)), message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Topic;
+
+    #[test]
+    fn topic_names_are_unambiguous_whatever_a_tenant_is_called() {
+        let tag = "0123abcd";
+        let topics = [
+            Topic::Node(tag),
+            Topic::Probe(tag),
+            Topic::User { tenant: "node", root: tag },
+            Topic::Channel { tenant: "node", id: tag },
+            Topic::User { tenant: "n", root: tag },
+            Topic::Channel { tenant: "p", id: "u:x" },
+        ];
+        let names: std::collections::HashSet<String> = topics.iter().map(|topic| topic.name("wh")).collect();
+        assert_eq!(names.len(), topics.len(), "{names:?}");
+        for topic in &topics {
+            assert_eq!(Topic::parse(&topic.name("wh"), "wh").as_ref(), Some(topic));
+            assert_eq!(Topic::parse(&topic.name("wh"), "other"), None, "another deployment's");
+        }
     }
 }

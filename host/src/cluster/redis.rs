@@ -10,6 +10,7 @@
 //! if the echo does not come back.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +19,9 @@ use bytes::{Bytes, BytesMut};
 use rand::Rng as _;
 use redis::ConnectionInfo;
 use tokio::io::AsyncWriteExt as _;
-use tokio::sync::{mpsc, oneshot};
+use futures_util::FutureExt as _;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use tokio::time::Instant;
 
 use super::resp::{self, Reader, Reply, Writer};
@@ -38,24 +41,33 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 pub struct RedisBus {
     outbound: mpsc::Sender<(String, Bytes)>,
     interest: Arc<Mutex<Interest>>,
-    /// Asks the subscriber to bring Redis in line with the interest table.
-    changed: mpsc::UnboundedSender<Change>,
+    /// Asks the subscriber to bring Redis in line with the interest table's `pending`.
+    changed: Arc<Notify>,
     /// While the subscriber's connection is up, its SUBSCRIBEs sent (each topic is
     /// marked subscribed when Redis confirms it).
     subscribed: Arc<AtomicBool>,
+    /// Whether Redis confirmed the subscription to the probe topic on the current
+    /// connection: the bus receives. `subscribed` alone says only that it asked.
+    receiving: Arc<AtomicBool>,
+    /// Stops the subscriber when the bus is dropped (the server shutting down).
+    closed: CancellationToken,
     linger: Duration,
     metrics: ClusterMetrics,
 }
 
-enum Change {
-    Subscribe(String),
-    /// The topic's last local reason left `linger` ago.
-    Unsubscribe(String),
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        self.closed.cancel();
+    }
 }
 
 #[derive(Default)]
 struct Interest {
     topics: HashMap<String, Topic>,
+    /// Topics whose subscription may differ from their reasons, for the subscriber to
+    /// settle. A set, not a queue of changes: during an outage it holds each topic at
+    /// most once, so it is bounded by the topics there are.
+    pending: HashSet<String>,
     /// Topics subscribed now, as added to the (server-wide) subscriptions gauge.
     counted: i64,
 }
@@ -74,13 +86,11 @@ impl RedisBus {
     pub fn start(
         redis: ConnectionInfo,
         config: &ClusterConfig,
-        tag: &str,
+        probe_topic: String,
         receive: Receive,
         metrics: ClusterMetrics,
     ) -> RedisBus {
         let (outbound, queued) = mpsc::channel(config.publish_queue);
-        let (changed, changes) = mpsc::unbounded_channel();
-        let probe_topic = format!("wh:probe:{tag}");
         let interest = Arc::new(Mutex::new(Interest::default()));
         interest
             .lock()
@@ -90,8 +100,10 @@ impl RedisBus {
         let bus = RedisBus {
             outbound,
             interest: interest.clone(),
-            changed,
+            changed: Arc::default(),
             subscribed: Arc::new(AtomicBool::new(false)),
+            receiving: Arc::new(AtomicBool::new(false)),
+            closed: CancellationToken::new(),
             linger: config.linger,
             metrics: metrics.clone(),
         };
@@ -101,12 +113,15 @@ impl RedisBus {
             interest,
             receive,
             subscribed: bus.subscribed.clone(),
+            receiving: bus.receiving.clone(),
             metrics,
             probe_topic,
             probe: config.probe,
             publish: bus.outbound.clone(),
+            changed: bus.changed.clone(),
+            closed: bus.closed.clone(),
         };
-        tokio::spawn(subscriber.run(changes));
+        tokio::spawn(subscriber.run());
         bus
     }
 }
@@ -120,14 +135,16 @@ impl Bus for RedisBus {
 
     fn subscribe(&self, topic: &str) -> Subscribed {
         let mut interest = self.interest.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = interest.topics.entry(topic.to_string()).or_default();
+        let Interest { topics, pending, .. } = &mut *interest;
+        let entry = topics.entry(topic.to_string()).or_default();
         entry.reasons += 1;
         if entry.subscribed {
             return None;
         }
-        // Sent even while the bus is down: the subscriber may be between its snapshot of
-        // the table and its confirmation, and the change is a no-op once subscribed.
-        let _ = self.changed.send(Change::Subscribe(topic.to_string()));
+        // Marked even while the bus is down: the subscriber may be between its snapshot
+        // of the table and its confirmation, and settling is a no-op once subscribed.
+        pending.insert(topic.to_string());
+        self.changed.notify_one();
         if !self.subscribed.load(Ordering::Acquire) {
             return None;
         }
@@ -141,22 +158,28 @@ impl Bus for RedisBus {
         let Some(entry) = interest.topics.get_mut(topic) else { return };
         entry.reasons = entry.reasons.saturating_sub(1);
         if entry.reasons == 0 {
-            let (changed, topic, linger) = (self.changed.clone(), topic.to_string(), self.linger);
+            let (interest, changed, linger) = (Arc::downgrade(&self.interest), self.changed.clone(), self.linger);
+            let topic = topic.to_string();
             tokio::spawn(async move {
                 tokio::time::sleep(linger).await;
-                let _ = changed.send(Change::Unsubscribe(topic));
+                let Some(interest) = interest.upgrade() else { return };
+                interest.lock().unwrap_or_else(|p| p.into_inner()).pending.insert(topic);
+                changed.notify_one();
             });
         }
     }
 
     fn connected(&self) -> bool {
-        self.subscribed.load(Ordering::Acquire)
+        self.receiving.load(Ordering::Acquire)
     }
 }
 
 /// Where `url` points, checked: a TCP address or a Unix socket (no TLS yet).
 pub fn address(url: &str) -> anyhow::Result<ConnectionInfo> {
     let info = redis::IntoConnectionInfo::into_connection_info(url)?;
+    if info.redis_settings().db() != 0 {
+        tracing::warn!("a Redis database number isolates nothing in pub/sub: use --cluster-prefix to keep deployments apart");
+    }
     match info.addr() {
         redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_) => Ok(info),
         _ => anyhow::bail!("only redis:// and redis+unix:// addresses are supported"),
@@ -260,11 +283,14 @@ struct Subscriber {
     interest: Arc<Mutex<Interest>>,
     receive: Receive,
     subscribed: Arc<AtomicBool>,
+    receiving: Arc<AtomicBool>,
     metrics: ClusterMetrics,
     /// This instance's topic on this Redis for the probe's echo.
     probe_topic: String,
     probe: Duration,
     publish: mpsc::Sender<(String, Bytes)>,
+    changed: Arc<Notify>,
+    closed: CancellationToken,
 }
 
 /// The subscriber's connection: replies and messages are read into `buffer`.
@@ -280,13 +306,16 @@ enum Lost {
     ProbeUnanswered,
     /// The bus was dropped: the server is shutting down.
     Closed,
+    /// A bug: something on the receiving path panicked. The connection is dropped and
+    /// made again, so the bus goes on receiving.
+    Panicked,
 }
 
 impl Subscriber {
-    async fn run(self, mut changes: mpsc::UnboundedReceiver<Change>) {
+    async fn run(self) {
         let mut backoff = Backoff::new();
         let mut warnings = Warnings(None);
-        while !changes.is_closed() {
+        while !self.closed.is_cancelled() {
             let connected = match resp::connect(&self.redis, CONNECT_TIMEOUT).await {
                 Ok((reader, writer, buffer)) => {
                     let mut link = Link { reader, writer, buffer };
@@ -304,16 +333,21 @@ impl Subscriber {
             };
             backoff = Backoff::new();
             self.subscribed.store(true, Ordering::Release);
-            self.metrics.connected.inc();
-            tracing::info!("cluster bus: subscribed");
-            let lost = self.serve(&mut link, &mut changes).await;
+            let serving = std::panic::AssertUnwindSafe(self.serve(&mut link));
+            let lost = serving.catch_unwind().await.unwrap_or(Lost::Panicked);
             self.subscribed.store(false, Ordering::Release);
-            self.metrics.connected.dec();
+            if self.receiving.swap(false, Ordering::AcqRel) {
+                self.metrics.connected.dec();
+            }
             self.forget_subscriptions();
             match lost {
                 Lost::Closed => return,
                 Lost::Connection => tracing::warn!("cluster bus: the subscription was lost; reconnecting"),
                 Lost::ProbeUnanswered => tracing::warn!("cluster bus: the probe was not echoed; reconnecting"),
+                Lost::Panicked => {
+                    tracing::error!("cluster bus: the subscriber panicked; reconnecting");
+                    tokio::time::sleep(backoff.next()).await;
+                }
             }
             self.metrics.gaps.inc();
         }
@@ -335,6 +369,10 @@ impl Subscriber {
 
     /// Marks `topic` subscribed and tells whoever waits for it.
     fn confirm(&self, topic: &str) {
+        if topic == self.probe_topic && !self.receiving.swap(true, Ordering::AcqRel) {
+            self.metrics.connected.inc();
+            tracing::info!("cluster bus: subscribed");
+        }
         let mut interest = self.interest.lock().unwrap_or_else(|p| p.into_inner());
         let Some(topic) = interest.topics.get_mut(topic) else { return };
         let newly = !topic.subscribed;
@@ -359,12 +397,11 @@ impl Subscriber {
 
     /// Receives messages and confirmations, and applies interest changes, until the
     /// connection is lost.
-    async fn serve(&self, link: &mut Link, changes: &mut mpsc::UnboundedReceiver<Change>) -> Lost {
+    async fn serve(&self, link: &mut Link) -> Lost {
         let mut last_heard = Instant::now();
         let mut probed: Option<Instant> = None;
         let mut probe = tokio::time::interval(self.probe);
         probe.tick().await;
-        let mut batch = Vec::new();
         loop {
             tokio::select! {
                 reply = resp::read(&mut link.reader, &mut link.buffer) => {
@@ -387,11 +424,9 @@ impl Subscriber {
                         }
                     }
                 }
-                count = changes.recv_many(&mut batch, SUBSCRIBE_BATCH) => {
-                    if count == 0 {
-                        return Lost::Closed;
-                    }
-                    if self.apply(&mut link.writer, &mut batch).await.is_err() {
+                _ = self.closed.cancelled() => return Lost::Closed,
+                _ = self.changed.notified() => {
+                    if self.settle(&mut link.writer).await.is_err() {
                         return Lost::Connection;
                     }
                 }
@@ -434,36 +469,33 @@ impl Subscriber {
         true
     }
 
-    /// Subscribes to the topics that gained a reason and unsubscribes from those whose
-    /// last reason left (and did not come back during the linger).
-    async fn apply(&self, writer: &mut Writer, batch: &mut Vec<Change>) -> std::io::Result<()> {
-        let (mut subscribe, mut unsubscribe) = (HashSet::new(), Vec::new());
+    /// Settles the pending topics: subscribes to those that gained a reason, and
+    /// unsubscribes from those whose last reason left (and did not come back during the
+    /// linger).
+    async fn settle(&self, writer: &mut Writer) -> std::io::Result<()> {
+        let (mut subscribe, mut unsubscribe) = (Vec::new(), Vec::new());
         {
             let mut interest = self.interest.lock().unwrap_or_else(|p| p.into_inner());
-            for change in batch.drain(..) {
-                match change {
-                    Change::Subscribe(name) => {
-                        if interest.topics.get(&name).is_some_and(|t| !t.subscribed && t.reasons > 0) {
-                            subscribe.insert(name);
-                        }
-                    }
-                    Change::Unsubscribe(name) => {
-                        if interest.topics.get(&name).is_some_and(|topic| topic.reasons == 0)
-                            && interest.topics.remove(&name).is_some_and(|topic| topic.subscribed)
-                        {
+            for name in std::mem::take(&mut interest.pending) {
+                match interest.topics.get(&name).map(|topic| (topic.reasons, topic.subscribed)) {
+                    Some((0, subscribed)) => {
+                        interest.topics.remove(&name);
+                        if subscribed {
                             interest.counted -= 1;
                             self.metrics.subscriptions.dec();
                             unsubscribe.push(name);
                         }
                     }
+                    Some((_, false)) => subscribe.push(name),
+                    _ => {}
                 }
             }
         }
-        if !subscribe.is_empty() {
-            send(writer, "SUBSCRIBE", &subscribe.into_iter().collect::<Vec<_>>()).await?;
+        for chunk in subscribe.chunks(SUBSCRIBE_BATCH) {
+            send(writer, "SUBSCRIBE", chunk).await?;
         }
-        if !unsubscribe.is_empty() {
-            send(writer, "UNSUBSCRIBE", &unsubscribe).await?;
+        for chunk in unsubscribe.chunks(SUBSCRIBE_BATCH) {
+            send(writer, "UNSUBSCRIBE", chunk).await?;
         }
         Ok(())
     }

@@ -82,10 +82,21 @@ pub async fn read(reader: &mut Reader, buffer: &mut BytesMut) -> std::io::Result
     }
 }
 
+/// The longest header or simple reply line: one longer is refused unread.
+const MAX_LINE_BYTES: usize = 64 << 10;
+/// The largest bulk string: above the largest notification (16 MiB) in its envelope.
+const MAX_BULK_BYTES: i64 = 64 << 20;
+/// The most items in one array; pub/sub messages and confirmations have 3 or 4.
+const MAX_ARRAY_ITEMS: i64 = 1 << 10;
+/// Arrays inside arrays, at most; the replies the bus reads have none.
+const MAX_DEPTH: usize = 4;
+
 /// One complete reply from the front of `buffer`, or `None` if it is not all there yet.
+/// Whatever Redis sends, what it costs is bounded before it is read: lengths, counts
+/// and nesting past the limits above are refused as broken.
 pub fn parse(buffer: &mut BytesMut) -> std::io::Result<Option<Reply>> {
     let mut at = 0;
-    match parse_at(buffer, &mut at)? {
+    match parse_at(buffer, &mut at, 0)? {
         Some(reply) => {
             buffer.advance(at);
             Ok(Some(reply))
@@ -95,8 +106,11 @@ pub fn parse(buffer: &mut BytesMut) -> std::io::Result<Option<Reply>> {
 }
 
 /// Parses the reply starting at `*at`, moving `*at` past it.
-fn parse_at(buffer: &BytesMut, at: &mut usize) -> std::io::Result<Option<Reply>> {
-    let Some(end) = buffer[*at..].windows(2).position(|pair| pair == b"\r\n") else { return Ok(None) };
+fn parse_at(buffer: &BytesMut, at: &mut usize, depth: usize) -> std::io::Result<Option<Reply>> {
+    let rest = &buffer[*at..];
+    let Some(end) = rest.windows(2).take(MAX_LINE_BYTES).position(|pair| pair == b"\r\n") else {
+        return if rest.len() > MAX_LINE_BYTES { Err(broken("a line too long")) } else { Ok(None) };
+    };
     let line = &buffer[*at + 1..*at + end];
     let kind = buffer[*at];
     let number = || -> std::io::Result<i64> {
@@ -116,6 +130,9 @@ fn parse_at(buffer: &BytesMut, at: &mut usize) -> std::io::Result<Option<Reply>>
         }
         b'$' => {
             let length = number()?;
+            if length > MAX_BULK_BYTES {
+                return Err(broken("a bulk string too long"));
+            }
             if length < 0 {
                 *at = after_line;
                 Reply::Bulk(None)
@@ -130,13 +147,16 @@ fn parse_at(buffer: &BytesMut, at: &mut usize) -> std::io::Result<Option<Reply>>
         }
         b'*' => {
             let count = number()?;
+            if count > MAX_ARRAY_ITEMS || depth >= MAX_DEPTH {
+                return Err(broken("an array too long or too deep"));
+            }
             *at = after_line;
             if count < 0 {
                 Reply::Array(None)
             } else {
                 let mut items = Vec::with_capacity(count as usize);
                 for _ in 0..count {
-                    match parse_at(buffer, at)? {
+                    match parse_at(buffer, at, depth + 1)? {
                         Some(item) => items.push(item),
                         None => return Ok(None),
                     }
@@ -156,11 +176,18 @@ mod tests {
     #[test]
     fn parses_replies_and_waits_for_the_rest_of_one() {
         let message = b"*3\r\n$7\r\nmessage\r\n$5\r\nwh:ab\r\n$3\r\nhi!\r\n:2\r\n+OK\r\n$-1\r\n";
+        // Every cut short of the first reply's end waits for more; past it, the first
+        // reply parses and leaves the rest of what arrived.
+        let first = 37;
         for cut in 0..message.len() {
             let mut partial = BytesMut::from(&message[..cut]);
-            if cut < 37 {
-                assert!(parse(&mut partial).unwrap().is_none(), "{cut}");
+            let parsed = parse(&mut partial).unwrap();
+            if cut < first {
+                assert!(parsed.is_none(), "{cut}");
                 assert_eq!(partial.len(), cut, "nothing consumed");
+            } else {
+                assert!(matches!(parsed, Some(Reply::Array(Some(ref items))) if items.len() == 3), "{cut}");
+                assert_eq!(partial.len(), cut - first, "{cut}: only the first reply consumed");
             }
         }
         let mut buffer = BytesMut::from(&message[..]);
@@ -172,5 +199,38 @@ mod tests {
         assert!(matches!(parse(&mut buffer).unwrap(), Some(Reply::Bulk(None))));
         assert!(buffer.is_empty());
         assert!(parse(&mut BytesMut::from(&b"?x\r\n"[..])).is_err());
+    }
+
+    #[test]
+    fn what_a_hostile_redis_sends_is_refused_before_it_costs_memory() {
+        for hostile in [
+            &b"*1099511627776\r\n"[..],
+            b"$1099511627776\r\n",
+            b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
+        ] {
+            assert!(parse(&mut BytesMut::from(hostile)).is_err(), "{}", String::from_utf8_lossy(hostile));
+        }
+        let endless_line = BytesMut::from(&vec![b'+'; MAX_LINE_BYTES + 2][..]);
+        assert!(parse(&mut endless_line.clone()).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// Arbitrary bytes, and arbitrary bytes after a valid reply: never a panic, and a
+        /// reply or "not yet" or an error, with nothing consumed but complete replies.
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            kind in proptest::sample::select(&b"+-:$*"[..]),
+        ) {
+            let mut buffer = BytesMut::from(&noise[..]);
+            let _ = parse(&mut buffer);
+            let mut typed = BytesMut::from(&[kind][..]);
+            typed.extend_from_slice(&noise);
+            let before = typed.len();
+            if let Ok(None) = parse(&mut typed) {
+                proptest::prop_assert_eq!(typed.len(), before);
+            }
+        }
     }
 }

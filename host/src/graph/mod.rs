@@ -3,28 +3,34 @@
 //! module decides who may do what, and when a run's writes become visible.
 //!
 //! Transactions: a run's writes stay in its `RunGraph` (reads see them) and commit in
-//! one write set after `run` returns ok; an error, trap or limit drops them. Runs of one
-//! root are ordered: the first graph call of a run takes its root's lock, held until
-//! the commit, so concurrent runs of one user never conflict. Runs of different roots
-//! writing the same node (through grants) are checked by version at commit; a run that
-//! loses is re-run from scratch if it has sent no notification yet, else it fails with
-//! `conflict`. The re-run also holds the locks of the roots owning the rows it lost on:
-//! without that, the root that won keeps a head start and can win every time, which a
-//! store whose commits take round trips (PostgreSQL) makes likely. Notifications are
-//! delivered while a run runs (jac-cloud's progress pushes), so a failed run's
-//! notifications have already been sent.
+//! one write set after `run` returns ok; an error, trap or limit drops them.
+//!
+//! Order: a row is written only by a run that holds its owner root's lock, from then
+//! until its commit. A signed-in caller's run takes its own root's lock at its first
+//! graph call, in this process and, on a store shared by instances (PostgreSQL), in the
+//! store, so runs of one user never conflict, "create it if absent" included. A run
+//! that writes a row another root owns (through a grant) takes that owner's lock when
+//! it writes, without waiting: if another run holds it, the run stops and runs again,
+//! holding that owner's lock from its first call. Writes stay version-checked at
+//! commit. A run that loses is re-run from scratch if it has sent no notification yet,
+//! else it fails with `conflict`; a re-run that holds the owners' locks cannot lose to
+//! another writer of their rows. The public root, which every anonymous caller shares,
+//! takes no lock: anonymous runs never wait for each other, and their writes to public
+//! rows are ordered only by those version checks. Notifications are delivered while a
+//! run runs (jac-cloud's progress pushes), so a failed run's notifications have already
+//! been sent.
 
 pub mod ids;
 mod run;
 
-use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use run::{GraphError, Neighbours, RunGraph};
+pub use run::{Contended, EntryGone, GraphError, Neighbours, RunGraph};
 
-use crate::store::{GraphStore, Level, Quotas, StoreError};
+use crate::store::{GraphStore, Level, Quotas, RootsLock, StoreError};
 use ids::{Kind, Ref};
 
 /// Per-run caps on graph use; quotas per root are the store's.
@@ -40,23 +46,69 @@ pub struct GraphLimits {
     pub context_bytes: usize,
     /// Neighbours returned per page, at most.
     pub page: u32,
+    /// Stored edges one call reads, at most, whatever its filters leave: a call's work
+    /// is bounded, and a walker that wants more goes on from the cursor, between its
+    /// epoch checks.
+    pub scan: u32,
 }
 
 impl Default for GraphLimits {
     fn default() -> Self {
-        GraphLimits { calls: 10_000, writes: 1_000, write_bytes: 4 << 20, context_bytes: 256 << 10, page: 1_000 }
+        GraphLimits {
+            calls: 10_000,
+            writes: 1_000,
+            write_bytes: 4 << 20,
+            context_bytes: 256 << 10,
+            page: 1_000,
+            scan: 10_000,
+        }
     }
 }
-
-/// Root locks, striped: memory stays bounded, and two roots rarely share a stripe.
-const ROOT_LOCK_STRIPES: usize = 4096;
 
 /// What every run's graph shares.
 pub struct GraphService {
     store: Arc<dyn GraphStore>,
     pub limits: GraphLimits,
-    root_locks: Vec<Arc<Mutex<()>>>,
-    hasher: std::collections::hash_map::RandomState,
+    /// This process's lock of each root some run holds or waits for: one per root, so
+    /// two roots never wait for each other.
+    root_locks: RootLocks,
+}
+
+/// Locks by root, kept only while a run holds or waits for one.
+#[derive(Default)]
+struct RootLocks {
+    locks: std::sync::Mutex<HashMap<String, Weak<Mutex<()>>>>,
+}
+
+impl RootLocks {
+    fn of(&self, root: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lock) = locks.get(root).and_then(Weak::upgrade) {
+            return lock;
+        }
+        // Forget the locks nobody holds whenever the table doubles, so it stays about
+        // the size of the roots in use, at a cost spread over the insertions.
+        if locks.len() >= 64 && locks.len().is_power_of_two() {
+            locks.retain(|_, lock| lock.strong_count() > 0);
+        }
+        let lock = Arc::new(Mutex::new(()));
+        locks.insert(root.to_string(), Arc::downgrade(&lock));
+        lock
+    }
+}
+
+/// The locks a run holds: in this process, and in the store when it is shared.
+#[derive(Default)]
+pub(crate) struct HeldRoots {
+    roots: Vec<String>,
+    _local: Vec<OwnedMutexGuard<()>>,
+    _store: Vec<RootsLock>,
+}
+
+impl HeldRoots {
+    fn holds(&self, root: &str) -> bool {
+        self.roots.iter().any(|held| held == root)
+    }
 }
 
 /// Why a run may not start on an entry node.
@@ -75,8 +127,7 @@ impl GraphService {
         GraphService {
             store,
             limits,
-            root_locks: (0..ROOT_LOCK_STRIPES).map(|_| Arc::new(Mutex::new(()))).collect(),
-            hasher: Default::default(),
+            root_locks: RootLocks::default(),
         }
     }
 
@@ -90,18 +141,38 @@ impl GraphService {
         &self.store
     }
 
-    /// Orders the graph runs of these roots. Locks are taken in stripe order, so runs
-    /// that take several never wait for each other in a cycle.
-    async fn lock_roots(&self, roots: impl Iterator<Item = &str>) -> Vec<OwnedMutexGuard<()>> {
-        let mut stripes: Vec<usize> =
-            roots.map(|root| self.hasher.hash_one(root) as usize % ROOT_LOCK_STRIPES).collect();
-        stripes.sort_unstable();
-        stripes.dedup();
-        let mut guards = Vec::with_capacity(stripes.len());
-        for stripe in stripes {
-            guards.push(self.root_locks[stripe].clone().lock_owned().await);
+    /// Orders the graph runs of these roots (never the public root's), waiting for them.
+    /// Locks are taken in root order, here and then in the store, so runs that take
+    /// several never wait for each other in a cycle; runs that take one later
+    /// (`try_lock_root`) never wait at all.
+    async fn lock_roots(&self, roots: impl Iterator<Item = &str>) -> Result<HeldRoots, StoreError> {
+        let mut roots: Vec<String> =
+            roots.filter(|root| *root != crate::auth::PUBLIC_ROOT).map(str::to_string).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let mut held = HeldRoots::default();
+        for root in &roots {
+            held._local.push(self.root_locks.of(root).lock_owned().await);
         }
-        guards
+        if !roots.is_empty() {
+            held._store.push(self.store.lock_roots(&roots, true).await?.expect("waited for"));
+        }
+        held.roots = roots;
+        Ok(held)
+    }
+
+    /// Adds `root`'s lock to `held` if no other run holds it; false if one does.
+    async fn try_lock_root(&self, held: &mut HeldRoots, root: &str) -> Result<bool, StoreError> {
+        if root == crate::auth::PUBLIC_ROOT || held.holds(root) {
+            return Ok(true);
+        }
+        let Ok(local) = self.root_locks.of(root).try_lock_owned() else { return Ok(false) };
+        let roots = [root.to_string()];
+        let Some(store) = self.store.lock_roots(&roots, false).await? else { return Ok(false) };
+        held._local.push(local);
+        held._store.push(store);
+        held.roots.push(root.to_string());
+        Ok(true)
     }
 
     /// Checks that `caller` (root hex) may start a walker on `node`: the node's full id.

@@ -28,6 +28,21 @@ use wasmtime::UpdateDeadline;
 use super::fair::{FairSemaphore, Permit};
 use super::share::Share;
 
+/// A future's output and the time spent inside its polls: the CPU it took (on the
+/// thread polling it), not its waits.
+pub async fn timed<F: Future>(future: F) -> (F::Output, Duration) {
+    let mut future = std::pin::pin!(future);
+    let mut spent = Duration::ZERO;
+    let output = std::future::poll_fn(|cx| {
+        let started = Instant::now();
+        let poll = future.as_mut().poll(cx);
+        spent += started.elapsed();
+        poll
+    })
+    .await;
+    (output, spent)
+}
+
 /// CPU time a run may take before it must share a lane with other long runs.
 pub const FIRST_SLICE: Duration = Duration::from_millis(2);
 
@@ -100,6 +115,13 @@ impl Slices {
     /// root's lock, the store) is not computing, and its lane is free meanwhile.
     pub fn enter_host(&mut self) {
         self.end_slice(Instant::now());
+    }
+
+    /// Charges CPU time the host spent for the run inside a call (reading the store,
+    /// parsing JSON, fanning out), which the slices, ended while it calls the host, miss.
+    pub fn charge_host(&mut self, spent: Duration) {
+        self.used += spent;
+        self.share.charge_cpu(spent);
     }
 
     /// The run computes again, in a new slice. A long run takes a free lane at once if

@@ -3,6 +3,7 @@
 use wasmtime::Result;
 
 use super::bindings::jac::walker::graph::{self as wit, Direction, Level, Query};
+use super::cores::timed;
 use super::sandbox::RunState;
 use crate::graph::{GraphError, Neighbours, RunGraph};
 use crate::store;
@@ -42,9 +43,20 @@ impl RunState {
     }
 }
 
+/// Runs one call on the run's graph, charging the CPU its polls take (store reads, JSON)
+/// to the run and its tenant; the wait for the root's lock, in `graph()`, is not charged.
+macro_rules! graph_call {
+    ($state:expr, |$graph:ident| $call:expr) => {{
+        let $graph = $state.graph().await?;
+        let (result, spent) = timed(async { $call }).await;
+        $state.slices.charge_host(spent);
+        result
+    }};
+}
+
 impl wit::Host for RunState {
     async fn here(&mut self) -> Result<String> {
-        self.graph().await?.here().await
+        graph_call!(self, |graph| graph.here().await)
     }
 
     async fn root(&mut self) -> Result<String> {
@@ -52,7 +64,7 @@ impl wit::Host for RunState {
     }
 
     async fn get(&mut self, target: String) -> Result<Option<String>> {
-        self.graph().await?.get(&target).await
+        graph_call!(self, |graph| graph.get(&target).await)
     }
 
     async fn neighbours(&mut self, node: String, query: Query) -> Result<Result<String, wit::Error>> {
@@ -68,11 +80,11 @@ impl wit::Host for RunState {
             limit: query.limit,
             cursor: query.cursor.as_deref(),
         };
-        Ok(self.graph().await?.neighbours(&node, query).await?.map_err(to_wit))
+        Ok(graph_call!(self, |graph| graph.neighbours(&node, query).await)?.map_err(to_wit))
     }
 
     async fn create(&mut self, node_type: String, context: String) -> Result<Result<String, wit::Error>> {
-        Ok(self.graph().await?.create(&node_type, &context).await?.map_err(to_wit))
+        Ok(graph_call!(self, |graph| graph.create(&node_type, &context).await)?.map_err(to_wit))
     }
 
     async fn spawn(
@@ -83,8 +95,8 @@ impl wit::Host for RunState {
         node_type: String,
         context: String,
     ) -> Result<Result<String, wit::Error>> {
-        let graph = self.graph().await?;
-        Ok(graph.spawn(&from, &edge_type, &edge_context, &node_type, &context).await?.map_err(to_wit))
+        let spawned = graph_call!(self, |graph| graph.spawn(&from, &edge_type, &edge_context, &node_type, &context).await);
+        Ok(spawned?.map_err(to_wit))
     }
 
     async fn connect(
@@ -94,7 +106,7 @@ impl wit::Host for RunState {
         edge_type: String,
         context: String,
     ) -> Result<Result<String, wit::Error>> {
-        Ok(self.graph().await?.connect(&from, &to, &edge_type, &context).await?.map_err(to_wit))
+        Ok(graph_call!(self, |graph| graph.connect(&from, &to, &edge_type, &context).await)?.map_err(to_wit))
     }
 
     async fn disconnect(
@@ -103,27 +115,27 @@ impl wit::Host for RunState {
         to: String,
         edge_type: Option<String>,
     ) -> Result<Result<u32, wit::Error>> {
-        Ok(self.graph().await?.disconnect(&from, &to, edge_type.as_deref()).await?.map_err(to_wit))
+        Ok(graph_call!(self, |graph| graph.disconnect(&from, &to, edge_type.as_deref()).await)?.map_err(to_wit))
     }
 
     async fn update(&mut self, target: String, fields: String) -> Result<Result<String, wit::Error>> {
-        Ok(self.graph().await?.update(&target, &fields).await?.map_err(to_wit))
+        Ok(graph_call!(self, |graph| graph.update(&target, &fields).await)?.map_err(to_wit))
     }
 
     async fn delete(&mut self, target: String) -> Result<Result<(), wit::Error>> {
-        Ok(self.graph().await?.delete(&target).await?.map_err(to_wit))
+        Ok(graph_call!(self, |graph| graph.delete(&target).await)?.map_err(to_wit))
     }
 
     async fn grant(&mut self, target: String, grantee: Option<String>, level: Level) -> Result<Result<(), wit::Error>> {
         let level = Some(level_from_wit(level));
-        Ok(self.graph().await?.grant(&target, grantee.as_deref(), level).await?.map_err(to_wit))
+        Ok(graph_call!(self, |graph| graph.grant(&target, grantee.as_deref(), level).await)?.map_err(to_wit))
     }
 
     async fn revoke(&mut self, target: String, grantee: Option<String>) -> Result<Result<(), wit::Error>> {
-        Ok(self.graph().await?.grant(&target, grantee.as_deref(), None).await?.map_err(to_wit))
+        Ok(graph_call!(self, |graph| graph.grant(&target, grantee.as_deref(), None).await)?.map_err(to_wit))
     }
 
     async fn access(&mut self, target: String) -> Result<Result<Level, wit::Error>> {
-        Ok(Ok(level_to_wit(self.graph().await?.access(&target).await?)))
+        Ok(Ok(level_to_wit(graph_call!(self, |graph| graph.access(&target).await)?)))
     }
 }

@@ -14,6 +14,9 @@ pub struct Limits {
     pub notifications: u32,
     /// Size of one notification payload.
     pub notification_bytes: usize,
+    /// Distinct users, channels or clients one notification (or client event) may name;
+    /// a target named twice counts, and is sent, once.
+    pub notify_targets: usize,
     /// Total size of one run's reports (or custom report).
     pub report_bytes: usize,
     /// Instances alive at once: the size of the instance pool; further runs wait.
@@ -26,6 +29,14 @@ pub struct Limits {
     pub warm_idle: usize,
     /// How long an idle warm instance is kept.
     pub warm_ttl: Duration,
+    /// Size of one walker file; larger ones are not read.
+    pub file_bytes: usize,
+    /// Time compiling one component may take before its load fails. Compilation cannot
+    /// be interrupted, so it finishes on its thread, still holding a place among the
+    /// `compilations` that may run at once.
+    pub compile_time: Duration,
+    /// Components compiled at once; further loads wait for a place.
+    pub compilations: usize,
 }
 
 impl Limits {
@@ -33,11 +44,14 @@ impl Limits {
     pub const DEFAULT_RUN_TIME: Duration = Duration::from_secs(1);
     pub const DEFAULT_NOTIFICATIONS: u32 = 1_000;
     pub const DEFAULT_NOTIFICATION_BYTES: usize = 64 << 10;
+    pub const DEFAULT_NOTIFY_TARGETS: usize = 256;
     pub const DEFAULT_REPORT_BYTES: usize = 1 << 20;
     pub const DEFAULT_INSTANCES: u32 = 512;
     pub const DEFAULT_SLOT_WAIT: Duration = Duration::from_secs(1);
     pub const DEFAULT_WARM_IDLE: usize = 16;
     pub const DEFAULT_WARM_TTL: Duration = Duration::from_secs(60);
+    pub const DEFAULT_FILE_BYTES: usize = 256 << 20;
+    pub const DEFAULT_COMPILE_TIME: Duration = Duration::from_secs(300);
 }
 
 impl Default for Limits {
@@ -47,12 +61,16 @@ impl Default for Limits {
             run_time: Self::DEFAULT_RUN_TIME,
             notifications: Self::DEFAULT_NOTIFICATIONS,
             notification_bytes: Self::DEFAULT_NOTIFICATION_BYTES,
+            notify_targets: Self::DEFAULT_NOTIFY_TARGETS,
             report_bytes: Self::DEFAULT_REPORT_BYTES,
             instances: Self::DEFAULT_INSTANCES,
             lanes: crate::config::all_cores_but_one(),
             slot_wait: Self::DEFAULT_SLOT_WAIT,
             warm_idle: Self::DEFAULT_WARM_IDLE,
             warm_ttl: Self::DEFAULT_WARM_TTL,
+            file_bytes: Self::DEFAULT_FILE_BYTES,
+            compile_time: Self::DEFAULT_COMPILE_TIME,
+            compilations: std::thread::available_parallelism().map_or(1, |cores| cores.get()),
         }
     }
 }
@@ -66,6 +84,7 @@ pub enum LimitHit {
     TenantMemory(usize),
     Notifications(u32),
     NotificationSize(usize),
+    NotificationTargets(usize),
     ReportSize(usize),
     GraphCalls(u32),
     GraphWrites(u32),
@@ -82,6 +101,7 @@ impl LimitHit {
             LimitHit::TenantMemory(_) => "quota_exceeded",
             LimitHit::Notifications(_) => "notification_limit",
             LimitHit::NotificationSize(_) => "notification_size_limit",
+            LimitHit::NotificationTargets(_) => "notification_targets_limit",
             LimitHit::ReportSize(_) => "report_size_limit",
             LimitHit::GraphCalls(_) => "graph_call_limit",
             LimitHit::GraphWrites(_) => "graph_write_limit",
@@ -103,6 +123,7 @@ impl fmt::Display for LimitHit {
             LimitHit::NotificationSize(limit) => {
                 write!(f, "notification size limit of {limit} bytes")
             }
+            LimitHit::NotificationTargets(limit) => write!(f, "limit of {limit} targets per notification"),
             LimitHit::ReportSize(limit) => write!(f, "report size limit of {limit} bytes"),
             LimitHit::GraphCalls(limit) => write!(f, "limit of {limit} graph calls per run"),
             LimitHit::GraphWrites(limit) => write!(f, "limit of {limit} graph writes per run"),

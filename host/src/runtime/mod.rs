@@ -47,13 +47,14 @@ use engine::EpochTicker;
 use fair::{FairSemaphore, Group, Permit};
 use sandbox::{NotJson, Readable, RunState};
 
-use crate::graph::{GraphService, RunGraph};
+use crate::graph::{Contended, EntryGone, GraphService, RunGraph};
 use crate::store::{CommitError, StoreError};
 
-/// Times a run whose graph writes conflicted is run again, when it has sent nothing.
-/// Runs of one root never conflict (they are ordered), so only runs of other roots
-/// writing the same rows through grants can make a run lose; a re-run also takes the
-/// locks of the roots that own those rows, so on one instance it cannot lose twice.
+/// Times a run whose graph writes conflicted, or met another run writing the same
+/// rows, is run again, when it has sent nothing. A re-run holds the locks of the roots
+/// that own those rows from its first graph call, so no other writer of them can make
+/// it lose; what can is anonymous runs writing rows of the public root, which take no
+/// lock (see `graph`).
 const CONFLICT_RETRIES: u32 = 16;
 
 /// Interfaces a walker may import: the walker WIT package, and WASI that an empty
@@ -75,6 +76,9 @@ pub struct Runtime {
     slots: Arc<FairSemaphore>,
     /// The lanes long runs take turns on.
     cores: Cores,
+    /// Places for compilations (`Limits::compilations`); one that ran past its time
+    /// keeps its place until its thread finishes.
+    compiling: Arc<tokio::sync::Semaphore>,
     /// The share loading components runs in, to list their walkers.
     loading: Arc<Share>,
     /// Every loaded component's idle warm instances, to take a slot back from when a
@@ -106,6 +110,13 @@ pub struct LoadedComponent {
     ran_long: HashMap<String, AtomicBool>,
 }
 
+/// How one execution of a run ended, short of failing.
+enum Attempt {
+    Ran { response: Result<bindings::Response, String>, graph: RunGraph, notified: bool },
+    /// It stopped before writing rows whose owners' locks another run holds.
+    Contended { owners: Vec<String>, notified: bool },
+}
+
 /// A successful run's reply.
 #[derive(Debug)]
 pub struct Reply {
@@ -132,6 +143,7 @@ impl Runtime {
             _ticker: EpochTicker::start(engine.clone()),
             slots: FairSemaphore::new(limits.instances as usize),
             cores: Cores::new(limits.lanes),
+            compiling: Arc::new(tokio::sync::Semaphore::new(limits.compilations.max(1))),
             loading: Arc::default(),
             warm_pools: Mutex::default(),
             limits: Arc::new(limits),
@@ -162,8 +174,16 @@ impl Runtime {
     pub async fn load_with(self: &Arc<Self>, wasm: Vec<u8>, cache: Option<&Arc<CodeCache>>) -> Result<LoadedComponent> {
         let runtime = self.clone();
         let cache = cache.unwrap_or(&self.cache).clone();
-        let (component, origin) =
-            tokio::task::spawn_blocking(move || cache.load(&runtime.engine, &wasm)).await.context("compiling")??;
+        let place = self.compiling.clone().acquire_owned().await.context("compiling")?;
+        let compile = tokio::task::spawn_blocking(move || {
+            let _place = place;
+            cache.load(&runtime.engine, &wasm)
+        });
+        let limit = self.limits.compile_time;
+        let (component, origin) = tokio::time::timeout(limit, compile)
+            .await
+            .map_err(|_| wasmtime::Error::msg(format!("compiling took longer than {} s", limit.as_secs_f64())))?
+            .context("compiling")??;
         self.check_imports(&component)?;
         let pre = WalkersPre::new(self.linker.instantiate_pre(&component)?)?;
         let walkers = self.read_specs(&pre).await?;
@@ -265,7 +285,15 @@ impl Runtime {
             let graph = RunGraph::new(env.graph.clone(), root.clone(), entry.map(str::to_string))
                 .contending_with(std::mem::take(&mut contended));
             let (response, graph, notified) =
-                self.attempt(component, spec, caller, context, notifier.clone(), graph, env).await?;
+                match self.attempt(component, spec, caller, context, notifier.clone(), graph, env).await? {
+                    Attempt::Ran { response, graph, notified } => (response, graph, notified),
+                    Attempt::Contended { owners, notified } if !notified && attempts < CONFLICT_RETRIES => {
+                        attempts += 1;
+                        contended = owners;
+                        continue;
+                    }
+                    Attempt::Contended { .. } => return Err(fail(RunErrorKind::Conflict)),
+                };
             // A reply the host cannot send commits nothing either.
             let reply = self.reply(response.map_err(|message| fail(RunErrorKind::Failed(message)))?).map_err(fail)?;
             let others = graph.others_written();
@@ -287,7 +315,7 @@ impl Runtime {
     }
 
     /// One execution of a run: the walker's response, its graph transaction, and
-    /// whether it notified anyone.
+    /// whether it notified anyone; or where it stopped to be run again.
     #[allow(clippy::too_many_arguments)] // `run`'s inputs, and this attempt's transaction
     async fn attempt(
         &self,
@@ -298,7 +326,7 @@ impl Runtime {
         notifier: Arc<dyn Notifier>,
         graph: RunGraph,
         env: &Environment,
-    ) -> Result<(Result<bindings::Response, String>, RunGraph, bool), RunError> {
+    ) -> Result<Attempt, RunError> {
         let walker = spec.name.as_str();
         let fail = |kind| RunError::new(walker, kind);
         let warm_owner = warm::owner(caller).filter(|_| spec.warm_runs > 0);
@@ -333,7 +361,13 @@ impl Runtime {
         let response = match outcome {
             Err(_elapsed) => return Err(fail(RunErrorKind::Limit(LimitHit::Time(self.limits.run_time)))),
             // A trap poisons the store: it is dropped here, with the run's writes.
-            Ok(Err(err)) => return Err(fail(self.classify(walker, err))),
+            Ok(Err(err)) => {
+                let notified = sandbox.store.data().has_notified();
+                return match err.downcast::<Contended>() {
+                    Ok(Contended { owners }) => Ok(Attempt::Contended { owners, notified }),
+                    Err(err) => Err(fail(self.classify(walker, err))),
+                };
+            }
             Ok(Ok(response)) => response,
         };
         let state = sandbox.store.data_mut();
@@ -343,7 +377,7 @@ impl Runtime {
         if let Some(owner) = warm_owner.filter(|_| sandbox.runs < spec.warm_runs) {
             component.warm.put(walker, owner, sandbox);
         }
-        Ok((response, graph, notified))
+        Ok(Attempt::Ran { response, graph, notified })
     }
 
     /// Instance slots taken now (running or warm instances).
@@ -407,6 +441,8 @@ impl Runtime {
             RunErrorKind::Limit(*limit)
         } else if err.is::<StoreError>() {
             RunErrorKind::StoreUnavailable
+        } else if err.is::<EntryGone>() {
+            RunErrorKind::Conflict
         } else if err.downcast_ref::<NotJson>().is_some() {
             RunErrorKind::InvalidOutput(NotJson.to_string())
         } else if let Some(trap) = err.downcast_ref::<Trap>() {

@@ -122,6 +122,12 @@ impl RunState {
         self.notifications_sent > 0
     }
 
+    /// A notification's targets, each once, within the limit on targets.
+    fn distinct(&self, ids: Vec<String>, key: impl Fn(&str) -> String) -> Result<Vec<String>> {
+        let max = self.limits.notify_targets;
+        crate::hub::distinct_targets(&ids, key, max).ok_or_else(|| LimitHit::NotificationTargets(max).into())
+    }
+
     fn send(&mut self, target: Target<'_>, payload: String) -> Result<()> {
         if self.notifications_sent >= self.limits.notifications {
             return Err(LimitHit::Notifications(self.limits.notifications).into());
@@ -133,7 +139,10 @@ impl RunState {
             wasmtime::bail!(NotJson);
         }
         self.notifications_sent += 1;
+        // Fan-out is the host's work for the run: charged to it and its tenant.
+        let started = std::time::Instant::now();
         self.notifier.notify(target, payload);
+        self.slices.charge_host(started.elapsed());
         Ok(())
     }
 }
@@ -164,14 +173,17 @@ impl walker::socket::Host for RunState {
     }
 
     fn notify_users(&mut self, root_ids: Vec<String>, payload: String) -> Result<()> {
+        let root_ids = self.distinct(root_ids, crate::hub::user_key)?;
         self.send(Target::Users(&root_ids), payload)
     }
 
     fn notify_channels(&mut self, channel_ids: Vec<String>, payload: String) -> Result<()> {
+        let channel_ids = self.distinct(channel_ids, str::to_string)?;
         self.send(Target::Channels(&channel_ids), payload)
     }
 
     fn notify_clients(&mut self, client_ids: Vec<String>, payload: String) -> Result<()> {
+        let client_ids = self.distinct(client_ids, str::to_string)?;
         self.send(Target::Clients(&client_ids), payload)
     }
 }

@@ -13,6 +13,12 @@ pub fn row_bytes(type_name: &str, context: &str) -> i64 {
     (type_name.len() + context.len()) as i64 + ROW_OVERHEAD_BYTES
 }
 
+/// Bytes a grant row is charged to its target's owner: grants count against the same
+/// storage quota as the nodes and edges they open.
+pub fn grant_bytes(target: &str, grantee: &str) -> i64 {
+    (target.len() + grantee.len()) as i64 + ROW_OVERHEAD_BYTES
+}
+
 /// The 24 hex at the end of a full id.
 pub fn hex_of(id: &str) -> &str {
     &id[id.len().saturating_sub(24)..]

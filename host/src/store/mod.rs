@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use commit::{Delta, ROW_OVERHEAD_BYTES, hex_of, row_bytes};
+pub use commit::{Delta, ROW_OVERHEAD_BYTES, grant_bytes, hex_of, row_bytes};
 pub use portable::{Portable, Record};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -55,7 +55,7 @@ pub async fn open(config: &StoreConfig<'_>) -> anyhow::Result<Arc<dyn Store>> {
         Some(url) => {
             Arc::new(PostgresStore::connect(url, config.schema, config.pool_size, config.timeout, config.quotas).await?)
         }
-        None => Arc::new(SqliteStore::open(config.data_dir, config.quotas)?),
+        None => Arc::new(SqliteStore::open(config.data_dir, config.quotas)?.with_commit_timeout(config.timeout)),
     })
 }
 
@@ -160,8 +160,20 @@ pub struct WriteSet {
     pub update_edges: Vec<EdgeRow>,
     /// Deleted edges: hex and the version read.
     pub delete_edges: Vec<(String, i64)>,
-    /// (target id, grantee root hex or `EVERYONE`, level; `None` revokes).
-    pub grants: Vec<(String, String, Option<Level>)>,
+    pub grants: Vec<GrantWrite>,
+}
+
+/// A grant given, changed or revoked.
+#[derive(Debug, Clone)]
+pub struct GrantWrite {
+    /// The node's or edge's full id.
+    pub target: String,
+    /// A root (24 hex) or `EVERYONE`.
+    pub grantee: String,
+    /// `None` revokes.
+    pub level: Option<Level>,
+    /// The target's owner: its storage quota pays for the grant (`commit::grant_bytes`).
+    pub owner: String,
 }
 
 impl WriteSet {
@@ -229,13 +241,39 @@ impl From<StoreError> for CommitError {
 /// A page of edges, each with its far end (`None` when the far end is a root).
 pub type EdgePage = Vec<(EdgeRow, Option<NodeRow>)>;
 
+/// Held while a run of some roots reads and commits; dropped, it lets their next run in.
+pub type RootsLock = Box<dyn Send>;
+
 /// The graph's persistence.
 pub trait GraphStore: Send + Sync + 'static {
+    /// Orders the runs of `roots` (24 hex each, sorted) across every instance on this
+    /// store until the lock is dropped; `None` when `wait` is false and another run
+    /// holds one of them. The default suits a store that one process owns (SQLite), which
+    /// the graph's own locks already order.
+    fn lock_roots<'a>(
+        &'a self,
+        _roots: &'a [String],
+        _wait: bool,
+    ) -> StoreFuture<'a, Result<Option<RootsLock>, StoreError>> {
+        Box::pin(std::future::ready(Ok(Some(Box::new(()) as RootsLock))))
+    }
     /// A node by its 24 hex.
     fn node<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<NodeRow>, StoreError>>;
     fn edge<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<EdgeRow>, StoreError>>;
     /// A page of a node's edges with their far ends.
     fn edges<'a>(&'a self, query: EdgeQuery<'a>) -> StoreFuture<'a, Result<EdgePage, StoreError>>;
+    /// Edges from `source` to `target` (full node ids), of `edge_type` when given, in
+    /// creation order, at most `limit`: by an index on both ends, however many edges
+    /// either end has.
+    fn edges_between<'a>(
+        &'a self,
+        source: &'a str,
+        target: &'a str,
+        edge_type: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Result<Vec<EdgeRow>, StoreError>>;
+    /// Whether `root` (24 hex) is a user's root: grants go only to roots that exist.
+    fn root_exists<'a>(&'a self, root: &'a str) -> StoreFuture<'a, Result<bool, StoreError>>;
     /// Grants on a target (full id), by grantee.
     fn grants<'a>(&'a self, target: &'a str) -> StoreFuture<'a, Result<Vec<(String, Level)>, StoreError>>;
     /// Applies a write set atomically: version checks, edge ends, quotas.

@@ -98,15 +98,28 @@ pub async fn import_rows(store: &dyn Store, mut rows: Vec<Record>) -> anyhow::Re
 /// What imported rows add to their owners' usage.
 pub fn usage_of(rows: &[Record]) -> Usage {
     let mut usage = Usage::new();
+    // Grants are charged to their targets' owners, which may come later in `rows`.
+    let mut owners = std::collections::HashMap::new();
     for row in rows {
         match row {
             Record::Node(node) => {
+                owners.insert(node.hex.as_str(), node.owner.as_str());
                 usage.entry(node.owner.clone()).or_default().node_added(&node.type_name, &node.context);
             }
             Record::Edge(edge) => {
+                owners.insert(edge.hex.as_str(), edge.owner.as_str());
                 usage.entry(edge.owner.clone()).or_default().edge_added(&edge.type_name, &edge.context);
             }
             Record::User(_) | Record::Grant(_) => {}
+        }
+    }
+    for row in rows {
+        if let Record::Grant(grant) = row {
+            let target = super::hex_of(&grant.target);
+            let owner = if grant.target.starts_with("n::") { Some(target) } else { owners.get(target).copied() };
+            if let Some(owner) = owner {
+                usage.entry(owner.to_string()).or_default().bytes += super::grant_bytes(&grant.target, &grant.grantee);
+            }
         }
     }
     usage

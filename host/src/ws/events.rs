@@ -47,7 +47,9 @@ pub fn req_id(event: &Value) -> Option<Value> {
     event.get("req_id").filter(|id| id.is_string() || id.is_number()).cloned()
 }
 
-pub fn parse(event: Value) -> Result<ClientEvent, Vec<FieldError>> {
+/// Parses a client event; `max_targets` bounds the distinct ids of a `user`, `channel`
+/// or `client` event, whose repeated ids are dropped.
+pub fn parse(event: Value, max_targets: usize) -> Result<ClientEvent, Vec<FieldError>> {
     let Value::Object(fields) = event else {
         return Err(vec![FieldError::new(
             "model_attributes_type",
@@ -67,7 +69,7 @@ pub fn parse(event: Value) -> Result<ClientEvent, Vec<FieldError>> {
             )]);
         }
     };
-    let mut parser = Parser { tag: &tag, fields: &fields, errors: Vec::new() };
+    let mut parser = Parser { tag: &tag, fields: &fields, errors: Vec::new(), max_targets };
     let event = match tag.as_str() {
         "connection" => ClientEvent::Connection,
         "walker" => {
@@ -84,10 +86,12 @@ pub fn parse(event: Value) -> Result<ClientEvent, Vec<FieldError>> {
                 "channel" => ("channel_ids", |channel_ids, data| ClientEvent::Channel { channel_ids, data }),
                 _ => ("client_ids", |client_ids, data| ClientEvent::Client { client_ids, data }),
             };
-            let ids = parser.ids(ids_field);
+            let mut ids = parser.ids(ids_field);
             if tag == "user" {
                 parser.check_roots(ids.as_deref().unwrap_or_default());
             }
+            let key = if tag == "user" { crate::hub::user_key } else { str::to_string };
+            ids = ids.and_then(|ids| parser.distinct(ids_field, ids, key));
             let data = parser.object("data", true).map(Value::Object);
             build(ids.unwrap_or_default(), data.unwrap_or_default())
         }
@@ -113,6 +117,7 @@ struct Parser<'a> {
     tag: &'a str,
     fields: &'a Map<String, Value>,
     errors: Vec<FieldError>,
+    max_targets: usize,
 }
 
 impl Parser<'_> {
@@ -191,6 +196,17 @@ impl Parser<'_> {
                 self.errors.push(FieldError::new("value_error", loc, msg, Some(Value::String(id.clone()))));
             }
         }
+    }
+
+    /// The ids each once, or pydantic's `too_long` error past the limit on targets.
+    fn distinct(&mut self, field: &str, ids: Vec<String>, key: fn(&str) -> String) -> Option<Vec<String>> {
+        let max = self.max_targets;
+        let distinct = crate::hub::distinct_targets(&ids, key, max);
+        if distinct.is_none() {
+            let msg = format!("List should have at most {max} distinct items after validation, not more");
+            self.errors.push(FieldError::new("too_long", loc(&[self.tag, field]), msg, Some(Value::from(ids))));
+        }
+        distinct
     }
 
     fn ids(&mut self, field: &str) -> Option<Vec<String>> {

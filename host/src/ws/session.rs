@@ -257,7 +257,7 @@ impl Session {
             }
         };
         let req_id = events::req_id(&event);
-        let event = events::parse(event);
+        let event = events::parse(event, self.shared.config.notify_targets);
         let kind = event.as_ref().map_or("invalid", ClientEvent::kind);
         self.shared.metrics.sessions.events.with_label_values(&[kind]).inc();
         match event {

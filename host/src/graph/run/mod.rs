@@ -19,12 +19,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use tokio::sync::OwnedMutexGuard;
 
-use super::GraphService;
+use super::{GraphService, HeldRoots};
 use super::ids::{self, Kind, Ref};
 use crate::runtime::LimitHit;
-use crate::store::{CommitError, Direction, EVERYONE, EdgeRow, Level, NodeRow, StoreError, WriteSet};
+use crate::store::{CommitError, Direction, EVERYONE, EdgeRow, GrantWrite, Level, NodeRow, StoreError, WriteSet};
 
 /// What a graph call tells the walker when it cannot do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +32,35 @@ pub enum GraphError {
     Denied(String),
     Invalid(String),
 }
+
+/// The run must write a row whose owner's lock another run holds: it stops, and runs
+/// again holding that lock from its first call (see `graph`).
+#[derive(Debug)]
+pub struct Contended {
+    /// Owners, other than the caller, of rows the run wrote or was about to write.
+    pub owners: Vec<String>,
+}
+
+impl std::fmt::Display for Contended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("another run writes the same rows")
+    }
+}
+
+impl std::error::Error for Contended {}
+
+/// The run's entry node was deleted, or made unreadable, after the run was let in: a
+/// conflict with that concurrent change.
+#[derive(Debug)]
+pub struct EntryGone;
+
+impl std::fmt::Display for EntryGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the entry node is gone")
+    }
+}
+
+impl std::error::Error for EntryGone {}
 
 /// A graph call's result: the inner error is the walker's to handle; the outer one
 /// stops the run (a limit, or the store failing).
@@ -75,14 +103,14 @@ pub struct RunGraph {
     /// attempt lost a conflict on, so that this attempt cannot lose to them again.
     contended: Vec<String>,
     /// The root locks, from the first graph call to the commit.
-    locks: Option<Vec<OwnedMutexGuard<()>>>,
+    locks: Option<HeldRoots>,
     nodes: HashMap<String, Seen<NodeRow>>,
     edges: HashMap<String, Seen<EdgeRow>>,
     /// Edges this run created, in order (hex).
     new_edges: Vec<String>,
     /// Grants by target id, with this run's changes applied.
     grants: HashMap<String, Vec<(String, Level)>>,
-    grant_writes: Vec<(String, String, Option<Level>)>,
+    grant_writes: Vec<GrantWrite>,
     /// Stored nodes this run deleted: full id and the version read.
     deleted_nodes: Vec<(String, i64)>,
     calls: u32,
@@ -169,9 +197,21 @@ impl RunGraph {
         }
         if self.locks.is_none() {
             let roots = std::iter::once(self.caller.as_str()).chain(self.contended.iter().map(String::as_str));
-            self.locks = Some(self.service.lock_roots(roots).await);
+            self.locks = Some(self.service.lock_roots(roots).await.map_err(store_failure)?);
         }
         Ok(())
+    }
+
+    /// Before writing a stored row that `owner` owns: holds `owner`'s lock, or stops the
+    /// run with `Contended` when another run holds it.
+    async fn order_with(&mut self, owner: &str) -> wasmtime::Result<()> {
+        let held = self.locks.as_mut().expect("taken by the first call");
+        if self.service.try_lock_root(held, owner).await.map_err(store_failure)? {
+            return Ok(());
+        }
+        let mut owners = self.others_written();
+        owners.push(owner.to_string());
+        Err(Contended { owners }.into())
     }
 
     fn count_write(&mut self, bytes: usize) -> wasmtime::Result<()> {
@@ -303,10 +343,12 @@ impl RunGraph {
         self.caller_root_id()
     }
 
+    /// The entry node. It was readable when the run was let in; if it has been deleted
+    /// or made unreadable since, the run stops with `EntryGone` rather than go on from
+    /// somewhere else (its writes would land on the wrong node).
     pub async fn here(&mut self) -> wasmtime::Result<String> {
         let Some(entry) = self.entry.clone() else { return Ok(root_json(&self.caller)) };
-        // Checked before the run; this run may have changed or deleted it since.
-        Ok(self.get(&entry).await?.unwrap_or_else(|| root_json(&self.caller)))
+        self.get(&entry).await?.ok_or_else(|| EntryGone.into())
     }
 
     pub async fn get(&mut self, id: &str) -> wasmtime::Result<Option<String>> {

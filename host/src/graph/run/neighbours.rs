@@ -27,17 +27,22 @@ impl RunGraph {
             },
         };
         let mut items = Vec::new();
-        while new_from.is_none() && items.len() < limit {
-            let edges_query = EdgeQuery {
-                node: &node,
-                direction: query.direction,
-                edge_type: query.edge_type,
-                after_seq,
-                limit: limit - items.len(),
-            };
+        let mut budget = self.service.limits.scan as usize;
+        while new_from.is_none() && items.len() < limit && budget > 0 {
+            // Filters may drop rows: each read asks for a whole page, within the budget.
+            let wanted = limit.min(budget);
+            let edges_query =
+                EdgeQuery { node: &node, direction: query.direction, edge_type: query.edge_type, after_seq, limit: wanted };
             let rows = self.service.store().edges(edges_query).await.map_err(store_failure)?;
-            let exhausted = rows.len() < limit - items.len();
+            let read = rows.len();
+            budget -= read;
+            let exhausted = read < wanted;
+            let mut consumed = 0;
             for (edge, far) in rows {
+                if items.len() >= limit {
+                    break;
+                }
+                consumed += 1;
                 after_seq = edge.seq;
                 // Rows this run changed or deleted are seen as this run left them.
                 let edge = match self.edges.get(&edge.hex) {
@@ -53,11 +58,12 @@ impl RunGraph {
                     items.push(item);
                 }
             }
-            if exhausted {
+            if exhausted && consumed == read {
                 new_from = Some(0);
             }
         }
-        let mut cursor = (items.len() >= limit).then(|| format!("s{after_seq}"));
+        // A full page, or the scan budget spent: the walker goes on from here.
+        let mut cursor = new_from.is_none().then(|| format!("s{after_seq}"));
         if let Some(start) = new_from {
             cursor = None;
             let new_edges: Vec<EdgeRow> = self.new_edges[start.min(self.new_edges.len())..]

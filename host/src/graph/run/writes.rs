@@ -4,8 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::{Change, GraphError, Outcome, RunGraph, Seen, edge_json, node_json, store_failure};
-use crate::graph::ids::{self, Kind};
-use crate::store::{Direction, EVERYONE, EdgeQuery, EdgeRow, Level, NodeRow};
+use crate::graph::ids::{self, Kind, Ref};
+use crate::store::{EVERYONE, EdgeRow, GrantWrite, Level, NodeRow};
 
 impl RunGraph {
     pub async fn create(&mut self, node_type: &str, context: &str) -> Outcome<String> {
@@ -80,37 +80,46 @@ impl RunGraph {
     pub async fn disconnect(&mut self, from: &str, to: &str, edge_type: Option<&str>) -> Outcome<u32> {
         let source = refused!(self.require_node(from, Level::Connect).await?);
         let target = refused!(self.require_node(to, Level::Connect).await?);
-        // The stored edges from `source` to `target`, then the ones this run made.
+        // The stored edges from `source` to `target`, then the ones this run made. More
+        // than a run may write would fail at the write limit anyway: no more are read.
+        let most = self.service.limits.writes as usize + 1;
+        let stored = self.service.store().edges_between(&source, &target, edge_type, most);
         let mut matching = Vec::new();
-        let (mut after_seq, page) = (0, self.service.limits.page as usize);
-        loop {
-            let query = EdgeQuery { node: &source, direction: Direction::Out, edge_type, after_seq, limit: page };
-            let rows = self.service.store().edges(query).await.map_err(store_failure)?;
-            let done = rows.len() < page;
-            for (edge, _) in rows {
-                after_seq = edge.seq;
-                if edge.target == target {
-                    matching.push(edge.hex.clone());
-                    self.edges.entry(edge.hex.clone()).or_insert(Seen { row: Some(edge), change: Change::Read });
-                }
-            }
-            if done {
-                break;
-            }
+        for edge in stored.await.map_err(store_failure)? {
+            matching.push(edge.hex.clone());
+            self.edges.entry(edge.hex.clone()).or_insert(Seen { row: Some(edge), change: Change::Read });
         }
         matching.extend(self.new_edges.iter().cloned());
-        let mut removed = 0;
+        // Removing an edge is deleting it: write access on each, as `delete` needs, or
+        // none is removed.
+        let mut doomed = Vec::new();
         for hex in matching {
             // Seen as this run left it: an edge it deleted is not removed twice.
             let Some(edge) = self.edges.get(&hex).and_then(|seen| seen.row.as_ref()) else { continue };
             if edge.source != source || edge.target != target || edge_type.is_some_and(|t| t != edge.type_name) {
                 continue;
             }
-            self.count_write(0)?;
-            self.delete_edge(&hex);
-            removed += 1;
+            let (id, owner) = (ids::edge_id(&edge.type_name, &hex), edge.owner.clone());
+            if self.level(&id, &owner).await? < Level::Write {
+                return Ok(Err(GraphError::Denied(format!("no write access on {id}"))));
+            }
+            doomed.push((hex, owner));
         }
-        Ok(Ok(removed))
+        for (hex, owner) in &doomed {
+            self.count_write(0)?;
+            self.order_with(owner).await?;
+            self.delete_edge(hex);
+        }
+        Ok(Ok(doomed.len() as u32))
+    }
+
+    /// The owner of a stored node or edge this run has read.
+    fn owner_of(&self, parsed: &Ref) -> String {
+        let owner = match parsed.kind {
+            Kind::Node => self.nodes[&parsed.hex].row.as_ref().map(|row| row.owner.clone()),
+            Kind::Edge => self.edges[&parsed.hex].row.as_ref().map(|row| row.owner.clone()),
+        };
+        owner.expect("required")
     }
 
     fn delete_edge(&mut self, hex: &str) {
@@ -139,6 +148,7 @@ impl RunGraph {
         context.extend(fields);
         let context = refused!(self.context(&Value::Object(context).to_string())?);
         self.count_write(context.len())?;
+        self.order_with(&self.owner_of(&parsed)).await?;
         let mark = |change: &mut Change| {
             if *change == Change::Read {
                 *change = Change::Updated;
@@ -169,6 +179,7 @@ impl RunGraph {
             return Ok(Err(GraphError::Invalid("a root cannot be deleted".into())));
         }
         self.count_write(0)?;
+        self.order_with(&self.owner_of(&parsed)).await?;
         match parsed.kind {
             Kind::Edge => self.delete_edge(&parsed.hex),
             Kind::Node => {
@@ -204,7 +215,9 @@ impl RunGraph {
     }
 
     pub async fn grant(&mut self, target: &str, grantee: Option<&str>, level: Option<Level>) -> Outcome<()> {
-        let full = refused!(self.require(target, Level::Write).await?).full();
+        let parsed = refused!(self.require(target, Level::Write).await?);
+        let full = parsed.full();
+        let owner = if parsed.is_root() { parsed.hex.clone() } else { self.owner_of(&parsed) };
         let grantee = match grantee {
             None => EVERYONE.to_string(),
             Some(root) => match crate::auth::parse_root(root) {
@@ -212,6 +225,12 @@ impl RunGraph {
                 None => return Ok(Err(GraphError::Invalid(format!("{root} is not a root id")))),
             },
         };
+        let exists = grantee == EVERYONE
+            || grantee == crate::auth::PUBLIC_ROOT
+            || self.service.store().root_exists(&grantee).await.map_err(store_failure)?;
+        if level.is_some() && !exists {
+            return Ok(Err(GraphError::NotFound(format!("no root n::{grantee}"))));
+        }
         self.count_write(0)?;
         self.grants_on(&full).await?;
         let grants = self.grants.get_mut(&full).expect("just read");
@@ -219,7 +238,7 @@ impl RunGraph {
         if let Some(level) = level {
             grants.push((grantee.clone(), level));
         }
-        self.grant_writes.push((full, grantee, level));
+        self.grant_writes.push(GrantWrite { target: full, grantee, level, owner });
         Ok(Ok(()))
     }
 }

@@ -7,7 +7,8 @@ use tokio_postgres::types::ToSql;
 use super::{PostgresStore, commit_failed};
 use crate::store::{
     CommitError, Delta, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas, ROW_OVERHEAD_BYTES,
-    StoreError, StoreFuture, WriteSet, commit::Usage, commit::add_store_total, hex_of, row_bytes,
+    RootsLock, StoreError, StoreFuture, WriteSet, commit::Usage, commit::add_store_total, grant_bytes, hex_of,
+    row_bytes,
 };
 
 pub(super) const NODE_COLUMNS: &str = "hex, type, owner, ctx, ver";
@@ -36,7 +37,57 @@ pub(super) fn edge_row(row: &tokio_postgres::Row) -> EdgeRow {
     }
 }
 
+/// The class of the advisory locks that order runs of a root ("jacr"); the second key
+/// is the root's. Two-key advisory locks never collide with one-key ones (migrations).
+const ROOT_LOCK_CLASS: i32 = 0x6a61_6372;
+
+/// A root's key in the class: its last 8 hex digits, the random end of an ObjectId. Two
+/// roots that share one are ordered together, which costs them only some waiting.
+fn root_key(root: &str) -> i32 {
+    u32::from_str_radix(&root[root.len().saturating_sub(8)..], 16).unwrap_or(0) as i32
+}
+
+/// Advisory locks of roots held on a connection of the lock pool. Dropped, it unlocks
+/// them on a task of its own and returns the connection; a connection that cannot
+/// unlock is closed, which unlocks too.
+struct HeldLocks(Option<Object>);
+
+impl Drop for HeldLocks {
+    fn drop(&mut self) {
+        let Some(client) = self.0.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return drop(Object::take(client)) };
+        runtime.spawn(async move {
+            if client.batch_execute("SELECT pg_advisory_unlock_all()").await.is_err() {
+                drop(Object::take(client));
+            }
+        });
+    }
+}
+
 impl GraphStore for PostgresStore {
+    fn lock_roots<'a>(
+        &'a self,
+        roots: &'a [String],
+        wait: bool,
+    ) -> StoreFuture<'a, Result<Option<RootsLock>, StoreError>> {
+        Box::pin(self.bounded(async move {
+            let held = HeldLocks(Some(self.locks.get().await.map_err(super::failed)?));
+            let client = held.0.as_ref().expect("just taken");
+            let mut keys: Vec<i32> = roots.iter().map(|root| root_key(root)).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let sql = if wait { "SELECT pg_advisory_lock($1, $2), true" } else { "SELECT pg_try_advisory_lock($1, $2)" };
+            let statement = client.prepare_cached(sql).await.map_err(super::failed)?;
+            for key in keys {
+                let row = client.query_one(&statement, &[&ROOT_LOCK_CLASS, &key]).await.map_err(super::failed)?;
+                if !row.get::<_, bool>(if wait { 1 } else { 0 }) {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(Box::new(held) as RootsLock))
+        }))
+    }
+
     fn node<'a>(&'a self, hex: &'a str) -> StoreFuture<'a, Result<Option<NodeRow>, StoreError>> {
         Box::pin(async move {
             let sql = format!("SELECT {NODE_COLUMNS} FROM node WHERE hex = $1");
@@ -67,6 +118,27 @@ impl GraphStore for PostgresStore {
             })
             .await
         })
+    }
+
+    fn edges_between<'a>(
+        &'a self,
+        source: &'a str,
+        target: &'a str,
+        edge_type: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Result<Vec<EdgeRow>, StoreError>> {
+        let sql = format!(
+            "SELECT {EDGE_COLUMNS} FROM edge e WHERE e.src = $1 AND e.dst = $2 AND ($3::text IS NULL OR e.type = $3)
+             ORDER BY e.seq LIMIT $4"
+        );
+        Box::pin(async move {
+            let limit = limit as i64;
+            self.query(&sql, &[&source, &target, &edge_type, &limit], edge_row).await
+        })
+    }
+
+    fn root_exists<'a>(&'a self, root: &'a str) -> StoreFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move { Ok(self.query_opt("SELECT 1 FROM users WHERE root_id = $1", &[&root], |_| ()).await?.is_some()) })
     }
 
     fn grants<'a>(&'a self, target: &'a str) -> StoreFuture<'a, Result<Vec<(String, Level)>, StoreError>> {
@@ -111,10 +183,15 @@ enum Then<'a> {
     Nothing,
     /// A version-checked update: one row (owner, old context length), or a conflict.
     Updated { new_len: usize },
-    /// A version-checked delete: one row (owner, type, context), or a conflict.
+    /// A version-checked delete: one row (owner, type, context, bytes of the grants it
+    /// took), or a conflict.
     Deleted { node: bool },
-    /// The edges a node's deletion took: (owner, bytes) each.
+    /// The edges a node's deletion took: (owner, bytes with their grants') each.
     EdgesRemoved,
+    /// A grant given: one row, true if it is new (then `owner` pays for it).
+    GrantGiven { owner: &'a str, bytes: i64 },
+    /// A grant revoked: a row if there was one (then `owner` is repaid).
+    GrantRevoked { owner: &'a str, bytes: i64 },
     /// An existing end of a new edge, locked: one row, or a conflict.
     EndExists,
     /// A root's usage after the change: checked against its quota.
@@ -182,17 +259,24 @@ async fn apply(client: &ClientWrapper, writes: &WriteSet, quotas: &Quotas) -> Re
     for node in &writes.update_nodes {
         steps.push(update_context("node", &node.hex, &node.version, &node.context));
     }
-    // Edges before nodes: a node's deletion takes its remaining edges with it.
+    // Edges before nodes: a node's deletion takes its remaining edges with it. Each
+    // takes its grants along.
     for (hex, version) in &writes.delete_edges {
-        let sql = "DELETE FROM edge WHERE hex = $1 AND ver = $2 RETURNING owner, type, ctx";
-        steps.push(Step::new(sql, vec![hex, version], Then::Deleted { node: false }));
+        let target = "'e:' || type || ':' || $1::text";
+        steps.push(Step::new(delete_with_grants("edge", target), vec![hex, version], Then::Deleted { node: false }));
     }
     for ((id, version), hex) in writes.delete_nodes.iter().zip(&deleted) {
-        let sql = "DELETE FROM node WHERE hex = $1 AND ver = $2 RETURNING owner, type, ctx";
-        steps.push(Step::new(sql, vec![hex, version], Then::Deleted { node: true }));
-        let sql = "DELETE FROM edge WHERE src = $1 OR dst = $1 RETURNING owner, octet_length(type) + octet_length(ctx)";
+        let sql = delete_with_grants("node", "$3::text");
+        steps.push(Step::new(sql, vec![hex, version, id], Then::Deleted { node: true }));
+        let grant_bytes = grant_bytes_sql();
+        let sql = format!(
+            "WITH e AS (DELETE FROM edge WHERE src = $1 OR dst = $1
+                 RETURNING owner, 'e:' || type || ':' || hex AS id, octet_length(type) + octet_length(ctx) AS len),
+             g AS (DELETE FROM grants WHERE target IN (SELECT id FROM e) RETURNING target, grantee)
+             SELECT e.owner, (e.len + coalesce((SELECT sum({grant_bytes}) FROM g WHERE g.target = e.id), 0))::bigint
+             FROM e"
+        );
         steps.push(Step::new(sql, vec![id], Then::EdgesRemoved));
-        steps.push(Step::new("DELETE FROM grants WHERE target = $1", vec![id], Then::Nothing));
     }
     for end in &ends {
         steps.push(Step::new("SELECT 1 FROM node WHERE hex = $1 FOR KEY SHARE", vec![end], Then::EndExists));
@@ -207,16 +291,18 @@ async fn apply(client: &ClientWrapper, writes: &WriteSet, quotas: &Quotas) -> Re
     for edge in &writes.update_edges {
         steps.push(update_context("edge", &edge.hex, &edge.version, &edge.context));
     }
-    for (target, grantee, level) in &writes.grants {
-        steps.push(match level {
+    for grant in &writes.grants {
+        let (owner, bytes) = (grant.owner.as_str(), grant_bytes(&grant.target, &grant.grantee));
+        steps.push(match grant.level {
             Some(level) => {
+                // `xmax = 0`: the row was inserted, not updated.
                 let sql = "INSERT INTO grants (target, grantee, level) VALUES ($1, $2, $3)
-                           ON CONFLICT (target, grantee) DO UPDATE SET level = EXCLUDED.level";
-                Step::new(sql, vec![target, grantee, level_param(*level)], Then::Nothing)
+                           ON CONFLICT (target, grantee) DO UPDATE SET level = EXCLUDED.level RETURNING xmax = 0";
+                Step::new(sql, vec![&grant.target, &grant.grantee, level_param(level)], Then::GrantGiven { owner, bytes })
             }
             None => {
-                let sql = "DELETE FROM grants WHERE target = $1 AND grantee = $2";
-                Step::new(sql, vec![target, grantee], Then::Nothing)
+                let sql = "DELETE FROM grants WHERE target = $1 AND grantee = $2 RETURNING 1";
+                Step::new(sql, vec![&grant.target, &grant.grantee], Then::GrantRevoked { owner, bytes })
             }
         });
     }
@@ -224,7 +310,8 @@ async fn apply(client: &ClientWrapper, writes: &WriteSet, quotas: &Quotas) -> Re
     let usage_known = writes.update_nodes.is_empty()
         && writes.update_edges.is_empty()
         && writes.delete_nodes.is_empty()
-        && writes.delete_edges.is_empty();
+        && writes.delete_edges.is_empty()
+        && writes.grants.is_empty();
     if usage_known {
         add_store_total(&mut usage, quotas);
         charge(&mut steps, &usage);
@@ -238,6 +325,23 @@ async fn apply(client: &ClientWrapper, writes: &WriteSet, quotas: &Quotas) -> Re
     charge(&mut charges, &usage);
     let answers = pipeline(client, &charges, false).await?;
     check(&charges, answers, quotas, &mut Usage::new())
+}
+
+/// A grant row `g`'s bytes in SQL, as `grant_bytes` counts them.
+fn grant_bytes_sql() -> String {
+    format!("{ROW_OVERHEAD_BYTES} + octet_length(g.target) + octet_length(g.grantee)")
+}
+
+/// A version-checked delete of a node or edge (`table`) with the grants on it, whose
+/// full id is the SQL `target`: answers the row's owner, type and context, and the
+/// bytes of the grants.
+fn delete_with_grants(table: &str, target: &str) -> String {
+    let grant_bytes = grant_bytes_sql();
+    format!(
+        "WITH r AS (DELETE FROM {table} WHERE hex = $1 AND ver = $2 RETURNING owner, type, ctx),
+         g AS (DELETE FROM grants WHERE target = (SELECT {target} FROM r) RETURNING target, grantee)
+         SELECT owner, type, ctx, (SELECT coalesce(sum({grant_bytes}), 0)::bigint FROM g) FROM r"
+    )
 }
 
 /// A version-checked replacement of a node's or edge's context (`table`).
@@ -289,13 +393,23 @@ fn check(
                 } else {
                     delta.edges -= 1;
                 }
-                delta.bytes -= row_bytes(row.get(1), row.get(2));
+                delta.bytes -= row_bytes(row.get(1), row.get(2)) + row.get::<_, i64>(3);
             }
             Then::EdgesRemoved => {
                 for row in rows {
                     let delta = usage.entry(row.get(0)).or_default();
                     delta.edges -= 1;
-                    delta.bytes -= i64::from(row.get::<_, i32>(1)) + ROW_OVERHEAD_BYTES;
+                    delta.bytes -= row.get::<_, i64>(1) + ROW_OVERHEAD_BYTES;
+                }
+            }
+            Then::GrantGiven { owner, bytes } => {
+                if rows.first().is_some_and(|row| row.get::<_, bool>(0)) {
+                    usage.entry(owner.to_string()).or_default().bytes += bytes;
+                }
+            }
+            Then::GrantRevoked { owner, bytes } => {
+                if !rows.is_empty() {
+                    usage.entry(owner.to_string()).or_default().bytes -= bytes;
                 }
             }
             Then::EndExists if rows.is_empty() => return Err(CommitError::Conflict),

@@ -31,13 +31,18 @@ use super::portable::{GrantRow, Portable, Record, usage_of};
 use super::{CommitError, Level, Quotas, StoreError, StoreFuture};
 
 /// Schema versions, applied in order; a database never goes back.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_edge_ends.sql")];
 
 /// The advisory lock that serializes migrations across instances ("jacmigr").
 const MIGRATION_LOCK: i64 = 0x006a_6163_6d69_6772;
 
 pub struct PostgresStore {
     pool: Pool,
+    /// Connections that hold advisory locks of roots for runs (see `graph::lock_roots`):
+    /// a pool of their own, so runs holding locks never take the connections that their
+    /// reads and commits need.
+    locks: Pool,
     quotas: Quotas,
     /// How long one operation may take, waiting for a connection included.
     timeout: Duration,
@@ -100,15 +105,18 @@ impl PostgresStore {
             options += &format!(" -c search_path={schema}");
         }
         config.options(options.trim_start());
-        let manager = Manager::from_config(config, tls()?, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(pool_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .build()?;
-        let store = PostgresStore { pool, quotas, timeout };
+        let pool = |config: tokio_postgres::Config| -> anyhow::Result<Pool> {
+            let manager =
+                Manager::from_config(config, tls()?, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+            Ok(Pool::builder(manager)
+                .max_size(pool_size)
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(timeout))
+                .create_timeout(Some(timeout))
+                .recycle_timeout(Some(timeout))
+                .build()?)
+        };
+        let store = PostgresStore { pool: pool(config.clone())?, locks: pool(config)?, quotas, timeout };
         store.migrate(schema).await.context("preparing the PostgreSQL schema")?;
         if quotas.store.is_some() {
             store.recount_store_total().await.context("counting the schema's storage")?;

@@ -1,24 +1,47 @@
 //! The graph on SQLite: reads inline on the reader pool, writes by group commit.
 
+use std::sync::TryLockError;
+use std::sync::atomic::Ordering;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{Commit, SqliteStore};
+use super::{Commit, CommitState, SqliteStore};
 use crate::store::{
     CommitError, Delta, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas, ROW_OVERHEAD_BYTES,
-    StoreError, StoreFuture, WriteSet, commit::Usage, commit::add_store_total, hex_of, row_bytes,
+    StoreError, StoreFuture, WriteSet, commit::Usage, commit::add_store_total, grant_bytes, hex_of, row_bytes,
 };
+use crate::graph::ids;
 
 impl SqliteStore {
     /// Commits queued write sets until the queue is empty or another caller holds the
     /// write connection. A caller that queued a write set and finds the connection taken
-    /// may leave: the holder takes the queue again after each transaction.
+    /// may leave: the holder looks at the queue again after releasing the connection, so
+    /// a write set queued while it held it is never stranded.
     fn commit_queued(&self) {
         loop {
-            let Ok(db) = self.writer.try_lock() else { return };
+            let db = match self.writer.try_lock() {
+                Ok(db) => db,
+                // A panic while committing: the connection is still usable once any
+                // transaction it left open is rolled back.
+                Err(TryLockError::Poisoned(poisoned)) => {
+                    self.writer.clear_poison();
+                    poisoned.into_inner()
+                }
+                Err(TryLockError::WouldBlock) => return,
+            };
+            if !db.is_autocommit() {
+                let _ = execute_cached(&db, "ROLLBACK");
+            }
             let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+            // Write sets whose runs stopped waiting (`commit_timeout`) are never committed.
+            let batch: Vec<Commit> = batch.into_iter().filter(Commit::take).collect();
             if batch.is_empty() {
-                return;
+                drop(db);
+                if self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                    return;
+                }
+                continue;
             }
             commit_batch(&db, batch, &self.quotas);
             self.checkpointer.committed();
@@ -49,6 +72,10 @@ pub(super) fn edge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EdgeRow> {
     })
 }
 
+/// Pages of edges up to this many rows are read inline, like point reads; larger ones on
+/// the blocking pool.
+const INLINE_PAGE: usize = 64;
+
 pub(super) const EDGE_COLUMNS: &str = "e.seq, e.hex, e.type, e.owner, e.src, e.dst, e.ctx, e.ver";
 
 impl GraphStore for SqliteStore {
@@ -76,17 +103,44 @@ impl GraphStore for SqliteStore {
              WHERE {filter} AND e.seq > ?2 AND (?3 IS NULL OR e.type = ?3)
              ORDER BY e.seq LIMIT ?4"
         );
+        let (node, edge_type) = (query.node.to_string(), query.edge_type.map(str::to_string));
+        let read = move |db: &Connection| {
+            let mut statement = db.prepare_cached(&sql)?;
+            let rows = statement.query_map(params![node, query.after_seq, edge_type, query.limit as i64], |row| {
+                let far: Option<String> = row.get(8)?;
+                Ok((edge_row(row)?, far.map(|_| node_row(row, 8)).transpose()?))
+            })?;
+            rows.collect()
+        };
+        if query.limit <= INLINE_PAGE {
+            Box::pin(std::future::ready(self.read(read)))
+        } else {
+            Box::pin(self.read_off_thread(read))
+        }
+    }
+
+    fn edges_between<'a>(
+        &'a self,
+        source: &'a str,
+        target: &'a str,
+        edge_type: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Result<Vec<EdgeRow>, StoreError>> {
+        let sql = format!(
+            "SELECT {EDGE_COLUMNS} FROM edge e WHERE e.src = ?1 AND e.dst = ?2 AND (?3 IS NULL OR e.type = ?3)
+             ORDER BY e.seq LIMIT ?4"
+        );
         Box::pin(std::future::ready(self.read(|db| {
             let mut statement = db.prepare_cached(&sql)?;
-            let rows = statement.query_map(
-                params![query.node, query.after_seq, query.edge_type, query.limit as i64],
-                |row| {
-                    let far: Option<String> = row.get(8)?;
-                    Ok((edge_row(row)?, far.map(|_| node_row(row, 8)).transpose()?))
-                },
-            )?;
+            let rows = statement.query_map(params![source, target, edge_type, limit as i64], edge_row)?;
             rows.collect()
         })))
+    }
+
+    fn root_exists<'a>(&'a self, root: &'a str) -> StoreFuture<'a, Result<bool, StoreError>> {
+        let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        let exists = accounts.prepare_cached("SELECT 1 FROM users WHERE root_id = ?1").and_then(|mut s| s.exists([root]));
+        Box::pin(std::future::ready(exists.map_err(|err| StoreError(err.to_string()))))
     }
 
     fn grants<'a>(&'a self, target: &'a str) -> StoreFuture<'a, Result<Vec<(String, Level)>, StoreError>> {
@@ -98,15 +152,30 @@ impl GraphStore for SqliteStore {
     }
 
     fn commit(&self, writes: WriteSet) -> StoreFuture<'_, Result<(), CommitError>> {
-        let (done, result) = oneshot::channel();
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Commit { writes, done });
+        let (done, mut result) = oneshot::channel();
+        let state = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(CommitState::Queued as u8));
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(Commit { writes, done, state: state.clone() });
         let queued = CommitsQueued(self);
         Box::pin(async move {
             // Other runs ready on this worker queue their writes meanwhile and share the
             // transaction.
             tokio::task::yield_now().await;
             drop(queued);
-            result.await.map_err(|_| CommitError::Store("the commit was abandoned".into()))?
+            let abandoned = |_| CommitError::Store("the commit was abandoned".into());
+            match tokio::time::timeout(self.commit_timeout, &mut result).await {
+                Ok(outcome) => outcome.map_err(abandoned)?,
+                // Still queued: withdrawn, so it can never commit after being reported
+                // as failed. Already taken: its transaction is under way, and SQLite's
+                // busy timeout bounds each of its statements.
+                Err(_elapsed) => {
+                    let withdrawn = (CommitState::Queued as u8, CommitState::Withdrawn as u8);
+                    if state.compare_exchange(withdrawn.0, withdrawn.1, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                        let waited = self.commit_timeout.as_millis();
+                        return Err(CommitError::Store(format!("the write connection stayed busy for {waited} ms")));
+                    }
+                    result.await.map_err(abandoned)?
+                }
+            }
         })
     }
 }
@@ -137,7 +206,11 @@ fn commit_batch(db: &Connection, batch: Vec<Commit>, quotas: &Quotas) {
             }
             vec![result]
         } else {
-            batch.iter().map(|commit| apply_in_savepoint(db, &commit.writes, quotas)).collect()
+            let mut results = Vec::with_capacity(batch.len());
+            for commit in &batch {
+                results.push(apply_in_savepoint(db, &commit.writes, quotas)?);
+            }
+            results
         };
         run("COMMIT")?;
         Ok(results)
@@ -165,16 +238,22 @@ fn execute_cached(db: &Connection, sql: &str) -> rusqlite::Result<()> {
     db.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-fn apply_in_savepoint(tx: &Connection, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
-    let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
-    let run = |sql: &str| execute_cached(tx, sql).map_err(store);
-    run("SAVEPOINT run")?;
+/// Applies one write set of a batch inside a savepoint, so that its failure rolls back
+/// alone. The outer error is the savepoint failing: then the transaction holds writes of
+/// unknown state, and the whole batch must roll back, or a write set reported as failed
+/// would commit.
+fn apply_in_savepoint(
+    tx: &Connection,
+    writes: &WriteSet,
+    quotas: &Quotas,
+) -> rusqlite::Result<Result<(), CommitError>> {
+    execute_cached(tx, "SAVEPOINT run")?;
     let result = apply(tx, writes, quotas);
     if result.is_err() {
-        run("ROLLBACK TO run")?;
+        execute_cached(tx, "ROLLBACK TO run")?;
     }
-    run("RELEASE run")?;
-    result
+    execute_cached(tx, "RELEASE run")?;
+    Ok(result)
 }
 
 fn apply(tx: &Connection, writes: &WriteSet, quotas: &Quotas) -> Result<(), CommitError> {
@@ -193,16 +272,19 @@ fn apply(tx: &Connection, writes: &WriteSet, quotas: &Quotas) -> Result<(), Comm
     }
     // Edges before nodes: a node's deletion takes its remaining edges with it.
     for (hex, version) in &writes.delete_edges {
-        let (owner, bytes) = delete_row(tx, "edge", hex, *version)?;
+        let (owner, type_name, bytes) = delete_row(tx, "edge", hex, *version)?;
+        let grants = delete_grants(tx, &ids::edge_id(&type_name, hex))?;
         let delta = usage.entry(owner).or_default();
+        delta.bytes -= grants;
         delta.edges -= 1;
         delta.bytes -= bytes;
     }
     for (id, version) in &writes.delete_nodes {
-        let (owner, bytes) = delete_row(tx, "node", hex_of(id), *version)?;
+        let (owner, _, bytes) = delete_row(tx, "node", hex_of(id), *version)?;
         delete_edges_of(tx, &mut usage, id)?;
-        tx.prepare_cached("DELETE FROM grants WHERE target = ?1").and_then(|mut s| s.execute([id])).map_err(store)?;
+        let grants = delete_grants(tx, id)?;
         let delta = usage.entry(owner).or_default();
+        delta.bytes -= grants;
         delta.nodes -= 1;
         delta.bytes -= bytes;
     }
@@ -224,16 +306,24 @@ fn apply(tx: &Connection, writes: &WriteSet, quotas: &Quotas) -> Result<(), Comm
         let (owner, grew) = update_context(tx, "edge", &edge.hex, edge.version, &edge.context)?;
         usage.entry(owner).or_default().bytes += grew;
     }
-    for (target, grantee, level) in &writes.grants {
-        let result = match level {
+    for grant in &writes.grants {
+        let (target, grantee) = (&grant.target, &grant.grantee);
+        // Rows added or removed: a changed level costs nothing more.
+        let rows = match grant.level {
             Some(level) => tx
-                .prepare_cached("INSERT OR REPLACE INTO grants (target, grantee, level) VALUES (?1, ?2, ?3)")
-                .and_then(|mut s| s.execute(params![target, grantee, *level as i64])),
+                .prepare_cached("SELECT 1 FROM grants WHERE target = ?1 AND grantee = ?2")
+                .and_then(|mut s| s.exists(params![target, grantee]))
+                .and_then(|existed| {
+                    tx.prepare_cached("INSERT OR REPLACE INTO grants (target, grantee, level) VALUES (?1, ?2, ?3)")?
+                        .execute(params![target, grantee, level as i64])?;
+                    Ok(i64::from(!existed))
+                }),
             None => tx
                 .prepare_cached("DELETE FROM grants WHERE target = ?1 AND grantee = ?2")
-                .and_then(|mut s| s.execute(params![target, grantee])),
+                .and_then(|mut s| s.execute(params![target, grantee]))
+                .map(|removed| -(removed as i64)),
         };
-        result.map_err(store)?;
+        usage.entry(grant.owner.clone()).or_default().bytes += rows.map_err(store)? * grant_bytes(target, grantee);
     }
     add_store_total(&mut usage, quotas);
     for (root, delta) in usage {
@@ -263,13 +353,15 @@ fn update_context(
     Ok((owner, context.len() as i64 - old_bytes))
 }
 
-/// Deletes a node or edge (`table`) if it still has `version`; returns its owner and the
-/// bytes it was charged.
-fn delete_row(tx: &Connection, table: &str, hex: &str, version: i64) -> Result<(String, i64), CommitError> {
+/// Deletes a node or edge (`table`) if it still has `version`; returns its owner, its
+/// type and the bytes it was charged.
+fn delete_row(tx: &Connection, table: &str, hex: &str, version: i64) -> Result<(String, String, i64), CommitError> {
     tx.prepare_cached(&format!("DELETE FROM {table} WHERE hex = ?1 AND ver = ?2 RETURNING owner, type, ctx"))
         .and_then(|mut s| {
             s.query_row(params![hex, version], |row| {
-                Ok((row.get::<_, String>(0)?, row_bytes(&row.get::<_, String>(1)?, &row.get::<_, String>(2)?)))
+                let type_name: String = row.get(1)?;
+                let bytes = row_bytes(&type_name, &row.get::<_, String>(2)?);
+                Ok((row.get::<_, String>(0)?, type_name, bytes))
             })
             .optional()
         })
@@ -286,21 +378,31 @@ fn end_exists(tx: &Connection, node: &str) -> Result<bool, CommitError> {
         .map_err(|err| CommitError::Store(err.to_string()))
 }
 
-/// Deletes a node's edges (`id`: its full id), charging their owners.
+/// Deletes a node's edges (`id`: its full id) and their grants, charging their owners.
 fn delete_edges_of(tx: &Connection, usage: &mut Usage, id: &str) -> Result<(), CommitError> {
     let store = |err: rusqlite::Error| CommitError::Store(err.to_string());
-    let removed: Vec<(String, i64)> = tx
+    let removed: Vec<(String, String, String, i64)> = tx
         .prepare_cached(
-            "DELETE FROM edge WHERE src = ?1 OR dst = ?1 RETURNING owner, octet_length(type) + octet_length(ctx)",
+            "DELETE FROM edge WHERE src = ?1 OR dst = ?1
+             RETURNING owner, type, hex, octet_length(type) + octet_length(ctx)",
         )
-        .and_then(|mut s| s.query_map([id], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
+        .and_then(|mut s| s.query_map([id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?.collect())
         .map_err(store)?;
-    for (owner, bytes) in removed {
+    for (owner, type_name, hex, bytes) in removed {
+        let grants = delete_grants(tx, &ids::edge_id(&type_name, &hex))?;
         let delta = usage.entry(owner).or_default();
         delta.edges -= 1;
-        delta.bytes -= bytes + ROW_OVERHEAD_BYTES;
+        delta.bytes -= bytes + ROW_OVERHEAD_BYTES + grants;
     }
     Ok(())
+}
+
+/// Deletes the grants on a node or edge going away (`target`: its full id); returns
+/// the bytes they were charged.
+fn delete_grants(tx: &Connection, target: &str) -> Result<i64, CommitError> {
+    tx.prepare_cached("DELETE FROM grants WHERE target = ?1 RETURNING grantee")
+        .and_then(|mut s| s.query_map([target], |row| Ok(grant_bytes(target, &row.get::<_, String>(0)?)))?.sum::<rusqlite::Result<i64>>())
+        .map_err(|err| CommitError::Store(err.to_string()))
 }
 
 /// Applies an owner's usage change; one that grows past the quota fails the write set.
@@ -317,4 +419,97 @@ pub(super) fn add_usage(tx: &Connection, root: &str, delta: Delta) -> rusqlite::
          RETURNING nodes, edges, bytes",
     )?
     .query_row(params![root, delta.nodes, delta.edges, delta.bytes], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rusqlite::hooks::{AuthAction, Authorization, TransactionOperation};
+
+    use super::*;
+
+    fn item(hex: &str) -> NodeRow {
+        NodeRow {
+            hex: hex.into(),
+            type_name: "Item".into(),
+            owner: "0".repeat(24),
+            context: "{}".into(),
+            version: 1,
+        }
+    }
+
+    fn insert(hex: &str) -> WriteSet {
+        WriteSet { insert_nodes: vec![item(hex)], ..WriteSet::default() }
+    }
+
+    fn store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        (SqliteStore::open(dir.path(), Quotas::default()).unwrap(), dir)
+    }
+
+    async fn exists(store: &SqliteStore, hex: &str) -> bool {
+        store.node(hex).await.unwrap().is_some()
+    }
+
+    /// Bounds a test whose failure would be a wait forever.
+    async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(10), future).await.expect("waited forever")
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_committing_does_not_wedge_the_store() {
+        let (store, _dir) = store();
+        std::thread::scope(|scope| {
+            let holder = scope.spawn(|| {
+                let db = store.writer.lock().unwrap();
+                db.execute_batch("BEGIN IMMEDIATE").unwrap();
+                panic!("a committer panics mid-transaction");
+            });
+            assert!(holder.join().is_err());
+        });
+        assert!(store.writer.is_poisoned());
+        within(store.commit(insert(&"a".repeat(24)))).await.unwrap();
+        assert!(exists(&store, &"a".repeat(24)).await);
+    }
+
+    #[tokio::test]
+    async fn a_commit_stuck_behind_a_wedged_writer_fails_then_the_store_recovers() {
+        let (store, _dir) = store();
+        let store = store.with_commit_timeout(Duration::from_millis(50));
+        let wedged = store.writer.lock().unwrap();
+        let error = within(store.commit(insert(&"b".repeat(24)))).await.unwrap_err();
+        assert!(matches!(error, CommitError::Store(_)), "{error}");
+        drop(wedged);
+        within(store.commit(insert(&"c".repeat(24)))).await.unwrap();
+        assert!(exists(&store, &"c".repeat(24)).await);
+        assert!(!exists(&store, &"b".repeat(24)).await, "reported as failed, so never committed");
+    }
+
+    #[tokio::test]
+    async fn a_failed_savepoint_fails_the_whole_batch() {
+        let (store, _dir) = store();
+        store.writer.lock().unwrap().authorizer(Some(|context: rusqlite::hooks::AuthContext<'_>| {
+            match context.action {
+                AuthAction::Savepoint { operation: TransactionOperation::Rollback, .. } => Authorization::Deny,
+                _ => Authorization::Allow,
+            }
+        }));
+        // The second write set inserts a node, then conflicts: its rollback to the
+        // savepoint is refused, so its insert is still in the transaction.
+        let mut failing = insert(&"e".repeat(24));
+        failing.update_nodes.push(item(&"f".repeat(24)));
+        let (first, second) = (oneshot::channel(), oneshot::channel());
+        let queued = |writes, done| Commit {
+            writes,
+            done,
+            state: std::sync::Arc::new(std::sync::atomic::AtomicU8::new(CommitState::Queued as u8)),
+        };
+        store.queue.lock().unwrap().extend([queued(insert(&"d".repeat(24)), first.0), queued(failing, second.0)]);
+        store.commit_queued();
+        assert!(matches!(second.1.await.unwrap(), Err(CommitError::Store(_))));
+        assert!(matches!(first.1.await.unwrap(), Err(CommitError::Store(_))), "the batch rolled back");
+        assert!(!exists(&store, &"e".repeat(24)).await, "a write set reported as failed never commits");
+        assert!(!exists(&store, &"d".repeat(24)).await);
+    }
 }

@@ -16,7 +16,9 @@ mod checkpoint;
 mod graph;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use rusqlite::{Connection, params};
@@ -27,6 +29,9 @@ use checkpoint::{Checkpointer, WAL_BOUND_PAGES};
 use super::commit::RECOUNT_STORE_TOTAL;
 use super::portable::{GrantRow, Portable, Record, usage_of};
 use super::{CommitError, Level, Quotas, StoreError, StoreFuture, WriteSet};
+
+/// How long a run waits for its commit unless configured (`database_timeout_ms`).
+const DEFAULT_COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Read-only connections: enough that concurrent runs rarely wait for one.
 const READERS: usize = 8;
@@ -41,6 +46,7 @@ CREATE TABLE IF NOT EXISTS edge (
 );
 CREATE INDEX IF NOT EXISTS edge_out ON edge (src, seq);
 CREATE INDEX IF NOT EXISTS edge_in ON edge (dst, seq);
+CREATE INDEX IF NOT EXISTS edge_ends ON edge (src, dst, type);
 CREATE TABLE IF NOT EXISTS grants (
     target TEXT NOT NULL, grantee TEXT NOT NULL, level INTEGER NOT NULL, PRIMARY KEY (target, grantee)
 ) WITHOUT ROWID;
@@ -62,12 +68,16 @@ CREATE TABLE IF NOT EXISTS users (
 pub struct SqliteStore {
     graph_path: PathBuf,
     accounts_path: PathBuf,
-    readers: Vec<Mutex<Connection>>,
+    /// Shared with reads on the blocking pool (`read_off_thread`).
+    readers: Arc<[Mutex<Connection>]>,
     /// The one graph write connection; its holder commits the queue.
     writer: Mutex<Connection>,
     /// Write sets waiting for the next commit.
     queue: Mutex<Vec<Commit>>,
     quotas: Quotas,
+    /// How long a run waits for its write set to be committed before it is told the
+    /// store is unavailable (and the write set withdrawn).
+    commit_timeout: Duration,
     /// One connection: SQLite serializes writers anyway, and account calls are rare.
     accounts: Mutex<Connection>,
     /// Copies committed pages back into the graph file, off the commit path.
@@ -77,6 +87,23 @@ pub struct SqliteStore {
 struct Commit {
     writes: WriteSet,
     done: oneshot::Sender<Result<(), CommitError>>,
+    /// A `CommitState`: whether a committer took it, or its run stopped waiting.
+    state: Arc<AtomicU8>,
+}
+
+#[repr(u8)]
+enum CommitState {
+    Queued,
+    Taken,
+    Withdrawn,
+}
+
+impl Commit {
+    /// Claims it for a transaction; false if its run withdrew it.
+    fn take(&self) -> bool {
+        let (queued, taken) = (CommitState::Queued as u8, CommitState::Taken as u8);
+        self.state.compare_exchange(queued, taken, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
 }
 
 fn connect(path: &Path) -> anyhow::Result<Connection> {
@@ -110,7 +137,8 @@ impl SqliteStore {
                 reader.pragma_update(None, "query_only", true)?;
                 Ok(Mutex::new(reader))
             })
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into();
         let accounts = connect(&accounts_path)?;
         accounts.execute_batch(ACCOUNTS_SCHEMA)?;
         Ok(SqliteStore {
@@ -120,20 +148,46 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             queue: Mutex::default(),
             quotas,
+            commit_timeout: DEFAULT_COMMIT_TIMEOUT,
             accounts: Mutex::new(accounts),
             checkpointer,
         })
     }
 
-    /// Runs `read` on a free read connection (or waits for one).
-    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let reader = self.readers.iter().find_map(|reader| reader.try_lock().ok());
-        let reader = match reader {
-            Some(reader) => reader,
-            None => self.readers[0].lock().unwrap_or_else(|p| p.into_inner()),
-        };
-        read(&reader).map_err(failed)
+    /// Sets how long a run waits for its commit (`commit_timeout`).
+    pub fn with_commit_timeout(mut self, timeout: Duration) -> Self {
+        self.commit_timeout = timeout;
+        self
     }
+
+    /// Runs `read` on a free read connection (or waits for one), inline: point reads
+    /// from the page cache take microseconds.
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        read_on(&self.readers, read)
+    }
+
+    /// `read` on the blocking pool, for reads of many rows (a page of edges with their
+    /// far ends), which would otherwise hold an async worker for as long.
+    async fn read_off_thread<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        let reading = tokio::task::spawn_blocking(move || read_on(&readers, read));
+        reading.await.map_err(|err| StoreError(err.to_string()))?
+    }
+}
+
+fn read_on<T>(
+    readers: &[Mutex<Connection>],
+    read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<T, StoreError> {
+    let reader = readers.iter().find_map(|reader| reader.try_lock().ok());
+    let reader = match reader {
+        Some(reader) => reader,
+        None => readers[0].lock().unwrap_or_else(|p| p.into_inner()),
+    };
+    read(&reader).map_err(failed)
 }
 
 /// Sends every row a query returns, converted by `record`; stops early if nobody reads.

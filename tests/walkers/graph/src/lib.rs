@@ -135,6 +135,13 @@ graph_walker!("g_fail", Fail { name: String, how: String }, |this, cx| {
     }
 });
 
+graph_walker!("g_find_page", FindPage { id: String, name: String }, |this, cx| {
+    let query = Query::out().node("Item").equals(json!({"name": this.name}));
+    let page = graph::neighbours_page(&this.id, &query, None)?;
+    cx.report(json!({"items": page.items, "cursor": page.cursor}));
+    Ok(())
+});
+
 graph_walker!("g_increment", Increment { id: String }, |this, cx| {
     // Read, modify, write: concurrent runs must not lose an increment.
     let node = graph::get(&this.id)?.ok_or_else(|| Error::msg("no such node"))?;
@@ -169,7 +176,22 @@ graph_walker!("g_make_and_change", MakeAndChange { name: String }, |this, cx| {
     Ok(())
 });
 
+walker! { pub struct DeleteHereThenSpawn {} }
+impl Walker for DeleteHereThenSpawn {
+    const NAME: &'static str = "g_delete_here_then_spawn";
+    fn spec() -> Spec {
+        spec().entry(walker_sdk::EntryType::Node)
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        // The entry node goes away mid-run; `here` must not become the caller's root.
+        graph::delete(&graph::here().id)?;
+        cx.report(graph::spawn(&graph::here().id, &Item { name: "orphan".into() })?);
+        Ok(())
+    }
+}
+
 export_walkers!(
+    DeleteHereThenSpawn,
     Make,
     Get,
     Update,
@@ -183,6 +205,7 @@ export_walkers!(
     List,
     Page,
     Find,
+    FindPage,
     Fail,
     Increment,
     Writes,
