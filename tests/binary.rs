@@ -55,6 +55,10 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("walker-notifications", "JAC_WALKER_NOTIFICATIONS", "15", "15"),
     ("walker-notification-bytes", "JAC_WALKER_NOTIFICATION_BYTES", "16", "16"),
     ("walker-report-bytes", "JAC_WALKER_REPORT_BYTES", "17", "17"),
+    ("notify-targets", "JAC_NOTIFY_TARGETS", "48", "48"),
+    ("walker-file-mib", "JAC_WALKER_FILE_MIB", "49", "49"),
+    ("walker-reruns", "JAC_WALKER_RERUNS", "52", "52"),
+    ("walker-compile-secs", "JAC_WALKER_COMPILE_SECS", "50", "50"),
     ("walker-instances", "JAC_WALKER_INSTANCES", "18", "18"),
     ("walker-slot-wait-ms", "JAC_WALKER_SLOT_WAIT_MS", "19", "19"),
     ("walker-cores", "JAC_WALKER_CORES", "5", "5"),
@@ -69,6 +73,7 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("graph-write-bytes", "JAC_GRAPH_WRITE_BYTES", "2500", "2500"),
     ("context-bytes", "JAC_CONTEXT_BYTES", "2600", "2600"),
     ("graph-page", "JAC_GRAPH_PAGE", "27", "27"),
+    ("graph-scan", "JAC_GRAPH_SCAN", "51", "51"),
     ("quota-nodes", "JAC_QUOTA_NODES", "28", "28"),
     ("quota-edges", "JAC_QUOTA_EDGES", "29", "29"),
     ("quota-bytes", "JAC_QUOTA_BYTES", "30", "30"),
@@ -94,6 +99,7 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("cluster-subscribe-wait-ms", "JAC_CLUSTER_SUBSCRIBE_WAIT_MS", "45", "45"),
     ("cluster-publish-queue", "JAC_CLUSTER_PUBLISH_QUEUE", "46", "46"),
     ("cluster-probe-secs", "JAC_CLUSTER_PROBE_SECS", "47", "47"),
+    ("cluster-prefix", "JAC_CLUSTER_PREFIX", "blue", r#""blue""#),
     // Printed without its value.
     ("metrics-token", "JAC_METRICS_TOKEN", "scrape-secret", r#""(set)""#),
 ];
@@ -214,7 +220,8 @@ async fn start_server(walkers: &std::path::Path, data: &std::path::Path) -> (tok
     start_server_with(walkers, data, &[]).await
 }
 
-/// `start_server`, with these environment variables.
+/// `start_server`, with these environment variables. Its log goes to `server.log` in
+/// `data`.
 async fn start_server_with(
     walkers: &std::path::Path,
     data: &std::path::Path,
@@ -230,7 +237,7 @@ async fn start_server_with(
         .env_clear()
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(data.join("server.log")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -248,6 +255,26 @@ fn example_walkers() -> tempfile::TempDir {
     let walkers = tempfile::tempdir().unwrap();
     std::fs::copy(support::chat_wasm(), walkers.path().join("chat.wasm")).unwrap();
     walkers
+}
+
+#[tokio::test]
+async fn each_failed_run_is_logged_once_without_its_payload_and_without_colour() {
+    let (walkers, data) = (example_walkers(), tempfile::tempdir().unwrap());
+    let (_server, listen) = start_server(walkers.path(), data.path()).await;
+    let http = reqwest::Client::new();
+    let secret = "a-payload-the-log-must-not-show";
+    let sent = http.post(format!("http://{listen}/walker/boom")).json(&json!({"note": secret})).send().await.unwrap();
+    assert_eq!(sent.status(), 500);
+    let ok = http.post(format!("http://{listen}/walker/public_event")).json(&json!({"val": 1})).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let log = std::fs::read_to_string(data.path().join("server.log")).unwrap();
+    let failed: Vec<&str> = log.lines().filter(|line| line.contains("run failed")).collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    for field in ["tenant=default", "walker=\"boom\"", "error=\"walker_error\""] {
+        assert!(failed[0].contains(field), "{field} in {}", failed[0]);
+    }
+    assert!(!log.contains(secret) && !log.contains("division by zero"), "{log}");
+    assert!(!log.contains('\x1b'), "no colour codes in a file: {log}");
 }
 
 #[tokio::test]

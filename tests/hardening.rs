@@ -183,6 +183,15 @@ async fn walker_statuses_outside_200_to_599_are_refused() {
         let (code, body) = server.post("/walker/any_status", json!({"status": status}), None).await;
         assert_eq!((code, body), (status, json!({"status": status, "reports": ["done"]})));
     }
+    // Statuses without a body have none, and say so.
+    for status in [204, 304] {
+        let response = server.http.post(server.url("/walker/any_status")).json(&json!({"status": status}));
+        let response = response.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        let length = response.headers().get("content-length").map(|value| value.to_str().unwrap().to_string());
+        assert!(length.is_none() || length.as_deref() == Some("0"), "{status}: content-length {length:?}");
+        assert_eq!(response.bytes().await.unwrap().len(), 0);
+    }
     let (mut client, _) = server.connect("").await;
     for status in [0, 101, 199, 600, 65535] {
         let expected = json!([{"type": "invalid_output",

@@ -28,6 +28,8 @@ pub struct Catalog {
     runtime: Arc<Runtime>,
     /// What its walkers' runs see of their tenant: the graph and the variables.
     env: Environment,
+    /// The tenant it serves, for logs.
+    tenant: Arc<str>,
     /// Its own compiled-code cache, or `None` for the runtime's shared one.
     code_cache: Option<Arc<CodeCache>>,
     /// Its tenant's rate and concurrency of runs, when it has quotas.
@@ -144,6 +146,7 @@ impl Catalog {
         Catalog {
             runtime,
             env: Environment { graph, vars: Arc::default(), share: Arc::default() },
+            tenant: Arc::from(crate::tenancy::DEFAULT_TENANT),
             code_cache: None,
             run_quota: None,
             current: ArcSwap::from_pointee(Snapshot::default()),
@@ -167,6 +170,12 @@ impl Catalog {
             loading: progress.loading.iter().cloned().collect(),
             failed: progress.failed.iter().cloned().collect(),
         }
+    }
+
+    /// Serves `tenant` (named in its logs).
+    pub fn with_tenant(mut self, tenant: &str) -> Self {
+        self.tenant = Arc::from(tenant);
+        self
     }
 
     /// Compiles and caches its walkers in `cache` instead of the runtime's shared one.
@@ -372,6 +381,10 @@ impl Catalog {
         let result = self.runtime.run(&walker.component, spec, caller, &context, notifier, &self.env, entry).await;
         self.metrics.run_seconds.with_label_values(&[spec.name.as_str()]).observe(started.elapsed().as_secs_f64());
         runs(result.as_ref().map_or_else(RunError::kind_name, |_| "ok"));
+        if let Err(err) = &result {
+            // Once per failed run, without its input or output, which are the caller's.
+            tracing::info!(tenant = %self.tenant, walker = spec.name, error = err.kind_name(), "run failed");
+        }
         result.map_err(CallError::Run)
     }
 
@@ -381,7 +394,6 @@ impl Catalog {
     }
 }
 
-/// `*.wasm`, not hidden: editors' and deployers' temporary files are never loaded.
 /// A walker file's bytes, if it is a regular file of at most `max` bytes. Whoever writes
 /// the walkers directory (a tenant) controls what is there: a symbolic link could load
 /// another tenant's walkers or read `/dev/zero` without end, and a FIFO would block the
@@ -409,6 +421,7 @@ fn read_walker_file(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
     Ok(wasm)
 }
 
+/// `*.wasm`, not hidden: editors' and deployers' temporary files are never loaded.
 pub fn is_walker_file(path: &Path) -> bool {
     file_name(path).is_some()
 }

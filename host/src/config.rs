@@ -230,6 +230,11 @@ pub struct Config {
     #[arg(long, env = "JAC_WALKER_NOTIFICATION_BYTES", default_value_t = Limits::DEFAULT_NOTIFICATION_BYTES, value_parser = usize_in(2..=16 << 20))]
     pub walker_notification_bytes: usize,
 
+    /// Times a run whose graph writes conflicted with another run's is run again (only
+    /// while it has sent no notification); past it the call fails with `conflict`.
+    #[arg(long, env = "JAC_WALKER_RERUNS", default_value_t = Limits::DEFAULT_RERUNS, value_parser = clap::value_parser!(u32).range(0..=1_000))]
+    pub walker_reruns: u32,
+
     /// Largest walker file that is read, in MiB; larger files are refused.
     #[arg(long, env = "JAC_WALKER_FILE_MIB", default_value_t = Limits::DEFAULT_FILE_BYTES >> 20, value_parser = usize_in(1..=4096))]
     pub walker_file_mib: usize,
@@ -512,6 +517,7 @@ impl Config {
             slot_wait: Duration::from_millis(self.walker_slot_wait_ms),
             warm_idle: self.warm_idle,
             warm_ttl: Duration::from_secs(self.warm_ttl_secs),
+            reruns: self.walker_reruns,
             file_bytes: self.walker_file_mib << 20,
             compile_time: Duration::from_secs(self.walker_compile_secs),
             ..Limits::default()

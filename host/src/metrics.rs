@@ -197,6 +197,7 @@ fn server_families(common: &Common) -> Vec<MetricFamily> {
     let registry = Registry::new();
     registry.register(Box::new(slots)).expect("unique");
     registry.register(Box::new(cores)).expect("unique");
+    registry.register(Box::new(runtime.reruns.clone())).expect("unique");
     for collector in common.cluster.iter().flat_map(|cluster| cluster.metrics.collectors()) {
         registry.register(collector).expect("unique");
     }

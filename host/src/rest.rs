@@ -374,6 +374,10 @@ pub async fn walker(
     match shared.catalog.call(&route.walker, &caller, &input, shared.hub.clone(), entry.as_deref()).await {
         Ok(reply) => {
             let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+            // These statuses carry no body (RFC 9110): nothing, not a body's length.
+            if matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+                return status.into_response();
+            }
             (status, [(header::CONTENT_TYPE, "application/json")], frames::reply(&reply, None)).into_response()
         }
         Err(CallError::Invalid(mut errors)) => {

@@ -111,6 +111,9 @@ fn parse_at(buffer: &BytesMut, at: &mut usize, depth: usize) -> std::io::Result<
     let Some(end) = rest.windows(2).take(MAX_LINE_BYTES).position(|pair| pair == b"\r\n") else {
         return if rest.len() > MAX_LINE_BYTES { Err(broken("a line too long")) } else { Ok(None) };
     };
+    if end == 0 {
+        return Err(broken("a reply without a type"));
+    }
     let line = &buffer[*at + 1..*at + end];
     let kind = buffer[*at];
     let number = || -> std::io::Result<i64> {
@@ -215,7 +218,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100_000))]
         /// Arbitrary bytes, and arbitrary bytes after a valid reply: never a panic, and a
         /// reply or "not yet" or an error, with nothing consumed but complete replies.
         #[test]

@@ -29,6 +29,13 @@ pub struct Limits {
     pub warm_idle: usize,
     /// How long an idle warm instance is kept.
     pub warm_ttl: Duration,
+    /// Times a run whose graph writes conflicted, or met another run writing the same
+    /// rows, is run again, when it has sent nothing. A re-run holds the locks of the
+    /// roots that own those rows from its first graph call, so no other writer of them
+    /// can make it lose again: one re-run is enough for runs of signed-in users. What
+    /// can make a run lose more often is anonymous runs writing rows of the public root,
+    /// which take no lock (see `graph`).
+    pub reruns: u32,
     /// Size of one walker file; larger ones are not read.
     pub file_bytes: usize,
     /// Time compiling one component may take before its load fails. Compilation cannot
@@ -50,6 +57,7 @@ impl Limits {
     pub const DEFAULT_SLOT_WAIT: Duration = Duration::from_secs(1);
     pub const DEFAULT_WARM_IDLE: usize = 16;
     pub const DEFAULT_WARM_TTL: Duration = Duration::from_secs(60);
+    pub const DEFAULT_RERUNS: u32 = 16;
     pub const DEFAULT_FILE_BYTES: usize = 256 << 20;
     pub const DEFAULT_COMPILE_TIME: Duration = Duration::from_secs(300);
 }
@@ -68,6 +76,7 @@ impl Default for Limits {
             slot_wait: Self::DEFAULT_SLOT_WAIT,
             warm_idle: Self::DEFAULT_WARM_IDLE,
             warm_ttl: Self::DEFAULT_WARM_TTL,
+            reruns: Self::DEFAULT_RERUNS,
             file_bytes: Self::DEFAULT_FILE_BYTES,
             compile_time: Self::DEFAULT_COMPILE_TIME,
             compilations: std::thread::available_parallelism().map_or(1, |cores| cores.get()),

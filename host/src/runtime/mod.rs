@@ -50,12 +50,6 @@ use sandbox::{NotJson, Readable, RunState};
 use crate::graph::{Contended, EntryGone, GraphService, RunGraph};
 use crate::store::{CommitError, StoreError};
 
-/// Times a run whose graph writes conflicted, or met another run writing the same
-/// rows, is run again, when it has sent nothing. A re-run holds the locks of the roots
-/// that own those rows from its first graph call, so no other writer of them can make
-/// it lose; what can is anonymous runs writing rows of the public root, which take no
-/// lock (see `graph`).
-const CONFLICT_RETRIES: u32 = 16;
 
 /// Interfaces a walker may import: the walker WIT package, and WASI that an empty
 /// context makes harmless. Filesystem, sockets and HTTP are refused at load.
@@ -84,6 +78,9 @@ pub struct Runtime {
     /// Every loaded component's idle warm instances, to take a slot back from when a
     /// fresh run finds none free, and to sweep.
     warm_pools: Mutex<Vec<Weak<WarmPool>>>,
+    /// Runs run again, by reason: `conflict` (lost at commit) or `contended` (stopped
+    /// before writing rows whose owner another run held).
+    pub reruns: prometheus::IntCounterVec,
     _ticker: EpochTicker,
 }
 
@@ -146,6 +143,10 @@ impl Runtime {
             compiling: Arc::new(tokio::sync::Semaphore::new(limits.compilations.max(1))),
             loading: Arc::default(),
             warm_pools: Mutex::default(),
+            reruns: prometheus::IntCounterVec::new(
+                prometheus::Opts::new("walker_host_walker_reruns_total", "Walker runs run again, by reason"),
+                &["reason"],
+            )?,
             limits: Arc::new(limits),
             engine,
             linker,
@@ -287,8 +288,9 @@ impl Runtime {
             let (response, graph, notified) =
                 match self.attempt(component, spec, caller, context, notifier.clone(), graph, env).await? {
                     Attempt::Ran { response, graph, notified } => (response, graph, notified),
-                    Attempt::Contended { owners, notified } if !notified && attempts < CONFLICT_RETRIES => {
+                    Attempt::Contended { owners, notified } if !notified && attempts < self.limits.reruns => {
                         attempts += 1;
+                        self.reruns.with_label_values(&["contended"]).inc();
                         contended = owners;
                         continue;
                     }
@@ -299,8 +301,9 @@ impl Runtime {
             let others = graph.others_written();
             match graph.commit().await {
                 Ok(()) => return Ok(reply),
-                Err(CommitError::Conflict) if !notified && attempts < CONFLICT_RETRIES => {
+                Err(CommitError::Conflict) if !notified && attempts < self.limits.reruns => {
                     attempts += 1;
+                    self.reruns.with_label_values(&["conflict"]).inc();
                     tracing::debug!(walker = spec.name, attempts, "its graph writes conflicted; running it again");
                     contended = others;
                 }

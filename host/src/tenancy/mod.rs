@@ -111,7 +111,7 @@ impl Tenant {
         let store =
             crate::store::open(&store_config).await.with_context(|| format!("opening tenant {name}'s store"))?;
         let graph = Arc::new(GraphService::new(store.clone() as Arc<dyn GraphStore>, config.graph_limits()));
-        let mut catalog = Catalog::new(common.runtime.clone(), graph);
+        let mut catalog = Catalog::new(common.runtime.clone(), graph).with_tenant(name);
         if opened.own_code_cache {
             let cache = common.runtime.code_cache(data_dir.join("compiled"));
             catalog = catalog.with_code_cache(cache.map_err(|err| anyhow::anyhow!("{err:#}"))?);
