@@ -177,6 +177,40 @@ async fn a_client_that_cannot_keep_up_with_its_writes_is_dropped_after_the_write
 }
 
 #[tokio::test]
+async fn a_target_named_many_times_gets_one_copy_and_targets_are_bounded() {
+    let server = TestServer::start_with(|config| config.notify_targets = 10).await;
+    let (token, root) = server.user("victim@example.com").await;
+    let (mut victim, _) = server.connect_with("?channel_id=room", Some(&format!("Bearer {token}"))).await;
+    let (mut attacker, _) = server.connect("").await;
+
+    // One `user` event naming the victim 1 400 times (about 45 KB, within the message
+    // limit), in both forms; one `channel` event naming the room 5 000 times.
+    let roots: Vec<String> = (0..1_400).map(|n| if n % 2 == 0 { format!("n::{root}") } else { root.clone() }).collect();
+    attacker.send(json!({"type": "user", "root_ids": roots, "data": {"n": 1}})).await;
+    attacker.send(json!({"type": "channel", "channel_ids": vec!["room"; 5_000], "data": {"n": 2}})).await;
+    // A walker's notifications alike.
+    let many = json!({"users": vec![format!("n::{root}"); 1_000], "channels": vec!["room"; 1_000]});
+    assert_eq!(attacker.call(walker("notify_many", many)).await["status"], 200);
+    for expected in [json!({"n": 1}), json!({"n": 2}), json!({"from": "walker"}), json!({"from": "walker"})] {
+        assert_eq!(victim.recv().await, expected);
+    }
+    victim.expect_nothing_queued().await;
+
+    // More distinct targets than allowed: refused whole, delivered to nobody.
+    let refused = attacker.call(json!({"type": "channel", "channel_ids": eleven_channels(), "data": {"n": 3}})).await;
+    assert_eq!(refused["error"][0]["type"], "too_long", "{refused}");
+    assert_eq!(refused["error"][0]["loc"], json!(["event", "channel", "channel_ids"]));
+    let over = attacker.call(walker("notify_many", json!({"users": [], "channels": eleven_channels()}))).await;
+    assert_eq!(over["error"][0]["type"], "notification_targets_limit", "{over}");
+    victim.expect_nothing_queued().await;
+}
+
+/// More distinct channels than `notify_targets = 10` allows, the victim's room first.
+fn eleven_channels() -> Vec<String> {
+    std::iter::once("room".to_string()).chain((0..10).map(|n| format!("c{n}"))).collect()
+}
+
+#[tokio::test]
 async fn walker_statuses_outside_200_to_599_are_refused() {
     let server = TestServer::start().await;
     for status in [200, 404, 599] {

@@ -266,7 +266,28 @@ impl Walker for ComputeThenSleep {
     }
 }
 
+walker! {
+    /// Notifies every user and every channel listed, repeats and all, in one call each.
+    pub struct NotifyMany { users: Vec<String>, channels: Vec<String> }
+}
+impl Walker for NotifyMany {
+    const NAME: &'static str = "notify_many";
+    fn spec() -> Spec {
+        public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        if !self.users.is_empty() {
+            cx.notify_users(self.users, json!({"from": "walker"}));
+        }
+        if !self.channels.is_empty() {
+            cx.notify_channels(self.channels, json!({"from": "walker"}));
+        }
+        Ok(())
+    }
+}
+
 export_walkers!(
+    NotifyMany,
     ReadVar,
     Nap,
     ComputeThenSleep,
