@@ -67,20 +67,27 @@ async fn two_instances_share_accounts_and_the_graph() {
 
     // One counter, created and incremented through both instances at once, loses no
     // update: runs of one root are ordered across instances (an advisory lock in
-    // PostgreSQL), "create it if absent" included, so every call answers.
-    let mut tasks = Vec::new();
+    // PostgreSQL), "create it if absent" included, so every call answers. Every client
+    // connects before any calls, so that the first runs on both instances overlap.
+    let mut clients = Vec::new();
     for server in [&a, &b] {
         for _ in 0..8 {
-            let (mut client, _) = server.connect(&format!("?auth={token}")).await;
-            tasks.push(tokio::spawn(async move {
-                let mut values = Vec::new();
-                for _ in 0..25 {
-                    let reply = client.call(json!({"type": "walker", "walker": "counter", "response": true})).await;
-                    values.push(reply["reports"][0].as_i64().unwrap_or_else(|| panic!("{reply}")));
-                }
-                values
-            }));
+            clients.push(server.connect(&format!("?auth={token}")).await.0);
         }
+    }
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let mut tasks = Vec::new();
+    for mut client in clients {
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let mut values = Vec::new();
+            for _ in 0..25 {
+                let reply = client.call(json!({"type": "walker", "walker": "counter", "response": true})).await;
+                values.push(reply["reports"][0].as_i64().unwrap_or_else(|| panic!("{reply}")));
+            }
+            values
+        }));
     }
     let mut seen = BTreeSet::new();
     for task in tasks {
