@@ -108,6 +108,9 @@ pub struct LoadedComponent {
 }
 
 /// How one execution of a run ended, short of failing.
+// Made once per execution and matched at once: boxing the transaction would cost an
+// allocation per run for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Attempt {
     Ran { response: Result<bindings::Response, String>, graph: RunGraph, notified: bool },
     /// It stopped before writing rows whose owners' locks another run holds.

@@ -474,6 +474,8 @@ mod tests {
     }
 
     #[tokio::test]
+    // The held writer is the wedge under test.
+    #[allow(clippy::await_holding_lock)]
     async fn a_commit_stuck_behind_a_wedged_writer_fails_then_the_store_recovers() {
         let (store, _dir) = store();
         let store = store.with_commit_timeout(Duration::from_millis(50));
