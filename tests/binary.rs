@@ -258,6 +258,32 @@ fn example_walkers() -> tempfile::TempDir {
 }
 
 #[tokio::test]
+async fn secrets_are_long_enough_and_never_shown() {
+    let output = walker_host(&["--token-secret", "too short", "--print-config"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at least 32 bytes"));
+
+    // A bad Redis URL fails the start without printing its password.
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    for url in ["redis://:hunter2hunter2@127.0.0.1:6379/notadb", "redis://user:hunter2hunter2@127.0.0.1:99999"] {
+        let output = walker_host(&["--listen", "127.0.0.1:0", "--data-dir", data_dir, "--redis", url], &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains("--redis") && !stderr.contains("hunter2"), "{stderr}");
+    }
+
+    // Debug output (logs, panics) says only that a secret is set.
+    let mut config = Config::with_dirs("walkers".into(), "data".into());
+    config.token_secret = Some("hunter2hunter2hunter2hunter2hunter2".into());
+    config.metrics_token = Some("hunter2-metrics".into());
+    config.database = Some("postgres://jac:hunter2@db/jac".into());
+    config.redis = Some("redis://:hunter2@redis".into());
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("hunter2") && debug.contains("Secret(..)"), "{debug}");
+}
+
+#[tokio::test]
 async fn each_failed_run_is_logged_once_without_its_payload_and_without_colour() {
     let (walkers, data) = (example_walkers(), tempfile::tempdir().unwrap());
     let (_server, listen) = start_server(walkers.path(), data.path()).await;

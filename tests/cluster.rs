@@ -31,7 +31,7 @@ async fn instance(redis: &Redis) -> TestServer {
 async fn instance_with(redis: &Redis, configure: impl FnOnce(&mut Config)) -> TestServer {
     let url = redis.url();
     TestServer::start_with(move |config| {
-        config.redis = Some(url);
+        config.redis = Some(url.into());
         config.token_secret = Some(SECRET.into());
         config.cluster_linger_ms = LINGER_MS;
         configure(config);
@@ -244,7 +244,7 @@ async fn subscribe_race(slow: Duration, subscribe_wait_ms: u64, rounds: usize) -
     let proxy = Proxy::start(&redis, slow).await;
     let a = instance(&redis).await;
     let b = TestServer::start_with(|config| {
-        config.redis = Some(proxy.url());
+        config.redis = Some(proxy.url().into());
         config.cluster_subscribe_wait_ms = subscribe_wait_ms;
         config.address_connections_per_second = 1_000_000;
     })
@@ -277,7 +277,7 @@ async fn a_subscription_that_silently_stops_receiving_is_probed_and_reconnected(
     let proxy = Proxy::start(&redis, Duration::ZERO).await;
     let a = instance(&redis).await;
     let b = instance_with(&redis, |config| {
-        config.redis = Some(proxy.url());
+        config.redis = Some(proxy.url().into());
         config.cluster_probe_secs = 1;
     })
     .await;
@@ -298,7 +298,7 @@ async fn tenants_stay_apart_across_instances() {
     let start = || async {
         let url = redis.url();
         TestServer::start_tenants_with(tenants, &[], move |config| {
-            config.redis = Some(url);
+            config.redis = Some(url.into());
             config.token_secret = Some(SECRET.into());
         })
         .await
@@ -327,7 +327,7 @@ async fn topics_spread_over_several_redis_servers_and_an_outage_of_one_costs_onl
     let urls = format!("{},{}", first.url(), second.url());
     let start = || {
         let urls = urls.clone();
-        TestServer::start_with(move |config| config.redis = Some(urls))
+        TestServer::start_with(move |config| config.redis = Some(urls.into()))
     };
     let (a, b) = (start().await, start().await);
     let rooms: Vec<String> = (0..8).map(|n| format!("room-{n}")).collect();
@@ -368,7 +368,7 @@ async fn an_instance_authenticates_to_redis_and_a_wrong_password_costs_only_remo
     let redis = Redis::start_with_password(Some("s3cret"));
     let (a, b) = (instance(&redis).await, instance(&redis).await);
     let wrong_url = redis.url_with_password(Some("wrong"));
-    let c = TestServer::start_with(move |config| config.redis = Some(wrong_url)).await;
+    let c = TestServer::start_with(move |config| config.redis = Some(wrong_url.into())).await;
     let (mut member_b, _) = b.connect("?channel_id=room").await;
     let (mut member_c, _) = c.connect("?channel_id=room").await;
     let (mut sender, _) = a.connect("?channel_id=room").await;
@@ -428,7 +428,7 @@ async fn hostile_redis(reply: &'static [u8]) -> String {
 async fn a_hostile_or_mute_redis_neither_aborts_the_server_nor_passes_for_connected() {
     for reply in [&b"*1099511627776\r\n"[..], b"$1099511627776\r\n", b""] {
         let url = hostile_redis(reply).await;
-        let server = TestServer::start_with(move |config| config.redis = Some(url)).await;
+        let server = TestServer::start_with(move |config| config.redis = Some(url.into())).await;
         let (mut client, _) = server.connect("?channel_id=room").await;
         // The connection was tried (and answered badly, or never) more than once.
         tokio::time::sleep(Duration::from_millis(500)).await;

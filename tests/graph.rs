@@ -394,8 +394,8 @@ async fn grants_are_charged_to_the_target_owner_and_go_with_their_edge(backend: 
     let node = reports(&server, &call("g_big"), json!({"bytes": 1}), Some(&alice)).await[0].clone();
     let root_id = format!("n::{alice_root}");
     // 108 more: "Link" and {"at":1}.
-    let edge = reports(&server, &call("g_connect"), json!({"from": root_id, "to": node}), Some(&alice)).await[0]["id"]
-        .clone();
+    let edge =
+        reports(&server, &call("g_connect"), json!({"from": root_id, "to": node}), Some(&alice)).await[0]["id"].clone();
     let grant = |id: &Value, grantee: &str| json!({"id": id, "grantee": grantee, "level": "read"});
     // 151 more, 371 of 400: a grant on the edge.
     reports(&server, &call("g_grant"), grant(&edge, &bob_root), Some(&alice)).await;

@@ -23,7 +23,7 @@ const SECRET: &str = "the secret every instance shares";
 /// An instance on `database`, with the shared token secret.
 async fn instance(database: &str, configure: impl FnOnce(&mut Config)) -> TestServer {
     TestServer::start_with(|config| {
-        config.database = Some(database.to_string());
+        config.database = Some(database.into());
         config.token_secret = Some(SECRET.into());
         configure(config);
     })
@@ -204,7 +204,7 @@ async fn export_and_import_move_a_deployment_from_sqlite_to_postgresql_and_back(
     // On PostgreSQL: same passwords, tokens, roots, ids and access; usage came along
     // (a quota of four items leaves room for one more).
     let server = TestServer::start_in(walkers, tempfile::tempdir().unwrap(), |config| {
-        config.database = Some(database.clone());
+        config.database = Some(database.clone().into());
         config.token_secret = Some(SECRET.into());
         config.quota_nodes = 4;
     })

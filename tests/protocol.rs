@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use support::server::TestServer;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use walker_host::config::Config;
 
 const PUBLIC_ROOT: &str = "n::000000000000000000000001";
 
@@ -520,13 +521,14 @@ async fn tokens_survive_a_restart_and_bad_tokens_never_authenticate() {
 
 #[tokio::test]
 async fn a_websocket_whose_token_expires_is_signed_out_with_a_connection_frame() {
-    let server = TestServer::start_with(|config| config.token_secret = Some("expiry test secret".into())).await;
+    let server =
+        TestServer::start_with(|config| config.token_secret = Some("a secret for the token expiry test".into())).await;
     let (_, root) = server.user("brief@example.com").await;
     // A token that expires in two seconds (exp has whole-second precision).
     let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 2;
     let claims = json!({"id": "x", "email": "brief@example.com", "root_id": root, "is_activated": true,
                         "is_admin": false, "expiration": exp, "state": "s", "exp": exp});
-    let key = jsonwebtoken::EncodingKey::from_secret(b"expiry test secret");
+    let key = jsonwebtoken::EncodingKey::from_secret(b"a secret for the token expiry test");
     let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap();
     let (mut client, hello) = server.connect(&format!("?auth={token}")).await;
     assert_eq!(hello["data"]["root_id"], format!("n::{root}"));
@@ -585,9 +587,21 @@ async fn shutdown_lets_a_running_walker_finish_and_reply_before_closing() {
 }
 
 #[tokio::test]
+async fn an_unreadable_token_secret_fails_the_start_and_is_kept() {
+    let (walkers, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let stored = data.path().join("token_secret");
+    std::fs::write(&stored, [0xff, 0xfe, b'x']).unwrap();
+    let mut config = Config::with_dirs(walkers.path().to_path_buf(), data.path().to_path_buf());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let error = walker_host::server::Running::start(config).await.err().expect("the start fails");
+    assert!(format!("{error:#}").contains("reading the token secret"), "{error:#}");
+    assert_eq!(std::fs::read(&stored).unwrap(), [0xff, 0xfe, b'x'], "not replaced: nobody is signed out");
+}
+
+#[tokio::test]
 async fn a_configured_token_secret_and_lifetime_are_used() {
     let server = TestServer::start_with(|config| {
-        config.token_secret = Some("configured secret".into());
+        config.token_secret = Some("a configured secret of 32 bytes!".into());
         config.token_ttl_secs = 600;
     })
     .await;
@@ -602,7 +616,7 @@ async fn a_configured_token_secret_and_lifetime_are_used() {
     validation.leeway = 0;
     let claims = jsonwebtoken::decode::<Value>(
         token,
-        &jsonwebtoken::DecodingKey::from_secret(b"configured secret"),
+        &jsonwebtoken::DecodingKey::from_secret(b"a configured secret of 32 bytes!"),
         &validation,
     )
     .expect("signed with the configured secret")

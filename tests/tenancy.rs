@@ -30,7 +30,7 @@ async fn two_tenants_on_postgres() -> TestServer {
     let backend = Backend::postgres().await;
     TestServer::start_tenants_with(TWO_TENANTS, FIXTURES, |config| {
         backend.configure(config);
-        config.token_secret = Some("one operator secret".into());
+        config.token_secret = Some("one operator secret for every tenant".into());
     })
     .await
 }
@@ -246,6 +246,25 @@ async fn metrics_are_labelled_by_tenant() {
     let alpha = server.http.get(server.url("/t/alpha/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(alpha.contains(r#"tenant="alpha""#));
     assert!(!alpha.contains(r#"tenant="beta""#) && !alpha.contains("instance_slots"), "its own only: {alpha}");
+}
+
+#[tokio::test]
+async fn each_tenant_has_its_own_metrics_token() {
+    let tenants =
+        "[tenants.alpha]\nmetrics_token = \"alpha-scraper\"\n[tenants.beta]\nmetrics_token = \"beta-scraper\"\n";
+    let server =
+        TestServer::start_tenants_with(tenants, &[], |config| config.metrics_token = Some("operator".into())).await;
+    let status = |path: &'static str, token: &'static str| {
+        let request = server.http.get(server.url(path)).bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("/t/alpha/metrics", "alpha-scraper").await, 200);
+    assert_eq!(status("/t/alpha/metrics", "beta-scraper").await, 401, "another tenant's token");
+    assert_eq!(status("/t/alpha/metrics", "operator").await, 401, "the operator has /metrics");
+    assert_eq!(status("/t/alpha/metrics", "alpha-scrapeR").await, 401);
+    assert_eq!(status("/t/beta/metrics", "beta-scraper").await, 200);
+    assert_eq!(status("/metrics", "alpha-scraper").await, 401, "every tenant's metrics are the operator's");
+    assert_eq!(status("/metrics", "operator").await, 200);
 }
 
 #[tokio::test]

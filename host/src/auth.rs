@@ -124,11 +124,33 @@ pub fn tenant_secret(master: &str, tenant: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The shortest token secret accepted: HS256 wants a key of at least its 32-byte output.
+pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
+
+/// A configured token secret is long enough to sign with.
+pub fn check_token_secret(secret: &str) -> Result<(), String> {
+    if secret.len() >= MIN_TOKEN_SECRET_BYTES {
+        Ok(())
+    } else {
+        Err(format!("the token secret must be at least {MIN_TOKEN_SECRET_BYTES} bytes long"))
+    }
+}
+
+/// The secret kept in `path`, or a new one written there when there is none. A file that
+/// exists but cannot be read (not UTF-8, no permission) fails the start: replacing it
+/// would sign every user out.
 fn stored_secret(path: &Path) -> anyhow::Result<String> {
-    if let Ok(secret) = std::fs::read_to_string(path) {
-        let secret = secret.trim();
-        if !secret.is_empty() {
-            return Ok(secret.to_string());
+    match std::fs::read_to_string(path) {
+        Ok(secret) if !secret.trim().is_empty() => return Ok(secret.trim().to_string()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Err(err).with_context(|| {
+                format!(
+                    "reading the token secret {}; move it away to sign every user out and start anew",
+                    path.display()
+                )
+            });
         }
     }
     let secret = random_hex(32);

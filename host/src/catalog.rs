@@ -402,14 +402,13 @@ impl Catalog {
 fn read_walker_file(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
     use std::io::Read as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|err| match err.raw_os_error() {
-            Some(libc::ELOOP) => anyhow::anyhow!("a symbolic link, which walker files may not be"),
-            _ => anyhow::Error::new(err).context("opening"),
-        })?;
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).map_err(
+            |err| match err.raw_os_error() {
+                Some(libc::ELOOP) => anyhow::anyhow!("a symbolic link, which walker files may not be"),
+                _ => anyhow::Error::new(err).context("opening"),
+            },
+        )?;
     let metadata = file.metadata().context("reading its metadata")?;
     anyhow::ensure!(metadata.is_file(), "not a regular file");
     let too_large = || anyhow::anyhow!("larger than the limit of {} MiB per walker file", max >> 20);

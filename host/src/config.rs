@@ -73,7 +73,7 @@ pub struct Config {
     /// the graph; without it they live in SQLite in the data directory.
     #[arg(long, env = "JAC_DATABASE_URL", hide_env_values = true, global = true)]
     #[serde(serialize_with = "redacted")]
-    pub database: Option<String>,
+    pub database: Option<Secret>,
 
     /// PostgreSQL connections kept open.
     #[arg(long, env = "JAC_DATABASE_POOL", default_value_t = 16, value_parser = usize_in(1..=1_000))]
@@ -91,9 +91,10 @@ pub struct Config {
 
     /// Secret for signing tokens (each tenant signs with a key derived from it); generated
     /// once per tenant and kept in its data directory when unset.
-    #[arg(long, env = "JAC_TOKEN_SECRET", hide_env_values = true)]
+    /// At least 32 bytes.
+    #[arg(long, env = "JAC_TOKEN_SECRET", hide_env_values = true, value_parser = token_secret)]
     #[serde(skip)]
-    pub token_secret: Option<String>,
+    pub token_secret: Option<Secret>,
 
     /// How long a login token stays valid, in seconds (jac-cloud: 12 hours).
     #[arg(long, env = "JAC_TOKEN_TTL_SECS", default_value_t = 12 * 3600, value_parser = clap::value_parser!(u64).range(60..=365 * SECS_PER_DAY))]
@@ -106,7 +107,7 @@ pub struct Config {
     /// same, in the same order). Unset: one instance.
     #[arg(long, env = "JAC_REDIS_URL", hide_env_values = true)]
     #[serde(serialize_with = "redacted")]
-    pub redis: Option<String>,
+    pub redis: Option<Secret>,
 
     /// How long a user's or channel's subscription outlives its last socket here, so
     /// that reconnecting clients cost no subscription churn.
@@ -188,7 +189,7 @@ pub struct Config {
     /// set one, before exposing the server).
     #[arg(long, env = "JAC_METRICS_TOKEN", hide_env_values = true)]
     #[serde(serialize_with = "redacted")]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
 
     /// Largest HTTP request body.
     #[arg(long, env = "JAC_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = usize_in(256..=1 << 30))]
@@ -387,8 +388,42 @@ fn file_value(value: &toml::Value) -> anyhow::Result<String> {
 }
 
 /// A secret in printed configuration: whether one is set, never its value.
-fn redacted<S: serde::Serializer>(url: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(if url.is_some() { "(set)" } else { "" })
+fn redacted<S: serde::Serializer>(secret: &Option<Secret>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if secret.is_some() { "(set)" } else { "" })
+}
+
+/// A setting that is never shown: a token secret, or a URL that may hold a password.
+/// Its `Debug` says only that it is set, so no log or panic message can print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(secret: String) -> Self {
+        Secret(secret)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(secret: &str) -> Self {
+        Secret(secret.to_string())
+    }
+}
+
+/// `--token-secret`: long enough to sign with (`auth::MIN_TOKEN_SECRET_BYTES`).
+fn token_secret(text: &str) -> Result<Secret, String> {
+    crate::auth::check_token_secret(text).map(|()| Secret::from(text))
 }
 
 /// Who may send `user`, `channel` and `client` events.
@@ -442,7 +477,7 @@ impl Config {
     /// jac-cloud's `SOCKET_REDIS_HOST`, when nothing else sets the bus.
     fn with_jac_cloud_redis(mut self) -> Config {
         if self.redis.is_none() {
-            self.redis = std::env::var("SOCKET_REDIS_HOST").ok().filter(|url| !url.is_empty());
+            self.redis = std::env::var("SOCKET_REDIS_HOST").ok().filter(|url| !url.is_empty()).map(Secret::from);
         }
         self
     }
@@ -450,7 +485,7 @@ impl Config {
     /// The cluster's settings, in cluster mode.
     pub fn cluster(&self) -> Option<ClusterConfig> {
         Some(ClusterConfig {
-            urls: self.redis.as_deref()?.split(',').map(|url| url.trim().to_string()).collect(),
+            urls: self.redis.as_ref()?.expose().split(',').map(|url| url.trim().to_string()).collect(),
             linger: Duration::from_millis(self.cluster_linger_ms),
             subscribe_wait: Duration::from_millis(self.cluster_subscribe_wait_ms),
             publish_queue: self.cluster_publish_queue,
@@ -473,7 +508,7 @@ impl Config {
     pub fn store(&self) -> StoreConfig<'_> {
         StoreConfig {
             data_dir: &self.data_dir,
-            database_url: self.database.as_deref(),
+            database_url: self.database.as_ref().map(Secret::expose),
             schema: None,
             pool_size: self.database_pool,
             timeout: Duration::from_millis(self.database_timeout_ms),

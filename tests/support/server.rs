@@ -36,7 +36,7 @@ impl Backend {
     }
 
     pub fn configure(&self, config: &mut Config) {
-        config.database = self.database.clone();
+        config.database = self.database.clone().map(Into::into);
     }
 }
 

@@ -55,8 +55,14 @@ pub trait Bus: Send + Sync {
 /// What a topic names, as the hub sees it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Topic<'a> {
-    User { tenant: &'a str, root: &'a str },
-    Channel { tenant: &'a str, id: &'a str },
+    User {
+        tenant: &'a str,
+        root: &'a str,
+    },
+    Channel {
+        tenant: &'a str,
+        id: &'a str,
+    },
     /// An instance's clients, by its tag.
     Node(&'a str),
     /// An instance's probe of its own subscription, by its tag.
@@ -189,8 +195,10 @@ impl Cluster {
     /// Connects to Redis in the background (it need not be up) and starts delivering
     /// what it receives.
     pub fn start(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
-        let addresses =
-            config.urls.iter().map(|url| redis::address(url).map_err(|err| anyhow::anyhow!("--redis {url}: {err:#}")));
+        let addresses = config.urls.iter().map(|url| {
+            redis::address(url)
+                .map_err(|err| anyhow::anyhow!("--redis {}", redis::without_secrets(url, &format!("{url}: {err:#}"))))
+        });
         let addresses = addresses.collect::<anyhow::Result<Vec<_>>>()?;
         let tag = crate::auth::random_hex(4);
         let metrics = ClusterMetrics::default();

@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt as _;
 use rand::Rng as _;
 use redis::ConnectionInfo;
 use tokio::io::AsyncWriteExt as _;
-use futures_util::FutureExt as _;
 use tokio::sync::{Notify, mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::resp::{self, Reader, Reply, Writer};
 use super::{Bus, ClusterConfig, ClusterMetrics, Receive, Subscribed};
@@ -174,11 +174,35 @@ impl Bus for RedisBus {
     }
 }
 
+/// `text` (a message about `url`) with what `url` holds that may be secret replaced by
+/// `***`: the user information of `redis://user:password@host` and a `pass=` value.
+pub fn without_secrets(url: &str, text: &str) -> String {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let userinfo =
+        after_scheme.split('/').next().and_then(|authority| authority.rsplit_once('@')).map(|(info, _)| info);
+    let pass = url
+        .split_once('?')
+        .into_iter()
+        .flat_map(|(_, query)| query.split('&'))
+        .find_map(|pair| pair.strip_prefix("pass=").or_else(|| pair.strip_prefix("password=")));
+    let mut shown = text.to_string();
+    for secret in userinfo.into_iter().chain(pass).filter(|secret| !secret.is_empty()) {
+        shown = shown.replace(secret, "***");
+        // The parts of `user:password` may be quoted alone, decoded or not.
+        for part in secret.split(':').filter(|part| part.len() > 2) {
+            shown = shown.replace(part, "***");
+        }
+    }
+    shown
+}
+
 /// Where `url` points, checked: a TCP address or a Unix socket (no TLS yet).
 pub fn address(url: &str) -> anyhow::Result<ConnectionInfo> {
     let info = redis::IntoConnectionInfo::into_connection_info(url)?;
     if info.redis_settings().db() != 0 {
-        tracing::warn!("a Redis database number isolates nothing in pub/sub: use --cluster-prefix to keep deployments apart");
+        tracing::warn!(
+            "a Redis database number isolates nothing in pub/sub: use --cluster-prefix to keep deployments apart"
+        );
     }
     match info.addr() {
         redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_) => Ok(info),

@@ -206,11 +206,7 @@ mod tests {
 
     #[test]
     fn what_a_hostile_redis_sends_is_refused_before_it_costs_memory() {
-        for hostile in [
-            &b"*1099511627776\r\n"[..],
-            b"$1099511627776\r\n",
-            b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n",
-        ] {
+        for hostile in [&b"*1099511627776\r\n"[..], b"$1099511627776\r\n", b"*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n"] {
             assert!(parse(&mut BytesMut::from(hostile)).is_err(), "{}", String::from_utf8_lossy(hostile));
         }
         let endless_line = BytesMut::from(&vec![b'+'; MAX_LINE_BYTES + 2][..]);

@@ -124,11 +124,7 @@ pub enum EntryError {
 
 impl GraphService {
     pub fn new(store: Arc<dyn GraphStore>, limits: GraphLimits) -> Self {
-        GraphService {
-            store,
-            limits,
-            root_locks: RootLocks::default(),
-        }
+        GraphService { store, limits, root_locks: RootLocks::default() }
     }
 
     /// The embedded default: SQLite in `data_dir`, default limits and quotas.

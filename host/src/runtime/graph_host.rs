@@ -95,7 +95,8 @@ impl wit::Host for RunState {
         node_type: String,
         context: String,
     ) -> Result<Result<String, wit::Error>> {
-        let spawned = graph_call!(self, |graph| graph.spawn(&from, &edge_type, &edge_context, &node_type, &context).await);
+        let spawned =
+            graph_call!(self, |graph| graph.spawn(&from, &edge_type, &edge_context, &node_type, &context).await);
         Ok(spawned?.map_err(to_wit))
     }
 

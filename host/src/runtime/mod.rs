@@ -50,7 +50,6 @@ use sandbox::{NotJson, Readable, RunState};
 use crate::graph::{Contended, EntryGone, GraphService, RunGraph};
 use crate::store::{CommitError, StoreError};
 
-
 /// Interfaces a walker may import: the walker WIT package, and WASI that an empty
 /// context makes harmless. Filesystem, sockets and HTTP are refused at load.
 const ALLOWED_IMPORTS: &[&str] = &["jac:walker/", "wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/"];
@@ -112,9 +111,16 @@ pub struct LoadedComponent {
 // allocation per run for nothing.
 #[allow(clippy::large_enum_variant)]
 enum Attempt {
-    Ran { response: Result<bindings::Response, String>, graph: RunGraph, notified: bool },
+    Ran {
+        response: Result<bindings::Response, String>,
+        graph: RunGraph,
+        notified: bool,
+    },
     /// It stopped before writing rows whose owners' locks another run holds.
-    Contended { owners: Vec<String>, notified: bool },
+    Contended {
+        owners: Vec<String>,
+        notified: bool,
+    },
 }
 
 /// A successful run's reply.

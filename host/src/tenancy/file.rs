@@ -52,6 +52,10 @@ pub struct TenantSettings {
     pub own_code_cache: bool,
     #[serde(default)]
     pub quotas: QuotaSettings,
+    /// The bearer token its own metrics (`/t/<name>/metrics`) require. Unset: the
+    /// operator's `--metrics-token`, if any.
+    #[serde(default)]
+    pub metrics_token: Option<String>,
 }
 
 impl TenantsFile {

@@ -68,6 +68,7 @@ struct Opened {
     /// `None`: the default tenant, which has none.
     quotas: Option<Quotas>,
     vars: Vars,
+    metrics_token: Option<String>,
 }
 
 impl Opened {
@@ -76,6 +77,7 @@ impl Opened {
             own_code_cache: settings.own_code_cache,
             quotas: Some(file.quotas(settings)),
             vars: settings.vars.clone(),
+            metrics_token: settings.metrics_token.clone(),
         }
     }
 }
@@ -91,6 +93,11 @@ pub struct Tenant {
 }
 
 impl Tenant {
+    /// The token its own metrics require, from the tenants file.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.opened.metrics_token.as_deref()
+    }
+
     /// Opens a tenant's store and starts loading its walkers.
     async fn open(common: &Common, name: &str, opened: Opened) -> anyhow::Result<Tenant> {
         let config = &common.config;
@@ -128,7 +135,11 @@ impl Tenant {
         let catalog = Arc::new(catalog.with_vars(opened.vars.clone()));
         let debounce = Duration::from_millis(config.reload_debounce_ms);
         let watcher = reload::watch_and_load(catalog.clone(), &walkers_dir, debounce).await?;
-        let secret = config.token_secret.as_deref().filter(|secret| !secret.is_empty());
+        let secret =
+            config.token_secret.as_ref().map(crate::config::Secret::expose).filter(|secret| !secret.is_empty());
+        if let Some(secret) = secret {
+            crate::auth::check_token_secret(secret).map_err(anyhow::Error::msg)?;
+        }
         let secret = match secret {
             Some(master) if name != DEFAULT_TENANT => Some(crate::auth::tenant_secret(master, name)),
             secret => secret.map(str::to_string),

@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{GraphService, HeldRoots};
 use super::ids::{self, Kind, Ref};
+use super::{GraphService, HeldRoots};
 use crate::runtime::LimitHit;
 use crate::store::{CommitError, Direction, EVERYONE, EdgeRow, GrantWrite, Level, NodeRow, StoreError, WriteSet};
 

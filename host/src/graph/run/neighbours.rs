@@ -31,8 +31,13 @@ impl RunGraph {
         while new_from.is_none() && items.len() < limit && budget > 0 {
             // Filters may drop rows: each read asks for a whole page, within the budget.
             let wanted = limit.min(budget);
-            let edges_query =
-                EdgeQuery { node: &node, direction: query.direction, edge_type: query.edge_type, after_seq, limit: wanted };
+            let edges_query = EdgeQuery {
+                node: &node,
+                direction: query.direction,
+                edge_type: query.edge_type,
+                after_seq,
+                limit: wanted,
+            };
             let rows = self.service.store().edges(edges_query).await.map_err(store_failure)?;
             let read = rows.len();
             budget -= read;

@@ -76,7 +76,8 @@ impl GraphStore for PostgresStore {
             let mut keys: Vec<i32> = roots.iter().map(|root| root_key(root)).collect();
             keys.sort_unstable();
             keys.dedup();
-            let sql = if wait { "SELECT pg_advisory_lock($1, $2), true" } else { "SELECT pg_try_advisory_lock($1, $2)" };
+            let sql =
+                if wait { "SELECT pg_advisory_lock($1, $2), true" } else { "SELECT pg_try_advisory_lock($1, $2)" };
             let statement = client.prepare_cached(sql).await.map_err(super::failed)?;
             for key in keys {
                 let row = client.query_one(&statement, &[&ROOT_LOCK_CLASS, &key]).await.map_err(super::failed)?;
@@ -138,7 +139,9 @@ impl GraphStore for PostgresStore {
     }
 
     fn root_exists<'a>(&'a self, root: &'a str) -> StoreFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move { Ok(self.query_opt("SELECT 1 FROM users WHERE root_id = $1", &[&root], |_| ()).await?.is_some()) })
+        Box::pin(async move {
+            Ok(self.query_opt("SELECT 1 FROM users WHERE root_id = $1", &[&root], |_| ()).await?.is_some())
+        })
     }
 
     fn grants<'a>(&'a self, target: &'a str) -> StoreFuture<'a, Result<Vec<(String, Level)>, StoreError>> {
@@ -298,7 +301,11 @@ async fn apply(client: &ClientWrapper, writes: &WriteSet, quotas: &Quotas) -> Re
                 // `xmax = 0`: the row was inserted, not updated.
                 let sql = "INSERT INTO grants (target, grantee, level) VALUES ($1, $2, $3)
                            ON CONFLICT (target, grantee) DO UPDATE SET level = EXCLUDED.level RETURNING xmax = 0";
-                Step::new(sql, vec![&grant.target, &grant.grantee, level_param(level)], Then::GrantGiven { owner, bytes })
+                Step::new(
+                    sql,
+                    vec![&grant.target, &grant.grantee, level_param(level)],
+                    Then::GrantGiven { owner, bytes },
+                )
             }
             None => {
                 let sql = "DELETE FROM grants WHERE target = $1 AND grantee = $2 RETURNING 1";

@@ -7,11 +7,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{Commit, CommitState, SqliteStore};
+use crate::graph::ids;
 use crate::store::{
     CommitError, Delta, EdgePage, EdgeQuery, EdgeRow, GraphStore, Level, NodeRow, Quotas, ROW_OVERHEAD_BYTES,
     StoreError, StoreFuture, WriteSet, commit::Usage, commit::add_store_total, grant_bytes, hex_of, row_bytes,
 };
-use crate::graph::ids;
 
 impl SqliteStore {
     /// Commits queued write sets until the queue is empty or another caller holds the
@@ -139,7 +139,8 @@ impl GraphStore for SqliteStore {
 
     fn root_exists<'a>(&'a self, root: &'a str) -> StoreFuture<'a, Result<bool, StoreError>> {
         let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        let exists = accounts.prepare_cached("SELECT 1 FROM users WHERE root_id = ?1").and_then(|mut s| s.exists([root]));
+        let exists =
+            accounts.prepare_cached("SELECT 1 FROM users WHERE root_id = ?1").and_then(|mut s| s.exists([root]));
         Box::pin(std::future::ready(exists.map_err(|err| StoreError(err.to_string()))))
     }
 
@@ -401,7 +402,10 @@ fn delete_edges_of(tx: &Connection, usage: &mut Usage, id: &str) -> Result<(), C
 /// the bytes they were charged.
 fn delete_grants(tx: &Connection, target: &str) -> Result<i64, CommitError> {
     tx.prepare_cached("DELETE FROM grants WHERE target = ?1 RETURNING grantee")
-        .and_then(|mut s| s.query_map([target], |row| Ok(grant_bytes(target, &row.get::<_, String>(0)?)))?.sum::<rusqlite::Result<i64>>())
+        .and_then(|mut s| {
+            s.query_map([target], |row| Ok(grant_bytes(target, &row.get::<_, String>(0)?)))?
+                .sum::<rusqlite::Result<i64>>()
+        })
         .map_err(|err| CommitError::Store(err.to_string()))
 }
 
@@ -430,13 +434,7 @@ mod tests {
     use super::*;
 
     fn item(hex: &str) -> NodeRow {
-        NodeRow {
-            hex: hex.into(),
-            type_name: "Item".into(),
-            owner: "0".repeat(24),
-            context: "{}".into(),
-            version: 1,
-        }
+        NodeRow { hex: hex.into(), type_name: "Item".into(), owner: "0".repeat(24), context: "{}".into(), version: 1 }
     }
 
     fn insert(hex: &str) -> WriteSet {
