@@ -34,7 +34,7 @@ wait_up() { until curl -fsS "$1" >/dev/null 2>&1; do sleep 0.05; done; }
 serve() {
   local port=$1; shift
   target/release/walker-host --listen 127.0.0.1:"$port" --walkers-dir walkers --data-dir "$WORK/data-$port" \
-    --cache-dir "$WORK/compiled" --token-secret bench --address-connections 100000 --ws-events-per-second 10000000 "$@" >"$WORK/server-$port.log" 2>&1 &
+    --cache-dir "$WORK/compiled" --token-secret bench-secret-shared-by-the-cluster --address-connections 100000 --ws-events-per-second 10000000 "$@" >"$WORK/server-$port.log" 2>&1 &
   wait_up "http://127.0.0.1:$port/readyz"
 }
 

@@ -42,7 +42,7 @@ fn server(runtime: &tokio::runtime::Runtime) -> TestServer {
     })
 }
 
-const SECRET: &str = "fuzzing secret";
+const SECRET: &str = "a fuzzing secret of at least 32 bytes";
 
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
