@@ -64,6 +64,7 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("walker-cores", "JAC_WALKER_CORES", "5", "5"),
     ("hash-concurrency", "JAC_HASH_CONCURRENCY", "20", "20"),
     ("hash-queue", "JAC_HASH_QUEUE", "3", "3"),
+    ("min-password-length", "JAC_MIN_PASSWORD_LENGTH", "12", "12"),
     ("login-free-failures", "JAC_LOGIN_FREE_FAILURES", "9", "9"),
     ("login-max-backoff-secs", "JAC_LOGIN_MAX_BACKOFF_SECS", "60", "60"),
     ("warm-idle", "JAC_WARM_IDLE", "21", "21"),
@@ -337,7 +338,7 @@ async fn every_acknowledged_graph_write_survives_kill_9() {
     let (mut server, listen) = start_server(walkers.path(), data.path()).await;
     let http = reqwest::Client::new();
     let url = |path: &str| format!("http://{listen}{path}");
-    let credentials = json!({"email": "crash@example.com", "password": "pw"});
+    let credentials = json!({"email": "crash@example.com", "password": "correct horse"});
     assert_eq!(http.post(url("/user/register")).json(&credentials).send().await.unwrap().status(), 201);
     let login: Value = http.post(url("/user/login")).json(&credentials).send().await.unwrap().json().await.unwrap();
     let token = format!("Bearer {}", login["token"].as_str().unwrap());

@@ -354,15 +354,27 @@ async fn client_event_policy_can_require_sign_in_or_disable_them() {
 #[tokio::test]
 async fn accounts_register_and_login() {
     let server = TestServer::start().await;
-    let credentials = json!({"email": "fay@example.com", "password": "pw"});
+    // Passwords need 8 characters by default (jac-cloud takes any); the error never
+    // repeats the password.
+    let (status, body) =
+        server.post("/user/register", json!({"email": "fay@example.com", "password": "1234567"}), None).await;
+    assert_eq!(
+        (status, body),
+        (
+            422,
+            json!({"detail": [{"type": "string_too_short", "loc": ["body", "password"],
+            "msg": "String should have at least 8 characters"}]})
+        )
+    );
+    let credentials = json!({"email": "fay@example.com", "password": "12345678"});
     let (status, body) = server.post("/user/register", credentials.clone(), None).await;
     assert_eq!((status, body), (201, json!({"message": "Successfully Registered!"})));
     let (status, body) = server.post("/user/register", credentials.clone(), None).await;
     assert_eq!((status, body), (409, json!({"detail": "Already Exists!"})));
     let (status, body) =
-        server.post("/user/register", json!({"email": "FAY@example.com", "password": "pw"}), None).await;
+        server.post("/user/register", json!({"email": "FAY@example.com", "password": "12345678"}), None).await;
     assert_eq!((status, body), (409, json!({"detail": "Already Exists!"})), "emails are case-insensitive");
-    let (status, body) = server.post("/user/register", json!({"email": "nope", "password": "pw"}), None).await;
+    let (status, body) = server.post("/user/register", json!({"email": "nope", "password": "12345678"}), None).await;
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "email"]));
     let (status, body) = server.post("/user/register", json!({"email": "g@example.com"}), None).await;
@@ -606,7 +618,7 @@ async fn a_configured_token_secret_and_lifetime_are_used() {
     })
     .await;
     assert!(!server.data.path().join("token_secret").exists(), "no secret is generated");
-    let credentials = json!({"email": "ida@example.com", "password": "pw"});
+    let credentials = json!({"email": "ida@example.com", "password": "correct horse"});
     assert_eq!(server.post("/user/register", credentials.clone(), None).await.0, 201);
     let (status, body) = server.post("/user/login", credentials, None).await;
     assert_eq!(status, 200);

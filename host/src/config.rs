@@ -290,6 +290,10 @@ pub struct Config {
     #[arg(long, env = "JAC_HASH_QUEUE", default_value_t = 64, value_parser = usize_in(0..=100_000))]
     pub hash_queue: usize,
 
+    /// Characters a password needs at registration (jac-cloud: any, even none).
+    #[arg(long, env = "JAC_MIN_PASSWORD_LENGTH", default_value_t = 8, value_parser = usize_in(0..=1_024))]
+    pub min_password_length: usize,
+
     /// Graph calls one walker run may make.
     #[arg(long, env = "JAC_GRAPH_CALLS", default_value_t = GraphLimits::default().calls, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub graph_calls: u32,

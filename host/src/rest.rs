@@ -104,6 +104,16 @@ pub async fn register(State(shared): State<Arc<Shared>>, body: Result<Bytes, Byt
             Some(Value::String(email)),
         )]);
     }
+    let min = shared.config.min_password_length;
+    if password.chars().count() < min {
+        // pydantic's error for a short string, without echoing the password.
+        return unprocessable(&[FieldError::new(
+            "string_too_short",
+            vec!["body".into(), "password".into()],
+            format!("String should have at least {min} characters"),
+            None,
+        )]);
+    }
     match shared.accounts.register(email, password).await {
         Ok(_) => json_response(StatusCode::CREATED, json!({"message": "Successfully Registered!"})),
         Err(RegisterError::Exists) => detail(StatusCode::CONFLICT, "Already Exists!"),
