@@ -824,7 +824,9 @@ async fn the_server_listens_at_once_and_serves_each_walker_file_when_it_is_loade
         readiness,
         json!({"ready": true, "loaded": ["chat.wasm", "python-chat.wasm"], "loading": [], "failed": ["broken.wasm"]})
     );
-    assert_ne!(make_note().await.unwrap().status(), 404);
+    // Served now: it asks for a signed-in caller, as its spec says.
+    let served = support::server::read(make_note().await.unwrap()).await;
+    assert_eq!(served, (403, json!({"detail": "Not authenticated"})));
     running.stop().await.unwrap();
 }
 
