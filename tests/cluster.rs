@@ -405,33 +405,43 @@ async fn deployments_with_different_prefixes_share_a_redis_without_seeing_each_o
 }
 
 /// A server that speaks RESP badly: to every connection it answers `reply` once, then
-/// reads forever without answering again.
-async fn hostile_redis(reply: &'static [u8]) -> String {
+/// reads forever without answering again. The count is of the SUBSCRIBEs it was sent.
+async fn hostile_redis(reply: &'static [u8]) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("redis://{}", listener.local_addr().unwrap());
+    let subscribes = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = subscribes.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let counted = counted.clone();
             tokio::spawn(async move {
                 let mut buffer = [0u8; 4096];
-                if socket.read(&mut buffer).await.unwrap_or(0) > 0 {
+                let read = socket.read(&mut buffer).await.unwrap_or(0);
+                if buffer[..read].windows(9).any(|word| word == b"SUBSCRIBE") {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                if read > 0 {
                     let _ = socket.write_all(reply).await;
                 }
                 while socket.read(&mut buffer).await.unwrap_or(0) > 0 {}
             });
         }
     });
-    url
+    (url, subscribes)
 }
 
 #[tokio::test]
 async fn a_hostile_or_mute_redis_neither_aborts_the_server_nor_passes_for_connected() {
     for reply in [&b"*1099511627776\r\n"[..], b"$1099511627776\r\n", b""] {
-        let url = hostile_redis(reply).await;
+        let (url, subscribes) = hostile_redis(reply).await;
         let server = TestServer::start_with(move |config| config.redis = Some(url.into())).await;
         let (mut client, _) = server.connect("?channel_id=room").await;
-        // The connection was tried (and answered badly, or never) more than once.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The subscriber sent its SUBSCRIBEs (and, but for the mute one, read the answer):
+        // asking is not being subscribed.
+        let asked = || subscribes.load(std::sync::atomic::Ordering::SeqCst) >= 1;
+        assert!(support::eventually(Duration::from_secs(10), asked).await);
         let (_, readiness) = server.get("/readyz").await;
         assert_eq!(readiness["cluster"], json!({"connected": false}), "{}", String::from_utf8_lossy(reply));
         let reply = client.call(json!({"type": "connection"})).await;

@@ -420,15 +420,20 @@ async fn grants_are_charged_to_the_target_owner_and_go_with_their_edge(backend: 
 /// One neighbours call reads at most `graph_scan` stored edges, whatever its filters
 /// leave: past that it answers what it found and a cursor, and the walker goes on.
 async fn a_filtered_neighbours_call_reads_a_bounded_number_of_edges(backend: Backend) {
-    let server = graph_server(&backend, |config| config.graph_scan = 50).await;
+    // 100 a call: more than SQLite reads inline (64), so a call reads on two threads.
+    let server = graph_server(&backend, |config| config.graph_scan = 100).await;
     let (token, root) = server.user("scan@example.com").await;
     let root_id = format!("n::{root}");
-    assert_eq!(reports(&server, "/walker/g_writes", json!({"count": 120}), Some(&token)).await, json!([120]));
+    assert_eq!(reports(&server, "/walker/g_writes", json!({"count": 250}), Some(&token)).await, json!([250]));
+    let listed = reports(&server, "/walker/g_list", json!({"id": root_id}), Some(&token)).await;
+    let names: Vec<&str> =
+        listed[0].as_array().unwrap().iter().map(|item| item["context"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, (0..250).map(|n| n.to_string()).collect::<Vec<_>>(), "every item once, in creation order");
     let page = reports(&server, "/walker/g_find_page", json!({"id": root_id, "name": "none"}), Some(&token)).await;
     assert_eq!(page[0]["items"], json!([]));
     assert!(page[0]["cursor"].is_string(), "the budget ran out before the edges: {page}");
     // Through the cursor, a walker still finds what lies past one budget.
-    let found = reports(&server, "/walker/g_find", json!({"id": root_id, "name": "119"}), Some(&token)).await;
+    let found = reports(&server, "/walker/g_find", json!({"id": root_id, "name": "249"}), Some(&token)).await;
     assert_eq!(found[0].as_array().map(|items| items.len()), Some(1), "{found}");
 }
 

@@ -35,32 +35,18 @@ pub enum GraphError {
 
 /// The run must write a row whose owner's lock another run holds: it stops, and runs
 /// again holding that lock from its first call (see `graph`).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("another run writes the same rows")]
 pub struct Contended {
     /// Owners, other than the caller, of rows the run wrote or was about to write.
     pub owners: Vec<String>,
 }
 
-impl std::fmt::Display for Contended {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("another run writes the same rows")
-    }
-}
-
-impl std::error::Error for Contended {}
-
 /// The run's entry node was deleted, or made unreadable, after the run was let in: a
 /// conflict with that concurrent change.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("the entry node is gone")]
 pub struct EntryGone;
-
-impl std::fmt::Display for EntryGone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the entry node is gone")
-    }
-}
-
-impl std::error::Error for EntryGone {}
 
 /// A graph call's result: the inner error is the walker's to handle; the outer one
 /// stops the run (a limit, or the store failing).

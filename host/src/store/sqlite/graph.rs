@@ -72,9 +72,25 @@ pub(super) fn edge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EdgeRow> {
     })
 }
 
-/// Pages of edges up to this many rows are read inline, like point reads; larger ones on
-/// the blocking pool.
+/// Rows of a page of edges read inline, like point reads; the rest on the blocking pool.
 const INLINE_PAGE: usize = 64;
+
+/// Up to `limit` edges of `node` after `after_seq`, with their far ends (`sql` from `edges`).
+fn read_edges(
+    db: &Connection,
+    sql: &str,
+    node: &str,
+    after_seq: i64,
+    edge_type: Option<&str>,
+    limit: usize,
+) -> rusqlite::Result<EdgePage> {
+    let mut statement = db.prepare_cached(sql)?;
+    let rows = statement.query_map(params![node, after_seq, edge_type, limit as i64], |row| {
+        let far: Option<String> = row.get(8)?;
+        Ok((edge_row(row)?, far.map(|_| node_row(row, 8)).transpose()?))
+    })?;
+    rows.collect()
+}
 
 pub(super) const EDGE_COLUMNS: &str = "e.seq, e.hex, e.type, e.owner, e.src, e.dst, e.ctx, e.ver";
 
@@ -103,19 +119,23 @@ impl GraphStore for SqliteStore {
              WHERE {filter} AND e.seq > ?2 AND (?3 IS NULL OR e.type = ?3)
              ORDER BY e.seq LIMIT ?4"
         );
-        let (node, edge_type) = (query.node.to_string(), query.edge_type.map(str::to_string));
-        let read = move |db: &Connection| {
-            let mut statement = db.prepare_cached(&sql)?;
-            let rows = statement.query_map(params![node, query.after_seq, edge_type, query.limit as i64], |row| {
-                let far: Option<String> = row.get(8)?;
-                Ok((edge_row(row)?, far.map(|_| node_row(row, 8)).transpose()?))
-            })?;
-            rows.collect()
-        };
-        if query.limit <= INLINE_PAGE {
-            Box::pin(std::future::ready(self.read(read)))
-        } else {
-            Box::pin(self.read_off_thread(read))
+        // The first rows inline, like point reads: most pages are small. What may follow
+        // is read on the blocking pool, so a large page never holds an async worker.
+        let first = query.limit.min(INLINE_PAGE);
+        let inline = self.read(|db| read_edges(db, &sql, query.node, query.after_seq, query.edge_type, first));
+        match inline {
+            Ok(mut page) if page.len() == first && query.limit > first => {
+                let after_seq = page.last().map_or(query.after_seq, |(edge, _)| edge.seq);
+                let (node, edge_type, rest) =
+                    (query.node.to_string(), query.edge_type.map(str::to_string), query.limit - first);
+                Box::pin(async move {
+                    let read =
+                        move |db: &Connection| read_edges(db, &sql, &node, after_seq, edge_type.as_deref(), rest);
+                    page.extend(self.read_off_thread(read).await?);
+                    Ok(page)
+                })
+            }
+            done => Box::pin(std::future::ready(done)),
         }
     }
 
