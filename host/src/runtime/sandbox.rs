@@ -125,7 +125,7 @@ impl RunState {
     /// A notification's targets, each once, within the limit on targets.
     fn distinct(&self, ids: Vec<String>, key: impl Fn(&str) -> String) -> Result<Vec<String>> {
         let max = self.limits.notify_targets;
-        crate::hub::distinct_targets(&ids, key, max).ok_or_else(|| LimitHit::NotificationTargets(max).into())
+        crate::hub::distinct_targets(ids, key, max).map_err(|_| LimitHit::NotificationTargets(max).into())
     }
 
     fn send(&mut self, target: Target<'_>, payload: String) -> Result<()> {

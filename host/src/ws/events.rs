@@ -201,12 +201,12 @@ impl Parser<'_> {
     /// The ids each once, or pydantic's `too_long` error past the limit on targets.
     fn distinct(&mut self, field: &str, ids: Vec<String>, key: fn(&str) -> String) -> Option<Vec<String>> {
         let max = self.max_targets;
-        let distinct = crate::hub::distinct_targets(&ids, key, max);
-        if distinct.is_none() {
-            let msg = format!("List should have at most {max} distinct items after validation, not more");
-            self.errors.push(FieldError::new("too_long", loc(&[self.tag, field]), msg, Some(Value::from(ids))));
-        }
-        distinct
+        crate::hub::distinct_targets(ids, key, max)
+            .map_err(|ids| {
+                let msg = format!("List should have at most {max} distinct items after validation, not more");
+                self.errors.push(FieldError::new("too_long", loc(&[self.tag, field]), msg, Some(Value::from(ids))));
+            })
+            .ok()
     }
 
     fn ids(&mut self, field: &str) -> Option<Vec<String>> {
