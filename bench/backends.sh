@@ -46,7 +46,7 @@ cp walkers/chat.wasm "$WORK/walkers/"
 run() {
   local label=$1 out="$OUT/$1.jsonl"; shift
   target/release/walker-host --listen 127.0.0.1:8012 --walkers-dir "$WORK/walkers" --data-dir "$WORK/data-$label" \
-    --quota-nodes 1000000 --quota-edges 1000000 --quota-bytes 1000000000 "$@" >"$WORK/$label.log" 2>&1 &
+    --quota-nodes 1000000 --quota-edges 1000000 --quota-bytes 1000000000 --registrations-per-minute 100000 "$@" >"$WORK/$label.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 120); do curl -fsS http://127.0.0.1:8012/readyz >/dev/null 2>&1 && break; sleep 0.5; done
   : >"$out"

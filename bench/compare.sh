@@ -58,7 +58,7 @@ mkdir -p "$WORK/walkers"
 cp walkers/chat.wasm "$WORK/walkers/"
 # Quotas raised for the 100 000-item scenario.
 target/release/walker-host --listen 127.0.0.1:8010 --walkers-dir "$WORK/walkers" --data-dir "$WORK/data" \
-  --quota-nodes 1000000 --quota-edges 1000000 --quota-bytes 1000000000 >"$WORK/walker-host.log" 2>&1 &
+  --quota-nodes 1000000 --quota-edges 1000000 --quota-bytes 1000000000 --registrations-per-minute 100000 >"$WORK/walker-host.log" 2>&1 &
 OURS=$!
 trap 'kill $OURS 2>/dev/null || true' EXIT
 wait_up http://127.0.0.1:8010 /readyz || { echo "walker-host did not start"; cat "$WORK/walker-host.log"; exit 1; }

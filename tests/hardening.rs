@@ -383,6 +383,30 @@ async fn sign_ins_past_the_hashing_queue_are_refused_at_once_with_503_and_retry_
 }
 
 #[tokio::test]
+async fn registrations_are_throttled_per_client_address_before_any_hashing() {
+    let server = TestServer::start_with(|config| config.registrations_per_minute = 2).await;
+    let register = |client: &reqwest::Client, email: &str| {
+        let request = client.post(server.url("/user/register")).json(&json!({"email": email, "password": "correct horse"}));
+        async move { request.send().await.unwrap() }
+    };
+    for email in ["one@example.com", "two@example.com"] {
+        assert_eq!(register(&server.http, email).await.status(), 201);
+    }
+    // Two a minute: the third waits 30 s for its place, and is not registered.
+    let refused = register(&server.http, "three@example.com").await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "30");
+    let detail = json!({"detail": "too many registrations from your address; try again later"});
+    assert_eq!(refused.json::<Value>().await.unwrap(), detail);
+    let login = json!({"email": "three@example.com", "password": "correct horse"});
+    assert_eq!(server.post("/user/login", login, None).await.0, 400);
+    // Another address has places of its own.
+    let elsewhere =
+        reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    assert_eq!(register(&elsewhere, "three@example.com").await.status(), 201);
+}
+
+#[tokio::test]
 async fn failed_logins_earn_a_growing_wait_per_account_and_address_and_a_success_clears_the_account() {
     let server = TestServer::start_with(|config| {
         config.login_free_failures = 2;

@@ -714,3 +714,71 @@ async fn wait_for<F: Future<Output = bool>>(mut condition: impl FnMut() -> F) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Password hashing is one pool for every tenant, granted in turn with a queue per
+/// tenant: while alpha keeps more sign-ins waiting than its queue holds (some answered
+/// 503), beta's sign-ins still wait their turn and go through.
+#[tokio::test]
+async fn one_tenants_flood_of_sign_ins_leaves_another_tenant_its_turn_at_hashing() {
+    let server = TestServer::start_tenants_with(TWO_TENANTS, &[], |config| {
+        config.hash_concurrency = 1;
+        config.hash_queue = 2;
+    })
+    .await;
+    user_in(&server, "alpha", "flood@example.com").await;
+    user_in(&server, "beta", "calm@example.com").await;
+    let login = |tenant: &str, email: &str| {
+        let credentials = json!({"email": email, "password": "correct horse"});
+        let request = server.http.post(server.url(&format!("/t/{tenant}/user/login"))).json(&credentials);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let (refused_tx, mut refused) = tokio::sync::watch::channel(false);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let flooders: Vec<_> = (0..8)
+        .map(|_| {
+            let (stop, refused_tx) = (stop.clone(), refused_tx.clone());
+            let (http, url) = (server.http.clone(), server.url("/t/alpha/user/login"));
+            tokio::spawn(async move {
+                let credentials = json!({"email": "flood@example.com", "password": "correct horse"});
+                while !stop.is_cancelled() {
+                    let status = http.post(&url).json(&credentials).send().await.unwrap().status().as_u16();
+                    assert!([200, 503].contains(&status), "{status}");
+                    if status == 503 {
+                        refused_tx.send_replace(true);
+                    }
+                }
+            })
+        })
+        .collect();
+    // Alpha's queue is full now and again: it has been refused.
+    refused.wait_for(|refused| *refused).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(login("beta", "calm@example.com").await, 200);
+    }
+    stop.cancel();
+    for flooder in flooders {
+        flooder.await.unwrap();
+    }
+}
+
+/// A tenant reopened (its quotas or variables edited) keeps its login backoffs: a
+/// password guesser gains nothing from the edit.
+#[tokio::test]
+async fn failed_login_waits_outlive_a_reopened_tenant() {
+    let server = TestServer::start_tenants_with(VARS, &[], |config| config.login_free_failures = 1).await;
+    user_in(&server, "alpha", "guessed@example.com").await;
+    let login = |password: &str| {
+        let credentials = json!({"email": "guessed@example.com", "password": password});
+        server.post("/t/alpha/user/login", credentials, None)
+    };
+    // One free failure, then 1 s, then 2 s: longer than an attempt is held.
+    for _ in 0..3 {
+        assert_eq!(login("wrong").await.0, 400);
+    }
+    let before = server.running.tenants.get("alpha").unwrap();
+    rewrite(&server, &VARS.replace("hello from alpha", "hello again"));
+    let reopened = || server.running.tenants.get("alpha").is_some_and(|now| !std::sync::Arc::ptr_eq(&now, &before));
+    assert!(support::eventually(Duration::from_secs(20), reopened).await, "alpha reopened");
+    let (status, body) = login("correct horse").await;
+    assert_eq!((status, body), (429, json!({"detail": "too many failed logins; try again in 1 s"})));
+}

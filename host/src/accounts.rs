@@ -2,7 +2,8 @@
 //! hashes.
 //!
 //! Hashing is slow and memory-hungry by design (~19 MiB each), so one bounded pool,
-//! shared by every tenant, caps how many run at once and how many may wait; and a login
+//! shared by every tenant in turn, caps how many run at once and how many of each
+//! tenant's may wait; and a login
 //! for an unknown email verifies against a dummy hash: it takes as long as a wrong
 //! password, and tells nobody which emails have accounts.
 
@@ -11,50 +12,77 @@ use std::sync::{Arc, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use tokio::sync::Semaphore;
 
 use crate::auth::random_hex;
+use crate::fair::{FairSemaphore, Group, new_group};
 use crate::store::{AccountStore, UserRow};
 
 pub struct Accounts {
     store: Arc<dyn AccountStore>,
-    /// Where its password hashes run: the server's one pool.
-    hashing: Arc<HashPool>,
+    /// Where its password hashes run: its tenant's turn at the server's one pool.
+    hashing: HashLane,
 }
 
-/// Password hashing on blocking threads: at most `permits` at once, at most `queue`
-/// waiting; past that a caller is refused at once (`HashPoolFull`).
+/// Password hashing on blocking threads, for every tenant: at most `concurrency` at
+/// once, granted to tenants in turn, so that one tenant's flood of logins delays
+/// another's next hash by one hash at most.
 pub struct HashPool {
-    permits: Semaphore,
-    waiting: AtomicUsize,
+    places: Arc<FairSemaphore>,
+    /// Hashes one tenant may have waiting; past it, its callers are refused at once.
     queue: usize,
 }
 
-/// Every hashing place is taken and the queue is full: try again shortly.
+/// One tenant's turn at the pool, with its own count of waiters.
+pub struct HashLane {
+    pool: Arc<HashPool>,
+    group: Group,
+    waiting: AtomicUsize,
+}
+
+/// Every hashing place is taken and the tenant's queue is full: try again shortly.
 #[derive(Debug, thiserror::Error)]
 #[error("every password hashing place is taken")]
 pub struct HashPoolFull;
 
 impl HashPool {
-    pub fn new(concurrency: usize, queue: usize) -> Self {
-        HashPool { permits: Semaphore::new(concurrency.max(1)), waiting: AtomicUsize::new(0), queue }
+    pub fn new(concurrency: usize, queue: usize) -> Arc<Self> {
+        Arc::new(HashPool { places: FairSemaphore::new(concurrency.max(1)), queue })
     }
 
-    /// Runs `work` on a blocking thread once a place is free.
+    /// A tenant's turn at this pool.
+    pub fn lane(self: &Arc<Self>) -> HashLane {
+        HashLane { pool: self.clone(), group: new_group(), waiting: AtomicUsize::new(0) }
+    }
+}
+
+impl HashLane {
+    /// Runs `work` on a blocking thread once a place is free and it is this lane's turn.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
-        let _permit = match self.permits.try_acquire() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
-                    self.waiting.fetch_sub(1, Ordering::AcqRel);
-                    return Err(HashPoolFull.into());
-                }
-                let permit = self.permits.acquire().await;
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                permit?
+        let places = &self.pool.places;
+        let _place = match places.try_acquire() {
+            Some(place) => place,
+            None => {
+                let _queued = Queued::join(&self.waiting, self.pool.queue).ok_or(HashPoolFull)?;
+                places.acquire(self.group).await
             }
         };
         Ok(tokio::task::spawn_blocking(work).await?)
+    }
+}
+
+/// One waiter counted in a lane's queue until it is dropped: granted, or its caller gone.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn join(waiting: &'a AtomicUsize, queue: usize) -> Option<Self> {
+        let queued = Queued(waiting);
+        (waiting.fetch_add(1, Ordering::AcqRel) < queue).then_some(queued)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -75,7 +103,7 @@ pub enum RegisterError {
 
 impl Accounts {
     /// Accounts kept in `store`, hashing passwords in `hashing`.
-    pub fn new(store: Arc<dyn AccountStore>, hashing: Arc<HashPool>) -> Self {
+    pub fn new(store: Arc<dyn AccountStore>, hashing: HashLane) -> Self {
         Accounts { store, hashing }
     }
 

@@ -294,6 +294,11 @@ pub struct Config {
     #[arg(long, env = "JAC_MIN_PASSWORD_LENGTH", default_value_t = 8, value_parser = usize_in(0..=1_024))]
     pub min_password_length: usize,
 
+    /// Registrations one client address may make a minute, by every tenant together (a
+    /// burst of as many); past it, 429 with Retry-After before any hashing.
+    #[arg(long, env = "JAC_REGISTRATIONS_PER_MINUTE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub registrations_per_minute: u32,
+
     /// Graph calls one walker run may make.
     #[arg(long, env = "JAC_GRAPH_CALLS", default_value_t = GraphLimits::default().calls, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub graph_calls: u32,

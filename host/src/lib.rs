@@ -11,7 +11,8 @@
 //! - `graph` and `store`: the walkers' persistent graph, its access rules and transactions,
 //!   and its storage backends (SQLite, PostgreSQL), export and import;
 //! - `tenancy`: isolated tenants on one server, and routing requests to them;
-//! - `rate`: token buckets, for quotas and rate limits;
+//! - `rate` and `fair`: token buckets, for quotas and rate limits, and a semaphore
+//!   that grants its permits to tenants in turn;
 //! - `config`, `cors`, `metrics`, `openapi`: operating it: settings, browser origins,
 //!   Prometheus, the API's description.
 
@@ -22,6 +23,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod config;
 pub mod cors;
+pub mod fair;
 pub mod frames;
 pub mod graph;
 pub mod hub;

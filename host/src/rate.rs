@@ -4,17 +4,25 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// `rate` tokens a second, up to a burst of twice that.
+/// `rate` tokens a second, up to `burst`.
 pub struct TokenBucket {
     rate: f64,
+    burst: f64,
     tokens: f64,
     refilled: Instant,
 }
 
 impl TokenBucket {
+    /// `rate` tokens a second, up to a burst of twice that.
     pub fn new(rate: u32) -> Self {
         let rate = f64::from(rate);
-        TokenBucket { rate, tokens: 2.0 * rate, refilled: Instant::now() }
+        TokenBucket { rate, burst: 2.0 * rate, tokens: 2.0 * rate, refilled: Instant::now() }
+    }
+
+    /// `count` tokens a minute, up to a burst of `count`: for slow, costly actions.
+    pub fn per_minute(count: u32) -> Self {
+        let burst = f64::from(count);
+        TokenBucket { rate: burst / 60.0, burst, tokens: burst, refilled: Instant::now() }
     }
 
     pub fn take(&mut self) -> bool {
@@ -38,14 +46,22 @@ impl TokenBucket {
     /// Whether it holds its whole burst: forgetting it would change nothing.
     pub fn is_full(&mut self) -> bool {
         self.refill();
-        self.tokens >= 2.0 * self.rate
+        self.tokens >= self.burst
     }
 
     fn refill(&mut self) {
         let now = Instant::now();
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(2.0 * self.rate);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         self.refilled = now;
+    }
+
+    /// Takes a token, or says how long until there is one.
+    pub fn take_or_wait(&mut self) -> Result<(), Duration> {
+        if self.take() {
+            return Ok(());
+        }
+        Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
     }
 
     /// Takes `count` tokens if there are as many, else none.

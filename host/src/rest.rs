@@ -5,8 +5,9 @@
 // Handlers bail out with a ready `Response`, axum's idiom; its size does not matter here.
 #![allow(clippy::result_large_err)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -30,6 +31,15 @@ fn json_response(status: StatusCode, body: impl Serialize) -> Response {
 
 pub fn detail(status: StatusCode, detail: &str) -> Response {
     json_response(status, json!({ "detail": detail }))
+}
+
+/// A refusal that clears by itself: `status` with `body` and a `Retry-After` of `wait`,
+/// in whole seconds, at least one.
+pub fn retry_after(status: StatusCode, wait: Duration, body: Value) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = json_response(status, body);
+    response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+    response
 }
 
 fn unprocessable(errors: &[FieldError]) -> Response {
@@ -91,7 +101,11 @@ fn credentials(body: Result<Bytes, BytesRejection>) -> Result<(String, String), 
     }
 }
 
-pub async fn register(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn register(
+    State(shared): State<Arc<Shared>>,
+    extensions: axum::http::Extensions,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let (email, password) = match credentials(body) {
         Ok(credentials) => credentials,
         Err(response) => return response,
@@ -114,6 +128,10 @@ pub async fn register(State(shared): State<Arc<Shared>>, body: Result<Bytes, Byt
             None,
         )]);
     }
+    if let Some(Err(wait)) = client_address(&extensions).map(|address| shared.registrations.admit(address)) {
+        let body = json!({"detail": "too many registrations from your address; try again later"});
+        return retry_after(StatusCode::TOO_MANY_REQUESTS, wait, body);
+    }
     match shared.accounts.register(email, password).await {
         Ok(_) => json_response(StatusCode::CREATED, json!({"message": "Successfully Registered!"})),
         Err(RegisterError::Exists) => detail(StatusCode::CONFLICT, "Already Exists!"),
@@ -126,14 +144,19 @@ pub async fn register(State(shared): State<Arc<Shared>>, body: Result<Bytes, Byt
 fn account_failure(doing: &str, err: anyhow::Error) -> Response {
     if err.is::<HashPoolFull>() {
         let body = json!({"detail": "too many sign-ins at once; try again shortly"});
-        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response();
+        return retry_after(StatusCode::SERVICE_UNAVAILABLE, Duration::ZERO, body);
     }
     tracing::error!("{doing}: {err:#}");
     if err.is::<StoreError>() {
         let body = json!({"detail": "the account store is unavailable; try again shortly"});
-        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response();
+        return retry_after(StatusCode::SERVICE_UNAVAILABLE, Duration::ZERO, body);
     }
     internal_error()
+}
+
+/// The TCP peer's address (behind a proxy, the proxy's).
+pub fn client_address(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
 }
 
 pub async fn login(
@@ -145,13 +168,12 @@ pub async fn login(
         Ok(credentials) => credentials,
         Err(response) => return response,
     };
-    let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    let address = client_address(&extensions);
     // Held, then refused before any hashing: a flood of wrong passwords costs no CPU.
     if let Some(wait) = shared.logins.hold(&email, address).await {
         let seconds = wait.as_secs_f64().ceil() as u64;
         let body = json!({"detail": format!("too many failed logins; try again in {seconds} s")});
-        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], axum::Json(body))
-            .into_response();
+        return retry_after(StatusCode::TOO_MANY_REQUESTS, wait, body);
     }
     let user = match shared.accounts.login(email.clone(), password).await {
         Ok(Some(user)) => user,
@@ -343,8 +365,8 @@ pub async fn walker(
                 return unprocessable(&[error]);
             }
             NodeAccess::Unavailable => {
-                let body = axum::Json(json!({ "errors": [Problem::STORE_UNAVAILABLE] }));
-                return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], body).into_response();
+                let body = json!({ "errors": [Problem::STORE_UNAVAILABLE] });
+                return retry_after(StatusCode::SERVICE_UNAVAILABLE, Duration::ZERO, body);
             }
         }
     }
@@ -412,16 +434,10 @@ pub async fn walker(
                 RunErrorKind::Busy(_)
                 | RunErrorKind::StoreUnavailable
                 | RunErrorKind::Limit(LimitHit::TenantMemory(_)) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
+                    retry_after(StatusCode::SERVICE_UNAVAILABLE, Duration::ZERO, body)
                 }
-                RunErrorKind::RateLimited => {
-                    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
-                }
-                RunErrorKind::CpuQuota(debt) => {
-                    let retry_after = debt.as_secs_f64().ceil().max(1.0).to_string();
-                    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, retry_after)], axum::Json(body))
-                        .into_response()
-                }
+                RunErrorKind::RateLimited => retry_after(StatusCode::TOO_MANY_REQUESTS, Duration::ZERO, body),
+                RunErrorKind::CpuQuota(debt) => retry_after(StatusCode::TOO_MANY_REQUESTS, debt, body),
                 RunErrorKind::Conflict => json_response(StatusCode::CONFLICT, body),
                 RunErrorKind::Quota(_) => json_response(StatusCode::INSUFFICIENT_STORAGE, body),
                 _ => json_response(StatusCode::INTERNAL_SERVER_ERROR, body),

@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use crate::runtime::{FieldError, Runtime};
 use crate::tenancy::quotas::{ConnectionQuota, EventPace};
 use crate::tenancy::{self, Common, Tenants};
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, RegistrationThrottle};
 use crate::{rest, ws};
 
 /// How often idle warm instances past their time are dropped.
@@ -54,8 +54,11 @@ pub struct Shared {
     pub connections: Option<ConnectionQuota>,
     /// The pace of the tenant's client events, when it has quotas.
     pub events: Option<EventPace>,
-    /// Failed logins per account and client address, and the waits they earn.
-    pub logins: LoginThrottle,
+    /// Failed logins per account and client address, and the waits they earn; kept
+    /// when the tenant is reopened.
+    pub logins: Arc<LoginThrottle>,
+    /// Registrations per client address, for the whole server.
+    pub registrations: Arc<RegistrationThrottle>,
     /// Connections per client address, for the whole server.
     pub addresses: Arc<AddressLimits>,
     /// WebSocket sessions, until their close handshake ends: shutdown waits for them.
@@ -77,11 +80,13 @@ impl Server {
         let runtime = Arc::new(runtime);
         runtime.sweep_warm_instances(WARM_SWEEP_PERIOD);
         let cors = crate::cors::layer(&config)?;
-        let hashing = Arc::new(HashPool::new(config.hash_concurrency, config.hash_queue));
+        let hashing = HashPool::new(config.hash_concurrency, config.hash_queue);
+        let registrations = Arc::new(RegistrationThrottle::new(config.registrations_per_minute));
         let addresses = AddressLimits::new(config.address_connections_per_second, config.address_connections);
         let cluster = config.cluster().map(|cluster| Cluster::start(&cluster)).transpose()?;
         let sessions = TaskTracker::new();
-        let common = Common { config: Arc::new(config), runtime, sessions, cors, hashing, addresses, cluster };
+        let config = Arc::new(config);
+        let common = Common { config, runtime, sessions, cors, hashing, registrations, addresses, cluster };
         Ok(Server { tenants: Tenants::open(common).await? })
     }
 

@@ -7,6 +7,9 @@
 //! that retries at once is so slowed to about one attempt a second. A successful login
 //! clears its account's count; an address's count is forgotten once it has failed
 //! nothing for `max`.
+//!
+//! Registrations are throttled per client address (every tenant together): each costs a
+//! password hash and a stored account, so an address may register a few a minute.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,6 +18,8 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+
+use crate::rate::TokenBucket;
 
 /// Keys kept at most; past it, those not waiting are forgotten first.
 const MAX_KEYS: usize = 100_000;
@@ -103,5 +108,27 @@ impl LoginThrottle {
     pub fn succeeded(&self, email: &str) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         failures.remove(&Key::Account(email.to_ascii_lowercase()));
+    }
+}
+
+/// Registrations per client address: `per_minute` a minute, a burst of as many.
+pub struct RegistrationThrottle {
+    per_minute: u32,
+    addresses: Mutex<HashMap<IpAddr, TokenBucket>>,
+}
+
+impl RegistrationThrottle {
+    pub fn new(per_minute: u32) -> Self {
+        RegistrationThrottle { per_minute, addresses: Mutex::default() }
+    }
+
+    /// Takes `address`'s place for one registration, or says how long until it has one.
+    pub fn admit(&self, address: IpAddr) -> Result<(), Duration> {
+        let mut addresses = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+        if addresses.len() >= MAX_KEYS {
+            addresses.retain(|_, bucket| !bucket.is_full());
+        }
+        let per_minute = self.per_minute;
+        addresses.entry(address).or_insert_with(|| TokenBucket::per_minute(per_minute)).take_or_wait()
     }
 }

@@ -75,6 +75,8 @@ impl TestServer {
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.reload_debounce_ms = 20;
         config.walker_time_ms = 300;
+        // Tests sign up many users from one address.
+        config.registrations_per_minute = 100_000;
         configure(&mut config);
         let running = Running::start(config).await.unwrap();
         // It listens at once and loads walkers in the background: tests start once loaded.

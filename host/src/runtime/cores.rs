@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::UpdateDeadline;
 
-use super::fair::{FairSemaphore, Permit};
 use super::share::Share;
+use crate::fair::{FairSemaphore, Permit};
 
 /// A future's output and the time spent inside its polls: the CPU it took (on the
 /// thread polling it), not its waits.

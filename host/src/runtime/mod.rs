@@ -12,7 +12,6 @@ mod cache;
 mod cores;
 mod engine;
 mod error;
-mod fair;
 mod graph_host;
 mod limits;
 mod sandbox;
@@ -41,10 +40,10 @@ pub use sandbox::{Nobody, Notifier, Target};
 pub use share::Share;
 pub use spec::{FieldError, FieldSpec, WalkerSpec, is_var_name, path_params};
 
+use crate::fair::{FairSemaphore, Group, Permit};
 use bindings::{Walkers, WalkersPre};
 use cores::{Cores, Slices};
 use engine::EpochTicker;
-use fair::{FairSemaphore, Group, Permit};
 use sandbox::{NotJson, Readable, RunState};
 
 use crate::graph::{Contended, EntryGone, GraphService, RunGraph};

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::fair::Group;
+use crate::fair::{Group, new_group};
 use crate::rate::TokenBucket;
 
 pub struct Share {
@@ -19,13 +19,11 @@ pub struct Share {
     memory_held: AtomicUsize,
 }
 
-static NEXT_GROUP: AtomicU64 = AtomicU64::new(0);
-
 impl Share {
     /// A share of its own, without budgets.
     pub fn new() -> Self {
         Share {
-            group: NEXT_GROUP.fetch_add(1, Ordering::Relaxed),
+            group: new_group(),
             cpu_budget: None,
             cpu_used_micros: AtomicU64::new(0),
             memory_budget: None,

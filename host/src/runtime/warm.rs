@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use wasmtime::Store;
 
 use super::bindings::{Caller, Walkers};
-use super::fair::Permit;
 use super::sandbox::RunState;
+use crate::fair::Permit;
 
 /// A store, its instance once created, and the pool slot they occupy.
 pub struct Sandbox {

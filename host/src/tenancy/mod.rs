@@ -42,7 +42,7 @@ use crate::reload::{self, Watcher};
 use crate::runtime::{Runtime, Share, Vars};
 use crate::server::{Shared, tenant_router};
 use crate::store::{self, GraphStore};
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, RegistrationThrottle};
 
 /// What every tenant shares.
 pub struct Common {
@@ -52,8 +52,11 @@ pub struct Common {
     /// Every tenant's WebSocket sessions, which shutdown waits for.
     pub sessions: TaskTracker,
     pub cors: tower_http::cors::CorsLayer,
-    /// Password hashing for every tenant's accounts, bounded once for the server.
+    /// Password hashing for every tenant's accounts, bounded once for the server and
+    /// granted to tenants in turn.
     pub hashing: Arc<HashPool>,
+    /// Registrations per client address, counted over every tenant.
+    pub registrations: Arc<RegistrationThrottle>,
     /// Connections per client address, counted over every tenant.
     pub addresses: Arc<AddressLimits>,
     /// The bus to other instances, in cluster mode.
@@ -98,8 +101,9 @@ impl Tenant {
         self.opened.metrics_token.as_deref()
     }
 
-    /// Opens a tenant's store and starts loading its walkers.
-    async fn open(common: &Common, name: &str, opened: Opened) -> anyhow::Result<Tenant> {
+    /// Opens a tenant's store and starts loading its walkers; a tenant reopened keeps
+    /// the login backoffs of the `previous` one.
+    async fn open(common: &Common, name: &str, opened: Opened, previous: Option<&Tenant>) -> anyhow::Result<Tenant> {
         let config = &common.config;
         let (data_dir, schema) = data_location(config, name)?;
         let walkers_dir =
@@ -151,13 +155,17 @@ impl Tenant {
             tenant: Arc::from(name),
             config: config.clone(),
             metrics: Metrics::new(name, catalog.metrics(), &hub.fanout),
-            accounts: Arc::new(Accounts::new(store, common.hashing.clone())),
+            accounts: Arc::new(Accounts::new(store, common.hashing.lane())),
             catalog,
             hub,
             tokens,
             connections: opened.quotas.map(|quotas| ConnectionQuota::new(quotas.connections)),
             events: opened.quotas.map(|quotas| EventPace::new(quotas.events_per_second)),
-            logins: LoginThrottle::new(config.login_free_failures, Duration::from_secs(config.login_max_backoff_secs)),
+            logins: previous.map(|tenant| tenant.shared.logins.clone()).unwrap_or_else(|| {
+                let max_backoff = Duration::from_secs(config.login_max_backoff_secs);
+                Arc::new(LoginThrottle::new(config.login_free_failures, max_backoff))
+            }),
+            registrations: common.registrations.clone(),
             sessions: common.sessions.clone(),
             addresses: common.addresses.clone(),
         });
@@ -204,11 +212,11 @@ impl Tenants {
             Some(path) => TenantsFile::read(path)?,
             None => TenantsFile::default(),
         };
-        let default = Arc::new(Tenant::open(&common, DEFAULT_TENANT, Opened::default()).await?);
+        let default = Arc::new(Tenant::open(&common, DEFAULT_TENANT, Opened::default(), None).await?);
         let mut by_name = HashMap::from([(DEFAULT_TENANT.to_string(), default)]);
         for (name, settings) in &declared.tenants {
             let opened = Opened::declared(&declared, settings);
-            by_name.insert(name.clone(), Arc::new(Tenant::open(&common, name, opened).await?));
+            by_name.insert(name.clone(), Arc::new(Tenant::open(&common, name, opened, None).await?));
         }
         let table = Table { by_name, by_host: hosts(&declared) };
         let tenants = Arc::new(Tenants {
@@ -267,7 +275,7 @@ impl Tenants {
             let existing = current.by_name.get(name);
             let tenant = match existing {
                 Some(tenant) if tenant.opened == opened => tenant.clone(),
-                _ => match Tenant::open(&self.common, name, opened).await {
+                _ => match Tenant::open(&self.common, name, opened, existing.map(|tenant| &**tenant)).await {
                     Ok(tenant) => {
                         tracing::info!(tenant = name, "tenant opened");
                         Arc::new(tenant)

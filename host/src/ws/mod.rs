@@ -7,12 +7,13 @@ mod session;
 
 use std::sync::Arc;
 
-use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use crate::auth::{Identity, random_hex};
 use crate::server::Shared;
@@ -36,8 +37,9 @@ pub async fn upgrade(
         tracing::info!(origin = ?headers.get(header::ORIGIN), "refused a WebSocket from an origin not allowed");
         return crate::rest::detail(StatusCode::FORBIDDEN, "Origin not allowed");
     }
-    let retry_later = |status, message| ([(header::RETRY_AFTER, "1")], crate::rest::detail(status, message));
-    let address = extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    let retry_later =
+        |status, message: &str| crate::rest::retry_after(status, Duration::ZERO, json!({ "detail": message }));
+    let address = crate::rest::client_address(&extensions);
     let address_place = match address.map(|address| shared.addresses.admit(address)).transpose() {
         Ok(place) => place,
         Err(refusal) => {

@@ -3,12 +3,20 @@
 //! long backlog delays another group's next waiter by one grant at most.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
 /// Whose turn a waiter takes: one per tenant.
 pub type Group = u64;
+
+static NEXT_GROUP: AtomicU64 = AtomicU64::new(0);
+
+/// A group no one else has.
+pub fn new_group() -> Group {
+    NEXT_GROUP.fetch_add(1, Ordering::Relaxed)
+}
 
 pub struct FairSemaphore {
     permits: usize,
