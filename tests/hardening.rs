@@ -386,7 +386,8 @@ async fn sign_ins_past_the_hashing_queue_are_refused_at_once_with_503_and_retry_
 async fn registrations_are_throttled_per_client_address_before_any_hashing() {
     let server = TestServer::start_with(|config| config.registrations_per_minute = 2).await;
     let register = |client: &reqwest::Client, email: &str| {
-        let request = client.post(server.url("/user/register")).json(&json!({"email": email, "password": "correct horse"}));
+        let request =
+            client.post(server.url("/user/register")).json(&json!({"email": email, "password": "correct horse"}));
         async move { request.send().await.unwrap() }
     };
     for email in ["one@example.com", "two@example.com"] {

@@ -446,6 +446,21 @@ async fn rest_walker_routes_statuses_and_errors() {
     assert_eq!(server.post("/walker/nope", json!({}), None).await, (404, json!({"detail": "Not Found"})));
     assert_eq!(server.post("/walker/your_event_name", json!({"val": 1}), Some(&token)).await.0, 404, "websocket only");
     assert_eq!(server.post("/walker/path_var", json!({"key": "k"}), None).await.0, 404, "served on its custom path");
+    // Custom paths as jac-cloud serves them: each also on a node after it; a relative one
+    // under `/walker/<name>/`; one under `/walker/` itself, over a walker's node route.
+    let root_node = format!("n::{root}");
+    let reported = |key: &str, here: &str| (200, json!({"status": 200, "reports": [{"key": key, "here": here}]}));
+    let get_as = |path: String| {
+        let request = server.http.get(server.url(&path)).bearer_auth(&token);
+        async move { support::server::read(request.send().await.unwrap()).await }
+    };
+    assert_eq!(get_as(format!("/custom/k/{root_node}")).await.1["reports"], json!([{"key": "k", "val": 0}]));
+    assert_eq!(get_as("/walker/path_rel/k1".into()).await, reported("k1", &root_node));
+    assert_eq!(get_as(format!("/walker/path_rel/k2/{root_node}")).await, reported("k2", &root_node));
+    assert_eq!(get_as("/walker/path_rel".into()).await.0, 404, "its path has a {{key}}");
+    assert_eq!(get_as("/walker/legacy/k3".into()).await, reported("k3", &root_node));
+    assert_eq!(get_as(format!("/walker/legacy/k4/{root_node}")).await, reported("k4", &root_node));
+    assert_eq!(get_as("/walker/under_walker".into()).await.0, 404, "served on its custom path");
     let put = server.http.put(server.url("/walker/public_event")).json(&json!({"val": 1})).send().await.unwrap();
     assert_eq!(support::server::read(put).await, (405, json!({"detail": "Method Not Allowed"})));
 

@@ -36,6 +36,7 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
             "make_item",
             "make_note",
             "no_specs_default",
+            "path_rel",
             "path_var",
             "public_client",
             "public_event",
@@ -47,6 +48,7 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
             "send_chat_to_client",
             "send_chat_to_group",
             "send_chat_to_user",
+            "under_walker",
             "whoami",
             "whoami_pub",
             "ws_item",
@@ -73,6 +75,7 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
     assert_eq!(get_q.fields[1].default, Some(json!("x")));
 
     assert_eq!(spec("path_var").path.as_deref(), Some("/custom/{key}"));
+    assert_eq!(spec("path_rel").path.as_deref(), Some("/walker/path_rel/{key}"), "relative, under its name");
     assert_eq!(spec("make_item").entry, EntryType::Both);
     assert_eq!(spec("list_items").entry, EntryType::Root);
     assert_eq!(spec("rename_item").entry, EntryType::Node);

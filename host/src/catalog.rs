@@ -71,6 +71,8 @@ pub struct Snapshot {
     /// By file name.
     files: BTreeMap<String, Arc<FileEntry>>,
     walkers: HashMap<String, Walker>,
+    /// The names of those with a custom path, which routing tries one by one.
+    custom_paths: Vec<String>,
 }
 
 struct FileEntry {
@@ -119,6 +121,11 @@ impl Snapshot {
         self.walkers.values()
     }
 
+    /// The walkers with a custom path, by name.
+    pub fn with_custom_paths(&self) -> impl Iterator<Item = &Walker> {
+        self.custom_paths.iter().filter_map(|name| self.walkers.get(name))
+    }
+
     /// Builds the name table: files in load order, first claim wins.
     fn with_files(files: BTreeMap<String, Arc<FileEntry>>, changed: Option<&str>) -> Snapshot {
         let mut ordered: Vec<(&String, &Arc<FileEntry>)> = files.iter().collect();
@@ -137,7 +144,13 @@ impl Snapshot {
                 walkers.insert(spec.name.clone(), Walker { component: entry.component.clone(), index });
             }
         }
-        Snapshot { files, walkers }
+        let mut custom_paths: Vec<String> = walkers
+            .values()
+            .filter(|walker| walker.spec().path.is_some())
+            .map(|walker| walker.spec().name.clone())
+            .collect();
+        custom_paths.sort();
+        Snapshot { files, walkers, custom_paths }
     }
 }
 

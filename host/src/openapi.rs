@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value, json};
 
-use crate::runtime::{EntryType, FieldSpec, FieldType, Method, WalkerSpec, path_params};
+use crate::runtime::{FieldSpec, FieldType, Method, WalkerSpec, path_params};
 use crate::server::Shared;
 
 /// The interactive docs page: self-contained, since deployments are often offline.
@@ -31,7 +31,7 @@ pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let mut paths = account_paths();
     let walkers: Vec<Value> = specs.iter().map(|spec| walker_summary(spec)).collect();
     for spec in specs {
-        for (path, node) in routes(spec) {
+        for (path, node) in spec.routes() {
             let operations: Map<String, Value> = (spec.methods.iter())
                 .filter_map(|method| Some((method_name(*method)?, operation(spec, *method, &path, node))))
                 .map(|(method, operation)| (method.to_string(), operation))
@@ -62,27 +62,12 @@ fn walker_summary(spec: &WalkerSpec) -> Value {
     let methods: Vec<&str> = spec.methods.iter().map(|method| method_name(*method).unwrap_or("websocket")).collect();
     let rest = spec.methods.iter().any(|method| method_name(*method).is_some());
     let routes: Vec<Value> =
-        (routes(spec).into_iter()).filter(|_| rest).map(|(path, node)| json!({"path": path, "node": node})).collect();
+        (spec.routes().into_iter()).filter(|_| rest).map(|(path, node)| json!({"path": path, "node": node})).collect();
     let fields: Vec<Value> = (spec.fields.iter())
         .map(|field| json!({"name": field.name, "schema": schema(field), "required": field.default.is_none()}))
         .collect();
     json!({"name": spec.name, "methods": methods, "auth": spec.auth, "as_query": spec.as_query,
            "routes": routes, "fields": fields})
-}
-
-/// A walker's REST paths, each with whether it takes an entry node.
-fn routes(spec: &WalkerSpec) -> Vec<(String, bool)> {
-    if let Some(path) = &spec.path {
-        return vec![(path.clone(), false)];
-    }
-    let mut routes = Vec::new();
-    if spec.entry != EntryType::Node {
-        routes.push((format!("/walker/{}", spec.name), false));
-    }
-    if spec.entry != EntryType::Root {
-        routes.push((format!("/walker/{}/{{node}}", spec.name), true));
-    }
-    routes
 }
 
 fn method_name(method: Method) -> Option<&'static str> {

@@ -55,7 +55,9 @@ impl Spec {
         self
     }
 
-    /// A custom REST path such as `/custom/{key}`; each `{name}` is a field.
+    /// A custom REST path such as `/custom/{key}`, or one relative to `/walker/<name>/`
+    /// such as `{key}` (jac-cloud's relative paths); each `{name}` is a field. It is
+    /// also served followed by `/<node>`, for a node entry.
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = Some(path.into());
         self

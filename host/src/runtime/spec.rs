@@ -16,6 +16,8 @@ pub struct WalkerSpec {
     pub methods: Vec<Method>,
     pub auth: bool,
     pub as_query: Vec<String>,
+    /// Its custom path, absolute: a relative one (jac-cloud's `path: "{a}"`) is kept
+    /// under `/walker/<name>/`.
     pub path: Option<String>,
     pub fields: Vec<FieldSpec>,
     /// Runs a warm instance may serve; 0: a fresh instance per run.
@@ -78,10 +80,8 @@ impl WalkerSpec {
         if let Some(undeclared) = spec.as_query.iter().find(|f| !declared(f)) {
             return Err(format!("walker {name}: query field {undeclared} is not declared"));
         }
-        if let Some(path) = &spec.path {
-            if !path.starts_with('/') {
-                return Err(format!("walker {name}: path {path:?} must start with '/'"));
-            }
+        let path = spec.path.map(|path| absolute_path(&name, &path)).transpose()?;
+        if let Some(path) = &path {
             if let Some(undeclared) = path_params(path).find(|f| !declared(f)) {
                 return Err(format!("walker {name}: path parameter {undeclared} is not declared"));
             }
@@ -99,12 +99,27 @@ impl WalkerSpec {
             methods,
             auth: spec.auth,
             as_query: spec.as_query,
-            path: spec.path,
+            path,
             fields,
             warm_runs: spec.warm_runs,
             entry: spec.entry,
             vars: spec.vars.into(),
         })
+    }
+
+    /// Its REST routes as jac-cloud serves them, each with whether it takes an entry
+    /// node: its path (custom, or `/walker/<name>`) for the root entry, and that path
+    /// followed by `/{node}` for a node entry, as its entry type allows.
+    pub fn routes(&self) -> Vec<(String, bool)> {
+        let path = self.path.clone().unwrap_or_else(|| format!("/walker/{}", self.name));
+        let mut routes = Vec::with_capacity(2);
+        if self.entry != EntryType::Node {
+            routes.push((path.clone(), false));
+        }
+        if self.entry != EntryType::Root {
+            routes.push((format!("{path}/{{node}}"), true));
+        }
+        routes
     }
 
     pub fn allows(&self, method: Method) -> bool {
@@ -146,6 +161,21 @@ impl WalkerSpec {
 pub fn is_var_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A custom path made absolute, as jac-cloud does: one without a leading `/` is under
+/// `/walker/<name>/`. Its segments are literal, or whole `{param}`s.
+fn absolute_path(name: &str, path: &str) -> Result<String, String> {
+    let path = if path.starts_with('/') { path.to_string() } else { format!("/walker/{name}/{path}") };
+    let path = path.trim_end_matches('/');
+    let well_formed = |segment: &str| {
+        let inner = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(segment);
+        !inner.is_empty() && !inner.contains(['{', '}', '?', '#'])
+    };
+    if path.is_empty() || !path.split('/').skip(1).all(well_formed) {
+        return Err(format!("walker {name}: path {path:?} has an empty or malformed segment"));
+    }
+    Ok(path.to_string())
 }
 
 /// The `{name}` parameters of a custom path.

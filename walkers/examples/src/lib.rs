@@ -167,6 +167,37 @@ impl Walker for PathVar {
 }
 
 walker! {
+    /// jac-cloud's relative path: served at `/walker/path_rel/{key}`, and after it on a
+    /// node, `/walker/path_rel/{key}/{node}`.
+    pub struct PathRel { key: String }
+}
+impl Walker for PathRel {
+    const NAME: &'static str = "path_rel";
+    fn spec() -> Spec {
+        Spec::new().methods([Method::Get]).path("{key}")
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report(json!({"key": self.key, "here": graph::here().id}));
+        Ok(())
+    }
+}
+
+walker! {
+    /// A custom path under `/walker/`, beside the default routes.
+    pub struct UnderWalker { key: String }
+}
+impl Walker for UnderWalker {
+    const NAME: &'static str = "under_walker";
+    fn spec() -> Spec {
+        Spec::new().methods([Method::Get]).path("/walker/legacy/{key}").public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report(json!({"key": self.key, "here": graph::here().id}));
+        Ok(())
+    }
+}
+
+walker! {
     /// jac-cloud's default spec: POST, signed-in callers.
     pub struct NoSpecsDefault {}
 }
@@ -301,6 +332,8 @@ export_walkers!(
     Boom,
     GetQ,
     PathVar,
+    PathRel,
+    UnderWalker,
     NoSpecsDefault,
     PublicClient,
     PublicUser,

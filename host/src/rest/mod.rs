@@ -5,6 +5,8 @@
 // Handlers bail out with a ready `Response`, axum's idiom; its size does not matter here.
 #![allow(clippy::result_large_err)]
 
+mod routes;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,9 +21,9 @@ use serde_json::{Map, Value, json};
 
 use crate::accounts::{HashPoolFull, RegisterError, is_valid_email};
 use crate::auth::{Identity, wire_root};
-use crate::catalog::{CallError, Walker};
+use crate::catalog::CallError;
 use crate::frames::{self, Problem};
-use crate::runtime::{Caller, EntryType, FieldError, LimitHit, Method, RunErrorKind, Transport, path_params};
+use crate::runtime::{Caller, FieldError, LimitHit, Method, RunErrorKind, Transport, path_params};
 use crate::server::{NodeAccess, Shared, check_node};
 use crate::store::StoreError;
 
@@ -265,48 +267,6 @@ fn internal_error() -> Response {
     )
 }
 
-/// A request resolved to a walker.
-struct Route {
-    walker: Walker,
-    node: Option<String>,
-    /// Values of the custom path's `{name}` segments.
-    path_values: Vec<(String, String)>,
-}
-
-fn decode(segment: &str) -> String {
-    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
-}
-
-fn resolve(shared: &Shared, path: &str) -> Option<Route> {
-    let snapshot = shared.catalog.snapshot();
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    if let ["walker", name, rest @ ..] = segments.as_slice() {
-        let node = match rest {
-            [] => None,
-            [node] => Some(decode(node)),
-            _ => return None,
-        };
-        let walker = snapshot.walker(&decode(name)).filter(|walker| walker.spec().path.is_none())?;
-        return Some(Route { walker: walker.clone(), node, path_values: Vec::new() });
-    }
-    snapshot.walkers().find_map(|walker| {
-        let pattern = walker.spec().path.as_deref()?;
-        let pattern: Vec<&str> = pattern.trim_end_matches('/').split('/').skip(1).collect();
-        if pattern.len() != segments.len() {
-            return None;
-        }
-        let mut path_values = Vec::new();
-        for (expected, actual) in pattern.iter().zip(&segments) {
-            match expected.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(param) => path_values.push((param.to_string(), decode(actual))),
-                None if expected == actual => {}
-                None => return None,
-            }
-        }
-        Some(Route { walker: walker.clone(), node: None, path_values })
-    })
-}
-
 fn http_method(method: &HttpMethod) -> Option<Method> {
     Some(match *method {
         HttpMethod::GET => Method::Get,
@@ -327,14 +287,11 @@ pub async fn walker(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(route) = resolve(&shared, uri.path()) else { return detail(StatusCode::NOT_FOUND, "Not Found") };
-    let spec = route.walker.spec();
-    // jac-cloud's `entry_type`: a walker has the root route, the node route, or both.
-    let has_route = match route.node {
-        None => spec.entry != EntryType::Node,
-        Some(_) => spec.entry != EntryType::Root,
+    let Some(route) = routes::resolve(&shared.catalog.snapshot(), uri.path()) else {
+        return detail(StatusCode::NOT_FOUND, "Not Found");
     };
-    if !has_route || !spec.methods.iter().any(|m| *m != Method::Websocket) {
+    let spec = route.walker.spec();
+    if !spec.methods.iter().any(|m| *m != Method::Websocket) {
         return detail(StatusCode::NOT_FOUND, "Not Found");
     }
     let Some(method) = http_method(&method).filter(|m| spec.allows(*m)) else {
