@@ -81,10 +81,8 @@ impl WalkerSpec {
             return Err(format!("walker {name}: query field {undeclared} is not declared"));
         }
         let path = spec.path.map(|path| absolute_path(&name, &path)).transpose()?;
-        if let Some(path) = &path {
-            if let Some(undeclared) = path_params(path).find(|f| !declared(f)) {
-                return Err(format!("walker {name}: path parameter {undeclared} is not declared"));
-            }
+        if let Some(undeclared) = path.iter().flat_map(|path| path_params(path)).find(|f| !declared(f)) {
+            return Err(format!("walker {name}: path parameter {undeclared} is not declared"));
         }
         if let Some(bad) = spec.vars.iter().find(|var| !is_var_name(var)) {
             return Err(format!("walker {name}: variable name {bad:?} is not [a-z0-9_], starting with a letter"));
