@@ -98,6 +98,13 @@ async fn every_bad_input_gets_its_error_and_the_connection_stays_usable() {
         client.call(json!({"type": "walker", "walker": "public_event", "context": {"val": "x"}})).await["error"][0]["type"],
         "int_parsing"
     );
+    // What only the walker's Rust types check (an enum inside a field) is refused alike.
+    let order = json!({"line": {"name": "tea", "tags": []}, "size": "medium", "quantity": 1});
+    assert_eq!(
+        client.call(json!({"type": "walker", "walker": "place_order", "context": order})).await,
+        json!({"error": [{"type": "enum", "loc": ["size"], "msg": "unknown variant `medium`, expected `small` or `large`",
+                          "input": "medium"}]})
+    );
     assert_eq!(
         client.call(json!({"type": "walker", "response": true})).await,
         json!({"error": [{"type": "missing", "loc": ["event", "walker", "walker"], "msg": "Field required",
@@ -423,6 +430,36 @@ async fn rest_walker_routes_statuses_and_errors() {
     assert_eq!((status, body["detail"][0]["loc"].clone()), (422, json!(["query", "a"])));
     assert_eq!(server.get("/custom/abc?val=3").await.1["reports"], json!([{"key": "abc", "val": 3}]));
     assert_eq!(server.get("/custom/a%20b").await.1["reports"], json!([{"key": "a b", "val": 0}]));
+
+    // Nested fields, enums and integer ranges, checked by the walker's own types before it
+    // runs: 422 with jac-cloud's `loc`, not a failed run.
+    let order = json!({"line": {"name": "tea", "tags": ["green"]}, "size": "large", "quantity": 3});
+    let placed = json!({"line": {"name": "tea", "tags": ["green"]}, "size": "large", "quantity": 3, "grade": "a"});
+    assert_eq!(server.post("/walker/place_order", order.clone(), None).await.1["reports"], json!([placed]));
+    let (server, order) = (&server, &order);
+    let refused = |field: &str, value: Value| {
+        let mut order = order.clone();
+        order[field] = value;
+        async move {
+            let (status, body) = server.post("/walker/place_order", order, None).await;
+            assert_eq!(status, 422, "{body}");
+            body["detail"][0].clone()
+        }
+    };
+    let size = refused("size", json!("medium")).await;
+    assert_eq!(
+        (size["type"].clone(), size["loc"].clone(), size["input"].clone()),
+        (json!("enum"), json!(["body", "size"]), json!("medium"))
+    );
+    let quantity = refused("quantity", json!(300)).await;
+    assert_eq!((quantity["loc"].clone(), quantity["input"].clone()), (json!(["body", "quantity"]), json!(300)));
+    assert_eq!(refused("grade", json!("ab")).await["loc"], json!(["body", "grade"]));
+    assert_eq!(
+        refused("line", json!({"name": "tea"})).await,
+        json!({"type": "missing", "loc": ["body", "line", "tags"], "msg": "Field required", "input": {"name": "tea"}})
+    );
+    let tag = refused("line", json!({"name": "tea", "tags": ["ok", 7]})).await;
+    assert_eq!((tag["loc"].clone(), tag["input"].clone()), (json!(["body", "line", "tags", 1]), json!(7)));
 
     // Auth.
     assert_eq!(

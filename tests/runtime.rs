@@ -38,6 +38,7 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
             "no_specs_default",
             "path_rel",
             "path_var",
+            "place_order",
             "public_client",
             "public_event",
             "public_group",

@@ -393,6 +393,10 @@ impl Catalog {
         let started = std::time::Instant::now();
         let result = self.runtime.run(&walker.component, spec, caller, &context, notifier, &self.env, entry).await;
         self.metrics.run_seconds.with_label_values(&[spec.name.as_str()]).observe(started.elapsed().as_secs_f64());
+        if let Some(errors) = result.as_ref().ok().and_then(Reply::refused_input) {
+            runs("invalid");
+            return Err(CallError::Invalid(errors));
+        }
         runs(result.as_ref().map_or_else(RunError::kind_name, |_| "ok"));
         if let Err(err) = &result {
             // Once per failed run, without its input or output, which are the caller's.

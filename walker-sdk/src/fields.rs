@@ -29,7 +29,11 @@ pub trait Fields {
     fn fields() -> Vec<Field>;
 }
 
-/// The jac-cloud type of a Rust field type.
+/// The jac-cloud type of a Rust field type. Implement it for a struct or enum of your
+/// own used as a field (`Dict` for a struct, `Str` for an enum of unit variants): the
+/// host checks the top-level type, and what else your type requires (its fields, its
+/// variants, a `u8`'s range) is checked before the walker runs, a mismatch answered 422
+/// as jac-cloud answers it.
 pub trait FieldKind {
     const KIND: FieldType;
     /// `Option<_>`: the field may be omitted or null.

@@ -42,8 +42,10 @@ extern crate self as walker_sdk;
 mod context;
 mod fields;
 pub mod graph;
+mod input;
 mod spec;
 
+pub use bindings::jac::walker::types::FieldType;
 pub use context::{Context, Error, Result};
 pub use fields::{Field, FieldKind, Fields};
 pub use serde_json::{Value, json};
@@ -220,8 +222,10 @@ pub mod __private {
     }
 
     pub fn run<W: Walker>(caller: Caller, context: &str) -> Result<Response, String> {
-        let walker: W =
-            serde_json::from_str(context).map_err(|err| format!("invalid context for {}: {err}", W::NAME))?;
+        let walker: W = match crate::input::read(context) {
+            Ok(walker) => walker,
+            Err(refusal) => return Ok(refusal),
+        };
         let mut cx = Context::new(caller);
         walker.run(&mut cx).map_err(|err| err.to_string())?;
         Ok(cx.into_response())

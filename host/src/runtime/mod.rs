@@ -129,6 +129,16 @@ pub struct Reply {
     pub body: ReplyBody,
 }
 
+impl Reply {
+    /// The errors, when the walker refused its input (see `FieldError::refused_by_walker`).
+    pub fn refused_input(&self) -> Option<Vec<FieldError>> {
+        match &self.body {
+            ReplyBody::Custom(custom) => FieldError::refused_by_walker(self.status, custom.get()),
+            ReplyBody::Reports(_) => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum ReplyBody {
     /// `{"status": S, "reports": [...]}`

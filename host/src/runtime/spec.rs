@@ -8,6 +8,12 @@ use serde_json::{Map, Value};
 
 use super::bindings::{self, EntryType, FieldType, Method};
 
+/// Errors a walker's refusal may carry, the length of each string in one, and the
+/// steps of its `loc`.
+const MAX_GUEST_ERRORS: usize = 64;
+const MAX_GUEST_TEXT: usize = 1_024;
+const MAX_GUEST_LOC: usize = 32;
+
 /// A walker's declaration, validated.
 #[derive(Debug, Clone)]
 pub struct WalkerSpec {
@@ -40,7 +46,7 @@ pub struct FieldSpec {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FieldError {
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// Field names, and list indices as numbers (pydantic's shape).
     pub loc: Vec<Value>,
     pub msg: Cow<'static, str>,
@@ -51,7 +57,39 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(kind: &'static str, loc: Vec<Value>, msg: impl Into<Cow<'static, str>>, input: Option<Value>) -> Self {
-        FieldError { kind, loc, msg: msg.into(), input }
+        FieldError { kind: Cow::Borrowed(kind), loc, msg: msg.into(), input }
+    }
+
+    /// The errors of a reply by which the walker refused its input: status 422 with the
+    /// custom report `{"detail": [{"type", "loc", "msg", "input"?}, …]}`, as the SDKs
+    /// answer a context that their types reject (see `walker-sdk`'s `input`). Bounded:
+    /// at most `MAX_GUEST_ERRORS`, each with short strings and a short `loc`.
+    pub fn refused_by_walker(status: u16, custom: &str) -> Option<Vec<FieldError>> {
+        if status != 422 {
+            return None;
+        }
+        let Ok(Value::Object(mut reply)) = serde_json::from_str::<Value>(custom) else { return None };
+        let Some(Value::Array(details)) = reply.remove("detail") else { return None };
+        if !reply.is_empty() || details.is_empty() || details.len() > MAX_GUEST_ERRORS {
+            return None;
+        }
+        details.into_iter().map(FieldError::from_guest).collect()
+    }
+
+    fn from_guest(detail: Value) -> Option<FieldError> {
+        let Value::Object(mut detail) = detail else { return None };
+        let short = |value: Option<Value>| match value {
+            Some(Value::String(text)) if text.len() <= MAX_GUEST_TEXT => Some(text),
+            _ => None,
+        };
+        let kind = short(detail.remove("type"))?;
+        let msg = short(detail.remove("msg"))?;
+        let Some(Value::Array(loc)) = detail.remove("loc") else { return None };
+        let step = |step: &Value| step.as_str().is_some_and(|key| key.len() <= MAX_GUEST_TEXT) || step.is_u64();
+        if loc.len() > MAX_GUEST_LOC || !loc.iter().all(step) {
+            return None;
+        }
+        Some(FieldError { kind: kind.into(), loc, msg: msg.into(), input: detail.remove("input") })
     }
 }
 

@@ -6,7 +6,9 @@
 mod items;
 
 use items::{CounterWalker, DeleteItem, FailAfterWrite, ListItems, ListNotes, MakeItem, MakeNote, RenameItem, WsItem};
-use walker_sdk::{Context, Error, Method, Result, Spec, Walker, export_walkers, graph, json, walker};
+use walker_sdk::{
+    Context, Error, FieldKind, FieldType, Method, Result, Spec, Walker, export_walkers, graph, json, walker,
+};
 
 const WEBSOCKET_AND_POST: [Method; 2] = [Method::Websocket, Method::Post];
 
@@ -197,6 +199,44 @@ impl Walker for UnderWalker {
     }
 }
 
+/// One line of an order: a nested body field.
+#[derive(serde::Deserialize, serde::Serialize)]
+pub struct Line {
+    name: String,
+    tags: Vec<String>,
+}
+
+impl FieldKind for Line {
+    const KIND: FieldType = FieldType::Dict;
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Size {
+    Small,
+    Large,
+}
+
+impl FieldKind for Size {
+    const KIND: FieldType = FieldType::Str;
+}
+
+walker! {
+    /// Fields that only their Rust types check: a nested struct, an enum, a `u8`, a
+    /// `char`. A context they reject is answered 422 before the walker runs.
+    pub struct PlaceOrder { line: Line, size: Size, quantity: u8, grade: char = 'a' }
+}
+impl Walker for PlaceOrder {
+    const NAME: &'static str = "place_order";
+    fn spec() -> Spec {
+        Spec::new().methods(WEBSOCKET_AND_POST).public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report(json!({"line": self.line, "size": self.size, "quantity": self.quantity, "grade": self.grade}));
+        Ok(())
+    }
+}
+
 walker! {
     /// jac-cloud's default spec: POST, signed-in callers.
     pub struct NoSpecsDefault {}
@@ -334,6 +374,7 @@ export_walkers!(
     PathVar,
     PathRel,
     UnderWalker,
+    PlaceOrder,
     NoSpecsDefault,
     PublicClient,
     PublicUser,
