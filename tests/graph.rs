@@ -191,7 +191,8 @@ async fn access_follows_jac_clouds_rules_and_grants(backend: Backend) {
     assert_eq!(edge["context"], json!({"at": 1}));
     let (_, body) = connect(&carol, x_id, y["id"].as_str().unwrap()).await;
     assert!(body["errors"][0]["msg"].as_str().unwrap().contains("not found"), "{body}");
-    assert_eq!(update(&bob, x_id).await.0, 500);
+    let denied = format!("walker g_update failed: denied: no write access on {x_id}");
+    assert_eq!(update(&bob, x_id).await, (500, json!({"errors": [{"type": "walker_error", "msg": denied}]})));
     // Removing an edge is deleting it: connect access on both ends is not enough for
     // someone else's edge.
     let y_id = y["id"].as_str().unwrap();

@@ -87,7 +87,7 @@ async fn a_run_waits_for_a_slot_only_so_long_and_idle_warm_instances_give_theirs
     let (mut sleeper_b, _) = server.connect("").await;
     sleeper_a.send(walker("nap", json!({"ms": 1500}))).await;
     sleeper_b.send(walker("nap", json!({"ms": 1500}))).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.until_slots_in_use(2).await;
     let (mut client, _) = server.connect("").await;
     let busy = client.call(walker("echo", json!({"value": 2}))).await;
     assert_eq!(busy["error"][0]["type"], "busy", "{busy}");
@@ -174,6 +174,9 @@ async fn a_client_that_cannot_keep_up_with_its_writes_is_dropped_after_the_write
     }
     assert!(received < 64, "it was dropped before everything was written ({received})");
     sender.expect_nothing_queued().await;
+    // Closed with 4000 for its write (its close frame may be lost in the stuck socket).
+    let closes = &server.running.shared.metrics.sessions.timeout_closes;
+    assert_eq!((closes.with_label_values(&["write"]).get(), closes.with_label_values(&["silence"]).get()), (1, 0));
 }
 
 #[tokio::test]
@@ -247,9 +250,13 @@ async fn every_error_the_server_answers_is_json() {
     assert!((400..500).contains(&status), "{status}");
     assert!(body["detail"].as_str().is_some_and(|detail| !detail.is_empty()), "{body}");
 
-    for (method, path) in [(reqwest::Method::POST, "/healthz"), (reqwest::Method::GET, "/nowhere")] {
+    for (method, path, status, detail) in [
+        (reqwest::Method::POST, "/healthz", 405, "Method Not Allowed"),
+        (reqwest::Method::GET, "/nowhere", 404, "Not Found"),
+    ] {
         let response = server.http.request(method, server.url(path)).send().await.unwrap();
         assert_eq!(response.headers()["content-type"], "application/json", "{path}");
+        assert_eq!(support::server::read(response).await, (status, json!({ "detail": detail })), "{path}");
     }
 }
 
@@ -348,6 +355,8 @@ async fn silent_clients_are_closed_at_the_silence_deadline_and_answering_ones_st
     let mut bytes = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut bytes)).await.unwrap().unwrap();
     assert!(bytes.windows(4).any(|w| w[0] == 0x88 && w[2..] == 4000u16.to_be_bytes()), "4000 in {bytes:?}");
+    let closes = &server.running.shared.metrics.sessions.timeout_closes;
+    assert_eq!((closes.with_label_values(&["silence"]).get(), closes.with_label_values(&["write"]).get()), (1, 0));
 }
 
 #[tokio::test]

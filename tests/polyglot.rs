@@ -225,9 +225,10 @@ async fn the_python_chat_room_keeps_its_history_and_pushes_new_messages() {
         (500, json!("walker py_room_post failed: a message needs text"))
     );
     let not_a_room = first["id"].as_str().unwrap();
-    let (status, _) =
+    let (status, reply) =
         server.post(&format!("/walker/py_room_post/{not_a_room}"), json!({"text": "x"}), Some(&bob)).await;
-    assert_eq!(status, 500);
+    let msg = "walker py_room_post failed: call it on a room: /walker/<name>/<room id>";
+    assert_eq!((status, reply), (500, json!({"errors": [{"type": "walker_error", "msg": msg}]})));
     let history = server.post(&format!("/walker/py_room_history/{room_id}"), json!({}), Some(&carol)).await;
     assert_eq!(history.1["reports"][0].as_array().unwrap().len(), 2);
     listener.expect_nothing_queued().await;

@@ -642,7 +642,7 @@ async fn shutdown_lets_a_running_walker_finish_and_reply_before_closing() {
     let (mut client, _) = server.connect("").await;
     client.send(json!({"type": "walker", "walker": "nap", "context": {"ms": 200}, "response": true})).await;
     // The run is under way when the server is told to stop.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.until_slots_in_use(1).await;
     let stopping = tokio::spawn(server.stop());
     assert_eq!(client.recv().await, json!({"status": 200, "reports": [200]}));
     let frame = client.closed().await.expect("a close frame");

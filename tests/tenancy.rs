@@ -217,7 +217,8 @@ async fn editing_the_tenants_file_adds_and_removes_tenants_while_serving() {
 
     // An invalid edit changes nothing.
     rewrite(&server, "[tenants.Not_A_Label]\n");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rejected = || server.running.tenants.rejected_edits.get() == 1;
+    assert!(support::eventually(Duration::from_secs(10), rejected).await, "the edit was read and rejected");
     assert_eq!(server.post("/t/gamma/walker/version", json!({}), None).await.0, 200);
 
     // Removing gamma closes its sockets with 1001 and unroutes it; alpha is untouched.
@@ -352,7 +353,7 @@ async fn a_tenants_backlog_waits_on_its_own_places_not_in_front_of_other_tenants
     // Beta's one place is taken for a second: its next run is busy once the wait is over,
     // while alpha's run starts at once.
     let holding = tokio::spawn(nap("beta", 1_000));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.until_slots_in_use(1).await;
     let (status, body) = nap("beta", 10).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["errors"][0]["type"], "busy");
@@ -490,7 +491,7 @@ async fn instance_slots_are_granted_to_tenants_in_turn_not_in_arrival_order() {
     };
     // Alpha takes both slots, then queues four more runs; beta asks for one after them.
     let mut runs = vec![nap("alpha", "alpha 1", 400), nap("alpha", "alpha 2", 400)];
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.until_slots_in_use(2).await;
     for label in ["alpha 3", "alpha 4", "alpha 5", "alpha 6"] {
         runs.push(nap("alpha", label, 400));
         tokio::time::sleep(Duration::from_millis(20)).await;

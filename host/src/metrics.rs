@@ -19,7 +19,7 @@ use prometheus::{
 
 use prometheus::proto::MetricFamily;
 
-use crate::tenancy::{Common, DEFAULT_TENANT, Tenant, Tenants};
+use crate::tenancy::{DEFAULT_TENANT, Tenant, Tenants};
 
 /// Run and load durations, in seconds: 100 µs to 10 s.
 const SECONDS_BUCKETS: &[f64] =
@@ -108,6 +108,9 @@ pub struct SessionMetrics {
     pub rate_limited: IntCounterVec,
     /// Connections closed for sending over their events per second (1008).
     pub rate_limit_closes: IntCounter,
+    /// Connections closed with 4000, by cause: `write` (a write or ping took longer than
+    /// the write timeout), `silence` (nothing heard within the ping timeout).
+    pub timeout_closes: IntCounterVec,
 }
 
 impl Default for SessionMetrics {
@@ -126,6 +129,11 @@ impl Default for SessionMetrics {
             rate_limit_closes: counter(
                 "walker_host_rate_limit_closes_total",
                 "Connections closed because they kept sending events over their rate (1008)",
+            ),
+            timeout_closes: counters(
+                "walker_host_timeout_closes_total",
+                "Connections closed because a write timed out or the client fell silent (4000), by cause",
+                &["cause"],
             ),
         }
     }
@@ -163,6 +171,7 @@ impl Metrics {
             Box::new(sessions.slow_consumer_closes.clone()),
             Box::new(sessions.rate_limited.clone()),
             Box::new(sessions.rate_limit_closes.clone()),
+            Box::new(sessions.timeout_closes.clone()),
             Box::new(connections.clone()),
             Box::new(cpu_seconds.clone()),
             Box::new(memory_bytes.clone()),
@@ -187,7 +196,8 @@ fn tenant_families(tenant: &Tenant) -> Vec<MetricFamily> {
 }
 
 /// Metrics of the whole server, not of a tenant.
-fn server_families(common: &Common) -> Vec<MetricFamily> {
+fn server_families(tenants: &Tenants) -> Vec<MetricFamily> {
+    let common = tenants.common();
     let runtime = &common.runtime;
     let slots = IntGauge::new("walker_host_instance_slots_in_use", "Walker instance slots taken").expect("valid");
     slots.set(runtime.slots_in_use() as i64);
@@ -198,6 +208,7 @@ fn server_families(common: &Common) -> Vec<MetricFamily> {
     registry.register(Box::new(slots)).expect("unique");
     registry.register(Box::new(cores)).expect("unique");
     registry.register(Box::new(runtime.reruns.clone())).expect("unique");
+    registry.register(Box::new(tenants.rejected_edits.clone())).expect("unique");
     for collector in common.cluster.iter().flat_map(|cluster| cluster.metrics.collectors()) {
         registry.register(collector).expect("unique");
     }
@@ -221,7 +232,7 @@ pub fn scrape(tenants: &Tenants, tenant: &Tenant, headers: &HeaderMap) -> Respon
         }
     }
     let families = if is_default {
-        let mut families = server_families(common);
+        let mut families = server_families(tenants);
         families.extend(tenants.all().iter().flat_map(|tenant| tenant_families(tenant)));
         families
     } else {

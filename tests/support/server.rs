@@ -131,6 +131,13 @@ impl TestServer {
         (self.walkers, self.data)
     }
 
+    /// Waits until `count` walker instance slots are in use: runs that proved to be under way.
+    pub async fn until_slots_in_use(&self, count: usize) {
+        let runtime = &self.running.tenants.common().runtime;
+        let running = super::eventually(Duration::from_secs(10), || runtime.slots_in_use() == count).await;
+        assert!(running, "{count} runs under way (in use: {})", runtime.slots_in_use());
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.running.addr)
     }

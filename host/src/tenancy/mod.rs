@@ -201,6 +201,8 @@ pub struct Tenants {
     changes: tokio::sync::Mutex<()>,
     /// Keeps the tenants file watched; set once the tenants exist.
     file_watcher: std::sync::Mutex<Option<file::FileWatcher>>,
+    /// Edits of the tenants file left unapplied because the file was not valid.
+    pub rejected_edits: prometheus::IntCounter,
 }
 
 impl Tenants {
@@ -224,6 +226,11 @@ impl Tenants {
             table: ArcSwap::from_pointee(table),
             changes: Default::default(),
             file_watcher: Default::default(),
+            rejected_edits: prometheus::IntCounter::new(
+                "walker_host_tenants_file_rejected_total",
+                "Edits of the tenants file not applied because it was not valid",
+            )
+            .expect("a valid metric"),
         });
         if let Some(path) = tenants.common.config.tenants_file.clone() {
             let debounce = Duration::from_millis(tenants.common.config.reload_debounce_ms);
@@ -235,7 +242,10 @@ impl Tenants {
                     let Some(tenants) = weak.upgrade() else { break };
                     match TenantsFile::read(&path) {
                         Ok(declared) => tenants.apply(declared).await,
-                        Err(err) => tracing::error!("tenants file not applied, the tenants stay as they were: {err:#}"),
+                        Err(err) => {
+                            tenants.rejected_edits.inc();
+                            tracing::error!("tenants file not applied, the tenants stay as they were: {err:#}");
+                        }
                     }
                 }
             });

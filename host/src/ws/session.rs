@@ -108,6 +108,7 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
             () = outbox.next_batch(&mut batch, WRITE_BATCH) => {
                 let written = tokio::time::timeout(write_timeout, write_batch(&mut sink, &mut batch)).await;
                 if !matches!(written, Ok(Ok(()))) {
+                    session.timed_out("write");
                     outbox.close(close::TIMEOUT);
                     break;
                 }
@@ -162,6 +163,7 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
             }
             () = &mut silence => {
                 if last_heard.elapsed() >= silence_limit {
+                    session.timed_out("silence");
                     outbox.close(close::TIMEOUT);
                     break;
                 }
@@ -170,6 +172,7 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
             _ = ping.tick() => {
                 let pinged = tokio::time::timeout(write_timeout, sink.send(Message::Ping(Default::default()))).await;
                 if !matches!(pinged, Ok(Ok(()))) {
+                    session.timed_out("write");
                     outbox.close(close::TIMEOUT);
                     break;
                 }
@@ -217,6 +220,11 @@ async fn close_handshake(
 impl Session {
     fn send(&self, text: String) {
         self.connection.outbox.push_own(Utf8Bytes::from(text));
+    }
+
+    /// Counts a close with 4000 for `cause`.
+    fn timed_out(&self, cause: &str) {
+        self.shared.metrics.sessions.timeout_closes.with_label_values(&[cause]).inc();
     }
 
     /// Answers an event over the connection's events per second, which is not handled.
