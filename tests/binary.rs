@@ -68,6 +68,7 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("registrations-per-minute", "JAC_REGISTRATIONS_PER_MINUTE", "13", "13"),
     ("login-free-failures", "JAC_LOGIN_FREE_FAILURES", "9", "9"),
     ("login-max-backoff-secs", "JAC_LOGIN_MAX_BACKOFF_SECS", "60", "60"),
+    ("login-tarpit-places", "JAC_LOGIN_TARPIT_PLACES", "17", "17"),
     ("warm-idle", "JAC_WARM_IDLE", "21", "21"),
     ("warm-ttl-secs", "JAC_WARM_TTL_SECS", "22", "22"),
     ("graph-calls", "JAC_GRAPH_CALLS", "23", "23"),

@@ -457,6 +457,55 @@ async fn failed_logins_earn_a_growing_wait_per_account_and_address_and_a_success
     }
 }
 
+#[tokio::test]
+async fn past_the_tarpits_places_an_attempt_that_must_wait_is_refused_at_once() {
+    let server = TestServer::start_with(|config| {
+        config.login_free_failures = 0;
+        config.login_tarpit_places = 2;
+    })
+    .await;
+    server.user("held@example.com").await;
+    let login = || {
+        let body = json!({"email": "held@example.com", "password": "wrong"});
+        let request = server.http.post(server.url("/user/login")).json(&body);
+        async move {
+            let started = std::time::Instant::now();
+            let status = request.send().await.unwrap().status().as_u16();
+            (status, started.elapsed())
+        }
+    };
+    // A failure (1 s to wait), then one held through that second: 2 s to wait now.
+    assert_eq!(login().await.0, 400);
+    assert_eq!(login().await.0, 400);
+    // Five at once: two are held for the second they may be, three are refused at once.
+    let answers = futures_util::future::join_all((0..5).map(|_| login())).await;
+    assert!(answers.iter().all(|(status, _)| *status == 429), "{answers:?}");
+    let held = answers.iter().filter(|(_, took)| *took >= Duration::from_millis(900)).count();
+    let at_once = answers.iter().filter(|(_, took)| *took < Duration::from_millis(500)).count();
+    assert_eq!((held, at_once), (2, 3), "{answers:?}");
+}
+
+/// A login for an email nobody has verifies a dummy hash, so it costs what a wrong
+/// password costs: with one hashing place and no queue, logins for unknown emails at
+/// once find the place taken.
+#[tokio::test]
+async fn a_login_for_an_unknown_email_hashes_like_any_other() {
+    let server = TestServer::start_with(|config| {
+        config.hash_concurrency = 1;
+        config.hash_queue = 0;
+        config.login_free_failures = 1_000;
+    })
+    .await;
+    let logins = (0..8).map(|n| {
+        let body = json!({"email": format!("nobody{n}@example.com"), "password": "correct horse"});
+        let request = server.http.post(server.url("/user/login")).json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(logins).await;
+    assert!(statuses.contains(&503) && statuses.contains(&400), "{statuses:?}");
+    assert!(statuses.iter().all(|status| [400, 503].contains(status)), "{statuses:?}");
+}
+
 // Threads as the server has them: socket I/O on one while long runs take the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_runs_take_turns_on_the_walker_cores_while_short_calls_run_at_once() {

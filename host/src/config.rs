@@ -285,6 +285,11 @@ pub struct Config {
     #[arg(long, env = "JAC_LOGIN_MAX_BACKOFF_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=SECS_PER_DAY))]
     pub login_max_backoff_secs: u64,
 
+    /// Login attempts of one tenant held at once while their wait runs (each holds its
+    /// request open for up to a second); past it, one that must wait is refused at once.
+    #[arg(long, env = "JAC_LOGIN_TARPIT_PLACES", default_value_t = 1024, value_parser = usize_in(0..=100_000))]
+    pub login_tarpit_places: usize,
+
     /// Registrations and logins waiting for a hash, at most; past it they are answered
     /// 503 with Retry-After at once instead of queueing without end.
     #[arg(long, env = "JAC_HASH_QUEUE", default_value_t = 64, value_parser = usize_in(0..=100_000))]

@@ -1,7 +1,7 @@
 //! Login throttling: failed logins, counted per account and per client address, slow
 //! down further attempts with an exponential backoff. The first `free` failures cost
 //! nothing; after them each failure doubles the wait (1 s, 2 s, 4 s… up to `max`). An
-//! attempt made while waiting is held (while fewer than `TARPIT_PLACES` are held): a wait
+//! attempt made while waiting is held (while fewer than `tarpit_places` are held): a wait
 //! of up to `TARPIT` is sat out and the attempt then proceeds; a longer one is refused
 //! with 429 and `Retry-After` after `TARPIT`, before any password is hashed. A client
 //! that retries at once is so slowed to about one attempt a second. A successful login
@@ -23,9 +23,8 @@ use crate::rate::TokenBucket;
 
 /// Keys kept at most; past it, those not waiting are forgotten first.
 const MAX_KEYS: usize = 100_000;
-/// The longest an attempt is held, and how many attempts may be held at once.
+/// The longest an attempt is held.
 const TARPIT: Duration = Duration::from_secs(1);
-const TARPIT_PLACES: usize = 1024;
 
 pub struct LoginThrottle {
     failures: Mutex<HashMap<Key, Record>>,
@@ -33,7 +32,8 @@ pub struct LoginThrottle {
     free: u32,
     /// The longest wait, and how long a quiet key is remembered.
     max: Duration,
-    /// Attempts being held.
+    /// Attempts being held, at most as many as it has permits (each holds a request,
+    /// and its connection, open); past it an attempt that must wait is refused at once.
     tarpit: Semaphore,
 }
 
@@ -59,8 +59,8 @@ impl Record {
 }
 
 impl LoginThrottle {
-    pub fn new(free: u32, max: Duration) -> Self {
-        LoginThrottle { failures: Mutex::default(), free, max, tarpit: Semaphore::new(TARPIT_PLACES) }
+    pub fn new(free: u32, max: Duration, tarpit_places: usize) -> Self {
+        LoginThrottle { failures: Mutex::default(), free, max, tarpit: Semaphore::new(tarpit_places) }
     }
 
     /// Holds an attempt made while `email` or `address` must wait: `None` once it may

@@ -163,7 +163,7 @@ impl Tenant {
             events: opened.quotas.map(|quotas| EventPace::new(quotas.events_per_second)),
             logins: previous.map(|tenant| tenant.shared.logins.clone()).unwrap_or_else(|| {
                 let max_backoff = Duration::from_secs(config.login_max_backoff_secs);
-                Arc::new(LoginThrottle::new(config.login_free_failures, max_backoff))
+                Arc::new(LoginThrottle::new(config.login_free_failures, max_backoff, config.login_tarpit_places))
             }),
             registrations: common.registrations.clone(),
             sessions: common.sessions.clone(),
