@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::CommandFactory;
 use serde_json::{Value, json};
+use support::server::TestServer;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use walker_host::config::Config;
 
@@ -415,4 +416,33 @@ async fn two_processes_on_jac_clouds_redis_variable_reach_each_others_sockets() 
     second.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"from": "second"}})).await;
     assert_eq!(first.recv().await, json!({"from": "second"}));
     assert_eq!(second.recv().await, json!({"from": "second"}));
+}
+
+/// `export` reads a consistent snapshot of a SQLite store that a server is writing to:
+/// every write the server answered before the export began is in it, the rows parse,
+/// and the server keeps answering writes meanwhile.
+#[tokio::test]
+async fn sqlite_export_runs_while_the_server_serves_writes() {
+    let server = TestServer::start().await;
+    let (token, _) = server.user("writer@example.com").await;
+    let make = || async {
+        let (status, body) = server.post("/walker/make_item", json!({"name": "item"}), Some(&token)).await;
+        assert_eq!(status, 200, "{body}");
+    };
+    for _ in 0..20 {
+        make().await;
+    }
+    let data_dir = server.data.path().to_str().unwrap().to_string();
+    let export = tokio::task::spawn_blocking(move || walker_host(&["export", "--data-dir", &data_dir], &[]));
+    while !export.is_finished() {
+        make().await;
+    }
+    let output = export.await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let rows: Vec<Value> =
+        serde_json::Deserializer::from_slice(&output.stdout).into_iter().map(Result::unwrap).collect();
+    let count = |kind: &str| rows.iter().filter(|row| row["kind"] == kind).count();
+    assert_eq!(count("user"), 1);
+    assert!(count("node") >= 20, "the 20 items made before, at least: {}", count("node"));
+    make().await;
 }

@@ -122,6 +122,11 @@ async fn entry_nodes_must_exist_and_be_readable(backend: Backend) {
             json!({"type": "walker", "error": format!("You don't have access on target entry {node}!")})
         );
     }
+    // Its id with another type part names no node, for its owner too.
+    let retyped = item.replacen("n:Item:", "n:Note:", 1);
+    let denied = json!({"detail": {"error": format!("You don't have access on target entry {retyped}!")}});
+    let path = format!("/walker/rename_item/{retyped}");
+    assert_eq!(server.post(&path, json!({"name": "x"}), Some(&alice)).await, (403, denied));
     let (status, body) = server.post("/walker/rename_item/n:Item:nothex", json!({"name": "x"}), Some(&bob)).await;
     assert_eq!((status, body["detail"][0]["loc"].clone()), (422, json!(["path", "node"])));
     // The owner still may, and nothing changed.

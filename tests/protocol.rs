@@ -431,6 +431,10 @@ async fn rest_walker_routes_statuses_and_errors() {
     assert_eq!(server.get("/custom/abc?val=3").await.1["reports"], json!([{"key": "abc", "val": 3}]));
     assert_eq!(server.get("/custom/a%20b").await.1["reports"], json!([{"key": "a b", "val": 0}]));
 
+    // Floats are read exactly (as Python reads them): this one is not whole, though the
+    // nearest whole float is one unit in the last place away.
+    let (status, body) = server.post("/walker/public_event", json!({"val": -2093137148180755.8}), None).await;
+    assert_eq!((status, body["detail"][0]["type"].clone()), (422, json!("int_from_float")), "{body}");
     // Nested fields, enums and integer ranges, checked by the walker's own types before it
     // runs: 422 with jac-cloud's `loc`, not a failed run.
     let order = json!({"line": {"name": "tea", "tags": ["green"]}, "size": "large", "quantity": 3});
