@@ -522,6 +522,60 @@ async fn neighbours_page_in_creation_order_and_filter_by_field(backend: Backend)
     assert_eq!(found, json!([[made[1], made[3]]]));
 }
 
+async fn neighbours_follow_direction_and_edge_type_and_page_in_both_directions(backend: Backend) {
+    let server = graph_server(&backend, |_| {}).await;
+    let (token, root) = server.user("directions@example.com").await;
+    let root_id = format!("n::{root}");
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        let made = reports(&server, "/walker/g_make", json!({"name": name}), Some(&token)).await;
+        ids.push(made[0]["id"].as_str().unwrap().to_string());
+    }
+    let (a, b, c) = (ids[0].as_str(), ids[1].as_str(), ids[2].as_str());
+    for (from, to, edge) in [(a, b, "Link"), (c, a, "Follows")] {
+        let body = json!({"from": from, "to": to, "edge": edge});
+        reports(&server, "/walker/g_connect_typed", body, Some(&token)).await;
+    }
+    let query = |direction: &'static str, edge: Option<&'static str>| {
+        let body = json!({"id": a, "direction": direction, "edge": edge});
+        let (server, token) = (&server, &token);
+        async move {
+            let page = reports(server, "/walker/g_query", body, Some(token)).await;
+            let mut ids: Vec<String> = serde_json::from_value(page[0]["ids"].clone()).unwrap();
+            ids.sort();
+            ids
+        }
+    };
+    let sorted = |ids: &[&str]| {
+        let mut ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(query("out", None).await, sorted(&[b]));
+    assert_eq!(query("in", None).await, sorted(&[&root_id, c]), "spawned from the root, followed by c");
+    assert_eq!(query("both", None).await, sorted(&[&root_id, b, c]));
+    assert_eq!(query("in", Some("Follows")).await, sorted(&[c]));
+    assert_eq!(query("both", Some("Link")).await, sorted(&[b]));
+    assert_eq!(query("out", Some("Follows")).await, sorted(&[]));
+    // One at a time in both directions: each neighbour once, then no cursor.
+    let (mut paged, mut cursor, mut pages) = (Vec::new(), Value::Null, 0);
+    loop {
+        let body = json!({"id": a, "direction": "both", "limit": 1, "cursor": cursor});
+        let page = reports(&server, "/walker/g_query", body, Some(&token)).await;
+        let ids: Vec<String> = serde_json::from_value(page[0]["ids"].clone()).unwrap();
+        assert!(ids.len() <= 1, "{page}");
+        paged.extend(ids);
+        cursor = page[0]["cursor"].clone();
+        pages += 1;
+        if cursor.is_null() || pages > 4 {
+            break;
+        }
+    }
+    assert!(pages <= 4, "three neighbours, one a page, and the last page may be empty");
+    paged.sort();
+    assert_eq!(paged, sorted(&[&root_id, b, c]));
+}
+
 /// Every test above, once on SQLite and once on PostgreSQL.
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
@@ -555,6 +609,7 @@ on_both_backends!(
     the_graph_survives_a_restart,
     quotas_and_per_run_limits_are_structured_errors_and_write_nothing,
     neighbours_page_in_creation_order_and_filter_by_field,
+    neighbours_follow_direction_and_edge_type_and_page_in_both_directions,
 );
 
 /// SQLite only: committed pages are copied back into the database file in the background,

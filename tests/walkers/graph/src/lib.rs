@@ -105,6 +105,30 @@ graph_walker!("g_page", Page { id: String, limit: u32, cursor: Option<String> },
     Ok(())
 });
 
+graph_walker!("g_connect_typed", ConnectTyped { from: String, to: String, edge: String }, |this, cx| {
+    cx.report(graph::connect(&this.from, &this.to, &this.edge, &json!({}))?);
+    Ok(())
+});
+
+graph_walker!(
+    "g_query",
+    QueryNeighbours { id: String, direction: String, edge: Option<String>, limit: u32 = 0, cursor: Option<String> },
+    |this, cx| {
+        let mut query = match this.direction.as_str() {
+            "in" => Query::incoming(),
+            "both" => Query::both(),
+            _ => Query::out(),
+        };
+        if let Some(edge) = &this.edge {
+            query = query.edge(edge);
+        }
+        let page = graph::neighbours_page(&this.id, &query.page(this.limit), this.cursor)?;
+        let ids: Vec<&str> = page.items.iter().map(|node| node.id.as_str()).collect();
+        cx.report(json!({"ids": ids, "cursor": page.cursor}));
+        Ok(())
+    }
+);
+
 graph_walker!("g_find", Find { id: String, name: String }, |this, cx| {
     cx.report(graph::all_neighbours(&this.id, &Query::out().node("Item").equals(json!({"name": this.name})))?);
     Ok(())
@@ -205,6 +229,8 @@ export_walkers!(
     List,
     Page,
     Find,
+    ConnectTyped,
+    QueryNeighbours,
     FindPage,
     Fail,
     Increment,
