@@ -555,3 +555,28 @@ async fn hot_reload_loads_only_regular_files_of_bounded_size_and_compiles_under_
     catalog.load_file(&other_tenant.path().join("chat.wasm")).await.unwrap();
     assert!(catalog.walker("public_event").is_some());
 }
+
+/// `warm_idle` bounds the idle warm instances of a component: with one place, another
+/// user's run put back evicts the first user's instance, whose next run starts fresh.
+#[tokio::test]
+async fn idle_warm_instances_past_the_bound_are_evicted_oldest_first() {
+    let cache = tempfile::tempdir().unwrap();
+    let limits = walker_host::runtime::Limits { warm_idle: 1, ..support::test_limits() };
+    let runtime = support::runtime_with_limits(limits, cache.path());
+    let catalog = support::catalog(runtime, cache.path());
+    catalog.load_file(&fixture("stateful.wasm")).await.unwrap();
+    let user = |hex: &str| walker_host::runtime::Caller {
+        root_id: format!("n::{hex}"),
+        authenticated: true,
+        ..public_caller(None)
+    };
+    let (alice, bob) = (user("0000000000000000000000aa"), user("0000000000000000000000bb"));
+    let count = |caller: &walker_host::runtime::Caller| {
+        let (catalog, caller) = (&catalog, caller.clone());
+        async move { reports(&run_json(catalog, "count", &caller, json!({})).await.unwrap().0)[0].clone() }
+    };
+    assert_eq!(count(&alice).await, json!(1));
+    assert_eq!(count(&bob).await, json!(1), "a user's own instance");
+    assert_eq!(count(&alice).await, json!(1), "alice's was evicted for bob's: a fresh instance");
+    assert_eq!(count(&alice).await, json!(2), "kept, the one idle instance");
+}
