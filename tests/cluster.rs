@@ -448,3 +448,33 @@ async fn a_hostile_or_mute_redis_neither_aborts_the_server_nor_passes_for_connec
         assert_eq!(reply["data"]["channel_id"], "room", "still serving: {reply}");
     }
 }
+
+/// A Redis that takes PUBLISHes and never answers holds the publisher in its exchange:
+/// past `--cluster-publish-queue` messages, the rest are dropped and counted at once,
+/// before the exchange times out, and local delivery goes on in full and in order.
+#[tokio::test]
+async fn past_the_publish_queue_messages_for_other_instances_are_dropped_and_local_ones_delivered() {
+    let (url, _) = hostile_redis(b"").await;
+    let server = TestServer::start_with(move |config| {
+        config.redis = Some(url.into());
+        config.cluster_publish_queue = 4;
+        config.ws_events_per_second = 1_000_000;
+    })
+    .await;
+    let (mut member, _) = server.connect("?channel_id=room").await;
+    let (mut sender, _) = server.connect("").await;
+    const SENT: usize = 600;
+    for n in 0..SENT {
+        sender.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"n": n}})).await;
+    }
+    for n in 0..SENT {
+        assert_eq!(member.recv().await, json!({"n": n}));
+    }
+    // At most the queue's four, and the four taken into the stuck exchange, are kept.
+    let dropped = || async { metric(&metrics(&server).await, "walker_host_cluster_publish_dropped_total") };
+    let started = tokio::time::Instant::now();
+    while dropped().await < (SENT - 8) as f64 {
+        assert!(started.elapsed() < Duration::from_secs(1), "dropped at once: {}", dropped().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
