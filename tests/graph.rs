@@ -576,6 +576,31 @@ async fn neighbours_follow_direction_and_edge_type_and_page_in_both_directions(b
     assert_eq!(paged, sorted(&[&root_id, b, c]));
 }
 
+/// A run that lost its owner's lock to another run is run again, unless it has already
+/// notified someone: a second run would notify twice, so it answers 409 instead.
+async fn a_run_that_notified_then_lost_its_owners_lock_answers_409(backend: Backend) {
+    let server = graph_server(&backend, |config| config.walker_time_ms = 5_000).await;
+    let (alice, _) = server.user("alice@example.com").await;
+    let (bob, bob_root) = server.user("bob@example.com").await;
+    let node = reports(&server, "/walker/g_make", json!({"name": "shared"}), Some(&alice)).await[0]["id"].clone();
+    let grant = json!({"id": node, "grantee": bob_root, "level": "write"});
+    reports(&server, "/walker/g_grant", grant, Some(&alice)).await;
+    let (mut bob_socket, _) = server.connect(&format!("?auth={bob}")).await;
+    // Alice's run holds her root's lock, from its first graph call, while it naps.
+    let nap = server.http.post(server.url("/walker/g_read_then_nap")).bearer_auth(&alice).json(&json!({"ms": 1_500}));
+    let napping = tokio::spawn(async move { support::server::read(nap.send().await.unwrap()).await });
+    server.until_slots_in_use(1).await;
+    let update = json!({"id": node, "name": "bob's"});
+    let (status, body) = server.post("/walker/g_notify_then_update", update.clone(), Some(&bob)).await;
+    assert_eq!((status, &body["errors"][0]["type"]), (409, &json!("conflict")), "{body}");
+    assert_eq!(bob_socket.recv().await, json!({"updating": node}), "notified once, before it lost");
+    // Without a notification, the same update waits for alice's run and goes through.
+    let (status, body) = server.post("/walker/g_update", update, Some(&bob)).await;
+    assert_eq!((status, &body["reports"][0]["context"]), (200, &json!({"name": "bob's"})), "{body}");
+    assert_eq!(napping.await.unwrap().0, 200);
+    bob_socket.expect_nothing_queued().await;
+}
+
 /// Every test above, once on SQLite and once on PostgreSQL.
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
@@ -610,6 +635,7 @@ on_both_backends!(
     quotas_and_per_run_limits_are_structured_errors_and_write_nothing,
     neighbours_page_in_creation_order_and_filter_by_field,
     neighbours_follow_direction_and_edge_type_and_page_in_both_directions,
+    a_run_that_notified_then_lost_its_owners_lock_answers_409,
 );
 
 /// SQLite only: committed pages are copied back into the database file in the background,

@@ -48,6 +48,20 @@ graph_walker!("g_update", Update { id: String, name: String }, |this, cx| {
     Ok(())
 });
 
+graph_walker!("g_notify_then_update", NotifyThenUpdate { id: String, name: String }, |this, cx| {
+    let me = cx.caller().root_id.clone();
+    cx.notify_users([me], json!({"updating": this.id}));
+    cx.report(graph::update(&this.id, &json!({"name": this.name}))?);
+    Ok(())
+});
+
+graph_walker!("g_read_then_nap", ReadThenNap { ms: u64 }, |this, cx| {
+    // The first graph call takes the caller's root lock, held until the run ends.
+    cx.report(graph::get(&graph::root())?);
+    std::thread::sleep(std::time::Duration::from_millis(this.ms));
+    Ok(())
+});
+
 graph_walker!("g_delete", Delete { id: String }, |this, _cx| { graph::delete(&this.id) });
 
 graph_walker!("g_connect", Connect { from: String, to: String }, |this, cx| {
@@ -230,6 +244,8 @@ export_walkers!(
     Page,
     Find,
     ConnectTyped,
+    NotifyThenUpdate,
+    ReadThenNap,
     QueryNeighbours,
     FindPage,
     Fail,
