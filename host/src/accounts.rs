@@ -3,9 +3,8 @@
 //!
 //! Hashing is slow and memory-hungry by design (~19 MiB each), so one bounded pool,
 //! shared by every tenant in turn, caps how many run at once and how many of each
-//! tenant's may wait; and a login
-//! for an unknown email verifies against a dummy hash: it takes as long as a wrong
-//! password, and tells nobody which emails have accounts.
+//! tenant's may wait; and a login for an unknown email verifies against a dummy hash:
+//! it takes as long as a wrong password, and tells nobody which emails have accounts.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -4,9 +4,9 @@
 //! type allows.
 //!
 //! A default route is found by name; custom paths are tried one by one. When several
-//! routes match, the one with the most literal segments wins (`/walker/legacy/{key}`
-//! over `/walker/{name}`'s node route for `/walker/legacy/k`), and on a tie the default
-//! route.
+//! routes match, the one with the most literal segments wins (a custom
+//! `/walker/legacy/latest` over walker `legacy`'s node route `/walker/legacy/{node}`),
+//! and on a tie the default route.
 
 use crate::catalog::{Snapshot, Walker};
 
