@@ -4,11 +4,10 @@
 //! 429 with `Retry-After` before any other work. The address is the TCP peer's: behind a
 //! proxy, the proxy's.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::rate::TokenBucket;
+use crate::rate::{Swept, TokenBucket};
 
 /// Addresses remembered before those with nothing open and a full bucket are forgotten.
 const SWEEP_ABOVE: usize = 10_000;
@@ -16,14 +15,7 @@ const SWEEP_ABOVE: usize = 10_000;
 pub struct AddressLimits {
     per_second: u32,
     open: usize,
-    table: Mutex<Table>,
-}
-
-struct Table {
-    addresses: HashMap<IpAddr, Address>,
-    /// The size that starts the next sweep: twice what the last one kept, so sweeps
-    /// cost a constant per admission however many addresses hold connections.
-    sweep_at: usize,
+    table: Mutex<Swept<IpAddr, Address>>,
 }
 
 struct Address {
@@ -65,7 +57,7 @@ pub struct AddressPlace {
 
 impl Drop for AddressPlace {
     fn drop(&mut self) {
-        if let Some(address) = self.limits.table().addresses.get_mut(&self.address) {
+        if let Some(address) = self.limits.table().get_mut(&self.address) {
             address.open -= 1;
         }
     }
@@ -73,25 +65,21 @@ impl Drop for AddressPlace {
 
 impl AddressLimits {
     pub fn new(per_second: u32, open: usize) -> Arc<Self> {
-        let table = Table { addresses: HashMap::new(), sweep_at: SWEEP_ABOVE };
-        Arc::new(AddressLimits { per_second, open, table: Mutex::new(table) })
+        Arc::new(AddressLimits { per_second, open, table: Mutex::new(Swept::new(SWEEP_ABOVE)) })
     }
 
-    fn table(&self) -> MutexGuard<'_, Table> {
+    fn table(&self) -> MutexGuard<'_, Swept<IpAddr, Address>> {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A place for one more connection from `address`, or why not.
     pub fn admit(self: &Arc<Self>, address: IpAddr) -> Result<AddressPlace, Refusal> {
         let mut table = self.table();
-        if table.addresses.len() > table.sweep_at {
-            table.addresses.retain(|_, address| address.open > 0 || !address.opened.is_full());
-            table.sweep_at = SWEEP_ABOVE.max(2 * table.addresses.len());
-        }
-        let entry = table
-            .addresses
-            .entry(address)
-            .or_insert_with(|| Address { opened: TokenBucket::new(self.per_second), open: 0 });
+        let entry = table.entry(
+            address,
+            |address| address.open == 0 && address.opened.is_full(),
+            || Address { opened: TokenBucket::new(self.per_second), open: 0 },
+        );
         if entry.open >= self.open {
             return Err(Refusal::Open);
         }

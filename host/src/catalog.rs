@@ -71,8 +71,8 @@ pub struct Snapshot {
     /// By file name.
     files: BTreeMap<String, Arc<FileEntry>>,
     walkers: HashMap<String, Walker>,
-    /// The names of those with a custom path, which routing tries one by one.
-    custom_paths: Vec<String>,
+    /// Those with a custom path, by name, which routing tries one by one.
+    custom_paths: Vec<Walker>,
 }
 
 struct FileEntry {
@@ -122,8 +122,8 @@ impl Snapshot {
     }
 
     /// The walkers with a custom path, by name.
-    pub fn with_custom_paths(&self) -> impl Iterator<Item = &Walker> {
-        self.custom_paths.iter().filter_map(|name| self.walkers.get(name))
+    pub fn with_custom_paths(&self) -> &[Walker] {
+        &self.custom_paths
     }
 
     /// Builds the name table: files in load order, first claim wins.
@@ -144,12 +144,9 @@ impl Snapshot {
                 walkers.insert(spec.name.clone(), Walker { component: entry.component.clone(), index });
             }
         }
-        let mut custom_paths: Vec<String> = walkers
-            .values()
-            .filter(|walker| walker.spec().path.is_some())
-            .map(|walker| walker.spec().name.clone())
-            .collect();
-        custom_paths.sort();
+        let mut custom_paths: Vec<Walker> =
+            walkers.values().filter(|walker| walker.spec().path.is_some()).cloned().collect();
+        custom_paths.sort_by(|a, b| a.spec().name.cmp(&b.spec().name));
         Snapshot { files, walkers, custom_paths }
     }
 }

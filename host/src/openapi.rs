@@ -31,7 +31,7 @@ pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let mut paths = account_paths();
     let walkers: Vec<Value> = specs.iter().map(|spec| walker_summary(spec)).collect();
     for spec in specs {
-        for (path, node) in spec.routes() {
+        for (path, node) in spec.routes.iter().cloned() {
             let operations: Map<String, Value> = (spec.methods.iter())
                 .filter_map(|method| Some((method_name(*method)?, operation(spec, *method, &path, node))))
                 .map(|(method, operation)| (method.to_string(), operation))
@@ -62,7 +62,7 @@ fn walker_summary(spec: &WalkerSpec) -> Value {
     let methods: Vec<&str> = spec.methods.iter().map(|method| method_name(*method).unwrap_or("websocket")).collect();
     let rest = spec.methods.iter().any(|method| method_name(*method).is_some());
     let routes: Vec<Value> =
-        (spec.routes().into_iter()).filter(|_| rest).map(|(path, node)| json!({"path": path, "node": node})).collect();
+        (spec.routes.iter()).filter(|_| rest).map(|(path, node)| json!({"path": path, "node": node})).collect();
     let fields: Vec<Value> = (spec.fields.iter())
         .map(|field| json!({"name": field.name, "schema": schema(field), "required": field.default.is_none()}))
         .collect();

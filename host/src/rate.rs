@@ -1,5 +1,8 @@
-//! Token buckets: a rate with a burst, for quotas, throttles and rate limits.
+//! Token buckets: a rate with a burst, for quotas, throttles and rate limits; and
+//! `Swept`, the per-key table (per client address, per account) that holds them.
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -105,5 +108,61 @@ impl EventLimit {
         } else {
             Verdict::CutOff
         }
+    }
+}
+
+/// State per key that a flood of new keys can neither grow without bound nor slow down:
+/// once the table holds more than twice what its last sweep kept (and more than
+/// `floor`), the entries that `idle` says hold nothing worth keeping are forgotten. A
+/// sweep costs the table's size and follows at least as many insertions, so each
+/// insertion costs O(1) amortized however many keys are active.
+pub struct Swept<K, V> {
+    entries: HashMap<K, V>,
+    floor: usize,
+    /// The size that starts the next sweep.
+    sweep_at: usize,
+}
+
+impl<K: Hash + Eq, V> Swept<K, V> {
+    pub fn new(floor: usize) -> Self {
+        Swept { entries: HashMap::new(), floor, sweep_at: floor }
+    }
+
+    /// `key`'s entry, made by `make` if it has none; a sweep with `idle` may come first.
+    pub fn entry(&mut self, key: K, idle: impl FnMut(&mut V) -> bool, make: impl FnOnce() -> V) -> &mut V {
+        if self.entries.len() > self.sweep_at {
+            let mut idle = idle;
+            self.entries.retain(|_, value| !idle(value));
+            self.sweep_at = self.floor.max(2 * self.entries.len());
+        }
+        self.entries.entry(key).or_insert_with(make)
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.entries.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.entries.get_mut(key)
+    }
+
+    pub fn remove(&mut self, key: &K) {
+        self.entries.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flood of keys that hold nothing is swept as it comes; keys in use are kept.
+    #[test]
+    fn a_flood_of_idle_keys_is_swept_and_keys_in_use_kept() {
+        let mut table = Swept::new(4);
+        for key in 0..100 {
+            table.entry(key, |in_use: &mut bool| !*in_use, || key < 2);
+            assert!(table.entries.len() <= 5, "{} entries after {key}", table.entries.len());
+        }
+        assert!(table.get(&0).is_some() && table.get(&1).is_some());
     }
 }

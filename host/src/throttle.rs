@@ -11,7 +11,6 @@
 //! Registrations are throttled per client address (every tenant together): each costs a
 //! password hash and a stored account, so an address may register a few a minute.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -19,15 +18,15 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::rate::TokenBucket;
+use crate::rate::{Swept, TokenBucket};
 
-/// Keys kept at most; past it, those not waiting are forgotten first.
-const MAX_KEYS: usize = 100_000;
+/// Keys kept before those not waiting are swept (see `Swept`).
+const SWEEP_ABOVE: usize = 100_000;
 /// The longest an attempt is held.
 const TARPIT: Duration = Duration::from_secs(1);
 
 pub struct LoginThrottle {
-    failures: Mutex<HashMap<Key, Record>>,
+    failures: Mutex<Swept<Key, Record>>,
     /// Failures allowed before the backoff starts.
     free: u32,
     /// The longest wait, and how long a quiet key is remembered.
@@ -60,7 +59,8 @@ impl Record {
 
 impl LoginThrottle {
     pub fn new(free: u32, max: Duration, tarpit_places: usize) -> Self {
-        LoginThrottle { failures: Mutex::default(), free, max, tarpit: Semaphore::new(tarpit_places) }
+        let failures = Mutex::new(Swept::new(SWEEP_ABOVE));
+        LoginThrottle { failures, free, max, tarpit: Semaphore::new(tarpit_places) }
     }
 
     /// Holds an attempt made while `email` or `address` must wait: `None` once it may
@@ -90,12 +90,10 @@ impl LoginThrottle {
     pub fn failed(&self, email: &str, address: Option<IpAddr>) {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        if failures.len() >= MAX_KEYS {
-            let (free, max) = (self.free, self.max);
-            failures.retain(|_, record| record.free_at(free, max) > now);
-        }
+        let (free, max) = (self.free, self.max);
         for key in Self::keys(email, address) {
-            let record = failures.entry(key).or_insert(Record { failures: 0, last: now });
+            let quiet = |record: &mut Record| record.free_at(free, max) <= now;
+            let record = failures.entry(key, quiet, || Record { failures: 0, last: now });
             // A key quiet for the longest wait starts over.
             if now.duration_since(record.last) > self.max {
                 record.failures = 0;
@@ -114,21 +112,18 @@ impl LoginThrottle {
 /// Registrations per client address: `per_minute` a minute, a burst of as many.
 pub struct RegistrationThrottle {
     per_minute: u32,
-    addresses: Mutex<HashMap<IpAddr, TokenBucket>>,
+    addresses: Mutex<Swept<IpAddr, TokenBucket>>,
 }
 
 impl RegistrationThrottle {
     pub fn new(per_minute: u32) -> Self {
-        RegistrationThrottle { per_minute, addresses: Mutex::default() }
+        RegistrationThrottle { per_minute, addresses: Mutex::new(Swept::new(SWEEP_ABOVE)) }
     }
 
     /// Takes `address`'s place for one registration, or says how long until it has one.
     pub fn admit(&self, address: IpAddr) -> Result<(), Duration> {
         let mut addresses = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
-        if addresses.len() >= MAX_KEYS {
-            addresses.retain(|_, bucket| !bucket.is_full());
-        }
         let per_minute = self.per_minute;
-        addresses.entry(address).or_insert_with(|| TokenBucket::per_minute(per_minute)).take_or_wait()
+        addresses.entry(address, TokenBucket::is_full, || TokenBucket::per_minute(per_minute)).take_or_wait()
     }
 }

@@ -28,12 +28,12 @@ pub fn resolve(snapshot: &Snapshot, path: &str) -> Option<Route> {
     let candidates = by_name.filter(|walker| walker.spec().path.is_none()).into_iter();
     let mut best: Option<(usize, Route)> = None;
     for walker in candidates.chain(snapshot.with_custom_paths()) {
-        for (pattern, node_route) in walker.spec().routes() {
-            let Some((literals, mut path_values)) = matches(&pattern, &segments) else { continue };
+        for (pattern, node_route) in &walker.spec().routes {
+            let Some((literals, mut path_values)) = matches(pattern, &segments) else { continue };
             if best.as_ref().is_some_and(|(best, _)| *best >= literals) {
                 continue;
             }
-            let node = if node_route { path_values.pop().map(|(_, node)| node) } else { None };
+            let node = if *node_route { path_values.pop().map(|(_, node)| node) } else { None };
             best = Some((literals, Route { walker: walker.clone(), node, path_values }));
         }
     }
@@ -43,15 +43,14 @@ pub fn resolve(snapshot: &Snapshot, path: &str) -> Option<Route> {
 /// Whether `segments` fit `pattern`: how many of its segments are literal, and the
 /// values of its `{param}`s in order.
 fn matches(pattern: &str, segments: &[&str]) -> Option<(usize, Vec<(String, String)>)> {
-    let pattern: Vec<&str> = pattern.split('/').skip(1).collect();
-    if pattern.len() != segments.len() {
+    if pattern.split('/').skip(1).count() != segments.len() {
         return None;
     }
     let (mut literals, mut values) = (0, Vec::new());
-    for (expected, actual) in pattern.iter().zip(segments) {
+    for (expected, actual) in pattern.split('/').skip(1).zip(segments) {
         match expected.strip_prefix('{').and_then(|param| param.strip_suffix('}')) {
             Some(param) => values.push((param.to_string(), decode(actual))),
-            None if expected == actual => literals += 1,
+            None if expected == *actual => literals += 1,
             None => return None,
         }
     }

@@ -30,6 +30,10 @@ pub struct WalkerSpec {
     pub warm_runs: u32,
     /// Which REST routes it has: `/walker/<name>`, `/walker/<name>/<node>`, or both.
     pub entry: EntryType,
+    /// Its REST routes as jac-cloud serves them, each with whether it takes an entry
+    /// node: its path (custom, or `/walker/<name>`) for the root entry, and that path
+    /// followed by `/{node}` for a node entry, as `entry` allows. Made once, at load.
+    pub routes: Vec<(String, bool)>,
     /// The tenant variables it may read.
     pub vars: Arc<[String]>,
 }
@@ -131,6 +135,7 @@ impl WalkerSpec {
         }
         methods.dedup();
         Ok(WalkerSpec {
+            routes: routes(&name, path.as_deref(), spec.entry),
             name,
             methods,
             auth: spec.auth,
@@ -141,21 +146,6 @@ impl WalkerSpec {
             entry: spec.entry,
             vars: spec.vars.into(),
         })
-    }
-
-    /// Its REST routes as jac-cloud serves them, each with whether it takes an entry
-    /// node: its path (custom, or `/walker/<name>`) for the root entry, and that path
-    /// followed by `/{node}` for a node entry, as its entry type allows.
-    pub fn routes(&self) -> Vec<(String, bool)> {
-        let path = self.path.clone().unwrap_or_else(|| format!("/walker/{}", self.name));
-        let mut routes = Vec::with_capacity(2);
-        if self.entry != EntryType::Node {
-            routes.push((path.clone(), false));
-        }
-        if self.entry != EntryType::Root {
-            routes.push((format!("{path}/{{node}}"), true));
-        }
-        routes
     }
 
     pub fn allows(&self, method: Method) -> bool {
@@ -197,6 +187,19 @@ impl WalkerSpec {
 pub fn is_var_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// See `WalkerSpec::routes`.
+fn routes(name: &str, path: Option<&str>, entry: EntryType) -> Vec<(String, bool)> {
+    let path = path.map_or_else(|| format!("/walker/{name}"), str::to_string);
+    let mut routes = Vec::with_capacity(2);
+    if entry != EntryType::Root {
+        routes.push((format!("{path}/{{node}}"), true));
+    }
+    if entry != EntryType::Node {
+        routes.insert(0, (path, false));
+    }
+    routes
 }
 
 /// A custom path made absolute, as jac-cloud does: one without a leading `/` is under
