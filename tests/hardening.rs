@@ -175,7 +175,7 @@ async fn a_client_that_cannot_keep_up_with_its_writes_is_dropped_after_the_write
     assert!(received < 64, "it was dropped before everything was written ({received})");
     sender.expect_nothing_queued().await;
     // Closed with 4000 for its write (its close frame may be lost in the stuck socket).
-    let closes = &server.running.shared.metrics.sessions.timeout_closes;
+    let closes = &server.running.shared.metrics.timeout_closes;
     assert_eq!((closes.with_label_values(&["write"]).get(), closes.with_label_values(&["silence"]).get()), (1, 0));
 }
 
@@ -355,7 +355,7 @@ async fn silent_clients_are_closed_at_the_silence_deadline_and_answering_ones_st
     let mut bytes = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut bytes)).await.unwrap().unwrap();
     assert!(bytes.windows(4).any(|w| w[0] == 0x88 && w[2..] == 4000u16.to_be_bytes()), "4000 in {bytes:?}");
-    let closes = &server.running.shared.metrics.sessions.timeout_closes;
+    let closes = &server.running.shared.metrics.timeout_closes;
     assert_eq!((closes.with_label_values(&["silence"]).get(), closes.with_label_values(&["write"]).get()), (1, 0));
 }
 

@@ -17,7 +17,7 @@ use walker_host::catalog::{CallError, Catalog};
 use walker_host::runtime::{Caller, Limits, Notifier, Reply, ReplyBody, Runtime, Target, Transport};
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
 }
 
 /// A walker built by `scripts/build-walkers.sh`, which must be newer than every source

@@ -1,0 +1,170 @@
+//! `GET /openapi.json`: an OpenAPI 3.1 document of the routes the server has right now,
+//! built from the loaded walkers' specs on every request, so a hot reload shows at once:
+//! paths and methods, fields with their types, defaults and required flags, `as_query`
+//! fields as query parameters, custom paths, node routes, bearer auth; and the account
+//! routes; `x-walkers` lists every walker, WebSocket-only ones too, for the playground.
+//! `GET /docs` and `GET /playground`: pages, built into the binary, that call them.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Map, Value, json};
+
+use walker_runtime::{FieldSpec, FieldType, Method, WalkerSpec, path_params};
+
+use crate::Shared;
+
+/// The interactive docs page: self-contained, since deployments are often offline.
+pub async fn docs() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("docs.html"))
+}
+
+/// The playground: connect, sign in, call walkers over WebSocket or REST, watch frames.
+pub async fn playground() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("playground.html"))
+}
+
+pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let snapshot = shared.catalog.snapshot();
+    let mut specs: Vec<&WalkerSpec> = snapshot.walkers().map(|walker| walker.spec()).collect();
+    specs.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut paths = account_paths();
+    let walkers: Vec<Value> = specs.iter().map(|spec| walker_summary(spec)).collect();
+    for spec in specs {
+        for (path, node) in spec.routes.iter().cloned() {
+            let operations: Map<String, Value> = (spec.methods.iter())
+                .filter_map(|method| Some((method_name(*method)?, operation(spec, *method, &path, node))))
+                .map(|(method, operation)| (method.to_string(), operation))
+                .collect();
+            if !operations.is_empty() {
+                paths.insert(path, Value::Object(operations));
+            }
+        }
+    }
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "walker-host", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": {
+                "Reply": {"type": "object", "properties": {"status": {"type": "integer"}, "reports": {"type": "array"}}},
+                "ValidationError": {"type": "object", "properties": {"detail": {"type": "array"}}},
+            },
+        },
+        "x-walkers": walkers,
+    }))
+}
+
+/// Every loaded walker, WebSocket-only ones too (which have no path above), in a form a
+/// client can build calls from: the playground's walker list.
+fn walker_summary(spec: &WalkerSpec) -> Value {
+    let methods: Vec<&str> = spec.methods.iter().map(|method| method_name(*method).unwrap_or("websocket")).collect();
+    let rest = spec.methods.iter().any(|method| method_name(*method).is_some());
+    let routes: Vec<Value> =
+        (spec.routes.iter()).filter(|_| rest).map(|(path, node)| json!({"path": path, "node": node})).collect();
+    let fields: Vec<Value> = (spec.fields.iter())
+        .map(|field| json!({"name": field.name, "schema": schema(field), "required": field.default.is_none()}))
+        .collect();
+    json!({"name": spec.name, "methods": methods, "auth": spec.auth, "as_query": spec.as_query,
+           "routes": routes, "fields": fields})
+}
+
+fn method_name(method: Method) -> Option<&'static str> {
+    Some(match method {
+        Method::Get => "get",
+        Method::Post => "post",
+        Method::Put => "put",
+        Method::Patch => "patch",
+        Method::Delete => "delete",
+        Method::Websocket => return None,
+    })
+}
+
+fn schema(field: &FieldSpec) -> Value {
+    let mut schema = match field.kind {
+        FieldType::Str => json!({"type": "string"}),
+        FieldType::Int => json!({"type": "integer"}),
+        FieldType::Float => json!({"type": "number"}),
+        FieldType::Bool => json!({"type": "boolean"}),
+        FieldType::List => json!({"type": "array"}),
+        FieldType::Dict => json!({"type": "object"}),
+        FieldType::Any => json!({}),
+    };
+    if let Some(default) = &field.default {
+        schema["default"] = default.clone();
+    }
+    schema
+}
+
+fn operation(spec: &WalkerSpec, method: Method, path: &str, node: bool) -> Value {
+    let in_path: Vec<&str> = path_params(path).collect();
+    let in_query = |field: &FieldSpec| spec.as_query.contains(&field.name);
+    let mut parameters = Vec::new();
+    if node {
+        let description = "the entry node's id (`n:<Type>:<hex>`)";
+        parameters.push(json!({"name": "node", "in": "path", "required": true, "description": description,
+                               "schema": {"type": "string"}}));
+    }
+    let mut body = Map::new();
+    let mut required = Vec::new();
+    for field in &spec.fields {
+        let place = if in_path.contains(&field.name.as_str()) {
+            "path"
+        } else if in_query(field) {
+            "query"
+        } else {
+            body.insert(field.name.clone(), schema(field));
+            if field.default.is_none() {
+                required.push(field.name.clone());
+            }
+            continue;
+        };
+        parameters
+            .push(json!({"name": field.name, "in": place, "required": place == "path" || field.default.is_none(),
+                               "schema": schema(field)}));
+    }
+    let mut operation = json!({
+        "operationId": format!("{}_{}{}", spec.name, method_name(method).unwrap_or_default(), if node { "_node" } else { "" }),
+        "tags": ["walkers"],
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "the walker's reports",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reply"}}}},
+            "422": {"description": "invalid fields",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValidationError"}}}},
+        },
+        // A public walker also takes a token (it then runs as that user).
+        "security": if spec.auth { json!([{"bearer": []}]) } else { json!([{}, {"bearer": []}]) },
+    });
+    // A GET's other fields come from its JSON body when one is sent, else from the query
+    // string; documented as a body, which every client can send.
+    if !body.is_empty() {
+        let schema = json!({"type": "object", "properties": body, "required": required});
+        operation["requestBody"] =
+            json!({"required": !required.is_empty(), "content": {"application/json": {"schema": schema}}});
+    }
+    operation
+}
+
+fn account_paths() -> Map<String, Value> {
+    let credentials = json!({"required": true, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["email", "password"],
+        "properties": {"email": {"type": "string", "format": "email"}, "password": {"type": "string"}},
+    }}}});
+    let answer = |description: &str| json!({"description": description});
+    let paths = json!({
+        "/user/register": {"post": {"operationId": "register", "tags": ["accounts"], "requestBody": credentials,
+            "responses": {"201": answer("registered"), "409": answer("the email is taken"), "422": answer("invalid email")}}},
+        "/user/login": {"post": {"operationId": "login", "tags": ["accounts"], "requestBody": credentials,
+            "responses": {"200": answer("a token and the user"), "400": answer("wrong email or password")}}},
+        "/healthz": {"get": {"operationId": "healthz", "tags": ["operations"], "responses": {"200": answer("alive")}}},
+        "/readyz": {"get": {"operationId": "readyz", "tags": ["operations"],
+            "responses": {"200": answer("every walker loaded"), "503": answer("still loading")}}},
+    });
+    match paths {
+        Value::Object(paths) => paths,
+        _ => unreachable!("an object literal"),
+    }
+}
