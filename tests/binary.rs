@@ -247,11 +247,8 @@ async fn start_server_with(
         .unwrap();
     let http = reqwest::Client::new();
     let ready = format!("http://{listen}/readyz");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !http.get(&ready).send().await.is_ok_and(|response| response.status() == 200) {
-        assert!(tokio::time::Instant::now() < deadline, "the server starts");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let up = || async { http.get(&ready).send().await.is_ok_and(|response| response.status() == 200) };
+    assert!(support::eventually_async(Duration::from_secs(60), up).await, "the server starts");
     (server, listen)
 }
 
@@ -324,12 +321,8 @@ async fn sigterm_closes_websockets_with_1001_refuses_new_connections_and_exits()
     let pid = server.id().unwrap().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert_eq!(client.closed().await.expect("a close frame").code, CloseCode::Away);
-    let refused = async {
-        while tokio::net::TcpStream::connect(&listen).await.is_ok() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_millis(500), refused).await.expect("new connections are refused");
+    let refused = || async { tokio::net::TcpStream::connect(&listen).await.is_err() };
+    assert!(support::eventually_async(Duration::from_millis(500), refused).await, "new connections are refused");
     assert!(server.try_wait().unwrap().is_none(), "while the lingering session closes");
     let status = tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("exits in time").unwrap();
     assert!(status.success(), "{status}");

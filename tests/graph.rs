@@ -658,3 +658,31 @@ async fn sqlite_checkpoints_committed_writes_in_the_background() {
     let reached = support::eventually(Duration::from_secs(10), || items_in_file() == Some(3)).await;
     assert!(reached, "the three items reached the database file: {:?} there", items_in_file());
 }
+
+/// The CPU the host spends inside graph calls (reading rows, matching contexts) is the
+/// run's: it is charged to the tenant, as the walker's own computing is, though the
+/// walker itself computes next to nothing while it waits for each call; and it is
+/// charged once, though handing the walker its result calls back into it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_work_of_graph_calls_is_charged_to_the_tenant() {
+    let server = graph_server(&Backend::sqlite(), |_| {}).await;
+    let (token, root) = server.user("host-cpu@example.com").await;
+    let root_id = format!("n::{root}");
+    for _ in 0..2 {
+        assert_eq!(reports(&server, "/walker/g_writes", json!({"count": 400}), Some(&token)).await, json!([400]));
+    }
+    let cpu = r#"walker_host_walker_cpu_seconds_total{tenant="default"}"#;
+    let metrics = || async { server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let before = support::metric(&metrics().await, cpu);
+    // Each run scans the root's 800 edges for a name none has.
+    let started = std::time::Instant::now();
+    for _ in 0..100 {
+        let found = reports(&server, "/walker/g_find", json!({"id": root_id, "name": "none"}), Some(&token)).await;
+        assert_eq!(found, json!([[]]));
+    }
+    let (wall, used) = (started.elapsed().as_secs_f64(), support::metric(&metrics().await, cpu) - before);
+    // Runs one after the other use at most the time they take: more is host time
+    // counted twice (as the walker's slices and as the host's).
+    let charged = format!("100 scans of 800 edges in {wall:.3} s were charged {used:.3} s of CPU time");
+    assert!(used > 0.2 * wall && used < wall, "{charged}");
+}

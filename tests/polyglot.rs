@@ -144,16 +144,10 @@ async fn a_new_python_build_replaces_the_old_one_under_load() {
         })
     };
     let answered = |language: &str| answers.lock().unwrap().iter().any(|answer| answer == language);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while !answered("python") {
-        assert!(tokio::time::Instant::now() < deadline, "the first version answers");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let limit = Duration::from_secs(120);
+    assert!(support::eventually(limit, || answered("python")).await, "the first version answers");
     support::deploy(&support::fixture("python-chat-v2.wasm"), &target);
-    while !answered("python-v2") {
-        assert!(tokio::time::Instant::now() < deadline, "the new version answers");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(support::eventually(limit, || answered("python-v2")).await, "the new version answers");
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::Relaxed);
     caller.await.expect("no call failed");

@@ -708,12 +708,8 @@ fn rewrite(server: &TestServer, tenants_toml: &str) {
     support::deploy_bytes(tenants_toml.as_bytes(), &server.tenants_file());
 }
 
-async fn wait_for<F: Future<Output = bool>>(mut condition: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !condition().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_for<F: Future<Output = bool>>(condition: impl FnMut() -> F) {
+    assert!(support::eventually_async(Duration::from_secs(20), condition).await, "timed out");
 }
 
 /// Password hashing is one pool for every tenant, granted in turn with a queue per

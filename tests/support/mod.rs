@@ -195,8 +195,16 @@ where
 
 /// Waits for `condition`, polling, for at most `limit`.
 pub async fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    eventually_async(limit, || std::future::ready(condition())).await
+}
+
+/// `eventually`, for a condition that must wait to be known (a request, a connection).
+pub async fn eventually_async<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut condition: impl FnMut() -> F,
+) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
-    while !condition() {
+    while !condition().await {
         if tokio::time::Instant::now() >= deadline {
             return false;
         }

@@ -26,7 +26,7 @@ const SWEEP_ABOVE: usize = 100_000;
 const TARPIT: Duration = Duration::from_secs(1);
 
 pub struct LoginThrottle {
-    failures: Mutex<Swept<Key, Record>>,
+    failures: Mutex<Swept<Key, Failures>>,
     /// Failures allowed before the backoff starts.
     free: u32,
     /// The longest wait, and how long a quiet key is remembered.
@@ -42,15 +42,17 @@ enum Key {
     Address(IpAddr),
 }
 
-struct Record {
-    failures: u32,
+/// One account's or address's failed logins.
+struct Failures {
+    count: u32,
+    /// When the last one was.
     last: Instant,
 }
 
-impl Record {
+impl Failures {
     /// When the next attempt may be made.
     fn free_at(&self, free: u32, max: Duration) -> Instant {
-        match self.failures.checked_sub(free) {
+        match self.count.checked_sub(free) {
             None | Some(0) => self.last,
             Some(over) => self.last + Duration::from_secs(1u64 << (over - 1).min(20)).min(max),
         }
@@ -92,13 +94,13 @@ impl LoginThrottle {
         let now = Instant::now();
         let (free, max) = (self.free, self.max);
         for key in Self::keys(email, address) {
-            let quiet = |record: &mut Record| record.free_at(free, max) <= now;
-            let record = failures.entry(key, quiet, || Record { failures: 0, last: now });
+            let quiet = |record: &mut Failures| record.free_at(free, max) <= now;
+            let record = failures.entry(key, quiet, || Failures { count: 0, last: now });
             // A key quiet for the longest wait starts over.
             if now.duration_since(record.last) > self.max {
-                record.failures = 0;
+                record.count = 0;
             }
-            record.failures += 1;
+            record.count += 1;
             record.last = now;
         }
     }

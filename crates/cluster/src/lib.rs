@@ -1,12 +1,14 @@
-//! walker-cluster: cluster mode: instances behind one load balancer reach each other's sockets through a
-//! message bus (`--redis`), so `notify_users`, `notify_channels`, `notify_clients` and
-//! the client `user`/`channel`/`client` events find their sockets on any instance.
+//! walker-cluster: cluster mode: instances behind one load balancer reach each other's
+//! sockets through a message bus (`--redis`), so `notify_users`, `notify_channels`,
+//! `notify_clients` and the client `user`/`channel`/`client` events find their sockets on
+//! any instance.
 //!
-//! Subscriptions follow interest: an instance subscribes to a user's or a channel's topic
-//! only while it holds a socket for it (the hub says when a group appears and empties),
-//! and every instance subscribes to its own node topic, which client-targeted messages
-//! use: a client id carries the tag of the instance that holds it. A notification is
-//! delivered to local sockets and published once per topic; publishing never waits, and whatever cannot be published (the bus is down, its queue is full) is
+//! Subscriptions follow interest: an instance subscribes to a user's or a channel's
+//! topic only while it holds a socket for it (the hub says when an audience appears and
+//! empties), and every instance subscribes to its own node topic, which client-targeted
+//! messages use: a client id carries the tag of the instance that holds it. A
+//! notification is delivered to local sockets and published once per topic; publishing
+//! never waits, and whatever cannot be published (the bus is down, its queue is full) is
 //! dropped and counted, so walkers and local delivery never notice the bus.
 //!
 //! `Cluster` is the hub's `Bus` (walker-hub's boundary to other instances). Under it,

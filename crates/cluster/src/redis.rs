@@ -63,7 +63,7 @@ impl Drop for RedisBus {
 
 #[derive(Default)]
 struct Interest {
-    topics: HashMap<String, Topic>,
+    topics: HashMap<String, Subscription>,
     /// Topics whose subscription may differ from their reasons, for the subscriber to
     /// settle. A set, not a queue of changes: during an outage it holds each topic at
     /// most once, so it is bounded by the topics there are.
@@ -72,9 +72,10 @@ struct Interest {
     counted: i64,
 }
 
+/// One topic's subscription.
 #[derive(Default)]
-struct Topic {
-    /// Local reasons to receive it: hub groups (one per tenant hub that has it).
+struct Subscription {
+    /// Local reasons to receive it: audiences (one per tenant hub that has it).
     reasons: usize,
     /// Whether Redis confirmed the subscription on the current connection.
     subscribed: bool,
@@ -96,7 +97,7 @@ impl RedisBus {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .topics
-            .insert(probe_topic.clone(), Topic { reasons: 1, ..Topic::default() });
+            .insert(probe_topic.clone(), Subscription { reasons: 1, ..Subscription::default() });
         let bus = RedisBus {
             outbound,
             interest: interest.clone(),
@@ -535,4 +536,58 @@ async fn timed<T>(exchange: impl Future<Output = std::io::Result<T>>) -> std::io
     tokio::time::timeout(RESPONSE_TIMEOUT, exchange)
         .await
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// A real Redis, on a Unix socket of its own: the integration tests' helper.
+    #[path = "../../../../tests/support/redis.rs"]
+    mod server;
+
+    /// A panic while receiving (here, in what the bus hands each message to) does not end
+    /// the bus: its subscriber reconnects, counts the gap, and receives what comes next.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_while_receiving_reconnects_and_the_bus_receives_again() {
+        let redis = server::Redis::start();
+        let config = ClusterConfig {
+            urls: vec![redis.url()],
+            linger: Duration::from_millis(50),
+            subscribe_wait: Duration::from_secs(1),
+            publish_queue: 64,
+            probe: Duration::from_secs(5),
+            prefix: "test".into(),
+        };
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let panics = Arc::new(AtomicUsize::new(0));
+        let receive: Receive = {
+            let (received, panics) = (received.clone(), panics.clone());
+            Arc::new(move |_topic, message: Bytes| {
+                if &message[..] == b"boom" && panics.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("a bug on the receiving path");
+                }
+                received.lock().unwrap().push(message);
+            })
+        };
+        let metrics = ClusterMetrics::default();
+        let address = address(&redis.url()).unwrap();
+        let bus = RedisBus::start(address, &config, "test:probe".into(), receive, metrics.clone());
+        let confirmed = bus.subscribe("test:room").expect("a new subscription");
+        tokio::time::timeout(Duration::from_secs(5), confirmed).await.expect("subscribed in time").unwrap();
+
+        bus.publish("test:room".into(), Bytes::from_static(b"boom"));
+        let until = Instant::now() + Duration::from_secs(10);
+        while received.lock().unwrap().iter().all(|message| &message[..] != b"after") {
+            assert!(Instant::now() < until, "the bus never received again; gaps: {}", metrics.gaps.get());
+            if bus.connected() {
+                bus.publish("test:room".into(), Bytes::from_static(b"after"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(panics.load(Ordering::SeqCst), 1, "the panicking message was not handed over again");
+        assert!(metrics.gaps.get() >= 1, "the lost subscription is counted");
+    }
 }

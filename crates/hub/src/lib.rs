@@ -1,5 +1,5 @@
-//! walker-hub: the notification hub: who is connected, by client id, by user root and by channel,
-//! shared by WebSocket sessions and by walkers run over REST.
+//! walker-hub: the notification hub: who is connected, by client id, by user root and
+//! by channel, shared by WebSocket sessions and by walkers run over REST.
 //!
 //! Fan-out never waits on a peer: a payload is serialized once, shared by reference
 //! among recipients, and pushed into each connection's bounded outbox. A connection
@@ -7,8 +7,8 @@
 //! channel event is delivered a slice of connections at a time, so that one large
 //! fan-out's wake-ups do not all queue ahead of every other task.
 //!
-//! In cluster mode the hub tells the bus which users and channels it holds sockets of
-//! (a group appearing or emptying), and `send_*` publishes each notification once per
+//! In cluster mode the hub tells the bus which audiences (users and channels) it holds
+//! sockets of (one appearing or emptying), and `send_*` publishes each notification once per
 //! user, channel or remote instance besides delivering it locally (after, except in the
 //! sliced delivery, which publishes first so that its slices do not delay the remote
 //! copies); what arrives from the bus is delivered with `deliver_*`, which never
@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::oneshot;
-
 use walker_core::ids::{parse_root, random_hex};
 use walker_core::rate::TokenBucket;
 

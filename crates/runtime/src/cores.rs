@@ -81,6 +81,12 @@ pub struct Slices {
     current: Arc<Mutex<Slice>>,
     /// Whether it computes on lanes: past its first slice, or from the start.
     long: bool,
+    /// Host calls the run is inside. They nest: a host call that hands the walker a
+    /// result calls back into it (to allocate room), and that code may call the host in
+    /// turn (`memory.grow`). The callback computes in slices of its own, so that the host
+    /// call's time is never counted as the walker's too; a lane is taken again only on
+    /// return from the outermost call.
+    host_depth: u32,
 }
 
 type Resume = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -95,6 +101,7 @@ impl Slices {
             deadline,
             current: Arc::new(Mutex::new(Slice { since: now, lane: None })),
             long: false,
+            host_depth: 0,
         }
     }
 
@@ -116,7 +123,22 @@ impl Slices {
     /// The run calls the host: its slice ends, since waiting (for a WASI clock, the
     /// root's lock, the store) is not computing, and its lane is free meanwhile.
     pub fn enter_host(&mut self) {
+        self.host_depth += 1;
         self.end_slice(Instant::now());
+    }
+
+    /// A host call calls back into the walker: it computes, until it returns.
+    pub fn enter_callback(&mut self) {
+        if self.host_depth > 0 {
+            self.slice().since = Instant::now();
+        }
+    }
+
+    /// The callback returns to the host call.
+    pub fn leave_callback(&mut self) {
+        if self.host_depth > 0 {
+            self.end_slice(Instant::now());
+        }
     }
 
     /// Charges CPU time the host spent for the run inside a call (reading the store,
@@ -130,9 +152,10 @@ impl Slices {
     /// its budget allows; says whether it must wait for one instead (its next epoch check
     /// should then come at once).
     pub fn leave_host(&mut self) -> bool {
+        self.host_depth = self.host_depth.saturating_sub(1);
         let mut slice = self.slice();
         slice.since = Instant::now();
-        if !self.long || slice.lane.is_some() {
+        if !self.long || slice.lane.is_some() || self.host_depth > 0 {
             return false;
         }
         // A lane is free only while nobody waits for one: taking it jumps no queue.

@@ -1,5 +1,8 @@
-//! The walker runtime: compiles and checks components, then runs walkers, each call in a
-//! fresh sandboxed instance.
+//! walker-runtime: compiles and checks components, then runs walkers, each call in a
+//! fresh sandboxed instance; and serves them (`catalog`, kept in step with the walkers
+//! directory by `reload`). Runs reach their tenant's graph only through the `Graph` and
+//! `GraphRun` traits of `graph`, and send notifications only through `Notifier`: this
+//! crate knows no store, hub or protocol. Depends on walker-core (and wasmtime).
 //!
 //! One `Engine` (pooling allocator, epoch interruption) and one `Linker` serve every
 //! component. Loading a component yields an `InstancePre` and the walkers' specs; each run
@@ -270,10 +273,13 @@ impl Runtime {
             Ok(state.slices.tick())
         });
         store.call_hook(|mut store, hook| {
+            let slices = &mut store.data_mut().slices;
             match hook {
-                CallHook::CallingHost => store.data_mut().slices.enter_host(),
-                CallHook::ReturningFromHost if store.data_mut().slices.leave_host() => store.set_epoch_deadline(0),
-                _ => {}
+                CallHook::CallingHost => slices.enter_host(),
+                CallHook::ReturningFromHost if slices.leave_host() => store.set_epoch_deadline(0),
+                CallHook::ReturningFromHost => {}
+                CallHook::CallingWasm => slices.enter_callback(),
+                CallHook::ReturningFromWasm => slices.leave_callback(),
             }
             Ok(())
         });

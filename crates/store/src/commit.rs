@@ -37,14 +37,16 @@ pub struct Delta {
 pub type Usage = BTreeMap<String, Delta>;
 
 /// The usage row that counts the whole store, kept while it has a quota of its own
-/// (`Quotas::store`). It sorts before every root, so commits take it first.
-pub const STORE_TOTAL: &str = "*";
+/// (`Quotas::store`). Not a root (those are 24 hex), and it sorts before every root, so
+/// commits take it first.
+pub const STORE_TOTAL: &str = "#store";
 
 /// Recounts the whole store's usage row from its roots' (both backends' SQL): run when a
 /// store with a quota of its own opens, so the count holds whatever happened unquoted.
-pub const RECOUNT_STORE_TOTAL: &str = "DELETE FROM usage WHERE root = '*';
+/// It also drops the row under its former key, `*` (which was also `EVERYONE`'s).
+pub const RECOUNT_STORE_TOTAL: &str = "DELETE FROM usage WHERE root IN ('#store', '*');
     INSERT INTO usage (root, nodes, edges, bytes)
-    SELECT '*', COALESCE(SUM(nodes), 0), COALESCE(SUM(edges), 0), COALESCE(SUM(bytes), 0) FROM usage;";
+    SELECT '#store', COALESCE(SUM(nodes), 0), COALESCE(SUM(edges), 0), COALESCE(SUM(bytes), 0) FROM usage;";
 
 /// Adds the whole store's change to `usage` when the store has a quota of its own.
 pub fn add_store_total(usage: &mut Usage, quotas: &Quotas) {

@@ -443,6 +443,24 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), future).await.expect("waited forever")
     }
 
+    /// A store total under its former key (`*`) is dropped when the store opens, not
+    /// added to the recount: a store that kept one from before would count twice.
+    #[tokio::test]
+    async fn the_store_total_is_recounted_without_its_former_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let quotas = Quotas { store: Some(crate::Quota { nodes: 2, edges: 10, bytes: 1 << 20 }), ..Quotas::default() };
+        let store = SqliteStore::open(dir.path(), quotas).unwrap();
+        within(store.commit(insert(&"a".repeat(24)))).await.unwrap();
+        drop(store);
+        let db = Connection::open(dir.path().join("graph.sqlite3")).unwrap();
+        db.execute("INSERT INTO usage (root, nodes, edges, bytes) VALUES ('*', 1, 0, 100)", []).unwrap();
+        drop(db);
+        let store = SqliteStore::open(dir.path(), quotas).unwrap();
+        within(store.commit(insert(&"b".repeat(24)))).await.expect("the second of two nodes fits the quota");
+        let over = within(store.commit(insert(&"c".repeat(24)))).await;
+        assert!(matches!(over, Err(CommitError::Quota(_))), "{over:?}");
+    }
+
     #[tokio::test]
     async fn a_panic_while_committing_does_not_wedge_the_store() {
         let (store, _dir) = store();
