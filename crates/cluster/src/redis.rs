@@ -538,15 +538,18 @@ async fn timed<T>(exchange: impl Future<Output = std::io::Result<T>>) -> std::io
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
 }
 
+/// A real Redis, on a Unix socket of its own: the integration tests' helper.
+#[cfg(test)]
+#[path = "../../../tests/support/redis.rs"]
+#[allow(dead_code)] // what the integration tests use of it besides
+mod test_redis;
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;
 
+    use super::test_redis as server;
     use super::*;
-
-    /// A real Redis, on a Unix socket of its own: the integration tests' helper.
-    #[path = "../../../../tests/support/redis.rs"]
-    mod server;
 
     /// A panic while receiving (here, in what the bus hands each message to) does not end
     /// the bus: its subscriber reconnects, counts the gap, and receives what comes next.
@@ -575,7 +578,12 @@ mod tests {
         let metrics = ClusterMetrics::default();
         let address = address(&redis.url()).unwrap();
         let bus = RedisBus::start(address, &config, "test:probe".into(), receive, metrics.clone());
-        let confirmed = bus.subscribe("test:room").expect("a new subscription");
+        let until = Instant::now() + Duration::from_secs(10);
+        while !bus.connected() {
+            assert!(Instant::now() < until, "the bus connects");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let confirmed = bus.subscribe("test:room").expect("a new subscription, on a connected bus");
         tokio::time::timeout(Duration::from_secs(5), confirmed).await.expect("subscribed in time").unwrap();
 
         bus.publish("test:room".into(), Bytes::from_static(b"boom"));
