@@ -38,6 +38,10 @@ impl SqliteStore {
             // Write sets whose runs stopped waiting (`commit_timeout`) are never committed.
             let batch: Vec<Commit> = batch.into_iter().filter(Commit::take).collect();
             if batch.is_empty() {
+                #[cfg(test)]
+                if let Some(pause) = self.found_empty.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    pause();
+                }
                 drop(db);
                 if self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
                     return;
@@ -441,6 +445,40 @@ mod tests {
     /// Bounds a test whose failure would be a wait forever.
     async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
         tokio::time::timeout(Duration::from_secs(10), future).await.expect("waited forever")
+    }
+
+    /// A run that queues its write set while the committer holds the connection, having
+    /// just found the queue empty, leaves it to that committer, which looks again after
+    /// letting the connection go: the write set is committed, not stranded until some
+    /// later commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_set_queued_as_the_committer_finds_the_queue_empty_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Quotas::default()).unwrap();
+        let store = std::sync::Arc::new(store.with_commit_timeout(Duration::from_millis(500)));
+        let (paused, is_paused) = std::sync::mpsc::channel();
+        let (resume, resumed) = std::sync::mpsc::channel::<()>();
+        *store.found_empty.lock().unwrap() = Some(Box::new(move || {
+            paused.send(()).unwrap();
+            resumed.recv().unwrap();
+        }));
+        let committer = std::thread::spawn({
+            let store = store.clone();
+            move || store.commit_queued()
+        });
+        is_paused.recv().unwrap();
+        let hex = "a".repeat(24);
+        let run = tokio::spawn({
+            let (store, writes) = (store.clone(), insert(&hex));
+            async move { store.commit(writes).await }
+        });
+        // The run has queued its write set and found the connection taken.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(store.queue.lock().unwrap().len(), 1);
+        resume.send(()).unwrap();
+        committer.join().unwrap();
+        within(run).await.unwrap().expect("committed by the committer that looked again");
+        assert!(exists(&store, &hex).await);
     }
 
     /// A store total under its former key (`*`) is dropped when the store opens, not

@@ -82,6 +82,10 @@ pub struct SqliteStore {
     accounts: Mutex<Connection>,
     /// Copies committed pages back into the graph file, off the commit path.
     checkpointer: Checkpointer,
+    /// Tests only: runs once while a committer holds the write connection and has just
+    /// found the queue empty, the window in which another run's write set may arrive.
+    #[cfg(test)]
+    found_empty: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 struct Commit {
@@ -151,6 +155,8 @@ impl SqliteStore {
             commit_timeout: DEFAULT_COMMIT_TIMEOUT,
             accounts: Mutex::new(accounts),
             checkpointer,
+            #[cfg(test)]
+            found_empty: Mutex::default(),
         })
     }
 
