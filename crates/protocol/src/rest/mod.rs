@@ -24,7 +24,9 @@ use walker_accounts::{HashPoolFull, RegisterError, is_valid_email};
 use walker_core::access::StoreError;
 use walker_core::ids::wire_root;
 use walker_runtime::catalog::CallError;
-use walker_runtime::{Caller, FieldError, LimitHit, Method, RunError, RunErrorKind, Transport, path_params};
+use walker_runtime::{
+    Caller, FieldError, LimitHit, Method, RunError, RunErrorKind, Transport, WalkerSpec, path_params,
+};
 
 use crate::frames::{self, Problem};
 use crate::{NodeAccess, Shared, check_node};
@@ -317,27 +319,11 @@ pub async fn walker(
         },
         None => None,
     };
-    // Query-string fields come only from the query string; the others from the JSON body
-    // (for a GET that sends none, from the query string: jac-cloud reads a GET's body
-    // too); path values from the path.
-    let body_fields = method != Method::Get || body.as_ref().is_ok_and(|body| !body.is_empty());
-    let from_query = |field: &str| !body_fields || spec.as_query.iter().any(|q| q == field);
-    let mut input = if !body_fields {
-        Map::new()
-    } else {
-        match read_body(body).and_then(|body| object_body(&body)) {
-            Ok(mut input) => {
-                input.retain(|field, _| !from_query(field));
-                input
-            }
-            Err(response) => return response,
-        }
+    let sources = Sources { spec, body_fields: method != Method::Get || body.as_ref().is_ok_and(|b| !b.is_empty()) };
+    let input = match sources.input(body, query, &route.path_values) {
+        Ok(input) => input,
+        Err(response) => return response,
     };
-    input.extend(query.into_iter().filter(|(key, _)| from_query(key)).map(|(key, value)| (key, Value::String(value))));
-    for (key, value) in &route.path_values {
-        input.insert(key.clone(), Value::String(value.clone()));
-    }
-
     let caller = Caller {
         client_id: None,
         root_id: wire_root(&identity.root),
@@ -355,21 +341,59 @@ pub async fn walker(
             (status, [(header::CONTENT_TYPE, "application/json")], frames::reply(&reply, None)).into_response()
         }
         Err(CallError::Invalid(mut errors)) => {
-            let path_fields: Vec<&str> = spec.path.as_deref().map(|p| path_params(p).collect()).unwrap_or_default();
             for error in &mut errors {
-                let field = error.loc.first().and_then(Value::as_str).unwrap_or_default().to_string();
-                let source = if path_fields.contains(&field.as_str()) {
-                    "path"
-                } else if from_query(&field) {
-                    "query"
-                } else {
-                    "body"
-                };
-                error.loc.insert(0, source.into());
+                let field = error.loc.first().and_then(Value::as_str).unwrap_or_default();
+                error.loc.insert(0, sources.origin(field).into());
             }
             unprocessable(&errors)
         }
         Err(CallError::Run(err)) => run_failed(&err),
+    }
+}
+
+/// Where a walker's input fields are read from over HTTP. Query-string fields come only
+/// from the query string; the others from the JSON body (for a GET that sends none, from
+/// the query string: jac-cloud reads a GET's body too); path values from the path.
+struct Sources<'a> {
+    spec: &'a WalkerSpec,
+    /// Whether the request has a body to read fields from.
+    body_fields: bool,
+}
+
+impl Sources<'_> {
+    /// Whether `field` is read from the query string.
+    fn in_query(&self, field: &str) -> bool {
+        !self.body_fields || self.spec.as_query.iter().any(|q| q == field)
+    }
+
+    /// jac-cloud's name for where `field` came from, first in an error's `loc`.
+    fn origin(&self, field: &str) -> &'static str {
+        if self.spec.path.as_deref().is_some_and(|path| path_params(path).any(|param| param == field)) {
+            "path"
+        } else if self.in_query(field) {
+            "query"
+        } else {
+            "body"
+        }
+    }
+
+    /// The run's input: from the body, the query string and the path; or the answer to
+    /// a body that is not a JSON object.
+    fn input(
+        &self,
+        body: Result<Bytes, BytesRejection>,
+        query: Vec<(String, String)>,
+        path_values: &[(String, String)],
+    ) -> Result<Map<String, Value>, Response> {
+        let mut input = Map::new();
+        if self.body_fields {
+            input = read_body(body).and_then(|body| object_body(&body))?;
+            input.retain(|field, _| !self.in_query(field));
+        }
+        let query = query.into_iter().filter(|(key, _)| self.in_query(key));
+        input.extend(query.map(|(key, value)| (key, Value::String(value))));
+        input.extend(path_values.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))));
+        Ok(input)
     }
 }
 

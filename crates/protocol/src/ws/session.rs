@@ -9,13 +9,13 @@
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::time::Instant;
+use tokio::time::{Instant, Interval, Sleep};
 
 use super::events::{self, ClientEvent, WalkerEvent};
 use walker_accounts::auth::Identity;
@@ -47,80 +47,44 @@ struct Session {
 }
 
 pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, channel_id: String) {
-    let settings = &shared.settings;
-    let outbox = Outbox::new(settings.queue_messages, settings.queue_bytes);
-    let connection =
-        Arc::new(Connection { client_id: shared.hub.new_client_id().into(), channel_id: channel_id.into(), outbox });
-    let (write_timeout, ping_interval, silence_limit) =
-        (settings.write_timeout, settings.ping_interval, settings.silence_limit);
+    let mut session = Session::connect(shared, identity, channel_id).await;
+    let settings = session.shared.settings.clone();
     let mut events = EventLimit::new(settings.ws_events_per_second);
-    // The connection frame tells the client it may be reached: from other instances too.
-    shared.hub.register(connection.clone(), &identity.root).confirmed().await;
-    tracing::debug!(client_id = &*connection.client_id, authenticated = identity.authenticated, "connected");
-
-    let mut session = Session { shared, connection: connection.clone(), identity };
-    session.send(session.connection_frame());
-
+    let mut clocks = Clocks::new(settings.ping_interval, settings.silence_limit);
+    let connection = session.connection.clone();
     let (mut sink, mut stream) = socket.split();
     let outbox = &connection.outbox;
-    let closed = outbox.closed().clone();
-    let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
-    // A deadline, not a check on ping ticks: a silent client is closed `silence_limit`
-    // after its last frame. Moved lazily: frames only record when they arrived.
-    let mut last_heard = Instant::now();
-    let silence = tokio::time::sleep_until(last_heard + silence_limit);
-    tokio::pin!(silence);
-    let mut running: Option<Running> = None;
-    // Over its tenant's events per second, the connection is not read until this passes.
-    let paused = tokio::time::sleep_until(Instant::now());
-    tokio::pin!(paused);
-    let mut pausing = false;
-    let draining = outbox.draining().clone();
-    let mut drained = false;
-    // When the connection's token expires, it is signed out (see `switch_user`).
-    let expiry = tokio::time::sleep_until(Instant::now());
-    tokio::pin!(expiry);
-    let mut armed_expiry = None;
-    let mut client_closed = false;
+    let (closed, draining) = (outbox.closed().clone(), outbox.draining().clone());
+    let (mut running, mut drained, mut client_closed) = (None::<Running>, false, false);
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     loop {
         // Shutting down: once its run has replied and everything queued is sent, close.
         if drained && running.is_none() && outbox.is_empty() {
             outbox.close(close::GOING_AWAY);
         }
-        if session.identity.expires != armed_expiry {
-            armed_expiry = session.identity.expires;
-            if let Some(expires) = armed_expiry {
-                let left = expires.duration_since(std::time::SystemTime::now()).unwrap_or_default();
-                expiry.as_mut().reset(Instant::now() + left);
-            }
-        }
+        clocks.arm_expiry(session.identity.expires);
         tokio::select! {
             biased;
             _ = closed.cancelled() => break,
             _ = draining.cancelled(), if !drained => drained = true,
-            () = &mut expiry, if armed_expiry.is_some() => session.switch_user(Identity::anonymous()).await,
+            () = &mut clocks.expiry, if clocks.armed_expiry.is_some() => {
+                session.switch_user(Identity::anonymous()).await;
+            }
             () = poll_fn(|cx| {
                 outbox.quiesce();
                 running.as_mut().expect("guarded by is_some").as_mut().poll(cx)
             }), if running.is_some() => running = None,
             () = outbox.next_batch(&mut batch, WRITE_BATCH) => {
-                let written = tokio::time::timeout(write_timeout, write_batch(&mut sink, &mut batch)).await;
-                if !matches!(written, Ok(Ok(()))) {
+                if !within(settings.write_timeout, write_batch(&mut sink, &mut batch)).await {
                     session.timed_out("write");
-                    outbox.close(close::TIMEOUT);
                     break;
                 }
             }
             // One event at a time, and none while the client has not read its own replies.
-            () = &mut paused, if pausing => pausing = false,
-            message = stream.next(), if running.is_none() && !outbox.own_backlog() && !pausing && !drained => {
+            () = &mut clocks.paused, if clocks.pausing => clocks.pausing = false,
+            message = stream.next(), if running.is_none() && !outbox.own_backlog() && !clocks.pausing && !drained => {
                 outbox.quiesce();
-                last_heard = Instant::now();
-                if let Some(wait) = session.shared.events.as_ref().and_then(EventPace::after_event) {
-                    paused.as_mut().reset(last_heard + wait);
-                    pausing = true;
-                }
+                clocks.heard(session.shared.events.as_ref().and_then(EventPace::after_event));
                 match session.on_frame(message, &mut events) {
                     Read::Next => {}
                     Read::Run(run) => {
@@ -136,26 +100,84 @@ pub async fn run(shared: Arc<Shared>, socket: WebSocket, identity: Identity, cha
                     Read::Stop => break,
                 }
             }
-            () = &mut silence => {
-                if last_heard.elapsed() >= silence_limit {
+            () = &mut clocks.silence => {
+                if clocks.silent() {
                     session.timed_out("silence");
-                    outbox.close(close::TIMEOUT);
                     break;
                 }
-                silence.as_mut().reset(last_heard + silence_limit);
             }
-            _ = ping.tick() => {
-                let pinged = tokio::time::timeout(write_timeout, sink.send(Message::Ping(Default::default()))).await;
-                if !matches!(pinged, Ok(Ok(()))) {
+            _ = clocks.ping.tick() => {
+                if !within(settings.write_timeout, sink.send(Message::Ping(Default::default()))).await {
                     session.timed_out("write");
-                    outbox.close(close::TIMEOUT);
                     break;
                 }
             }
         }
     }
-
     session.disconnect(sink, stream, client_closed).await;
+}
+
+/// A session's timers.
+struct Clocks {
+    ping: Interval,
+    /// A deadline, not a check on ping ticks: a silent client is closed `silence_limit`
+    /// after its last frame. Moved lazily: frames only record when they arrived.
+    silence: Pin<Box<Sleep>>,
+    silence_limit: Duration,
+    last_heard: Instant,
+    /// Over its tenant's events per second, the connection is not read until this passes.
+    paused: Pin<Box<Sleep>>,
+    pausing: bool,
+    /// When the connection's token expires, it is signed out (see `switch_user`).
+    expiry: Pin<Box<Sleep>>,
+    armed_expiry: Option<SystemTime>,
+}
+
+impl Clocks {
+    fn new(ping_interval: Duration, silence_limit: Duration) -> Self {
+        let now = Instant::now();
+        Clocks {
+            ping: tokio::time::interval_at(now + ping_interval, ping_interval),
+            silence: Box::pin(tokio::time::sleep_until(now + silence_limit)),
+            silence_limit,
+            last_heard: now,
+            paused: Box::pin(tokio::time::sleep_until(now)),
+            pausing: false,
+            expiry: Box::pin(tokio::time::sleep_until(now)),
+            armed_expiry: None,
+        }
+    }
+
+    /// Sets the expiry timer for the connection's token, when it changed.
+    fn arm_expiry(&mut self, expires: Option<SystemTime>) {
+        if expires == self.armed_expiry {
+            return;
+        }
+        self.armed_expiry = expires;
+        if let Some(expires) = expires {
+            let left = expires.duration_since(SystemTime::now()).unwrap_or_default();
+            self.expiry.as_mut().reset(Instant::now() + left);
+        }
+    }
+
+    /// A frame arrived; the tenant's pace may ask to wait before reading the next.
+    fn heard(&mut self, wait: Option<Duration>) {
+        self.last_heard = Instant::now();
+        if let Some(wait) = wait {
+            self.paused.as_mut().reset(self.last_heard + wait);
+            self.pausing = true;
+        }
+    }
+
+    /// The silence timer fired: whether nothing was heard for the whole limit (else it is
+    /// moved to the limit past the last frame).
+    fn silent(&mut self) -> bool {
+        if self.last_heard.elapsed() >= self.silence_limit {
+            return true;
+        }
+        self.silence.as_mut().reset(self.last_heard + self.silence_limit);
+        false
+    }
 }
 
 /// What the reader does after a client frame.
@@ -168,6 +190,11 @@ enum Read {
     Closed,
     /// The connection ends: the stream ended or failed, or the session closed it.
     Stop,
+}
+
+/// Whether a write to the client finished, and within `timeout`.
+async fn within<E>(timeout: Duration, write: impl Future<Output = Result<(), E>>) -> bool {
+    matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(())))
 }
 
 /// Sends our close frame, then gives the client a moment to answer before the socket is
@@ -192,6 +219,20 @@ async fn close_handshake(
 }
 
 impl Session {
+    /// Registers the connection with the hub and queues its connection frame, which tells
+    /// the client it may be reached: from other instances too, once confirmed.
+    async fn connect(shared: Arc<Shared>, identity: Identity, channel_id: String) -> Session {
+        let settings = &shared.settings;
+        let outbox = Outbox::new(settings.queue_messages, settings.queue_bytes);
+        let client_id = shared.hub.new_client_id().into();
+        let connection = Arc::new(Connection { client_id, channel_id: channel_id.into(), outbox });
+        shared.hub.register(connection.clone(), &identity.root).confirmed().await;
+        tracing::debug!(client_id = &*connection.client_id, authenticated = identity.authenticated, "connected");
+        let session = Session { shared, connection, identity };
+        session.send(session.connection_frame());
+        session
+    }
+
     /// Handles one frame from the client, after the events per second it may send.
     fn on_frame(&mut self, message: Option<Result<Message, axum::Error>>, events: &mut EventLimit) -> Read {
         let outbox = &self.connection.outbox;
@@ -258,9 +299,10 @@ impl Session {
         self.connection.outbox.push_own(Utf8Bytes::from(text));
     }
 
-    /// Counts a close with 4000 for `cause`.
+    /// Closes with 4000 for `cause`, counted.
     fn timed_out(&self, cause: &str) {
         self.shared.metrics.timeout_closes.with_label_values(&[cause]).inc();
+        self.connection.outbox.close(close::TIMEOUT);
     }
 
     /// Answers an event over the connection's events per second, which is not handled.
