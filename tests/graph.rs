@@ -686,3 +686,23 @@ async fn the_host_work_of_graph_calls_is_charged_to_the_tenant() {
     let charged = format!("100 scans of 800 edges in {wall:.3} s were charged {used:.3} s of CPU time");
     assert!(used > 0.2 * wall && used < wall, "{charged}");
 }
+
+/// A walker tells the graph's refusals apart by their kind (the SDK's `ErrorKind`), not
+/// by their text: not found, denied, invalid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walker_tells_the_graphs_refusals_apart_by_kind() {
+    let server = graph_server(&Backend::sqlite(), |_| {}).await;
+    let (alice, _) = server.user("kinds-alice@example.com").await;
+    let (bob, bob_root) = server.user("kinds-bob@example.com").await;
+    let item = reports(&server, "/walker/g_make", json!({"name": "a"}), Some(&alice)).await[0]["id"].clone();
+    let read = json!({"id": item, "grantee": bob_root, "level": "read"});
+    reports(&server, "/walker/g_grant", read, Some(&alice)).await;
+    let kinds = |id: Value, token: String| {
+        let server = &server;
+        async move { reports(server, "/walker/g_refusal_kinds", json!({"id": id}), Some(&token)).await[0].clone() }
+    };
+    assert_eq!(kinds(item.clone(), alice.clone()).await, json!({"update": "ok", "filter": "invalid"}));
+    assert_eq!(kinds(item, bob).await, json!({"update": "denied", "filter": "invalid"}));
+    let nobody = json!("n:Item:0123456789abcdef01234567");
+    assert_eq!(kinds(nobody, alice).await, json!({"update": "not_found", "filter": "invalid"}));
+}

@@ -55,7 +55,7 @@ fn newer_file(dir: &Path, time: std::time::SystemTime) -> Option<PathBuf> {
 }
 
 pub fn chat_wasm() -> PathBuf {
-    built(repo().join("walkers/chat.wasm"), &["walker-sdk/src", "walkers/examples/src"])
+    built(repo().join("walkers/chat.wasm"), &["walker-sdk/src", "walker-sdk-derive/src", "walkers/examples/src"])
 }
 
 /// An example component of another language: `python-chat.wasm`, `js-chat.wasm`, `c-chat.wasm`.
@@ -66,8 +66,11 @@ pub fn example_wasm(name: &str) -> PathBuf {
 
 /// A test walker; `python-chat-v2.wasm` is built from the Python example.
 pub fn fixture(name: &str) -> PathBuf {
-    let sources: &[&str] =
-        if name.starts_with("python") { &["walkers/python"] } else { &["walker-sdk/src", "tests/walkers"] };
+    let sources: &[&str] = if name.starts_with("python") {
+        &["walkers/python"]
+    } else {
+        &["walker-sdk/src", "walker-sdk-derive/src", "tests/walkers"]
+    };
     built(repo().join("target/test-walkers").join(name), sources)
 }
 

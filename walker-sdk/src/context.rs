@@ -10,25 +10,51 @@ use crate::bindings::jac::walker::{socket, types::Response};
 /// A walker's result: `Ok(())`, or an error the caller sees as a walker error.
 pub type Result<T = (), E = Error> = std::result::Result<T, E>;
 
-/// A walker failure, with the message the caller sees.
+/// A walker failure, with the message the caller sees, and its kind: a graph call's
+/// refusal says which it was, so a walker can handle "not found" without reading text.
 #[derive(Debug)]
-pub struct Error(String);
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+/// What failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No such node or edge, or one the caller may not read (the same, so that ids
+    /// cannot be probed), or a malformed id.
+    NotFound,
+    /// The caller lacks the access level the graph call needs.
+    Denied,
+    /// A bad type name, a context that is not a JSON object, a bad filter.
+    Invalid,
+    /// The walker's own error, or anything else.
+    Other,
+}
 
 impl Error {
     pub fn msg(message: impl fmt::Display) -> Self {
-        Error(message.to_string())
+        Error::of(ErrorKind::Other, message)
+    }
+
+    pub(crate) fn of(kind: ErrorKind, message: impl fmt::Display) -> Self {
+        Error { kind, message: message.to_string() }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
 }
 
 impl<E: std::error::Error> From<E> for Error {
     fn from(err: E) -> Self {
-        Error(err.to_string())
+        Error::msg(err)
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 

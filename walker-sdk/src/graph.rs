@@ -9,9 +9,8 @@
 //! ```no_run
 //! use walker_sdk::graph::{self, Archetype};
 //! # use serde::{Deserialize, Serialize};
-//! #[derive(Serialize, Deserialize)]
+//! #[derive(Serialize, Deserialize, Archetype)]
 //! struct Item { name: String }
-//! impl Archetype for Item { const TYPE: &'static str = "Item"; }
 //!
 //! # fn f() -> walker_sdk::Result {
 //! let item = graph::spawn(&graph::root(), &Item { name: "a".into() })?;   // root ++> Item(name="a")
@@ -26,11 +25,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::bindings::jac::walker::graph as wit;
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 
+pub use walker_sdk_derive::Archetype;
 pub use wit::{Direction, Level};
 
 /// A node type (jac's `node Item { has name: str; }`): its fields are the context.
+/// `#[derive(Archetype)]` names it after the struct (`#[archetype(name = "…")]` to name
+/// it otherwise).
 pub trait Archetype: Serialize + DeserializeOwned {
     /// The type name in ids (`n:Item:…`) and filters.
     const TYPE: &'static str;
@@ -64,12 +66,13 @@ pub struct Edge<C = Value> {
     pub context: C,
 }
 
-/// A host refusal as the walker's error: `not found: …`, `denied: …`, `invalid: …`.
+/// A host refusal as the walker's error, of its kind: `not found: …`, `denied: …`,
+/// `invalid: …`.
 fn host<T>(result: std::result::Result<T, wit::Error>) -> Result<T> {
     result.map_err(|err| match err {
-        wit::Error::NotFound(msg) => Error::msg(format!("not found: {msg}")),
-        wit::Error::Denied(msg) => Error::msg(format!("denied: {msg}")),
-        wit::Error::Invalid(msg) => Error::msg(format!("invalid: {msg}")),
+        wit::Error::NotFound(msg) => Error::of(ErrorKind::NotFound, format!("not found: {msg}")),
+        wit::Error::Denied(msg) => Error::of(ErrorKind::Denied, format!("denied: {msg}")),
+        wit::Error::Invalid(msg) => Error::of(ErrorKind::Invalid, format!("invalid: {msg}")),
     })
 }
 

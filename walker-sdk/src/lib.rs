@@ -46,7 +46,7 @@ mod input;
 mod spec;
 
 pub use bindings::jac::walker::types::FieldType;
-pub use context::{Context, Error, Result};
+pub use context::{Context, Error, ErrorKind, Result};
 pub use fields::{Field, FieldKind, Fields};
 pub use serde_json::{Value, json};
 pub use spec::{EntryType, Method, Spec};

@@ -7,23 +7,15 @@ use walker_sdk::graph::{self, Archetype, Node, Query};
 use walker_sdk::{Context, EntryType, Error, Method, Result, Spec, Walker, walker};
 
 /// `node Item { has name: str; }`
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Archetype)]
 pub struct Item {
     pub name: String,
 }
 
-impl Archetype for Item {
-    const TYPE: &'static str = "Item";
-}
-
 /// `node Counter { has value: int = 0; }`
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Archetype)]
 struct Counter {
     value: i64,
-}
-
-impl Archetype for Counter {
-    const TYPE: &'static str = "Counter";
 }
 
 /// `here ++> Item(name=…)`, reported as jac-cloud reports a node.
@@ -157,13 +149,9 @@ impl Walker for FailAfterWrite {
 }
 
 /// `node Note { has text: str; }`: the polyglot examples' shared node type.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Archetype)]
 struct Note {
     text: String,
-}
-
-impl Archetype for Note {
-    const TYPE: &'static str = "Note";
 }
 
 walker! {

@@ -3,18 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 use walker_sdk::graph::{self, Archetype, Level, Query};
-use walker_sdk::{Context, Error, Method, Result, Spec, Walker, export_walkers, json, walker};
+use walker_sdk::{Context, Error, ErrorKind, Method, Result, Spec, Walker, export_walkers, json, walker};
 
 fn spec() -> Spec {
     Spec::new().methods([Method::Websocket, Method::Post]).public()
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Archetype)]
 struct Item {
     name: String,
-}
-impl Archetype for Item {
-    const TYPE: &'static str = "Item";
 }
 
 macro_rules! graph_walker {
@@ -45,6 +42,22 @@ graph_walker!("g_get", Get { id: String }, |this, cx| {
 
 graph_walker!("g_update", Update { id: String, name: String }, |this, cx| {
     cx.report(graph::update(&this.id, &json!({"name": this.name}))?);
+    Ok(())
+});
+
+// Each graph refusal by its kind, as a walker handles it: updating node `id`, and a
+// neighbours filter that is not an object.
+graph_walker!("g_refusal_kinds", RefusalKinds { id: String }, |this, cx| {
+    let kind = |result: Result<()>| match result.map_err(|err| err.kind()) {
+        Ok(()) => "ok",
+        Err(ErrorKind::NotFound) => "not_found",
+        Err(ErrorKind::Denied) => "denied",
+        Err(ErrorKind::Invalid) => "invalid",
+        Err(ErrorKind::Other) => "other",
+    };
+    let updated = graph::update(&this.id, &json!({"name": "changed"})).map(drop);
+    let filtered = graph::neighbours_page(&graph::root(), &Query::out().equals(json!("a")), None).map(drop);
+    cx.report(json!({"update": kind(updated), "filter": kind(filtered)}));
     Ok(())
 });
 
@@ -229,6 +242,7 @@ impl Walker for DeleteHereThenSpawn {
 }
 
 export_walkers!(
+    RefusalKinds,
     DeleteHereThenSpawn,
     Make,
     Get,
