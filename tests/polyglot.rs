@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use support::server::TestServer;
 
 /// Walker-name prefix and `language` reported by each example set.
@@ -226,4 +226,27 @@ async fn the_python_chat_room_keeps_its_history_and_pushes_new_messages() {
     let history = server.post(&format!("/walker/py_room_history/{room_id}"), json!({}), Some(&carol)).await;
     assert_eq!(history.1["reports"][0].as_array().unwrap().len(), 2);
     listener.expect_nothing_queued().await;
+}
+
+/// Python fields annotated with typing's forms, under postponed annotations, declare
+/// their real types: the server refuses what does not fit (422) before the walker runs,
+/// and `Optional[X]` may be omitted or null.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_fields_declare_the_types_their_annotations_name() {
+    let server = polyglot_server().await;
+    let call = |body: Value| server.post("/walker/py_typed_fields", body, None);
+    let (status, reply) = call(json!({"tags": ["a"]})).await;
+    assert_eq!((status, reply["reports"].clone()), (200, json!([{"tags": ["a"], "limit": null, "scores": null}])));
+    let (status, reply) = call(json!({"tags": ["a"], "limit": null, "scores": {"x": 1.5}})).await;
+    assert_eq!((status, reply["reports"][0]["scores"].clone()), (200, json!({"x": 1.5})));
+    for (body, field, kind) in [
+        (json!({"tags": "a"}), "tags", "list_type"),
+        (json!({"tags": [], "limit": "many"}), "limit", "int_parsing"),
+        (json!({"tags": [], "scores": [1]}), "scores", "dict_type"),
+    ] {
+        let (status, reply) = call(body.clone()).await;
+        assert_eq!(status, 422, "{body}: {reply}");
+        assert_eq!(reply["detail"][0]["loc"], json!(["body", field]), "{body}: {reply}");
+        assert_eq!(reply["detail"][0]["type"], json!(kind), "{body}: {reply}");
+    }
 }

@@ -2,6 +2,7 @@
 
 from walker import WalkerError, WitWorld, walker  # noqa: F401  (WitWorld is the export)
 import room  # noqa: F401  (registers the chat room walkers)
+import typed  # noqa: F401  (registers a walker with typing's field types)
 
 CHAT = {"type": "chat", "data": {"message": "string"}}
 

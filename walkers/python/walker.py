@@ -7,8 +7,10 @@
         cx.notify_channels([channel_id], {"type": "chat", "data": {"message": msg}})
 
 The function's parameters after `cx` are the walker's fields: their annotations give the
-jac type (str, int, float, bool, list, dict; anything else is "any") and their defaults
-make them optional. The server validates the context before the function runs. Raise
+jac type (str, int, float, bool, list, dict, also as `list[str]`, `Dict[str, int]`…;
+anything else is "any"), postponed annotations (`from __future__ import annotations`)
+included, and their defaults make them optional; `Optional[X]` (or `X | None`) is X,
+and may also be omitted or null, as Rust's `Option<X>`. The server validates the context before the function runs. Raise
 `WalkerError` to fail with a message; `cx` reports, sets the status and notifies, and
 `cx.graph` reads and writes the persistent graph (nodes are dicts `{"id", "context"}`):
 
@@ -22,7 +24,9 @@ exports as the component.
 
 import inspect
 import json
-from typing import Any, Callable, Dict, List, Optional
+import types
+import typing
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import wit_world
 from componentize_py_types import Err
@@ -39,6 +43,19 @@ def _json(value: Any) -> str:
 
 _TYPES = {str: FieldType.STR, int: FieldType.INT, float: FieldType.FLOAT, bool: FieldType.BOOL,
           list: FieldType.LIST, dict: FieldType.DICT}
+
+
+def _field_type(annotation: Any) -> Tuple[FieldType, bool]:
+    """The jac type of a parameter's annotation, and whether it is optional (`Optional[X]`,
+    `X | None`): `list[str]` is a list, `Dict[str, int]` a dict."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = typing.get_args(annotation)
+        present = [member for member in members if member is not type(None)]
+        kind = _field_type(present[0])[0] if len(present) == 1 else FieldType.ANY
+        return kind, len(present) < len(members)
+    return _TYPES.get(typing.get_origin(annotation) or annotation, FieldType.ANY), False
+
+
 _METHODS = {"websocket": Method.WEBSOCKET, "get": Method.GET, "post": Method.POST, "put": Method.PUT,
             "patch": Method.PATCH, "delete": Method.DELETE}
 
@@ -187,9 +204,15 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
 
     def register(function: Callable[..., None]) -> Callable[..., None]:
         fields = []
+        try:
+            hints = typing.get_type_hints(function)
+        except Exception:  # a postponed annotation that names nothing importable: "any"
+            hints = {}
         for parameter in list(inspect.signature(function).parameters.values())[1:]:
-            kind = _TYPES.get(parameter.annotation, FieldType.ANY)
+            kind, optional = _field_type(hints.get(parameter.name, parameter.annotation))
             default = None if parameter.default is inspect.Parameter.empty else _json(parameter.default)
+            if default is None and optional:
+                default = "null"
             fields.append(Field(name=parameter.name, type=kind, default=default))
         _SPECS.append(WalkerSpec(name=name, methods=[_METHODS[m] for m in (methods or [])], auth=auth,
                                  as_query=list(as_query or []), path=path, fields=fields, warm_runs=warm_runs,
