@@ -706,3 +706,15 @@ async fn a_walker_tells_the_graphs_refusals_apart_by_kind() {
     let nobody = json!("n:Item:0123456789abcdef01234567");
     assert_eq!(kinds(nobody, alice).await, json!({"update": "not_found", "filter": "invalid"}));
 }
+
+/// Roots are a type of their own, as in jac: `Root`, not an empty name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_root_is_typed_root_and_a_node_by_its_type() {
+    let server = graph_server(&Backend::sqlite(), |_| {}).await;
+    let (token, _) = server.user("types@example.com").await;
+    let at_root = reports(&server, "/walker/g_here_type", json!({}), Some(&token)).await;
+    assert_eq!(at_root, json!([{"type": "Root", "root": true}]));
+    let item = reports(&server, "/walker/g_make", json!({"name": "a"}), Some(&token)).await[0]["id"].clone();
+    let path = format!("/walker/g_here_type/{}", item.as_str().unwrap());
+    assert_eq!(reports(&server, &path, json!({}), Some(&token)).await, json!([{"type": "Item", "root": false}]));
+}

@@ -51,9 +51,19 @@ impl Node {
         Ok(Node { id: self.id, context: serde_json::from_value(self.context)? })
     }
 
-    /// The type in its id (`Item` for `n:Item:…`; empty for roots and untyped edges).
+    /// The type in its id, as jac names it: `Item` for `n:Item:…`, `Root` for a root
+    /// (`n::…`), `GenericEdge` for an untyped edge (`e::…`).
     pub fn type_name(&self) -> &str {
-        self.id.split(':').nth(1).unwrap_or_default()
+        match self.id.split(':').nth(1) {
+            Some("") if self.is_root() => "Root",
+            Some("") => "GenericEdge",
+            named => named.unwrap_or_default(),
+        }
+    }
+
+    /// Whether it is a root (`n::…`).
+    pub fn is_root(&self) -> bool {
+        self.id.starts_with("n::")
     }
 }
 

@@ -45,6 +45,12 @@ graph_walker!("g_update", Update { id: String, name: String }, |this, cx| {
     Ok(())
 });
 
+graph_walker!("g_here_type", HereType {}, |_this, cx| {
+    let here = graph::here();
+    cx.report(json!({"type": here.type_name(), "root": here.is_root()}));
+    Ok(())
+});
+
 // Each graph refusal by its kind, as a walker handles it: updating node `id`, and a
 // neighbours filter that is not an object.
 graph_walker!("g_refusal_kinds", RefusalKinds { id: String }, |this, cx| {
@@ -242,6 +248,7 @@ impl Walker for DeleteHereThenSpawn {
 }
 
 export_walkers!(
+    HereType,
     RefusalKinds,
     DeleteHereThenSpawn,
     Make,
