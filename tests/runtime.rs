@@ -580,3 +580,24 @@ async fn idle_warm_instances_past_the_bound_are_evicted_oldest_first() {
     assert_eq!(count(&alice).await, json!(1), "alice's was evicted for bob's: a fresh instance");
     assert_eq!(count(&alice).await, json!(2), "kept, the one idle instance");
 }
+
+/// A file written again with the same bytes (a touch, a deploy tool's second event) is
+/// not reloaded: the version that serves, with its warm instances, stays. New bytes are
+/// a new version.
+#[tokio::test]
+async fn a_file_written_again_with_the_same_bytes_is_not_reloaded() {
+    let (runtime, cache) = new_runtime();
+    let catalog = support::catalog(runtime, cache.path());
+    let walkers = tempfile::tempdir().unwrap();
+    let file = walkers.path().join("version.wasm");
+    let serving = || catalog.walker("version").expect("served").component().clone();
+    support::deploy(&fixture("version-v1.wasm"), &file);
+    catalog.load_file(&file).await.unwrap();
+    let first = serving();
+    support::deploy(&fixture("version-v1.wasm"), &file);
+    catalog.load_file(&file).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &serving()), "the same bytes made a new version");
+    support::deploy(&fixture("version-v2.wasm"), &file);
+    catalog.load_file(&file).await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &serving()), "new bytes are a new version");
+}

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
+use sha2::Digest as _;
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
@@ -78,6 +79,17 @@ struct FileEntry {
     /// and a replaced file keeps its place.
     load_order: u64,
     component: Arc<LoadedComponent>,
+    /// SHA-256 of the file's bytes: a change event for the same bytes (a touch, an
+    /// editor's save, a deploy tool's duplicate events) reloads nothing, so the version
+    /// that serves keeps its warm instances.
+    digest: [u8; 32],
+}
+
+/// A walker file as read: its name, its bytes and their SHA-256.
+struct WalkerFile {
+    name: String,
+    wasm: Vec<u8>,
+    digest: [u8; 32],
 }
 
 /// A walker and the component version that runs it.
@@ -257,13 +269,16 @@ impl Catalog {
         let mut compiled = futures_util::stream::iter(files)
             .map(|path| async move {
                 let started = std::time::Instant::now();
-                let component = self.compile(&path).await;
-                (path, started, component)
+                let compiled = async {
+                    let file = self.read(&path).await?;
+                    Ok::<_, anyhow::Error>((self.compile(&file.name, file.wasm).await?, file.name, file.digest))
+                };
+                (path.clone(), started, compiled.await)
             })
             .buffered(parallel);
-        while let Some((path, started, component)) = compiled.next().await {
-            let loaded = match component {
-                Ok((name, component)) => self.install(&name, component).await,
+        while let Some((path, started, compiled)) = compiled.next().await {
+            let loaded = match compiled {
+                Ok((component, name, digest)) => self.install(&name, component, digest).await,
                 Err(err) => Err(err),
             };
             self.finish_load(&path, started, loaded);
@@ -302,16 +317,27 @@ impl Catalog {
     }
 
     pub async fn load_file(&self, path: &Path) -> anyhow::Result<()> {
-        let (name, component) = self.compile(path).await?;
-        self.install(&name, component).await
+        let file = self.read(path).await?;
+        if self.current.load().files.get(&file.name).is_some_and(|entry| entry.digest == file.digest) {
+            tracing::debug!(file = file.name, "unchanged: not reloaded");
+            return Ok(());
+        }
+        let component = self.compile(&file.name, file.wasm).await?;
+        self.install(&file.name, component, file.digest).await
     }
 
-    /// Reads and compiles (or loads from the code cache) one walker file.
-    async fn compile(&self, path: &Path) -> anyhow::Result<(String, LoadedComponent)> {
-        let name = file_name(path).context("not a walker file")?;
+    /// Reads one walker file, off the async workers.
+    async fn read(&self, path: &Path) -> anyhow::Result<WalkerFile> {
+        let name = file_name(path).context("not a walker file")?.to_string();
         let max = self.runtime.limits().file_bytes;
-        let file = path.to_path_buf();
-        let wasm = tokio::task::spawn_blocking(move || read_walker_file(&file, max)).await.context("reading")??;
+        let path = path.to_path_buf();
+        let wasm = tokio::task::spawn_blocking(move || read_walker_file(&path, max)).await.context("reading")??;
+        let digest = sha2::Sha256::digest(&wasm).into();
+        Ok(WalkerFile { name, wasm, digest })
+    }
+
+    /// Compiles (or loads from the code cache) one walker file's bytes.
+    async fn compile(&self, name: &str, wasm: Vec<u8>) -> anyhow::Result<LoadedComponent> {
         let started = std::time::Instant::now();
         let component =
             self.runtime.load_with(wasm, self.code_cache.as_ref()).await.map_err(|err| anyhow::anyhow!("{err:#}"))?;
@@ -323,11 +349,11 @@ impl Catalog {
             "loaded walkers {}",
             walkers.join(", ")
         );
-        Ok((name.to_string(), component))
+        Ok(component)
     }
 
     /// Serves a loaded file's walkers, replacing its previous version.
-    async fn install(&self, name: &str, component: LoadedComponent) -> anyhow::Result<()> {
+    async fn install(&self, name: &str, component: LoadedComponent, digest: [u8; 32]) -> anyhow::Result<()> {
         let mut next_order = self.updates.lock().await;
         let current = self.current.load();
         let load_order = current.files.get(name).map(|entry| entry.load_order).unwrap_or_else(|| {
@@ -335,7 +361,7 @@ impl Catalog {
             *next_order
         });
         let mut files = current.files.clone();
-        files.insert(name.to_string(), Arc::new(FileEntry { load_order, component: Arc::new(component) }));
+        files.insert(name.to_string(), Arc::new(FileEntry { load_order, component: Arc::new(component), digest }));
         self.swap(Snapshot::with_files(files, Some(name)));
         Ok(())
     }
