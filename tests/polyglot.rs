@@ -250,3 +250,16 @@ async fn python_fields_declare_the_types_their_annotations_name() {
         assert_eq!(reply["detail"][0]["type"], json!(kind), "{body}: {reply}");
     }
 }
+
+/// Python and JavaScript walkers tell the graph's refusals apart by their kind
+/// (`GraphError.kind`), as Rust's do by `ErrorKind`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_and_javascript_walkers_tell_graph_refusals_apart_by_kind() {
+    let server = polyglot_server().await;
+    for prefix in ["py_", "js_"] {
+        let path = format!("/walker/{prefix}refusal_kinds");
+        let (status, reply) = server.post(&path, json!({"id": "n:Item:0123456789abcdef01234567"}), None).await;
+        assert_eq!(status, 200, "{prefix}: {reply}");
+        assert_eq!(reply["reports"], json!([{"update": "not_found", "filter": "invalid"}]), "{prefix}");
+    }
+}

@@ -1,5 +1,5 @@
 // JavaScript equivalents of the seed's chat walkers, plus one that reports its context.
-import { walker, WalkerError } from "./walker.js";
+import { GraphError, walker, WalkerError } from "./walker.js";
 export { walkers, run } from "./walker.js";
 
 const CHAT = { type: "chat", data: { message: "string" } };
@@ -32,3 +32,20 @@ walker({ name: "js_make_note", methods: both, fields: { text: "str" } },
 
 walker({ name: "js_list_notes", methods: both },
   (cx) => cx.report(cx.graph.neighbours(cx.graph.root(), { nodeType: "Note" })));
+
+// Each graph refusal by its kind: updating node `id`, and a filter that is not an object.
+walker({ name: "js_refusal_kinds", methods: both, auth: false, fields: { id: "str" } },
+  (cx, { id }) => {
+    const kind = (call) => {
+      try {
+        call();
+        return "ok";
+      } catch (error) {
+        if (error instanceof GraphError) return error.kind;
+        throw error;
+      }
+    };
+    const root = cx.graph.root();
+    cx.report({ update: kind(() => cx.graph.update(id, { name: "changed" })),
+                filter: kind(() => cx.graph.neighbours(root, { equals: "a" })) });
+  });

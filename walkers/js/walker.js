@@ -20,17 +20,29 @@ import { log as hostLog } from "jac:walker/log@0.3.0";
 
 export class WalkerError extends Error {}
 
-/** A graph call refused: `not found: …`, `denied: …` or `invalid: …`. */
-export class GraphError extends WalkerError {}
+/**
+ * A graph call refused: `not found: …`, `denied: …` or `invalid: …`. Its `kind`
+ * ("not_found", "denied" or "invalid") says which, so a walker handles it without
+ * reading the text.
+ */
+export class GraphError extends WalkerError {
+  constructor(message, kind) {
+    super(message);
+    this.kind = kind;
+  }
+}
 
-const KINDS = { "not-found": "not found", denied: "denied", invalid: "invalid" };
+const REFUSALS = { "not-found": ["not_found", "not found"], denied: ["denied", "denied"], invalid: ["invalid", "invalid"] };
 
 function host(call) {
   try {
     return call();
   } catch (error) {
     const refusal = error?.payload;
-    if (refusal?.tag) throw new GraphError(`${KINDS[refusal.tag] ?? refusal.tag}: ${refusal.val}`);
+    if (refusal?.tag) {
+      const [kind, text] = REFUSALS[refusal.tag] ?? [refusal.tag, refusal.tag];
+      throw new GraphError(`${text}: ${refusal.val}`, kind);
+    }
     throw error;
   }
 }

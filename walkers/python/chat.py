@@ -1,6 +1,6 @@
 """Python equivalents of the seed's chat walkers, plus one that reports its context."""
 
-from walker import WalkerError, WitWorld, walker  # noqa: F401  (WitWorld is the export)
+from walker import GraphError, WalkerError, WitWorld, walker  # noqa: F401  (WitWorld is the export)
 import room  # noqa: F401  (registers the chat room walkers)
 import typed  # noqa: F401  (registers a walker with typing's field types)
 
@@ -48,3 +48,17 @@ def make_note(cx, text: str):
 @walker("py_list_notes", methods=["websocket", "post"])
 def list_notes(cx):
     cx.report(cx.graph.neighbours(cx.graph.root(), node_type="Note"))
+
+
+@walker("py_refusal_kinds", methods=["websocket", "post"], auth=False)
+def refusal_kinds(cx, id: str):
+    """Each graph refusal by its kind: updating node `id`, and a filter that is not an object."""
+    def kind(call):
+        try:
+            call()
+            return "ok"
+        except GraphError as error:
+            return error.kind
+    root = cx.graph.root()
+    cx.report({"update": kind(lambda: cx.graph.update(id, {"name": "changed"})),
+               "filter": kind(lambda: cx.graph.neighbours(root, equals="a"))})

@@ -65,15 +65,25 @@ class WalkerError(Exception):
 
 
 class GraphError(WalkerError):
-    """A graph call refused: `not found: …`, `denied: …` or `invalid: …`."""
+    """A graph call refused: `not found: …`, `denied: …` or `invalid: …`. Its `kind`
+    ("not_found", "denied" or "invalid") says which, so a walker handles it without
+    reading the text."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+_REFUSALS = {"Error_NotFound": ("not_found", "not found"), "Error_Denied": ("denied", "denied"),
+             "Error_Invalid": ("invalid", "invalid")}
 
 
 def _host(function: Callable[..., Any], *args: Any) -> Any:
     try:
         return function(*args)
     except Err as err:
-        kind = {"Error_NotFound": "not found", "Error_Denied": "denied", "Error_Invalid": "invalid"}
-        raise GraphError(f"{kind.get(type(err.value).__name__, 'error')}: {err.value.value}") from None
+        kind, text = _REFUSALS.get(type(err.value).__name__, ("error", "error"))
+        raise GraphError(f"{text}: {err.value.value}", kind) from None
 
 
 _DIRECTIONS = {"out": _graph.Direction.OUT, "in": _graph.Direction.IN, "both": _graph.Direction.BOTH}
