@@ -10,9 +10,10 @@ The function's parameters after `cx` are the walker's fields: their annotations 
 jac type (str, int, float, bool, list, dict, also as `list[str]`, `Dict[str, int]`…;
 anything else is "any"), postponed annotations (`from __future__ import annotations`)
 included, and their defaults make them optional; `Optional[X]` (or `X | None`) is X,
-and may also be omitted or null, as Rust's `Option<X>`. The server validates the context before the function runs. Raise
-`WalkerError` to fail with a message; `cx` reports, sets the status and notifies, and
-`cx.graph` reads and writes the persistent graph (nodes are dicts `{"id", "context"}`):
+and may also be omitted or null, as Rust's `Option<X>`. The server validates the
+context before the function runs. Raise `WalkerError` to fail with a message; `cx`
+reports, sets the status and notifies, and `cx.graph` reads and writes the persistent
+graph (nodes are dicts `{"id", "context"}`):
 
     @walker("py_make_note", methods=["websocket", "post"])
     def make_note(cx, text: str):
