@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
-use sha2::Digest as _;
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
+use sha2::Digest as _;
 use tokio::sync::{Mutex, watch};
 
 use crate::graph::Graph;
