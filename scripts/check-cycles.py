@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# `crate::name` or the names of a `crate::{a, b::c, ..}` group (one level is enough:
-# rustfmt keeps nested groups on their own `use` lines).
-CRATE_PATH = re.compile(r"\bcrate::(?:\{([^}]*)\}|([a-z_][a-z0-9_]*))")
+CRATE_PATH = re.compile(r"\bcrate::")
+NAME = re.compile(r"[a-z_][a-z0-9_]*")
 LINE_COMMENT = re.compile(r"//.*")
 
 
@@ -24,16 +23,36 @@ def module_of(crate_src: Path, file: Path) -> str:
     return first.removesuffix(".rs")
 
 
+def group_heads(code: str, start: int) -> list[str]:
+    """The first name of each top-level item of the `{...}` group opening at `start`:
+    `a` and `b` of `{a::{x, y}, b}`; nested groups are skipped."""
+    heads, depth, item_start = [], 0, start + 1
+    for index in range(start, len(code)):
+        char = code[index]
+        if char == "{":
+            depth += 1
+        elif char in ",}" and depth == 1:
+            heads.append(code[item_start:index].strip().split("::")[0].strip())
+            item_start = index + 1
+            if char == "}":
+                return heads
+        elif char == "}":
+            depth -= 1
+    return heads
+
+
 def imports(text: str) -> set[str]:
-    """Top-level modules named by `crate::` paths in Rust source, comments left out."""
+    """Top-level modules named by `crate::` paths in Rust source (`use crate::a`,
+    `use crate::{a, b::{c, d}}`, `crate::a::f()`), comments left out."""
     code = LINE_COMMENT.sub("", text)
     names = set()
-    for group, single in CRATE_PATH.findall(code):
-        for item in group.split(",") if group else [single]:
-            name = item.strip().split("::")[0].strip()
-            if name and name not in ("self", "super"):
-                names.add(name)
-    return names
+    for path in CRATE_PATH.finditer(code):
+        rest = path.end()
+        if code.startswith("{", rest):
+            names.update(group_heads(code, rest))
+        elif (name := NAME.match(code, rest)) is not None:
+            names.add(name.group())
+    return names - {"", "self", "super"}
 
 
 def module_graph(crate_src: Path) -> dict[str, set[str]]:

@@ -39,13 +39,9 @@ async fn instance_with(redis: &Redis, configure: impl FnOnce(&mut Config)) -> Te
     .await
 }
 
-async fn metrics(server: &TestServer) -> String {
-    server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap()
-}
-
 /// Messages of one topic kind an instance received from the bus.
 async fn received(server: &TestServer, kind: &str) -> f64 {
-    let text = metrics(server).await;
+    let text = server.metrics().await;
     let sample = format!(r#"walker_host_cluster_received_total{{kind="{kind}"}}"#);
     if text.contains(&sample) { metric(&text, &sample) } else { 0.0 }
 }
@@ -133,7 +129,7 @@ async fn an_instance_receives_only_what_it_holds_sockets_for_in_order() {
     assert_eq!(received(&c, "channel").await, 0.0);
     assert_eq!(redis.subscribers("wh:t:default:c:busy").await, 1);
     assert!(received(&a, "channel").await >= MESSAGES as f64);
-    assert!(metric(&metrics(&b).await, "walker_host_cluster_published_total") >= MESSAGES as f64);
+    assert!(metric(&b.metrics().await, "walker_host_cluster_published_total") >= MESSAGES as f64);
 }
 
 #[tokio::test]
@@ -165,7 +161,7 @@ async fn subscriptions_follow_connect_change_user_and_close() {
     redis.await_subscribers("wh:t:default:c:lobby", 0).await;
     redis.await_subscribers(&user_topic, 0).await;
     // Only its own topics are left: the node's, and the probe's.
-    assert_eq!(metric(&metrics(&a).await, "walker_host_cluster_subscriptions"), 2.0);
+    assert_eq!(metric(&a.metrics().await, "walker_host_cluster_subscriptions"), 2.0);
 }
 
 #[tokio::test]
@@ -218,7 +214,7 @@ async fn a_redis_outage_costs_local_delivery_nothing_and_delivery_resumes_when_i
     // New connections are not held up by the missing bus.
     let (mut late_a, _) = a.connect("?channel_id=late").await;
     late_a.expect_nothing_queued().await;
-    let text = metrics(&a).await;
+    let text = a.metrics().await;
     assert!(metric(&text, "walker_host_cluster_publish_dropped_total") > 0.0);
     assert_eq!(metric(&text, "walker_host_cluster_connected"), 0.0);
     let (status, readiness) = a.get("/readyz").await;
@@ -231,7 +227,7 @@ async fn a_redis_outage_costs_local_delivery_nothing_and_delivery_resumes_when_i
     // Both instances resubscribed their whole interest.
     redis.await_subscribers("wh:t:default:c:room", 2).await;
     redis.await_subscribers("wh:t:default:c:late", 1).await;
-    assert!(metric(&metrics(&b).await, "walker_host_cluster_gaps_total") >= 1.0);
+    assert!(metric(&b.metrics().await, "walker_host_cluster_gaps_total") >= 1.0);
     assert_eq!(a.get("/readyz").await.1["cluster"], json!({"connected": true}));
 }
 
@@ -288,7 +284,7 @@ async fn a_subscription_that_silently_stops_receiving_is_probed_and_reconnected(
     proxy.freeze();
     let took = deliver_until_received(&mut sender, &mut member_b, "room").await;
     println!("a frozen subscription was replaced in {} ms", took.as_millis());
-    assert!(metric(&metrics(&b).await, "walker_host_cluster_gaps_total") >= 1.0);
+    assert!(metric(&b.metrics().await, "walker_host_cluster_gaps_total") >= 1.0);
 }
 
 #[tokio::test]
@@ -378,7 +374,7 @@ async fn an_instance_authenticates_to_redis_and_a_wrong_password_costs_only_remo
     // The instance with the wrong password never subscribes, and serves its own sockets.
     member_c.send(json!({"type": "channel", "channel_ids": ["room"], "data": {"n": 2}})).await;
     assert_eq!(member_c.recv().await, json!({"n": 2}));
-    assert_eq!(metric(&metrics(&c).await, "walker_host_cluster_connected"), 0.0);
+    assert_eq!(metric(&c.metrics().await, "walker_host_cluster_connected"), 0.0);
     member_b.expect_nothing_queued().await;
     assert_eq!(redis.subscribers("wh:t:default:c:room").await, 2);
 }
@@ -471,7 +467,7 @@ async fn past_the_publish_queue_messages_for_other_instances_are_dropped_and_loc
         assert_eq!(member.recv().await, json!({"n": n}));
     }
     // At most the queue's four, and the four taken into the stuck exchange, are kept.
-    let dropped = || async { metric(&metrics(&server).await, "walker_host_cluster_publish_dropped_total") };
+    let dropped = || async { metric(&server.metrics().await, "walker_host_cluster_publish_dropped_total") };
     let all_dropped = || async { dropped().await >= (SENT - 8) as f64 };
     assert!(
         support::eventually_async(Duration::from_secs(1), all_dropped).await,

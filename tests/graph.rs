@@ -672,15 +672,14 @@ async fn the_host_work_of_graph_calls_is_charged_to_the_tenant() {
         assert_eq!(reports(&server, "/walker/g_writes", json!({"count": 400}), Some(&token)).await, json!([400]));
     }
     let cpu = r#"walker_host_walker_cpu_seconds_total{tenant="default"}"#;
-    let metrics = || async { server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap() };
-    let before = support::metric(&metrics().await, cpu);
+    let before = support::metric(&server.metrics().await, cpu);
     // Each run scans the root's 800 edges for a name none has.
     let started = std::time::Instant::now();
     for _ in 0..100 {
         let found = reports(&server, "/walker/g_find", json!({"id": root_id, "name": "none"}), Some(&token)).await;
         assert_eq!(found, json!([[]]));
     }
-    let (wall, used) = (started.elapsed().as_secs_f64(), support::metric(&metrics().await, cpu) - before);
+    let (wall, used) = (started.elapsed().as_secs_f64(), support::metric(&server.metrics().await, cpu) - before);
     // Runs one after the other use at most the time they take: more is host time
     // counted twice (as the walker's slices and as the host's).
     let charged = format!("100 scans of 800 edges in {wall:.3} s were charged {used:.3} s of CPU time");

@@ -175,8 +175,7 @@ async fn a_client_that_cannot_keep_up_with_its_writes_is_dropped_after_the_write
     assert!(received < 64, "it was dropped before everything was written ({received})");
     sender.expect_nothing_queued().await;
     // Closed with 4000 for its write (its close frame may be lost in the stuck socket).
-    let closes = &server.running.shared.metrics.timeout_closes;
-    assert_eq!((closes.with_label_values(&["write"]).get(), closes.with_label_values(&["silence"]).get()), (1, 0));
+    assert_eq!(server.timeout_closes(), (1, 0));
 }
 
 #[tokio::test]
@@ -355,8 +354,7 @@ async fn silent_clients_are_closed_at_the_silence_deadline_and_answering_ones_st
     let mut bytes = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut bytes)).await.unwrap().unwrap();
     assert!(bytes.windows(4).any(|w| w[0] == 0x88 && w[2..] == 4000u16.to_be_bytes()), "4000 in {bytes:?}");
-    let closes = &server.running.shared.metrics.timeout_closes;
-    assert_eq!((closes.with_label_values(&["silence"]).get(), closes.with_label_values(&["write"]).get()), (1, 0));
+    assert_eq!(server.timeout_closes(), (0, 1));
 }
 
 #[tokio::test]
@@ -514,7 +512,6 @@ async fn long_runs_take_turns_on_the_walker_cores_while_short_calls_run_at_once(
         config.walker_time_ms = 1_500;
     })
     .await;
-    let metrics = || async { server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap() };
     let cpu = r#"walker_host_walker_cpu_seconds_total{tenant="default"}"#;
     let spins: Vec<_> = (0..4)
         .map(|_| {
@@ -523,10 +520,10 @@ async fn long_runs_take_turns_on_the_walker_cores_while_short_calls_run_at_once(
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (started, used_before) = (std::time::Instant::now(), support::metric(&metrics().await, cpu));
+    let (started, used_before) = (std::time::Instant::now(), support::metric(&server.metrics().await, cpu));
     let mut most_cores = 0.0f64;
     for round in 0..20 {
-        most_cores = most_cores.max(support::metric(&metrics().await, "walker_host_walker_cores_in_use"));
+        most_cores = most_cores.max(support::metric(&server.metrics().await, "walker_host_walker_cores_in_use"));
         if round == 10 {
             // A short walker does not queue behind the four computing ones.
             let reply = server.post("/walker/echo", json!({"value": 5}), None).await;
@@ -534,7 +531,7 @@ async fn long_runs_take_turns_on_the_walker_cores_while_short_calls_run_at_once(
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let used = support::metric(&metrics().await, cpu) - used_before;
+    let used = support::metric(&server.metrics().await, cpu) - used_before;
     let wall = started.elapsed().as_secs_f64();
     assert_eq!(most_cores, 1.0, "four long runs compute on the one core they may take, in turn");
     assert!(used < 1.3 * wall, "four long runs used {used:.2} s of CPU time in {wall:.2} s");
@@ -579,7 +576,7 @@ async fn a_connection_over_its_events_per_second_gets_errors_then_is_closed_with
     assert!((20..=22).contains(&admitted) && (2..=4).contains(&refused), "{admitted} admitted, {refused} refused");
     // Other connections are not touched.
     assert_eq!(bystander.call(walker("echo", json!({"value": 1}))).await["reports"], json!([1]));
-    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = server.metrics().await;
     let counted = support::metric(
         &metrics,
         r#"walker_host_rate_limited_total{limit="connection_events_per_second",tenant="default"}"#,
@@ -641,7 +638,7 @@ async fn one_address_may_open_so_many_connections_per_second_and_hold_so_many_op
         assert!(tokio::time::Instant::now() < deadline, "the closed connection's place was never freed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = server.metrics().await;
     for limit in ["address_connections", "address_connections_per_second"] {
         let sample = format!(r#"walker_host_rate_limited_total{{limit="{limit}",tenant="default"}}"#);
         assert!(support::metric(&metrics, &sample) >= 1.0, "{sample}");
@@ -655,9 +652,8 @@ async fn a_walker_waiting_on_the_host_is_charged_no_cpu_time_and_holds_no_core()
         config.walker_time_ms = 2_000;
     })
     .await;
-    let metrics = || async { server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap() };
     let cpu = r#"walker_host_walker_cpu_seconds_total{tenant="default"}"#;
-    let before = support::metric(&metrics().await, cpu);
+    let before = support::metric(&server.metrics().await, cpu);
     // Three sleeps of 600 ms at once, with one core for long runs: none is long, so all
     // three sleep together, and a computing walker is not kept from its core meanwhile.
     let naps: Vec<_> = (0..3)
@@ -667,11 +663,11 @@ async fn a_walker_waiting_on_the_host_is_charged_no_cpu_time_and_holds_no_core()
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(support::metric(&metrics().await, "walker_host_walker_cores_in_use"), 0.0);
+    assert_eq!(support::metric(&server.metrics().await, "walker_host_walker_cores_in_use"), 0.0);
     for nap in naps {
         assert_eq!(nap.await.unwrap(), (200, json!({"status": 200, "reports": [600]})));
     }
-    let used = support::metric(&metrics().await, cpu) - before;
+    let used = support::metric(&server.metrics().await, cpu) - before;
     assert!(used < 0.1, "three naps of 600 ms were charged {used:.3} s of CPU time");
 }
 
@@ -682,7 +678,6 @@ async fn a_long_run_that_waits_on_the_host_lets_another_compute_on_its_core() {
         config.walker_time_ms = 3_000;
     })
     .await;
-    let metrics = || async { server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap() };
     let cpu = r#"walker_host_walker_cpu_seconds_total{tenant="default"}"#;
     let post = |walker: &str, body: Value| {
         let request = server.http.post(server.url(&format!("/walker/{walker}"))).json(&body);
@@ -693,9 +688,9 @@ async fn a_long_run_that_waits_on_the_host_lets_another_compute_on_its_core() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let spinner = post("spin", json!({}));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (started, before) = (std::time::Instant::now(), support::metric(&metrics().await, cpu));
+    let (started, before) = (std::time::Instant::now(), support::metric(&server.metrics().await, cpu));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let used = support::metric(&metrics().await, cpu) - before;
+    let used = support::metric(&server.metrics().await, cpu) - before;
     let wall = started.elapsed().as_secs_f64();
     // The one core long runs may take is the spinner's while the sleeper sleeps.
     assert!(used > 0.5 * wall, "{used:.3} s of CPU time in {wall:.3} s");

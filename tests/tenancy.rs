@@ -239,7 +239,7 @@ async fn metrics_are_labelled_by_tenant() {
     let server = two_tenants().await;
     server.post("/t/alpha/walker/version", json!({}), None).await;
     let (_socket, _) = server.connect_to(&tenant_ws(&server, "beta", ""), None).await;
-    let all = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let all = server.metrics().await;
     assert!(all.contains(r#"walker_host_walker_runs_total{outcome="ok",walker="version",tenant="alpha"} 1"#), "{all}");
     assert!(all.contains(r#"walker_host_connections{tenant="beta"} 1"#), "{all}");
     assert!(all.contains(r#"walker_host_connections{tenant="default"} 0"#), "{all}");

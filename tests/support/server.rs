@@ -138,6 +138,17 @@ impl TestServer {
         assert!(running, "{count} runs under way (in use: {})", runtime.slots_in_use());
     }
 
+    /// `GET /metrics` of the default tenant (the server's and every tenant's), as text.
+    pub async fn metrics(&self) -> String {
+        self.http.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// The default tenant's WebSocket closes with 4000, by cause: (write, silence).
+    pub fn timeout_closes(&self) -> (u64, u64) {
+        let closes = &self.running.shared.metrics.timeout_closes;
+        (closes.with_label_values(&["write"]).get(), closes.with_label_values(&["silence"]).get())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.running.addr)
     }

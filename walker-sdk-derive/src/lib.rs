@@ -1,8 +1,9 @@
 //! `#[derive(Archetype)]` for walker-sdk: a node (or edge) type named after its struct,
 //! as jac names `node Item {}` `Item`; `#[archetype(name = "Other")]` names it otherwise.
 //! The name must be one the host accepts (a letter or `_`, then letters, digits or `_`,
-//! at most 64), which is checked here, at compile time, rather than at the first graph
-//! call.
+//! at most 64: walker-core's `ids::is_type_name`, restated here because a guest's build
+//! should not compile the host's crates), which is checked at compile time rather than
+//! at the first graph call.
 
 use proc_macro::TokenStream;
 use quote::quote;

@@ -10,6 +10,10 @@ pub mod metrics;
 pub mod rate;
 pub mod targets;
 
+/// The name of the tenant that serves the top-level walkers at the root paths: what a
+/// deployment without a tenants file runs as.
+pub const DEFAULT_TENANT: &str = "default";
+
 /// One fewer than the cores, and at least one: the default for work that must leave a
 /// core to everything else (password hashing, long walker runs, a tenant's concurrent
 /// runs).

@@ -9,10 +9,19 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use wasmtime::component::Component;
 use wasmtime::error::Context as _;
 use wasmtime::{Engine, Result};
+
+/// A walker file's SHA-256: the cache's key, and how the catalog tells a changed file
+/// from one written again with the same bytes.
+pub type Digest = [u8; 32];
+
+/// `wasm`'s digest (slow for large components: off the async runtime).
+pub fn digest(wasm: &[u8]) -> Digest {
+    Sha256::digest(wasm).into()
+}
 
 /// Where a component's compiled code came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +44,9 @@ impl CodeCache {
         Ok(CodeCache { dir, engine_key: hasher.finish() })
     }
 
-    /// The compiled component for `wasm`, from the cache or compiled now (slow: run it
-    /// off the async runtime).
-    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Result<(Component, Origin)> {
-        let digest = Sha256::digest(wasm);
+    /// The compiled component for `wasm`, whose `digest` it is, from the cache or compiled
+    /// now (slow: run it off the async runtime).
+    pub fn load(&self, engine: &Engine, wasm: &[u8], digest: &Digest) -> Result<(Component, Origin)> {
         let path = self.dir.join(format!("{}-{:016x}.cwasm", hex::encode(digest), self.engine_key));
         if path.exists() {
             // SAFETY: files in the cache directory are written only by `store` below, from

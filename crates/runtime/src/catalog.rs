@@ -14,13 +14,12 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
-use sha2::Digest as _;
 use tokio::sync::{Mutex, watch};
 
 use crate::graph::Graph;
 use crate::{
-    Caller, CodeCache, Environment, FieldError, LoadedComponent, Notifier, Reply, RunError, RunQuota, Runtime, Share,
-    Vars, WalkerMetrics, WalkerSpec,
+    Caller, CodeCache, Digest, Environment, FieldError, LoadedComponent, Notifier, Reply, RunError, RunQuota, Runtime,
+    Share, Vars, WalkerMetrics, WalkerSpec,
 };
 
 pub struct Catalog {
@@ -82,14 +81,21 @@ struct FileEntry {
     /// SHA-256 of the file's bytes: a change event for the same bytes (a touch, an
     /// editor's save, a deploy tool's duplicate events) reloads nothing, so the version
     /// that serves keeps its warm instances.
-    digest: [u8; 32],
+    digest: Digest,
 }
 
 /// A walker file as read: its name, its bytes and their SHA-256.
 struct WalkerFile {
     name: String,
     wasm: Vec<u8>,
-    digest: [u8; 32],
+    digest: Digest,
+}
+
+/// A walker file compiled, ready to serve.
+struct Compiled {
+    name: String,
+    digest: Digest,
+    component: LoadedComponent,
 }
 
 /// A walker and the component version that runs it.
@@ -166,8 +172,7 @@ impl Catalog {
         Catalog {
             runtime,
             env: Environment { graph, vars: Arc::default(), share: Arc::default() },
-            // The default tenant's name, until `with_tenant`.
-            tenant: Arc::from("default"),
+            tenant: Arc::from(walker_core::DEFAULT_TENANT),
             code_cache: None,
             run_quota: None,
             current: ArcSwap::from_pointee(Snapshot::default()),
@@ -269,16 +274,13 @@ impl Catalog {
         let mut compiled = futures_util::stream::iter(files)
             .map(|path| async move {
                 let started = std::time::Instant::now();
-                let compiled = async {
-                    let file = self.read(&path).await?;
-                    Ok::<_, anyhow::Error>((self.compile(&file.name, file.wasm).await?, file.name, file.digest))
-                };
-                (path.clone(), started, compiled.await)
+                let compiled = async { self.compile(self.read(&path).await?).await }.await;
+                (path, started, compiled)
             })
             .buffered(parallel);
         while let Some((path, started, compiled)) = compiled.next().await {
             let loaded = match compiled {
-                Ok((component, name, digest)) => self.install(&name, component, digest).await,
+                Ok(compiled) => self.install(compiled).await,
                 Err(err) => Err(err),
             };
             self.finish_load(&path, started, loaded);
@@ -322,8 +324,7 @@ impl Catalog {
             tracing::debug!(file = file.name, "unchanged: not reloaded");
             return Ok(());
         }
-        let component = self.compile(&file.name, file.wasm).await?;
-        self.install(&file.name, component, file.digest).await
+        self.install(self.compile(file).await?).await
     }
 
     /// Reads one walker file, off the async workers.
@@ -331,16 +332,17 @@ impl Catalog {
         let name = file_name(path).context("not a walker file")?.to_string();
         let max = self.runtime.limits().file_bytes;
         let path = path.to_path_buf();
-        let wasm = tokio::task::spawn_blocking(move || read_walker_file(&path, max)).await.context("reading")??;
-        let digest = sha2::Sha256::digest(&wasm).into();
+        let read = move || read_walker_file(&path, max).map(|wasm| (crate::cache::digest(&wasm), wasm));
+        let (digest, wasm) = tokio::task::spawn_blocking(read).await.context("reading")??;
         Ok(WalkerFile { name, wasm, digest })
     }
 
-    /// Compiles (or loads from the code cache) one walker file's bytes.
-    async fn compile(&self, name: &str, wasm: Vec<u8>) -> anyhow::Result<LoadedComponent> {
+    /// Compiles (or loads from the code cache) one walker file.
+    async fn compile(&self, file: WalkerFile) -> anyhow::Result<Compiled> {
+        let WalkerFile { name, wasm, digest } = file;
         let started = std::time::Instant::now();
-        let component =
-            self.runtime.load_with(wasm, self.code_cache.as_ref()).await.map_err(|err| anyhow::anyhow!("{err:#}"))?;
+        let loaded = self.runtime.load_with(wasm, Some(digest), self.code_cache.as_ref()).await;
+        let component = loaded.map_err(|err| anyhow::anyhow!("{err:#}"))?;
         let walkers: Vec<&str> = component.walkers.iter().map(|w| w.name.as_str()).collect();
         tracing::info!(
             file = name,
@@ -349,11 +351,13 @@ impl Catalog {
             "loaded walkers {}",
             walkers.join(", ")
         );
-        Ok(component)
+        Ok(Compiled { name, digest, component })
     }
 
     /// Serves a loaded file's walkers, replacing its previous version.
-    async fn install(&self, name: &str, component: LoadedComponent, digest: [u8; 32]) -> anyhow::Result<()> {
+    async fn install(&self, compiled: Compiled) -> anyhow::Result<()> {
+        let Compiled { name, digest, component } = compiled;
+        let name = name.as_str();
         let mut next_order = self.updates.lock().await;
         let current = self.current.load();
         let load_order = current.files.get(name).map(|entry| entry.load_order).unwrap_or_else(|| {

@@ -41,7 +41,7 @@ use wasmtime::error::Context as _;
 use wasmtime::{CallHook, Engine, Result, Store, Trap};
 
 pub use bindings::{Caller, EntryType, FieldType, Method, Transport};
-pub use cache::{CodeCache, Origin};
+pub use cache::{CodeCache, Digest, Origin};
 pub use error::{RunError, RunErrorKind, STORE_UNAVAILABLE};
 pub use limits::{LimitHit, Limits};
 pub use metrics::WalkerMetrics;
@@ -198,17 +198,24 @@ impl Runtime {
     /// allowed, it links, and its walker specs are valid. Compilation runs on a blocking
     /// thread so other walkers keep running.
     pub async fn load(self: &Arc<Self>, wasm: Vec<u8>) -> Result<LoadedComponent> {
-        self.load_with(wasm, None).await
+        self.load_with(wasm, None, None).await
     }
 
-    /// `load`, with `cache` instead of the shared one when given.
-    pub async fn load_with(self: &Arc<Self>, wasm: Vec<u8>, cache: Option<&Arc<CodeCache>>) -> Result<LoadedComponent> {
+    /// `load`, with `cache` instead of the shared one when given, and the bytes' `digest`
+    /// when the caller has it already (else it is computed with the compilation).
+    pub async fn load_with(
+        self: &Arc<Self>,
+        wasm: Vec<u8>,
+        digest: Option<Digest>,
+        cache: Option<&Arc<CodeCache>>,
+    ) -> Result<LoadedComponent> {
         let runtime = self.clone();
         let cache = cache.unwrap_or(&self.cache).clone();
         let place = self.compiling.clone().acquire_owned().await.context("compiling")?;
         let compile = tokio::task::spawn_blocking(move || {
             let _place = place;
-            cache.load(&runtime.engine, &wasm)
+            let digest = digest.unwrap_or_else(|| cache::digest(&wasm));
+            cache.load(&runtime.engine, &wasm, &digest)
         });
         let limit = self.limits.compile_time;
         let (component, origin) = tokio::time::timeout(limit, compile)

@@ -22,9 +22,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::quotas::{QuotaSettings, TenantQuotas};
 use walker_runtime::{Vars, is_var_name};
 
-/// The name of the tenant that serves the top-level walkers at the root paths; a file
-/// cannot declare it.
-pub const DEFAULT_TENANT: &str = "default";
+/// The tenant that serves the top-level walkers at the root paths; a file cannot
+/// declare it.
+pub use walker_core::DEFAULT_TENANT;
 
 #[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
