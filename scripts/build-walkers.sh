@@ -100,9 +100,11 @@ build_c() {
 build_test_walkers() {
   say "building test walkers"
   local fixtures=target/test-walkers
-  rust -p test-walker-hostile -p test-walker-forbidden -p test-walker-version -p test-walker-stateful -p test-walker-graph
+  rust -p test-walker-hostile -p test-walker-forbidden -p test-walker-version -p test-walker-stateful -p test-walker-graph \
+    -p test-walker-simple-graph
   deploy "$OUT/test_walker_hostile.wasm" "$fixtures/hostile.wasm"
   deploy "$OUT/test_walker_graph.wasm" "$fixtures/graph.wasm"
+  deploy "$OUT/test_walker_simple_graph.wasm" "$fixtures/simple_graph.wasm"
   deploy "$OUT/test_walker_forbidden.wasm" "$fixtures/forbidden.wasm"
   deploy "$OUT/test_walker_stateful.wasm" "$fixtures/stateful.wasm"
   deploy "$OUT/test_walker_version.wasm" "$fixtures/version-v1.wasm"

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::Caller;
 use crate::bindings::jac::walker::{socket, types::Response};
+use crate::walk::{Flow, Reactions, Walk};
 
 /// A walker's result: `Ok(())`, or an error the caller sees as a walker error.
 pub type Result<T = (), E = Error> = std::result::Result<T, E>;
@@ -16,6 +17,9 @@ pub type Result<T = (), E = Error> = std::result::Result<T, E>;
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// Set for `skip` and `disengage`, which leave an ability as an error does; the
+    /// walk takes them, and a walker's caller never sees them.
+    flow: Option<Flow>,
 }
 
 /// What failed.
@@ -38,7 +42,15 @@ impl Error {
     }
 
     pub(crate) fn of(kind: ErrorKind, message: impl fmt::Display) -> Self {
-        Error { kind, message: message.to_string() }
+        Error { kind, message: message.to_string(), flow: None }
+    }
+
+    pub(crate) fn flow(flow: Flow) -> Self {
+        Error { kind: ErrorKind::Other, message: format!("{flow:?} outside a walk"), flow: Some(flow) }
+    }
+
+    pub(crate) fn as_flow(&self) -> Option<Flow> {
+        self.flow
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -64,11 +76,15 @@ pub struct Context {
     status: u16,
     reports: Vec<String>,
     custom: Option<String>,
+    /// The walk's queue and position, when the walker walks.
+    pub(crate) walk: Walk,
+    /// The node types' own abilities, for the walk to dispatch.
+    pub(crate) reactions: Vec<Reactions>,
 }
 
 impl Context {
-    pub(crate) fn new(caller: Caller) -> Self {
-        Context { caller, status: 200, reports: Vec::new(), custom: None }
+    pub(crate) fn new(caller: Caller, reactions: Vec<Reactions>) -> Self {
+        Context { caller, status: 200, reports: Vec::new(), custom: None, walk: Walk::default(), reactions }
     }
 
     pub(crate) fn into_response(self) -> Response {

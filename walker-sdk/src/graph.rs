@@ -1,5 +1,6 @@
 //! The persistent graph, as jac writes it: `here`, `root`, `here ++> Item(..)`,
-//! `[here -->](`?Item)`, `visit`, grants.
+//! `[here -->](`?Item)`, `[edge -->]`, `save`, grants. Walking it (`visit`) is in
+//! [`Abilities`](crate::Abilities).
 //!
 //! A run is one transaction: reads see the run's own writes, and every write commits
 //! when `run` returns `Ok` (none survives an `Err` or a trap). Node types are plain serde
@@ -18,7 +19,8 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -38,11 +40,27 @@ pub trait Archetype: Serialize + DeserializeOwned {
     const TYPE: &'static str;
 }
 
-/// A node or an edge: its id and context, typed (`Node<Item>`) or not (`Node`).
+/// A node or an edge: its id and context, typed (`Node<Item>`) or not (`Node`). It
+/// dereferences to its context, so `here.val` reads the node's field as jac reads it
+/// (a field named `id` or `context` is reached as `here.context.id`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node<C = Value> {
     pub id: String,
     pub context: C,
+}
+
+impl<C> Deref for Node<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.context
+    }
+}
+
+impl<C> DerefMut for Node<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        &mut self.context
+    }
 }
 
 impl Node {
@@ -65,6 +83,16 @@ impl Node {
     pub fn is_root(&self) -> bool {
         self.id.starts_with("n::")
     }
+
+    /// Whether it is a `T` (`(`?T)` on one node).
+    pub fn is<T: Archetype>(&self) -> bool {
+        !self.is_root() && self.type_name() == T::TYPE
+    }
+
+    /// The node as a `T`, if it is one: for neighbours of mixed types.
+    pub fn to<T: Archetype>(&self) -> Option<Node<T>> {
+        self.is::<T>().then(|| self.clone().typed().ok()).flatten()
+    }
 }
 
 /// An edge, with its ends' ids.
@@ -74,6 +102,35 @@ pub struct Edge<C = Value> {
     pub source: String,
     pub target: String,
     pub context: C,
+}
+
+impl Edge {
+    /// The type in its id: `Follows` for `e:Follows:…`, `GenericEdge` for `e::…`.
+    pub fn type_name(&self) -> &str {
+        match self.id.split(':').nth(1) {
+            Some("") => "GenericEdge",
+            named => named.unwrap_or_default(),
+        }
+    }
+
+    /// The same edge with a typed context.
+    pub fn typed<C: DeserializeOwned>(self) -> Result<Edge<C>> {
+        let context = serde_json::from_value(self.context)?;
+        Ok(Edge { id: self.id, source: self.source, target: self.target, context })
+    }
+}
+
+/// Writes this run made through this module: a walk re-reads a queued node when it
+/// changed, so that an ability never sees, or saves over, an older copy.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn writes_made() -> u64 {
+    WRITES.load(Ordering::Relaxed)
+}
+
+fn wrote<T>(result: Result<T>) -> Result<T> {
+    WRITES.fetch_add(1, Ordering::Relaxed);
+    result
 }
 
 /// A host refusal as the walker's error, of its kind: `not found: …`, `denied: …`,
@@ -119,37 +176,60 @@ pub fn get_as<T: Archetype>(id: &str) -> Result<Option<Node<T>>> {
 
 /// `save(Item(..))`: a node owned by the caller's root, connected to nothing.
 pub fn create<T: Archetype>(context: &T) -> Result<Node<T>> {
-    parse(host(wit::create(T::TYPE, &to_json(context)))?)
+    wrote(parse(host(wit::create(T::TYPE, &to_json(context)))?))
 }
 
 /// `from ++> Item(..)`: a new node and an untyped edge from `from` to it.
 pub fn spawn<T: Archetype>(from: &str, context: &T) -> Result<Node<T>> {
-    parse(host(wit::spawn(from, "", "{}", T::TYPE, &to_json(context)))?)
+    wrote(parse(host(wit::spawn(from, "", "{}", T::TYPE, &to_json(context)))?))
 }
 
 /// `from +>:E(..):+> Item(..)`: a new node and an edge of type `edge_type` to it.
 pub fn spawn_via<T: Archetype>(from: &str, edge_type: &str, edge: &impl Serialize, context: &T) -> Result<Node<T>> {
-    parse(host(wit::spawn(from, edge_type, &to_json(edge), T::TYPE, &to_json(context)))?)
+    wrote(parse(host(wit::spawn(from, edge_type, &to_json(edge), T::TYPE, &to_json(context)))?))
 }
 
 /// `from +>:E(..):+> to` ("" for an untyped edge).
 pub fn connect(from: &str, to: &str, edge_type: &str, context: &impl Serialize) -> Result<Edge> {
-    parse(host(wit::connect(from, to, edge_type, &to_json(context)))?)
+    wrote(parse(host(wit::connect(from, to, edge_type, &to_json(context)))?))
+}
+
+/// `from +>:E(..):+> to`, typed: an edge of type `E` with its fields.
+pub fn connect_with<E: Archetype>(from: &str, to: &str, edge: &E) -> Result<Edge<E>> {
+    wrote(parse(host(wit::connect(from, to, E::TYPE, &to_json(edge)))?))
 }
 
 /// `from del--> to`: removes the edges from `from` to `to` (of one type, if given).
 pub fn disconnect(from: &str, to: &str, edge_type: Option<&str>) -> Result<u32> {
-    host(wit::disconnect(from, to, edge_type))
+    wrote(host(wit::disconnect(from, to, edge_type)))
 }
 
 /// Sets top-level fields of a node's (or edge's) context; returns it updated.
 pub fn update(id: &str, fields: &impl Serialize) -> Result<Node> {
-    parse(host(wit::update(id, &to_json(fields)))?)
+    wrote(parse(host(wit::update(id, &to_json(fields)))?))
+}
+
+/// `save(node)`: writes a node's (or edge's) whole context, as jac's `save` and
+/// `commit` do; an ability's `here` is saved without it.
+pub fn save<C: Serialize>(node: &Node<C>) -> Result<Node> {
+    update(&node.id, &node.context)
 }
 
 /// Deletes a node with its edges, or an edge.
 pub fn delete(id: &str) -> Result {
-    host(wit::delete(id))
+    wrote(host(wit::delete(id)))
+}
+
+/// Keeps node `id` although the run leaves it with no edges, as jac's explicit `commit`
+/// does: by jac-cloud's rule, the commit deletes a node of the caller's whose last edge
+/// the run removed (roots never).
+pub fn keep(id: &str) {
+    wit::keep(Some(id))
+}
+
+/// Keeps every node this run leaves with no edges: the orphan rule off, for this run.
+pub fn keep_orphans() {
+    wit::keep(None)
 }
 
 /// Gives a root (`Some(root id)`) or everyone (`None`) `level` on `id`; on a root it
@@ -231,10 +311,10 @@ impl Query {
     }
 }
 
-/// One page of neighbours and where the next starts.
+/// One page of neighbours (or edges) and where the next starts.
 #[derive(Debug, Deserialize)]
-pub struct Page {
-    pub items: Vec<Node>,
+pub struct Page<T = Node> {
+    pub items: Vec<T>,
     pub cursor: Option<String>,
 }
 
@@ -243,18 +323,24 @@ pub fn neighbours_page(node: &str, query: &Query, cursor: Option<String>) -> Res
     parse(host(wit::neighbours(node, &query.to_wit(cursor)))?)
 }
 
-/// Every neighbour of `node` matching `query`, in the order their edges were made.
-pub fn all_neighbours(node: &str, query: &Query) -> Result<Vec<Node>> {
+/// Every item of every page `next` reads, from the first.
+fn every<T>(mut next: impl FnMut(Option<String>) -> Result<Page<T>>) -> Result<Vec<T>> {
     let mut items = Vec::new();
     let mut cursor = None;
     loop {
-        let page = neighbours_page(node, query, cursor)?;
+        let page = next(cursor)?;
         items.extend(page.items);
         match page.cursor {
-            Some(next) => cursor = Some(next),
+            Some(more) => cursor = Some(more),
             None => return Ok(items),
         }
     }
+}
+
+/// Every neighbour of `node` matching `query`, in the order their edges were made, of
+/// whatever types (`Node::to` tells them apart).
+pub fn all_neighbours(node: &str, query: &Query) -> Result<Vec<Node>> {
+    every(|cursor| neighbours_page(node, query, cursor))
 }
 
 /// The neighbours of type `T` (`[node -->](`?Item)` with `Query::out()`).
@@ -262,51 +348,7 @@ pub fn neighbours<T: Archetype>(node: &str, query: Query) -> Result<Vec<Node<T>>
     all_neighbours(node, &query.node(T::TYPE))?.into_iter().map(Node::typed).collect()
 }
 
-/// jac's `visit`: a queue of nodes to walk, breadth-first by default.
-///
-/// ```no_run
-/// # use walker_sdk::graph::{self, Walk, Query};
-/// # fn f() -> walker_sdk::Result {
-/// let mut walk = Walk::from(graph::here());
-/// while let Some(node) = walk.next() {
-///     walk.visit(graph::all_neighbours(&node.id, &Query::out())?); // visit [-->]
-/// }
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Default)]
-pub struct Walk {
-    queue: VecDeque<Node>,
-    seen: std::collections::HashSet<String>,
-}
-
-impl Walk {
-    /// Queues nodes not visited before.
-    pub fn visit(&mut self, nodes: impl IntoIterator<Item = Node>) {
-        for node in nodes {
-            if self.seen.insert(node.id.clone()) {
-                self.queue.push_back(node);
-            }
-        }
-    }
-
-    /// jac's `disengage`: stops the walk.
-    pub fn disengage(&mut self) {
-        self.queue.clear();
-    }
-}
-
-impl From<Node> for Walk {
-    fn from(start: Node) -> Self {
-        let mut walk = Walk::default();
-        walk.visit([start]);
-        walk
-    }
-}
-
-impl Iterator for Walk {
-    type Item = Node;
-
-    fn next(&mut self) -> Option<Node> {
-        self.queue.pop_front()
-    }
+/// `[node edge -->]`: the edges to the neighbours `all_neighbours` would list.
+pub fn edges(node: &str, query: &Query) -> Result<Vec<Edge>> {
+    every(|cursor| parse(host(wit::edges(node, &query.to_wit(cursor)))?))
 }

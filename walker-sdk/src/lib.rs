@@ -44,18 +44,21 @@ mod fields;
 pub mod graph;
 mod input;
 mod spec;
+mod walk;
 
 pub use bindings::jac::walker::types::FieldType;
 pub use context::{Context, Error, ErrorKind, Result};
 pub use fields::{Field, FieldKind, Fields};
 pub use serde_json::{Value, json};
 pub use spec::{EntryType, Method, Spec};
+pub use walk::{Abilities, NodeAbilities, Outcome};
 
 /// Who runs the walker: connection ids, root, transport.
 pub use bindings::jac::walker::types::{Caller, Transport};
 
 /// The WIT bindings, generated from `wit/walker.wit`.
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // `spawn`'s, as the WIT declares it
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -97,8 +100,9 @@ pub mod log {
 }
 
 /// A walker: its context fields (declared with [`walker!`]), its name, how it may be
-/// called and what it does.
-pub trait Walker: serde::de::DeserializeOwned + Fields {
+/// called and what it does: its [`abilities`](Walker::abilities) as it walks the graph,
+/// as jac declares them, or one [`run`](Walker::run) function.
+pub trait Walker: serde::de::DeserializeOwned + Fields + 'static {
     /// The name clients call it by (`"walker": "<name>"`, `/walker/<name>`).
     const NAME: &'static str;
 
@@ -107,9 +111,15 @@ pub trait Walker: serde::de::DeserializeOwned + Fields {
         Spec::new()
     }
 
-    /// Runs the walker. Reports, status and notifications go through `cx`; an `Err`
-    /// reaches the caller as a walker error.
-    fn run(self, cx: &mut Context) -> Result;
+    /// What it does at each node it visits (see [`Abilities`]); it starts at the entry node.
+    fn abilities(_on: &mut Abilities<Self>) {}
+
+    /// Runs the walker: by default, walks from the entry node with its abilities.
+    /// Reports, status and notifications go through `cx`; an `Err` reaches the caller as
+    /// a walker error.
+    fn run(self, cx: &mut Context) -> Result {
+        walk::walk(self, cx)
+    }
 }
 
 /// Declares a walker's context struct: serde fields with optional defaults.
@@ -156,11 +166,20 @@ macro_rules! __default_json {
     }};
 }
 
-/// Exports the listed walkers as this crate's component. Call it once per crate.
+/// Exports the listed walkers as this crate's component, with the node types whose own
+/// abilities ([`NodeAbilities`]) walkers trigger after `nodes:`. Call it once per crate.
+///
+/// ```ignore
+/// export_walkers!(CreateGraph, VisitSequence; nodes: Step);
+/// ```
 #[macro_export]
 macro_rules! export_walkers {
-    ($($walker:ty),+ $(,)?) => {
+    ($($walker:ty),+ ; nodes: $($node:ty),* $(,)?) => {
         struct __ExportedWalkers;
+
+        fn __reactions() -> ::std::vec::Vec<$crate::__private::Reactions> {
+            ::std::vec![$($crate::__private::Reactions::of::<$node>()),*]
+        }
 
         impl $crate::bindings::Guest for __ExportedWalkers {
             fn walkers() -> ::std::vec::Vec<$crate::bindings::jac::walker::types::WalkerSpec> {
@@ -177,7 +196,7 @@ macro_rules! export_walkers {
             > {
                 $(
                     if name == <$walker as $crate::Walker>::NAME {
-                        return $crate::__private::run::<$walker>(caller, &context);
+                        return $crate::__private::run::<$walker>(caller, &context, __reactions());
                     }
                 )+
                 ::core::result::Result::Err(::std::format!("no walker named {name}"))
@@ -186,12 +205,17 @@ macro_rules! export_walkers {
 
         $crate::bindings::export!(__ExportedWalkers with_types_in $crate::bindings);
     };
+    ($($walker:ty),+ $(,)?) => {
+        $crate::export_walkers!($($walker),+; nodes:);
+    };
 }
 
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
     pub use wit_bindgen;
+
+    pub use crate::walk::Reactions;
 
     use crate::bindings::jac::walker::types::{Response, WalkerSpec};
     use crate::{Caller, Context, Walker};
@@ -221,12 +245,12 @@ pub mod __private {
         W::spec().into_wit(W::NAME, W::fields())
     }
 
-    pub fn run<W: Walker>(caller: Caller, context: &str) -> Result<Response, String> {
+    pub fn run<W: Walker>(caller: Caller, context: &str, reactions: Vec<Reactions>) -> Result<Response, String> {
         let walker: W = match crate::input::read(context) {
             Ok(walker) => walker,
             Err(refusal) => return Ok(refusal),
         };
-        let mut cx = Context::new(caller);
+        let mut cx = Context::new(caller, reactions);
         walker.run(&mut cx).map_err(|err| err.to_string())?;
         Ok(cx.into_response())
     }

@@ -1,6 +1,7 @@
 // JavaScript equivalents of the seed's chat walkers, plus one that reports its context.
 import { GraphError, walker, WalkerError } from "./walker.js";
 export { walkers, run } from "./walker.js";
+import "./walks.js"; // the walkers that walk the graph as jac does
 
 const CHAT = { type: "chat", data: { message: "string" } };
 const both = ["websocket", "post"];

@@ -47,67 +47,129 @@ function host(call) {
   }
 }
 
+/** A node's (or edge's) type as jac names it: `Item`, `Root`, `GenericEdge`. */
+function typeOf(id) {
+  return id.split(":")[1] || (id.startsWith("n::") ? "Root" : "GenericEdge");
+}
+
+/**
+ * A node or edge `{ id, context }` whose fields also read and write as properties
+ * (`here.val = 1`); `type` is its type. JSON.stringify gives `{ id, context }`.
+ */
+function nodeView(raw) {
+  return new Proxy(raw, {
+    get: (node, key) => (key === "type" ? typeOf(node.id) : key in node ? node[key] : node.context[key]),
+    set: (node, key, value) => {
+      (key in node ? node : node.context)[key] = value;
+      return true;
+    },
+  });
+}
+
 /**
  * The persistent graph. A run is one transaction: reads see its own writes, and every
  * write commits when the walker returns (none survives an error). Nodes and edges are
  * `{ id: "n:Note:…", context: {…} }`, reported as jac-cloud reports them.
+ *
+ * As in jac, a run holds one copy of each node: reading a node again gives the same
+ * object, with the run's changes, and the fields changed on any of them are saved when
+ * the walker returns (`save` writes one sooner).
  */
-export const graph = {
+class Graph {
+  constructor() {
+    this.held = new Map(); // id → { node: the run's copy, target: its object, saved: its context's JSON as saved }
+  }
+
+  /** The run's copy of `raw`; `written`: `raw` is as the run just wrote it. */
+  hold(raw, written = false) {
+    const held = this.held.get(raw.id);
+    if (held && !written) return held.node;
+    const target = held ? held.target : {};
+    for (const key of Object.keys(target)) delete target[key];
+    Object.assign(target, raw);
+    const node = held ? held.node : nodeView(target);
+    this.held.set(raw.id, { node, target, saved: JSON.stringify(raw.context) });
+    return node;
+  }
+
+  holdJson(text, written = false) {
+    return this.hold(JSON.parse(text), written);
+  }
+
+  /** Writes the fields changed on every node the run holds. */
+  saveChanges() {
+    for (const [id, { node, saved }] of this.held) {
+      if (id.startsWith("n::") || JSON.stringify(node.context) === saved) continue;
+      const before = JSON.parse(saved);
+      const changed = Object.fromEntries(Object.entries(node.context)
+        .filter(([key, value]) => JSON.stringify(before[key]) !== JSON.stringify(value)));
+      this.holdJson(host(() => hostGraph.update(id, JSON.stringify(changed))), true);
+    }
+  }
+
   /** The entry node: the caller's root, or the node the call named. */
-  here: () => JSON.parse(hostGraph.here()),
-  root: () => hostGraph.root(),
+  here() { return this.holdJson(hostGraph.here()); }
+  root() { return hostGraph.root(); }
   get(id) {
     const node = hostGraph.get(id);
-    return node === undefined || node === null ? null : JSON.parse(node);
-  },
-  create: (type, context) => JSON.parse(host(() => hostGraph.create(type, JSON.stringify(context)))),
+    return node === undefined || node === null ? null : this.holdJson(node);
+  }
+  create(type, context) { return this.holdJson(host(() => hostGraph.create(type, JSON.stringify(context))), true); }
   /** `source ++> Type(context)`: a new node and an edge to it. */
-  spawn: (source, type, context, edgeType = "", edgeContext = {}) =>
-    JSON.parse(host(() => hostGraph.spawn(source, edgeType, JSON.stringify(edgeContext), type, JSON.stringify(context)))),
-  connect: (source, target, edgeType = "", context = {}) =>
-    JSON.parse(host(() => hostGraph.connect(source, target, edgeType, JSON.stringify(context)))),
-  disconnect: (source, target, edgeType) => host(() => hostGraph.disconnect(source, target, edgeType)),
-  update: (id, fields) => JSON.parse(host(() => hostGraph.update(id, JSON.stringify(fields)))),
-  delete: (id) => host(() => hostGraph.delete(id)),
+  spawn(source, type, context, edgeType = "", edgeContext = {}) {
+    const spawned = host(() => hostGraph.spawn(source, edgeType, JSON.stringify(edgeContext), type, JSON.stringify(context)));
+    return this.holdJson(spawned, true);
+  }
+  connect(source, target, edgeType = "", context = {}) {
+    return this.holdJson(host(() => hostGraph.connect(source, target, edgeType, JSON.stringify(context))), true);
+  }
+  disconnect(source, target, edgeType) { return host(() => hostGraph.disconnect(source, target, edgeType)); }
+  update(id, fields) { return this.holdJson(host(() => hostGraph.update(id, JSON.stringify(fields))), true); }
+  /** jac's `save(node)`: writes its whole context now. */
+  save(node) { return this.update(node.id, node.context); }
+  delete(id) {
+    host(() => hostGraph.delete(id));
+    this.held.delete(id);
+  }
+  /**
+   * Keeps node `id` (every node, if undefined) although the run leaves it with no edges,
+   * as jac's explicit `commit`: by jac-cloud's rule the commit deletes a node of the
+   * caller's whose last edge the run removed (roots never).
+   */
+  keep(id) { hostGraph.keep(id); }
   /** Gives a root (or everyone, undefined) a level: "no-access", "read", "connect", "write". */
-  grant: (id, grantee, level = "read") => host(() => hostGraph.grant(id, grantee, level)),
-  revoke: (id, grantee) => host(() => hostGraph.revoke(id, grantee)),
-  /** `[node -->](`?nodeType)(?equals)`: every match, in edge creation order. */
-  neighbours(node, { direction = "out", edgeType, nodeType, equals } = {}) {
+  grant(id, grantee, level = "read") { return host(() => hostGraph.grant(id, grantee, level)); }
+  revoke(id, grantee) { return host(() => hostGraph.revoke(id, grantee)); }
+  /** `[node -->](`?nodeType)(?equals)`: every match, in edge creation order, of whatever types. */
+  neighbours(node, query = {}) { return this.pages(hostGraph.neighbours, node, query); }
+  /** `[node edge -->]`: the edges to the neighbours `neighbours` would list. */
+  edges(node, query = {}) { return this.pages(hostGraph.edges, node, query); }
+  pages(call, node, { direction = "out", edgeType, nodeType, equals }) {
     const items = [];
     let cursor;
     do {
       const query = { direction, edgeType, nodeType, equals: equals && JSON.stringify(equals), limit: 0, cursor };
-      const page = JSON.parse(host(() => hostGraph.neighbours(node, query)));
-      items.push(...page.items);
+      const page = JSON.parse(host(() => call(node, query)));
+      items.push(...page.items.map((item) => this.hold(item)));
       cursor = page.cursor ?? undefined;
     } while (cursor !== undefined);
     return items;
-  },
-  /** jac's `visit [-->]`: nodes breadth-first from `start`, each once. */
-  *walk(start, query) {
-    const queue = [start];
-    const seen = new Set([start.id]);
-    while (queue.length) {
-      const node = queue.shift();
-      yield node;
-      for (const next of this.neighbours(node.id, query)) {
-        if (!seen.has(next.id)) {
-          seen.add(next.id);
-          queue.push(next);
-        }
-      }
-    }
-  },
-};
+  }
+}
+
+const SKIP = Symbol("skip");
+const DISENGAGE = Symbol("disengage");
 
 class Context {
   constructor(caller) {
     this.caller = caller; // { clientId, rootId, channelId, authenticated, transport }
-    this.graph = graph;
+    this.graph = new Graph();
     this.status = 200;
     this.reports = [];
     this.custom = undefined;
+    this.here = undefined; // the node a walk is at
+    this.queue = [];
+    this.queued = new Set();
   }
   report(value) { this.reports.push(JSON.stringify(value)); }
   customReport(value) { this.custom = JSON.stringify(value); }
@@ -115,6 +177,66 @@ class Context {
   notifyUsers(rootIds, payload) { socket.notifyUsers(rootIds, JSON.stringify(payload)); }
   notifyChannels(channelIds, payload) { socket.notifyChannels(channelIds, JSON.stringify(payload)); }
   notifyClients(clientIds, payload) { socket.notifyClients(clientIds, JSON.stringify(payload)); }
+  /** `visit [-->]`, filtered as `neighbours` filters: queues the current node's neighbours. */
+  visit(query = {}) { this.visitNodes(this.graph.neighbours((this.here ?? this.graph.here()).id, query)); }
+  /** `visit node`: queues nodes not queued before in this walk (breadth-first). */
+  visitNodes(nodes) {
+    for (const node of nodes) {
+      if (!this.queued.has(node.id)) {
+        this.queued.add(node.id);
+        this.queue.push(node);
+      }
+    }
+  }
+  /** jac's `skip`: leaves the current node, running none of its remaining abilities. */
+  skip() { throw SKIP; }
+  /** jac's `disengage`: ends the walk. */
+  disengage() { throw DISENGAGE; }
+}
+
+const nodeAbilitiesByType = new Map();
+
+/**
+ * Declares node type `type`'s own abilities, run when any walker arrives, after the
+ * walker's entry abilities and before its exits: `{ entry(here, cx, walkerName), exit(…) }`.
+ */
+export function nodeAbilities(type, abilities) { nodeAbilitiesByType.set(type, abilities); }
+
+/** Runs `calls` (functions) in order until one skips. */
+function untilSkip(calls) {
+  try {
+    for (const call of calls) call();
+  } catch (error) {
+    if (error !== SKIP) throw error;
+  }
+}
+
+/**
+ * Runs a walker declared by abilities from the entry node, in jac's order:
+ * `start(cx)` once; at each node the walker's `entry[type](cx, here)`, the node type's
+ * own entry and exit, the walker's `exit[type](cx, here)`; `end(cx)` once. `this` in
+ * each is the walker: its fields, carried from node to node.
+ */
+function walk(name, abilities, cx, fields) {
+  const self = { ...fields };
+  const { start, end, entry = {}, exit = {} } = abilities;
+  try {
+    untilSkip(start ? [() => start.call(self, cx)] : []);
+    cx.visitNodes([cx.graph.here()]);
+    while (cx.queue.length) {
+      const here = (cx.here = cx.queue.shift());
+      const own = here.type === "Root" ? {} : nodeAbilitiesByType.get(here.type) ?? {};
+      untilSkip([
+        entry[here.type] && (() => entry[here.type].call(self, cx, here)),
+        own.entry && (() => own.entry(here, cx, name)),
+        own.exit && (() => own.exit(here, cx, name)),
+        exit[here.type] && (() => exit[here.type].call(self, cx, here)),
+      ].filter(Boolean));
+    }
+    untilSkip(end ? [() => end.call(self, cx)] : []);
+  } catch (error) {
+    if (error !== DISENGAGE) throw error;
+  }
 }
 
 /** A line in the server's log, tagged with the walker's name. */
@@ -124,7 +246,8 @@ const registry = new Map();
 const specs = [];
 
 /**
- * Registers `fn(cx, context)` as a walker; `spec` mirrors jac-cloud's `__specs__`.
+ * Registers a walker: `fn(cx, context)`, or abilities `{ start, entry: { Root, Type… },
+ * exit: { Type… }, end }` that walk the graph as jac's do. `spec` mirrors jac-cloud's `__specs__`.
  * `warmRuns` > 0 lets one instance serve that many runs of the same user instead of a
  * fresh instance per run: much faster, but module state persists between those runs.
  * `vars` names the tenant variables it reads (the `jac:walker/config` import).
@@ -135,7 +258,7 @@ export function walker({ name, methods = [], auth = true, asQuery = [], path, fi
     return { name: field, type: kind, default: value === undefined ? undefined : JSON.stringify(value) };
   });
   specs.push({ name, methods, auth, asQuery, path, fields: declared, warmRuns, entry, vars });
-  registry.set(name, fn);
+  registry.set(name, typeof fn === "function" ? fn : (cx, context) => walk(name, fn, cx, context));
 }
 
 // The component's exports.
@@ -147,6 +270,7 @@ export function run(name, caller, context) {
   const cx = new Context(caller);
   try {
     fn(cx, JSON.parse(context));
+    cx.graph.saveChanges();
   } catch (error) {
     if (error instanceof WalkerError) throw error.message;
     throw `${error}`;

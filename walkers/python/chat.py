@@ -3,6 +3,7 @@
 from walker import GraphError, WalkerError, WitWorld, walker  # noqa: F401  (WitWorld is the export)
 import room  # noqa: F401  (registers the chat room walkers)
 import typed  # noqa: F401  (registers a walker with typing's field types)
+import walks  # noqa: F401  (registers the walkers that walk the graph as jac does)
 
 CHAT = {"type": "chat", "data": {"message": "string"}}
 

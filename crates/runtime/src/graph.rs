@@ -52,6 +52,15 @@ pub struct Neighbours<'a> {
     pub equals: Option<&'a str>,
     pub limit: u32,
     pub cursor: Option<&'a str>,
+    pub yields: Yields,
+}
+
+/// What a neighbours query lists: the neighbours (`[-->]`) or the edges to them
+/// (`[edge -->]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Yields {
+    Nodes,
+    Edges,
 }
 
 /// A tenant's graph, as runs start on it.
@@ -108,6 +117,9 @@ pub trait GraphRun: Send {
         grantee: Option<&'a str>,
         level: Option<Level>,
     ) -> BoxFuture<'a, Outcome<()>>;
+    /// Keeps `node` (every node, when `None`) that the run leaves with no edges, which
+    /// the commit would otherwise delete (jac-cloud's orphan rule).
+    fn keep(&mut self, node: Option<&str>);
     /// Owners, other than the caller, of stored rows this run changes: whom it may
     /// conflict with.
     fn others_written(&self) -> Vec<String>;

@@ -7,7 +7,7 @@ use super::cores::timed;
 use super::sandbox::RunState;
 use walker_core::access;
 
-use crate::graph::{GraphError, GraphRun, Neighbours};
+use crate::graph::{GraphError, GraphRun, Neighbours, Yields};
 
 fn to_wit(err: GraphError) -> wit::Error {
     match err {
@@ -55,6 +55,26 @@ macro_rules! graph_call {
     }};
 }
 
+impl RunState {
+    /// A node's neighbours, or the edges to them, as `query` filters them.
+    async fn adjacent(&mut self, node: String, query: Query, yields: Yields) -> Result<Result<String, wit::Error>> {
+        let query = Neighbours {
+            direction: match query.direction {
+                Direction::Out => access::Direction::Out,
+                Direction::In => access::Direction::In,
+                Direction::Both => access::Direction::Both,
+            },
+            edge_type: query.edge_type.as_deref(),
+            node_type: query.node_type.as_deref(),
+            equals: query.equals.as_deref(),
+            limit: query.limit,
+            cursor: query.cursor.as_deref(),
+            yields,
+        };
+        Ok(graph_call!(self, |graph| graph.neighbours(&node, query).await)?.map_err(to_wit))
+    }
+}
+
 impl wit::Host for RunState {
     async fn here(&mut self) -> Result<String> {
         graph_call!(self, |graph| graph.here().await)
@@ -69,19 +89,11 @@ impl wit::Host for RunState {
     }
 
     async fn neighbours(&mut self, node: String, query: Query) -> Result<Result<String, wit::Error>> {
-        let query = Neighbours {
-            direction: match query.direction {
-                Direction::Out => access::Direction::Out,
-                Direction::In => access::Direction::In,
-                Direction::Both => access::Direction::Both,
-            },
-            edge_type: query.edge_type.as_deref(),
-            node_type: query.node_type.as_deref(),
-            equals: query.equals.as_deref(),
-            limit: query.limit,
-            cursor: query.cursor.as_deref(),
-        };
-        Ok(graph_call!(self, |graph| graph.neighbours(&node, query).await)?.map_err(to_wit))
+        self.adjacent(node, query, Yields::Nodes).await
+    }
+
+    async fn edges(&mut self, node: String, query: Query) -> Result<Result<String, wit::Error>> {
+        self.adjacent(node, query, Yields::Edges).await
     }
 
     async fn create(&mut self, node_type: String, context: String) -> Result<Result<String, wit::Error>> {
@@ -135,6 +147,11 @@ impl wit::Host for RunState {
 
     async fn revoke(&mut self, target: String, grantee: Option<String>) -> Result<Result<(), wit::Error>> {
         Ok(graph_call!(self, |graph| graph.grant(&target, grantee.as_deref(), None).await)?.map_err(to_wit))
+    }
+
+    async fn keep(&mut self, node: Option<String>) -> Result<()> {
+        self.graph().await?.keep(node.as_deref());
+        Ok(())
     }
 
     async fn access(&mut self, target: String) -> Result<Result<Level, wit::Error>> {

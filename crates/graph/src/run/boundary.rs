@@ -82,6 +82,10 @@ impl GraphRun for RunGraph {
         Box::pin(RunGraph::grant(self, target, grantee, level))
     }
 
+    fn keep(&mut self, node: Option<&str>) {
+        RunGraph::keep(self, node)
+    }
+
     fn others_written(&self) -> Vec<String> {
         RunGraph::others_written(self)
     }

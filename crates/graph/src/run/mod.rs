@@ -14,6 +14,7 @@ macro_rules! refused {
 
 mod boundary;
 mod neighbours;
+mod orphans;
 mod writes;
 
 use std::collections::HashMap;
@@ -65,6 +66,8 @@ pub struct RunGraph {
     grant_writes: Vec<GrantWrite>,
     /// Stored nodes this run deleted: full id and the version read.
     deleted_nodes: Vec<(String, i64)>,
+    /// Nodes whose edges it removed, deleted at commit if it left them with none.
+    orphans: orphans::Orphans,
     calls: u32,
     writes: u32,
     written_bytes: usize,
@@ -108,6 +111,7 @@ impl RunGraph {
             grants: HashMap::new(),
             grant_writes: Vec::new(),
             deleted_nodes: Vec::new(),
+            orphans: orphans::Orphans::default(),
             calls: 0,
             writes: 0,
             written_bytes: 0,
@@ -311,8 +315,9 @@ impl RunGraph {
         Ok(self.readable(id).await?.map_or(Level::NoAccess, |(_, level)| level))
     }
 
-    /// Commits the run's writes, then releases its root's lock.
+    /// Commits the run's writes (with its orphans' deletion), then releases its root's lock.
     pub async fn commit(mut self) -> Result<(), CommitError> {
+        self.delete_orphans().await.map_err(|err| CommitError::Store(err.to_string()))?;
         let mut writes = WriteSet::default();
         for seen in std::mem::take(&mut self.nodes).into_values() {
             match (seen.change, seen.row) {

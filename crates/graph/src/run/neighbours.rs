@@ -1,15 +1,17 @@
-//! Traversal: a node's neighbours, page by page, as this run sees them.
+//! Traversal: a node's neighbours, or the edges to them, page by page, as this run
+//! sees them.
 
 use serde_json::{Map, Value};
 
-use walker_runtime::graph::{GraphError, Neighbours, Outcome};
+use walker_runtime::graph::{GraphError, Neighbours, Outcome, Yields};
 
-use super::{Change, RunGraph, Seen, store_failure};
+use super::{Change, RunGraph, Seen, edge_json, store_failure};
 use walker_core::ids::Ref;
 use walker_store::{Direction, EdgeQuery, EdgeRow, Level};
 
 impl RunGraph {
-    /// Neighbours of a node in edge creation order, with `{"items", "cursor"}`.
+    /// Neighbours of a node (or the edges to them) in edge creation order, with
+    /// `{"items", "cursor"}`.
     pub async fn neighbours(&mut self, node: &str, query: Neighbours<'_>) -> Outcome<String> {
         let node = refused!(self.require_node(node, Level::Read).await?);
         let equals = match query.equals.map(serde_json::from_str::<Map<String, Value>>) {
@@ -61,7 +63,7 @@ impl RunGraph {
                 if let Some(far) = far {
                     self.nodes.entry(far.hex.clone()).or_insert(Seen { row: Some(far), change: Change::Read });
                 }
-                if let Some(item) = self.neighbour_item(&far_id, &query, equals.as_ref()).await? {
+                if let Some(item) = self.neighbour_item(&edge, &far_id, &query, equals.as_ref()).await? {
                     items.push(item);
                 }
             }
@@ -92,7 +94,7 @@ impl RunGraph {
                 if query.edge_type.is_some_and(|wanted| wanted != edge.type_name) {
                     continue;
                 }
-                if let Some(item) = self.neighbour_item(&far_id, &query, equals.as_ref()).await? {
+                if let Some(item) = self.neighbour_item(&edge, &far_id, &query, equals.as_ref()).await? {
                     items.push(item);
                 }
             }
@@ -101,9 +103,11 @@ impl RunGraph {
         Ok(Ok(format!(r#"{{"items":[{}],"cursor":{cursor}}}"#, items.join(","))))
     }
 
-    /// A neighbour's JSON if it passes the query's filters and the caller may read it.
+    /// A neighbour's JSON (or its edge's, for `Yields::Edges`) if it passes the query's
+    /// filters and the caller may read it.
     async fn neighbour_item(
         &mut self,
+        edge: &EdgeRow,
         far: &str,
         query: &Neighbours<'_>,
         equals: Option<&Map<String, Value>>,
@@ -125,6 +129,9 @@ impl RunGraph {
                 return Ok(None);
             }
         }
-        Ok(Some(self.json_of(&parsed)))
+        Ok(Some(match query.yields {
+            Yields::Nodes => self.json_of(&parsed),
+            Yields::Edges => edge_json(edge),
+        }))
     }
 }

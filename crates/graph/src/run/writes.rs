@@ -112,6 +112,9 @@ impl RunGraph {
             self.order_with(owner).await?;
             self.delete_edge(hex);
         }
+        if !doomed.is_empty() {
+            self.orphans.edge_removed(&source, &target);
+        }
         Ok(Ok(doomed.len() as u32))
     }
 
@@ -183,7 +186,12 @@ impl RunGraph {
         self.count_write(0)?;
         self.order_with(&self.owner_of(&parsed)).await?;
         match parsed.kind {
-            Kind::Edge => self.delete_edge(&parsed.hex),
+            Kind::Edge => {
+                let edge = self.edges[&parsed.hex].row.as_ref().expect("required");
+                let (source, target) = (edge.source.clone(), edge.target.clone());
+                self.orphans.edge_removed(&source, &target);
+                self.delete_edge(&parsed.hex);
+            }
             Kind::Node => {
                 let full = parsed.full();
                 // Its stored edges go at commit; the ones this run made go now.

@@ -1,0 +1,261 @@
+//! Walkers as jac writes them, against a real server on loopback and real compiled
+//! walkers: abilities dispatched by node type in jac's order, `visit`, `skip`,
+//! `disengage`, implicit save, and edges as values. The Rust walkers are jac-cloud's own
+//! test app (`simple_graph.jac`) ported walker for walker, and these tests port its
+//! assertions (`test_simple_graph.py`) where it has them; the Python and JavaScript
+//! examples have the same walkers under `py_` and `js_`, held to the same replies.
+//!
+//! Needs the walkers built first: `scripts/build-walkers.sh --with-tests`.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::server::TestServer;
+
+/// Walker-name prefixes of the languages whose SDKs walk as jac does.
+const LANGUAGES: [&str; 3] = ["", "py_", "js_"];
+
+/// A server with the ported app and the Python and JavaScript examples, and a signed-in
+/// user's token.
+async fn app_server() -> (TestServer, String) {
+    let server = TestServer::start_with(|config| {
+        // Python and JavaScript components take seconds to compile: shared between servers.
+        config.cache_dir = Some(support::repo().join("target/test-compiled"));
+        config.walker_time_ms = 5_000;
+    })
+    .await;
+    support::deploy(&support::fixture("simple_graph.wasm"), &server.walkers_dir().join("simple_graph.wasm"));
+    for component in ["python-chat.wasm", "js-chat.wasm"] {
+        support::deploy(&support::example_wasm(component), &server.walkers_dir().join(component));
+    }
+    let catalog = &server.running.shared.catalog;
+    let loaded = || async { LANGUAGES.iter().all(|prefix| catalog.walker(&format!("{prefix}create_graph")).is_some()) };
+    support::wait_until_within(catalog, Duration::from_secs(120), loaded).await;
+    let (token, _) = server.user("walker@example.com").await;
+    (server, token)
+}
+
+/// The token of a new user `name`: a root of its own, with an empty graph.
+async fn new_user(server: &TestServer, name: &str) -> String {
+    server.user(&format!("{name}@example.com")).await.0
+}
+
+/// Runs a walker over REST and returns its reports, asserting it succeeded.
+async fn reports(server: &TestServer, token: &str, path: &str, body: Value) -> Vec<Value> {
+    let (status, reply) = server.post(&format!("/walker/{path}"), body, Some(token)).await;
+    assert_eq!(status, 200, "{path}: {reply}");
+    reply["reports"].as_array().cloned().unwrap_or_default()
+}
+
+fn contexts(reports: &[Value]) -> Vec<Value> {
+    reports.iter().map(|report| report["context"].clone()).collect()
+}
+
+/// jac-cloud's assertion after each graph change: from root the walk reports the root
+/// then the chain's nodes with `val`s `first, first + 1, …`, and from each of those the
+/// rest of the chain.
+async fn assert_chain(server: &TestServer, token: &str, traverse: &str, first: i64, length: usize) {
+    let mut walked = reports(server, token, traverse, json!({})).await;
+    let root = walked.remove(0);
+    assert!(root["id"].as_str().unwrap().starts_with("n::"), "{root}");
+    assert_eq!(root["context"], json!({}));
+    let expected: Vec<Value> = (0..length as i64).map(|i| json!({"val": first + i})).collect();
+    assert_eq!(contexts(&walked), expected, "from root");
+    for (i, node) in walked.iter().enumerate() {
+        let from_node =
+            reports(server, token, &format!("{traverse}/{}", node["id"].as_str().unwrap()), json!({})).await;
+        assert_eq!(contexts(&from_node), expected[i..], "from {node}");
+    }
+}
+
+#[tokio::test]
+async fn abilities_by_node_type_walk_breadth_first_and_save_implicitly_in_every_language() {
+    let (server, _) = app_server().await;
+    for prefix in LANGUAGES {
+        let token = new_user(&server, &format!("{prefix}chain")).await;
+        let created = reports(&server, &token, &format!("{prefix}create_graph"), json!({})).await;
+        assert!(created[0]["id"].as_str().unwrap().starts_with("n::"), "{prefix}: {created:?}");
+        assert_eq!(contexts(&created[1..]), [json!({"val": 0}), json!({"val": 1}), json!({"val": 2})], "{prefix}");
+        assert_eq!(created[1]["id"].as_str().unwrap().split(':').nth(1), Some("A"));
+        assert_chain(&server, &token, &format!("{prefix}traverse_graph"), 0, 3).await;
+
+        // `here.val = 1` at A and `= 2` at B, with no save: reported, then read back.
+        let updated = reports(&server, &token, &format!("{prefix}update_graph"), json!({})).await;
+        assert_eq!(contexts(&updated[1..]), [json!({"val": 1}), json!({"val": 2})], "{prefix}: C has no ability");
+        let mut walked = reports(&server, &token, &format!("{prefix}traverse_graph"), json!({})).await;
+        walked.remove(0);
+        assert_eq!(contexts(&walked), [json!({"val": 1}), json!({"val": 2}), json!({"val": 2})], "{prefix}");
+    }
+}
+
+async fn exists(server: &TestServer, token: &str, id: &Value) -> bool {
+    reports(server, token, "node_exists", json!({"id": id})).await == [json!(true)]
+}
+
+#[tokio::test]
+async fn detaching_ends_the_walk_there_and_deletes_what_it_orphans_as_jac_cloud() {
+    let (server, token) = app_server().await;
+    let created = reports(&server, &token, "create_graph", json!({})).await;
+    // At B, `here del --> [-->]`: the walk from root ends at B, and C, left with no
+    // edges, is gone (jac-cloud's test counts it gone); B still has A's.
+    assert_eq!(reports(&server, &token, "detach_node", json!({})).await, [json!(true)]);
+    assert_chain(&server, &token, "traverse_graph", 0, 2).await;
+    assert!(!exists(&server, &token, &created[3]["id"]).await, "C, orphaned, deleted at commit");
+    assert!(exists(&server, &token, &created[2]["id"]).await, "B keeps an edge");
+    assert!(exists(&server, &token, &created[0]["id"]).await, "a root is never an orphan");
+
+    // Kept, by id (jac's `commit(node)`) or all of a run's: not deleted.
+    let token = new_user(&server, "orphans").await;
+    for all in [false, true] {
+        let made = reports(&server, &token, "create_nested_node", json!({})).await;
+        let detached = reports(&server, &token, "detach_nested_node_kept", json!({"all": all})).await;
+        assert_eq!(detached, [made[0]["id"].clone()]);
+        assert!(exists(&server, &token, &made[0]["id"]).await, "kept (all: {all})");
+    }
+    let made = reports(&server, &token, "create_nested_node", json!({})).await;
+    assert_eq!(reports(&server, &token, "detach_nested_node", json!({})).await, [json!(true)]);
+    assert!(!exists(&server, &token, &made[0]["id"]).await, "not kept: deleted");
+    // An edge deleted by id orphans its ends as well.
+    let made = reports(&server, &token, "create_nested_node", json!({})).await;
+    reports(&server, &token, "delete_nested_edge", json!({})).await;
+    assert!(!exists(&server, &token, &made[0]["id"]).await);
+}
+
+#[tokio::test]
+async fn abilities_run_in_jac_clouds_visit_sequence_with_the_node_types_own_in_every_language() {
+    let (server, _) = app_server().await;
+    let mut expected = vec![json!("walker entry"), json!("walker enter to root")];
+    for node in ["a", "b", "c"] {
+        expected.extend((1..=6).map(|step| json!(format!("{node}-{step}"))));
+    }
+    expected.push(json!("walker exit"));
+    for prefix in LANGUAGES {
+        // Public, but signed in: on a root of its own rather than the shared public one.
+        let token = new_user(&server, &format!("{prefix}sequence")).await;
+        let sequence = reports(&server, &token, &format!("{prefix}visit_sequence"), json!({})).await;
+        assert_eq!(sequence, expected, "{prefix}: jac-cloud's test_14_visit_sequence");
+    }
+}
+
+#[tokio::test]
+async fn skip_leaves_a_node_disengage_ends_the_walk_and_both_keep_what_was_saved_in_every_language() {
+    let (server, _) = app_server().await;
+    let full = ["A-entry", "A-exit", "B-entry", "B-exit", "C-entry", "C-exit"].map(|step| json!(step));
+    for prefix in LANGUAGES {
+        let token = new_user(&server, &format!("{prefix}control")).await;
+        let walk = |body: Value| {
+            let (server, token) = (&server, &token);
+            async move { reports(server, token, &format!("{prefix}walk_control"), body).await }
+        };
+        reports(&server, &token, &format!("{prefix}create_graph"), json!({})).await;
+        let mut walked = walk(json!({})).await;
+        assert_eq!(walked.pop(), Some(json!({"entered": 3})), "{prefix}: the walker's fields carried through the walk");
+        assert_eq!(walked, full, "{prefix}");
+
+        let skipped = walk(json!({"skip_at": "B"})).await;
+        let without_b_exit: Vec<Value> = full.iter().filter(|step| *step != "B-exit").cloned().collect();
+        assert_eq!(skipped[..5], without_b_exit[..], "{prefix}: skip leaves B but the walk goes on to C");
+        assert_eq!(skipped[5], json!({"entered": 3}), "{prefix}");
+
+        let disengaged = walk(json!({"disengage_at": "B"})).await;
+        assert_eq!(disengaged, full[..3], "{prefix}: no exit, no C, no walker exit after disengage");
+        assert_eq!(walk(json!({"disengage_at": "A"})).await, [json!("A-entry")], "{prefix}");
+
+        // Each run added 10 to A's val, and to B's when it reached B, before any skip or
+        // disengage: those changes were saved.
+        let mut walked = reports(&server, &token, &format!("{prefix}traverse_graph"), json!({})).await;
+        walked.remove(0);
+        assert_eq!(contexts(&walked), [json!({"val": 40}), json!({"val": 31}), json!({"val": 2})], "{prefix}");
+    }
+}
+
+fn nested(val: i64, arr: Value, data: Value, parent: Value, enum_field: &str) -> Value {
+    json!({"val": val, "arr": arr, "data": data, "parent": parent, "enum_field": enum_field, "access": null})
+}
+
+fn parent(val: i64, arr: Value, data: Value, enum_field: &str, child: Value) -> Value {
+    json!({"val": val, "arr": arr, "data": data, "enum_field": enum_field, "child": child})
+}
+
+fn child(val: i64, arr: Value, data: Value, enum_field: &str) -> Value {
+    json!({"val": val, "arr": arr, "data": data, "enum_field": enum_field})
+}
+
+#[tokio::test]
+async fn nested_fields_change_in_place_from_root_or_at_the_node_and_edges_delete_by_id() {
+    let (server, token) = app_server().await;
+    let created = reports(&server, &token, "create_nested_node", json!({})).await;
+    let original = nested(
+        0,
+        json!([]),
+        json!({}),
+        parent(1, json!([1]), json!({"a": 1}), "b", child(2, json!([1, 2]), json!({"a": 1, "b": 2}), "c")),
+        "a",
+    );
+    assert_eq!(created[0]["context"], original);
+    let id = created[0]["id"].as_str().unwrap().to_string();
+
+    let once = nested(
+        1,
+        json!([1]),
+        json!({"a": 1}),
+        parent(
+            2,
+            json!([1, 2]),
+            json!({"a": 1, "b": 2}),
+            "c",
+            child(3, json!([1, 2, 3]), json!({"a": 1, "b": 2, "c": 3}), "a"),
+        ),
+        "b",
+    );
+    assert_eq!(contexts(&reports(&server, &token, "update_nested_node", json!({})).await), [once.clone()]);
+    assert_eq!(contexts(&reports(&server, &token, "visit_nested_node", json!({})).await), [once]);
+
+    // At the node itself (a node entry), `here`'s nested fields, saved with no `save`.
+    let twice = reports(&server, &token, &format!("update_nested_node/{id}"), json!({})).await;
+    assert_eq!(twice[0]["context"]["arr"], json!([1, 1]));
+    assert_eq!(twice[0]["context"]["parent"]["child"]["arr"], json!([1, 2, 3, 3]));
+    let seen = reports(&server, &token, &format!("visit_nested_node/{id}"), json!({})).await;
+    assert_eq!(seen[0]["context"], twice[0]["context"]);
+
+    assert_eq!(reports(&server, &token, "detach_nested_node", json!({})).await, [json!(true)]);
+    assert_eq!(reports(&server, &token, "visit_nested_node", json!({})).await, [json!([])]);
+
+    reports(&server, &token, "create_nested_node", json!({})).await;
+    assert_eq!(reports(&server, &token, "delete_nested_edge", json!({})).await, [json!([])], "[edge -->][0] destroyed");
+    reports(&server, &token, "create_nested_node", json!({})).await;
+    assert_eq!(reports(&server, &token, "delete_nested_node", json!({})).await, [json!([])]);
+}
+
+#[tokio::test]
+async fn a_populated_graph_is_walked_level_by_level() {
+    let (server, token) = app_server().await;
+    assert_eq!(reports(&server, &token, "populate_graph", json!({})).await, Vec::<Value>::new());
+    let walked = reports(&server, &token, "traverse_populated_graph", json!({})).await;
+    let types: Vec<&str> = walked.iter().map(|node| node["id"].as_str().unwrap().split(':').nth(1).unwrap()).collect();
+    let mut expected = vec![""];
+    for (level, kind) in ["D", "E", "F", "G", "H"].into_iter().enumerate() {
+        expected.extend(std::iter::repeat_n(kind, 2 << level));
+    }
+    assert_eq!(types, expected, "breadth-first: root, 2 Ds, 4 Es, … 32 Hs");
+}
+
+#[tokio::test]
+async fn edges_are_values_with_types_fields_and_ends_and_neighbours_come_in_mixed_types_in_every_language() {
+    let (server, _) = app_server().await;
+    for prefix in LANGUAGES {
+        let token = new_user(&server, &format!("{prefix}edges")).await;
+        let reported = reports(&server, &token, &format!("{prefix}edge_values"), json!({})).await;
+        let described = json!([
+            {"type": "Link", "from_here": true, "to": "A", "context": {"weight": 3}},
+            {"type": "GenericEdge", "from_here": true, "to": "B", "context": {}},
+        ]);
+        assert_eq!(reported[0], described, "{prefix}");
+        assert_eq!(reported[1], json!(["A", "B"]), "{prefix}: neighbours of mixed types, in one list");
+        assert_eq!(reported[2], json!([1]), "{prefix}: the As among them");
+        assert_eq!(reported[3], json!(3), "{prefix}: a typed edge's field");
+        assert_eq!(reported[4], json!({"links_left": 0, "neighbours_left": 1}), "{prefix}: the Link deleted by id");
+    }
+}

@@ -1,0 +1,524 @@
+//! jac-cloud 0.2.11's own test app, `jac_cloud/tests/simple_graph.jac` (MIT), ported to
+//! the Rust SDK's walker model walker for walker, under jac's names; the jac each port
+//! stands for is in its comment. Also walkers that exercise `skip`, `disengage` and
+//! edges as values, which the app uses without testing them one by one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use walker_sdk::graph::{self, Archetype, Node, Query};
+use walker_sdk::{Abilities, Context, NodeAbilities, Result, Walker, export_walkers, walker};
+
+#[derive(Serialize, Deserialize, Archetype)]
+struct A {
+    val: i64,
+}
+
+/// `has val: str | int`.
+#[derive(Serialize, Deserialize, Archetype)]
+struct B {
+    val: Value,
+}
+
+/// `has val: Any`.
+#[derive(Serialize, Deserialize, Archetype)]
+struct C {
+    val: Value,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum Enum {
+    A,
+    B,
+    C,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Child {
+    val: i64,
+    arr: Vec<i64>,
+    data: serde_json::Map<String, Value>,
+    enum_field: Enum,
+}
+
+/// `obj Parent(Child) { has child: Child; }`
+#[derive(Serialize, Deserialize)]
+struct Parent {
+    val: i64,
+    arr: Vec<i64>,
+    data: serde_json::Map<String, Value>,
+    enum_field: Enum,
+    child: Child,
+}
+
+#[derive(Serialize, Deserialize, Archetype)]
+struct Nested {
+    val: i64,
+    arr: Vec<i64>,
+    data: serde_json::Map<String, Value>,
+    parent: Parent,
+    enum_field: Enum,
+    access: Option<String>,
+}
+
+fn data(pairs: &[(&str, i64)]) -> serde_json::Map<String, Value> {
+    pairs.iter().map(|(key, value)| (key.to_string(), json!(value))).collect()
+}
+
+/// Reports `here` and visits `[-->]`: most of the app's traversals at each node.
+fn report_and_visit<T: Serialize>(here: &Node<T>, cx: &mut Context) -> Result {
+    cx.report(here);
+    cx.visit(Query::out())
+}
+
+// walker create_graph { can enter_root with `root entry {
+//     a = A(val=0); b = B(val=1); c = C(val=2); a ++> b; b ++> c; here ++> a;
+//     report here; report a; report b; report c; } }
+walker! { pub struct CreateGraph {} }
+
+impl Walker for CreateGraph {
+    const NAME: &'static str = "create_graph";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| {
+            let a = graph::create(&A { val: 0 })?;
+            let b = graph::create(&B { val: json!(1) })?;
+            let c = graph::create(&C { val: json!(2) })?;
+            graph::connect(&a.id, &b.id, "", &json!({}))?;
+            graph::connect(&b.id, &c.id, "", &json!({}))?;
+            graph::connect(&here.id, &a.id, "", &json!({}))?;
+            for node in [json!(here), json!(a), json!(b), json!(c)] {
+                cx.report(node);
+            }
+            Ok(())
+        });
+    }
+}
+
+// walker traverse_graph: `root`, `A` and `B` entries `report here; visit [-->];`, `C`'s
+// `report here;`.
+walker! { pub struct TraverseGraph {} }
+
+impl Walker for TraverseGraph {
+    const NAME: &'static str = "traverse_graph";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| report_and_visit(here, cx));
+        on.entry(|_, here: &mut Node<A>, cx| report_and_visit(here, cx));
+        on.entry(|_, here: &mut Node<B>, cx| report_and_visit(here, cx));
+        on.entry(|_, here: &mut Node<C>, cx| cx.report(&here));
+    }
+}
+
+// walker detach_node: `visit [-->]` from root and A; at B `report here del --> [-->];`.
+walker! { pub struct DetachNode {} }
+
+impl Walker for DetachNode {
+    const NAME: &'static str = "detach_node";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, _, cx| cx.visit(Query::out()));
+        on.entry(|_, _: &mut Node<A>, cx| cx.visit(Query::out()));
+        on.entry(|_, here: &mut Node<B>, cx| {
+            for far in graph::all_neighbours(&here.id, &Query::out())? {
+                graph::disconnect(&here.id, &far.id, None)?;
+            }
+            cx.report(true);
+            Ok(())
+        });
+    }
+}
+
+// walker update_graph: `here.val = 1` at A and `here.val = 2` at B, each reported, saved
+// with no `save`.
+walker! { pub struct UpdateGraph {} }
+
+impl Walker for UpdateGraph {
+    const NAME: &'static str = "update_graph";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| report_and_visit(here, cx));
+        on.entry(|_, here: &mut Node<A>, cx| {
+            here.val = 1;
+            report_and_visit(here, cx)
+        });
+        on.entry(|_, here: &mut Node<B>, cx| {
+            here.val = json!(2);
+            report_and_visit(here, cx)
+        });
+    }
+}
+
+// walker create_nested_node { can enter_root with `root entry { n = Nested(…); here ++> n; report n; } }
+walker! { pub struct CreateNestedNode {} }
+
+impl Walker for CreateNestedNode {
+    const NAME: &'static str = "create_nested_node";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| {
+            let child = Child { val: 2, arr: vec![1, 2], data: data(&[("a", 1), ("b", 2)]), enum_field: Enum::C };
+            let parent = Parent { val: 1, arr: vec![1], data: data(&[("a", 1)]), enum_field: Enum::B, child };
+            let nested = Nested { val: 0, arr: vec![], data: data(&[]), parent, enum_field: Enum::A, access: None };
+            cx.report(graph::spawn(&here.id, &nested)?);
+            Ok(())
+        });
+    }
+}
+
+/// `update_nested_node`'s changes, on a nested node wherever it was reached.
+fn update_nested(nested: &mut Nested) {
+    let child = &mut nested.parent.child;
+    child.data.insert("c".into(), json!(3));
+    child.arr.push(3);
+    child.val = 3;
+    child.enum_field = Enum::A;
+    nested.parent.data.insert("b".into(), json!(2));
+    nested.parent.arr.push(2);
+    nested.parent.val = 2;
+    nested.parent.enum_field = Enum::C;
+    nested.data.insert("a".into(), json!(1));
+    nested.arr.push(1);
+    nested.val = 1;
+    nested.enum_field = Enum::B;
+}
+
+// walker update_nested_node: from root, updates `[-->(`?Nested)][0]` and reports it; at a
+// Nested entry node, updates `here`. Saved with no `save` either way.
+walker! { pub struct UpdateNestedNode {} }
+
+impl Walker for UpdateNestedNode {
+    const NAME: &'static str = "update_nested_node";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| {
+            let Some(mut nested) = graph::neighbours::<Nested>(&here.id, Query::out())?.into_iter().next() else {
+                return Ok(());
+            };
+            update_nested(&mut nested);
+            cx.report(graph::save(&nested)?);
+            Ok(())
+        });
+        on.entry(|_, here: &mut Node<Nested>, cx| {
+            update_nested(here);
+            cx.report(&here)
+        });
+    }
+}
+
+// walker detach_nested_node { `root entry { report here del--> [-->(`?Nested)]; } }
+walker! { pub struct DetachNestedNode {} }
+
+impl Walker for DetachNestedNode {
+    const NAME: &'static str = "detach_nested_node";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| {
+            let mut detached = 0;
+            for nested in graph::neighbours::<Nested>(&here.id, Query::out())? {
+                detached += graph::disconnect(&here.id, &nested.id, None)?;
+            }
+            cx.report(detached > 0);
+            Ok(())
+        });
+    }
+}
+
+// Not in the app: `detach_nested_node` keeping what it detaches (jac's `commit(nested)`,
+// or `keep_orphans` for all), so the orphan rule spares it.
+walker! { pub struct DetachNestedNodeKept { all: bool = false } }
+
+impl Walker for DetachNestedNodeKept {
+    const NAME: &'static str = "detach_nested_node_kept";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, here, cx| {
+            for nested in graph::neighbours::<Nested>(&here.id, Query::out())? {
+                graph::disconnect(&here.id, &nested.id, None)?;
+                match walker.all {
+                    true => graph::keep_orphans(),
+                    false => graph::keep(&nested.id),
+                }
+                cx.report(&nested.id);
+            }
+            Ok(())
+        });
+    }
+}
+
+// Not in the app (which reads jac-cloud's database for it): whether node `id` exists.
+walker! { pub struct NodeExists { id: String } }
+
+impl Walker for NodeExists {
+    const NAME: &'static str = "node_exists";
+
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report(graph::get(&self.id)?.is_some());
+        Ok(())
+    }
+}
+
+// walker visit_nested_node: at root, reports `[-->(`?Nested)][0]` (or `[]`); at a Nested
+// entry node, reports it.
+walker! { pub struct VisitNestedNode {} }
+
+impl Walker for VisitNestedNode {
+    const NAME: &'static str = "visit_nested_node";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| {
+            let nesteds = graph::neighbours::<Nested>(&here.id, Query::out())?;
+            match nesteds.into_iter().next() {
+                Some(first) => cx.report(first),
+                None => cx.report(json!([])),
+            }
+            Ok(())
+        });
+        on.entry(|_, here: &mut Node<Nested>, cx| cx.report(&here));
+    }
+}
+
+// walker delete_nested_node { `root entry { destroy([-->(`?Nested)][0]); report [-->(`?Nested)]; } }
+walker! { pub struct DeleteNestedNode {} }
+
+impl Walker for DeleteNestedNode {
+    const NAME: &'static str = "delete_nested_node";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| {
+            if let Some(nested) = graph::neighbours::<Nested>(&here.id, Query::out())?.first() {
+                graph::delete(&nested.id)?;
+            }
+            cx.report(graph::neighbours::<Nested>(&here.id, Query::out())?);
+            Ok(())
+        });
+    }
+}
+
+// walker delete_nested_edge { `root entry { destroy([edge -->][0]); report [-->(`?Nested)]; } }
+walker! { pub struct DeleteNestedEdge {} }
+
+impl Walker for DeleteNestedEdge {
+    const NAME: &'static str = "delete_nested_edge";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| {
+            if let Some(edge) = graph::edges(&here.id, &Query::out())?.first() {
+                graph::delete(&edge.id)?;
+            }
+            cx.report(graph::neighbours::<Nested>(&here.id, Query::out())?);
+            Ok(())
+        });
+    }
+}
+
+/// `node Node { has val: str; … }`, renamed in Rust where `Node` is the SDK's.
+#[derive(Serialize, Deserialize, Archetype)]
+#[archetype(name = "Node")]
+struct Step {
+    val: String,
+}
+
+// The node's own abilities: `can entry1 with entry { report f"{self.val}-2"; }`,
+// `with visit_sequence entry` (-3), `with visit_sequence exit` (-4), `with exit` (-5).
+impl NodeAbilities for Step {
+    fn entry(here: &mut Node<Self>, walker: &str, cx: &mut Context) -> Result {
+        cx.report(format!("{}-2", here.val));
+        if walker == VisitSequence::NAME {
+            cx.report(format!("{}-3", here.val));
+        }
+        Ok(())
+    }
+
+    fn exit(here: &mut Node<Self>, walker: &str, cx: &mut Context) -> Result {
+        if walker == VisitSequence::NAME {
+            cx.report(format!("{}-4", here.val));
+        }
+        cx.report(format!("{}-5", here.val));
+        Ok(())
+    }
+}
+
+// walker visit_sequence: `with entry` reports "walker entry"; at root, `here ++> Node(val=…)`
+// for a, b, c, `visit [-->]`, "walker enter to root"; `Node entry` (-1), `Node exit` (-6);
+// `with exit` reports "walker exit". Anyone may call it.
+walker! { pub struct VisitSequence {} }
+
+impl Walker for VisitSequence {
+    const NAME: &'static str = "visit_sequence";
+
+    fn spec() -> walker_sdk::Spec {
+        walker_sdk::Spec::new().public()
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.start(|_, cx| cx.report("walker entry"));
+        on.root(|_, here, cx| {
+            for val in ["a", "b", "c"] {
+                graph::spawn(&here.id, &Step { val: val.into() })?;
+            }
+            cx.visit(Query::out())?;
+            cx.report("walker enter to root");
+            Ok(())
+        });
+        on.entry(|_, here: &mut Node<Step>, cx| cx.report(format!("{}-1", here.val)));
+        on.exit(|_, here: &mut Node<Step>, cx| cx.report(format!("{}-6", here.val)));
+        on.end(|_, cx| cx.report("walker exit"));
+    }
+}
+
+macro_rules! populated_nodes {
+    ($($name:ident),+) => {$(
+        #[derive(Serialize, Deserialize, Archetype)]
+        struct $name {
+            id: i64,
+        }
+    )+};
+}
+
+populated_nodes!(D, E, F, G, H);
+
+/// `for i in range(2) { here ++> Next(id=i); } visit [-->];`
+fn spawn_two_and_visit<Next: Archetype>(here: &str, make: fn(i64) -> Next, cx: &mut Context) -> Result {
+    for id in 0..2 {
+        graph::spawn(here, &make(id))?;
+    }
+    cx.visit(Query::out())
+}
+
+// walker populate_graph: two Ds under root, two Es under each D, … down to H.
+walker! { pub struct PopulateGraph {} }
+
+impl Walker for PopulateGraph {
+    const NAME: &'static str = "populate_graph";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| spawn_two_and_visit(&here.id, |id| D { id }, cx));
+        on.entry(|_, here: &mut Node<D>, cx| spawn_two_and_visit(&here.id, |id| E { id }, cx));
+        on.entry(|_, here: &mut Node<E>, cx| spawn_two_and_visit(&here.id, |id| F { id }, cx));
+        on.entry(|_, here: &mut Node<F>, cx| spawn_two_and_visit(&here.id, |id| G { id }, cx));
+        on.entry(|_, here: &mut Node<G>, cx| spawn_two_and_visit(&here.id, |id| H { id }, cx));
+    }
+}
+
+// walker traverse_populated_graph: at root and every D…H, `report here; visit [-->];`.
+walker! { pub struct TraversePopulatedGraph {} }
+
+impl Walker for TraversePopulatedGraph {
+    const NAME: &'static str = "traverse_populated_graph";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| report_and_visit(here, cx));
+        on.entry(|_, here: &mut Node<D>, cx| report_and_visit(here, cx));
+        on.entry(|_, here: &mut Node<E>, cx| report_and_visit(here, cx));
+        on.entry(|_, here: &mut Node<F>, cx| report_and_visit(here, cx));
+        on.entry(|_, here: &mut Node<G>, cx| report_and_visit(here, cx));
+        on.entry(|_, here: &mut Node<H>, cx| report_and_visit(here, cx));
+    }
+}
+
+// Not in the app: `skip` and `disengage` on create_graph's A → B → C, and the walker's
+// fields carried from node to node. At each node it reports `<Type>-entry`, visits
+// `[-->]`, bumps A's and B's `val` by 10 (saved even when it then leaves), skips or
+// disengages at the type named, and reports `<Type>-exit`; at the end, how many nodes
+// it entered.
+walker! { pub struct WalkControl { skip_at: String = "", disengage_at: String = "", entered: u32 = 0 } }
+
+impl WalkControl {
+    fn step<T: Archetype>(&mut self, _: &mut Node<T>, cx: &mut Context) -> Result {
+        let kind = T::TYPE;
+        self.entered += 1;
+        cx.report(format!("{kind}-entry"));
+        cx.visit(Query::out())?;
+        if kind == self.skip_at {
+            return cx.skip();
+        }
+        if kind == self.disengage_at {
+            return cx.disengage();
+        }
+        Ok(())
+    }
+}
+
+impl Walker for WalkControl {
+    const NAME: &'static str = "walk_control";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, _, cx| cx.visit(Query::out()));
+        on.entry(|walker, here: &mut Node<A>, cx| {
+            here.val += 10;
+            walker.step(here, cx)
+        });
+        on.entry(|walker, here: &mut Node<B>, cx| {
+            here.val = json!(here.val.as_i64().unwrap_or_default() + 10);
+            walker.step(here, cx)
+        });
+        on.entry(Self::step::<C>);
+        on.exit(|_, _: &mut Node<A>, cx| cx.report("A-exit"));
+        on.exit(|_, _: &mut Node<B>, cx| cx.report("B-exit"));
+        on.exit(|_, _: &mut Node<C>, cx| cx.report("C-exit"));
+        on.end(|walker, cx| cx.report(json!({"entered": walker.entered})));
+    }
+}
+
+/// An edge type with a field.
+#[derive(Serialize, Deserialize, Archetype)]
+struct Link {
+    weight: i64,
+}
+
+// Not in the app: edges as values. Under root, an A by a `Link(weight=3)` and a B by an
+// untyped edge; reports root's edges (type, ends, fields), its neighbours' types (mixed
+// in one list), then deletes the Link by id and reports what is left.
+walker! { pub struct EdgeValues {} }
+
+impl Walker for EdgeValues {
+    const NAME: &'static str = "edge_values";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, here, cx| {
+            let a = graph::create(&A { val: 1 })?;
+            let link = graph::connect_with(&here.id, &a.id, &Link { weight: 3 })?;
+            graph::spawn(&here.id, &B { val: json!("b") })?;
+            let edges = graph::edges(&here.id, &Query::out())?;
+            let described: Vec<Value> = edges
+                .iter()
+                .map(|edge| {
+                    let far = graph::get(&edge.target).ok().flatten().map(|node| node.type_name().to_string());
+                    json!({"type": edge.type_name(), "from_here": edge.source == here.id, "to": far, "context": edge.context})
+                })
+                .collect();
+            cx.report(described);
+            let mixed = graph::all_neighbours(&here.id, &Query::out())?;
+            cx.report(mixed.iter().map(|node| node.type_name()).collect::<Vec<_>>());
+            cx.report(mixed.iter().filter_map(|node| node.to::<A>()).map(|a| a.val).collect::<Vec<_>>());
+            cx.report(link.context.weight);
+            graph::delete(&link.id)?;
+            let typed_only = graph::edges(&here.id, &Query::out().edge(Link::TYPE))?;
+            let neighbours_left = graph::all_neighbours(&here.id, &Query::out())?.len();
+            cx.report(json!({"links_left": typed_only.len(), "neighbours_left": neighbours_left}));
+            Ok(())
+        });
+    }
+}
+
+export_walkers!(
+    CreateGraph,
+    TraverseGraph,
+    DetachNode,
+    UpdateGraph,
+    CreateNestedNode,
+    UpdateNestedNode,
+    DetachNestedNode,
+    DetachNestedNodeKept,
+    NodeExists,
+    VisitNestedNode,
+    DeleteNestedNode,
+    DeleteNestedEdge,
+    VisitSequence,
+    PopulateGraph,
+    TraversePopulatedGraph,
+    WalkControl,
+    EdgeValues;
+    nodes: Step
+);

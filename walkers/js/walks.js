@@ -1,0 +1,97 @@
+// jac's walker model in JavaScript: walkers of jac-cloud's test app (`simple_graph.jac`)
+// and ones for `skip`, `disengage` and edges, as the Rust port of that app has them
+// (under `js_` names), so that the tests hold every language to the same replies.
+import { nodeAbilities, walker } from "./walker.js";
+
+walker({ name: "js_create_graph" }, {
+  entry: {
+    Root(cx, here) {
+      const [a, b, c] = [["A", 0], ["B", 1], ["C", 2]].map(([type, val]) => cx.graph.create(type, { val }));
+      cx.graph.connect(a.id, b.id);
+      cx.graph.connect(b.id, c.id);
+      cx.graph.connect(here.id, a.id);
+      for (const node of [here, a, b, c]) cx.report(node);
+    },
+  },
+});
+
+function reportAndVisit(cx, here) {
+  cx.report(here);
+  cx.visit();
+}
+
+walker({ name: "js_traverse_graph" }, {
+  entry: { Root: reportAndVisit, A: reportAndVisit, B: reportAndVisit, C: (cx, here) => cx.report(here) },
+});
+
+walker({ name: "js_update_graph" }, {
+  entry: {
+    Root: reportAndVisit,
+    A(cx, here) { here.val = 1; reportAndVisit(cx, here); },
+    B(cx, here) { here.val = 2; reportAndVisit(cx, here); },
+  },
+});
+
+nodeAbilities("Node", {
+  entry(here, cx, walkerName) {
+    cx.report(`${here.val}-2`);
+    if (walkerName === "js_visit_sequence") cx.report(`${here.val}-3`);
+  },
+  exit(here, cx, walkerName) {
+    if (walkerName === "js_visit_sequence") cx.report(`${here.val}-4`);
+    cx.report(`${here.val}-5`);
+  },
+});
+
+walker({ name: "js_visit_sequence", auth: false }, {
+  start: (cx) => cx.report("walker entry"),
+  entry: {
+    Root(cx, here) {
+      for (const val of ["a", "b", "c"]) cx.graph.spawn(here.id, "Node", { val });
+      cx.visit();
+      cx.report("walker enter to root");
+    },
+    Node: (cx, here) => cx.report(`${here.val}-1`),
+  },
+  exit: { Node: (cx, here) => cx.report(`${here.val}-6`) },
+  end: (cx) => cx.report("walker exit"),
+});
+
+function step(cx, here) {
+  if (here.type !== "C") here.val += 10;
+  this.entered += 1;
+  cx.report(`${here.type}-entry`);
+  cx.visit();
+  if (here.type === this.skip_at) cx.skip();
+  if (here.type === this.disengage_at) cx.disengage();
+}
+
+const leave = (cx, here) => cx.report(`${here.type}-exit`);
+
+walker({
+  name: "js_walk_control",
+  fields: { skip_at: { type: "str", default: "" }, disengage_at: { type: "str", default: "" }, entered: { type: "int", default: 0 } },
+}, {
+  entry: { Root: (cx) => cx.visit(), A: step, B: step, C: step },
+  exit: { A: leave, B: leave, C: leave },
+  end(cx) { cx.report({ entered: this.entered }); },
+});
+
+walker({ name: "js_edge_values" }, {
+  entry: {
+    Root(cx, here) {
+      const a = cx.graph.create("A", { val: 1 });
+      const link = cx.graph.connect(here.id, a.id, "Link", { weight: 3 });
+      cx.graph.spawn(here.id, "B", { val: "b" });
+      cx.report(cx.graph.edges(here.id).map((edge) => ({
+        type: edge.type, from_here: edge.source === here.id, to: cx.graph.get(edge.target).type, context: edge.context,
+      })));
+      const mixed = cx.graph.neighbours(here.id);
+      cx.report(mixed.map((node) => node.type));
+      cx.report(mixed.filter((node) => node.type === "A").map((node) => node.val));
+      cx.report(link.weight);
+      cx.graph.delete(link.id);
+      cx.report({ links_left: cx.graph.edges(here.id, { edgeType: "Link" }).length, neighbours_left: cx.graph.neighbours(here.id).length });
+    },
+  },
+});

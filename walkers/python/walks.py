@@ -1,0 +1,138 @@
+"""jac's walker model in Python: walkers of jac-cloud's test app (`simple_graph.jac`) and
+ones for `skip`, `disengage` and edges, as the Rust port of that app has them (under
+`py_` names), so that the tests hold every language to the same replies."""
+
+from walker import entry, exit, node_abilities, walker
+
+
+@walker("py_create_graph")
+class CreateGraph:
+    @entry("Root")
+    def enter_root(self, cx, here):
+        a, b, c = (cx.graph.create(kind, {"val": val}) for kind, val in (("A", 0), ("B", 1), ("C", 2)))
+        cx.graph.connect(a["id"], b["id"])
+        cx.graph.connect(b["id"], c["id"])
+        cx.graph.connect(here["id"], a["id"])
+        for node in (here, a, b, c):
+            cx.report(node)
+
+
+@walker("py_traverse_graph")
+class TraverseGraph:
+    @entry("Root", "A", "B")
+    def enter(self, cx, here):
+        cx.report(here)
+        cx.visit()
+
+    @entry("C")
+    def enter_c(self, cx, here):
+        cx.report(here)
+
+
+@walker("py_update_graph")
+class UpdateGraph:
+    @entry("Root")
+    def enter_root(self, cx, here):
+        cx.report(here)
+        cx.visit()
+
+    @entry("A", "B")
+    def enter(self, cx, here):
+        here.val = 1 if here.type == "A" else 2
+        cx.report(here)
+        cx.visit()
+
+
+@node_abilities("Node")
+class Step:
+    @entry()
+    def entry1(here, cx, walker):
+        cx.report(f"{here.val}-2")
+
+    @entry("py_visit_sequence")
+    def entry3(here, cx, walker):
+        cx.report(f"{here.val}-3")
+
+    @exit("py_visit_sequence")
+    def exit1(here, cx, walker):
+        cx.report(f"{here.val}-4")
+
+    @exit()
+    def exit2(here, cx, walker):
+        cx.report(f"{here.val}-5")
+
+
+@walker("py_visit_sequence", auth=False)
+class VisitSequence:
+    @entry()
+    def entry1(self, cx):
+        cx.report("walker entry")
+
+    @entry("Root")
+    def entry2(self, cx, here):
+        for val in ("a", "b", "c"):
+            cx.graph.spawn(here["id"], "Node", {"val": val})
+        cx.visit()
+        cx.report("walker enter to root")
+
+    @entry("Node")
+    def entry3(self, cx, here):
+        cx.report(f"{here.val}-1")
+
+    @exit("Node")
+    def exit1(self, cx, here):
+        cx.report(f"{here.val}-6")
+
+    @exit()
+    def exit2(self, cx):
+        cx.report("walker exit")
+
+
+@walker("py_walk_control")
+class WalkControl:
+    skip_at: str = ""
+    disengage_at: str = ""
+    entered: int = 0
+
+    @entry("Root")
+    def start(self, cx, here):
+        cx.visit()
+
+    @entry("A", "B", "C")
+    def step(self, cx, here):
+        if here.type != "C":
+            here.val += 10
+        self.entered += 1
+        cx.report(f"{here.type}-entry")
+        cx.visit()
+        if here.type == self.skip_at:
+            cx.skip()
+        if here.type == self.disengage_at:
+            cx.disengage()
+
+    @exit("A", "B", "C")
+    def leave(self, cx, here):
+        cx.report(f"{here.type}-exit")
+
+    @exit()
+    def end(self, cx):
+        cx.report({"entered": self.entered})
+
+
+@walker("py_edge_values")
+class EdgeValues:
+    @entry("Root")
+    def enter_root(self, cx, here):
+        a = cx.graph.create("A", {"val": 1})
+        link = cx.graph.connect(here["id"], a["id"], "Link", {"weight": 3})
+        cx.graph.spawn(here["id"], "B", {"val": "b"})
+        cx.report([{"type": edge.type, "from_here": edge["source"] == here["id"],
+                    "to": cx.graph.get(edge["target"]).type, "context": edge["context"]}
+                   for edge in cx.graph.edges(here["id"])])
+        mixed = cx.graph.neighbours(here["id"])
+        cx.report([node.type for node in mixed])
+        cx.report([node.val for node in mixed if node.type == "A"])
+        cx.report(link.weight)
+        cx.graph.delete(link["id"])
+        cx.report({"links_left": len(cx.graph.edges(here["id"], edge_type="Link")),
+                   "neighbours_left": len(cx.graph.neighbours(here["id"]))})
