@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::server::TestServer;
+use support::server::{Backend, TestServer};
 
 /// Walker-name prefixes of the languages whose SDKs walk as jac does.
 const LANGUAGES: [&str; 3] = ["", "py_", "js_"];
@@ -20,7 +20,12 @@ const LANGUAGES: [&str; 3] = ["", "py_", "js_"];
 /// A server with the ported app and the Python and JavaScript examples, and a signed-in
 /// user's token.
 async fn app_server() -> (TestServer, String) {
+    app_server_on(&Backend::sqlite()).await
+}
+
+async fn app_server_on(backend: &Backend) -> (TestServer, String) {
     let server = TestServer::start_with(|config| {
+        backend.configure(config);
         // Python and JavaScript components take seconds to compile: shared between servers.
         config.cache_dir = Some(support::repo().join("target/test-compiled"));
         config.walker_time_ms = 5_000;
@@ -90,13 +95,31 @@ async fn abilities_by_node_type_walk_breadth_first_and_save_implicitly_in_every_
     }
 }
 
+#[tokio::test]
+async fn a_roots_whole_graph_is_counted_listed_and_reset_in_every_language() {
+    let (server, _) = app_server().await;
+    for prefix in LANGUAGES {
+        let token = new_user(&server, &format!("{prefix}size")).await;
+        let size = |body: Value| {
+            let (server, token) = (&server, &token);
+            async move { reports(server, token, &format!("{prefix}graph_size"), body).await }
+        };
+        assert_eq!(size(json!({})).await, [json!({"nodes": 0, "edges": 0}), json!([])], "{prefix}");
+        reports(&server, &token, &format!("{prefix}create_graph"), json!({})).await;
+        let counted = [json!({"nodes": 3, "edges": 3}), json!(["A", "B", "C"])];
+        assert_eq!(size(json!({})).await, counted, "{prefix}");
+        let reset = size(json!({"reset": true})).await;
+        assert_eq!(reset, [counted[0].clone(), counted[1].clone(), json!(6)], "{prefix}: 3 nodes and 3 edges deleted");
+        assert_eq!(size(json!({})).await, [json!({"nodes": 0, "edges": 0}), json!([])], "{prefix}: only the root left");
+    }
+}
+
 async fn exists(server: &TestServer, token: &str, id: &Value) -> bool {
     reports(server, token, "node_exists", json!({"id": id})).await == [json!(true)]
 }
 
-#[tokio::test]
-async fn detaching_ends_the_walk_there_and_deletes_what_it_orphans_as_jac_cloud() {
-    let (server, token) = app_server().await;
+async fn detaching_ends_the_walk_there_and_deletes_what_it_orphans_as_jac_cloud(backend: Backend) {
+    let (server, token) = app_server_on(&backend).await;
     let created = reports(&server, &token, "create_graph", json!({})).await;
     // At B, `here del --> [-->]`: the walk from root ends at B, and C, left with no
     // edges, is gone (jac-cloud's test counts it gone); B still has A's.
@@ -210,7 +233,8 @@ async fn nested_fields_change_in_place_from_root_or_at_the_node_and_edges_delete
         ),
         "b",
     );
-    assert_eq!(contexts(&reports(&server, &token, "update_nested_node", json!({})).await), [once.clone()]);
+    let updated = reports(&server, &token, "update_nested_node", json!({})).await;
+    assert_eq!(contexts(&updated), std::slice::from_ref(&once));
     assert_eq!(contexts(&reports(&server, &token, "visit_nested_node", json!({})).await), [once]);
 
     // At the node itself (a node entry), `here`'s nested fields, saved with no `save`.
@@ -229,9 +253,8 @@ async fn nested_fields_change_in_place_from_root_or_at_the_node_and_edges_delete
     assert_eq!(reports(&server, &token, "delete_nested_node", json!({})).await, [json!([])]);
 }
 
-#[tokio::test]
-async fn a_populated_graph_is_walked_level_by_level() {
-    let (server, token) = app_server().await;
+async fn a_populated_graph_is_walked_level_by_level_counted_and_reset(backend: Backend) {
+    let (server, token) = app_server_on(&backend).await;
     assert_eq!(reports(&server, &token, "populate_graph", json!({})).await, Vec::<Value>::new());
     let walked = reports(&server, &token, "traverse_populated_graph", json!({})).await;
     let types: Vec<&str> = walked.iter().map(|node| node["id"].as_str().unwrap().split(':').nth(1).unwrap()).collect();
@@ -240,6 +263,18 @@ async fn a_populated_graph_is_walked_level_by_level() {
         expected.extend(std::iter::repeat_n(kind, 2 << level));
     }
     assert_eq!(types, expected, "breadth-first: root, 2 Ds, 4 Es, … 32 Hs");
+
+    // jac-cloud's test_12: the root, 62 nodes and 62 edges; `reset_graph()` deletes all
+    // but the root and says how many (nodes and edges).
+    let counted = || reports(&server, &token, "check_populated_graph", json!({}));
+    assert_eq!(counted().await, [json!(125)]);
+    let owned = reports(&server, &token, "owned_nodes", json!({"node_type": "E"})).await;
+    assert_eq!(owned, [json!(["E", "E", "E", "E"])], "the root's own nodes of one type");
+    assert_eq!(reports(&server, &token, "owned_nodes", json!({})).await[0].as_array().unwrap().len(), 62);
+    assert_eq!(reports(&server, &token, "purge_populated_graph", json!({})).await, [json!(124)]);
+    assert_eq!(counted().await, [json!(1)]);
+    assert_eq!(reports(&server, &token, "traverse_populated_graph", json!({})).await.len(), 1, "only the root");
+    assert_eq!(reports(&server, &token, "owned_nodes", json!({})).await, [json!([])]);
 }
 
 #[tokio::test]
@@ -259,3 +294,8 @@ async fn edges_are_values_with_types_fields_and_ends_and_neighbours_come_in_mixe
         assert_eq!(reported[4], json!({"links_left": 0, "neighbours_left": 1}), "{prefix}: the Link deleted by id");
     }
 }
+
+on_both_backends!(
+    detaching_ends_the_walk_there_and_deletes_what_it_orphans_as_jac_cloud,
+    a_populated_graph_is_walked_level_by_level_counted_and_reset,
+);

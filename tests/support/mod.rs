@@ -16,6 +16,25 @@ use serde_json::{Value, json};
 use walker_host::catalog::{CallError, Catalog};
 use walker_host::runtime::{Caller, Limits, Notifier, Reply, ReplyBody, Runtime, Target, Transport};
 
+/// Each named test (an `async fn(Backend)`), once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test($crate::support::server::Backend::sqlite()).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test($crate::support::server::Backend::postgres().await).await
+            })*
+        }
+    };
+}
+
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
 }

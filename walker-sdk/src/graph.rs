@@ -220,6 +220,31 @@ pub fn delete(id: &str) -> Result {
     wrote(host(wit::delete(id)))
 }
 
+/// The caller's root's own nodes (not the root), of type `node_type` if given: stored
+/// ones in id order, then the run's new ones.
+pub fn owned(node_type: Option<&str>) -> Result<Vec<Node>> {
+    every(|cursor| parse(host(wit::nodes(node_type, 0, cursor.as_deref()))?))
+}
+
+/// How many nodes (its root not counted) and edges the caller's root owns, as last
+/// committed.
+pub fn count() -> Counts {
+    serde_json::from_str(&wit::count()).expect("the host sends counts as JSON")
+}
+
+/// A root's graph, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub nodes: u64,
+    pub edges: u64,
+}
+
+/// jac's `reset_graph()`: deletes every node of the caller's but its root, with their
+/// edges; returns how many nodes and edges.
+pub fn reset() -> Result<u32> {
+    wrote(host(wit::reset()))
+}
+
 /// Keeps node `id` although the run leaves it with no edges, as jac's explicit `commit`
 /// does: by jac-cloud's rule, the commit deletes a node of the caller's whose last edge
 /// the run removed (roots never).

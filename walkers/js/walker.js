@@ -131,6 +131,25 @@ class Graph {
     host(() => hostGraph.delete(id));
     this.held.delete(id);
   }
+  /** The caller's root's own nodes (not the root), of `nodeType` if given. */
+  owned(nodeType) {
+    const items = [];
+    let cursor;
+    do {
+      const page = JSON.parse(host(() => hostGraph.nodes(nodeType, 0, cursor)));
+      items.push(...page.items.map((item) => this.hold(item)));
+      cursor = page.cursor ?? undefined;
+    } while (cursor !== undefined);
+    return items;
+  }
+  /** `{ nodes, edges }`: how many the caller's root owns (itself not counted), as last committed. */
+  count() { return JSON.parse(hostGraph.count()); }
+  /** jac's `reset_graph()`: deletes every node but the root, with their edges; how many of both. */
+  reset() {
+    const deleted = host(() => hostGraph.reset());
+    for (const id of this.held.keys()) if (!id.startsWith("n::")) this.held.delete(id);
+    return deleted;
+  }
   /**
    * Keeps node `id` (every node, if undefined) although the run leaves it with no edges,
    * as jac's explicit `commit`: by jac-cloud's rule the commit deletes a node of the

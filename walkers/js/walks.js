@@ -1,6 +1,7 @@
 // jac's walker model in JavaScript: walkers of jac-cloud's test app (`simple_graph.jac`)
 // and ones for `skip`, `disengage` and edges, as the Rust port of that app has them
-// (under `js_` names), so that the tests hold every language to the same replies.
+// (under `js_` names), so that the tests hold every language to the same replies; also
+// a root's whole graph counted, listed and reset.
 import { nodeAbilities, walker } from "./walker.js";
 
 walker({ name: "js_create_graph" }, {
@@ -94,4 +95,10 @@ walker({ name: "js_edge_values" }, {
       cx.report({ links_left: cx.graph.edges(here.id, { edgeType: "Link" }).length, neighbours_left: cx.graph.neighbours(here.id).length });
     },
   },
+});
+
+walker({ name: "js_graph_size", fields: { reset: { type: "bool", default: false } } }, (cx, { reset }) => {
+  cx.report(cx.graph.count());
+  cx.report(cx.graph.owned().map((node) => node.type));
+  if (reset) cx.report(cx.graph.reset());
 });

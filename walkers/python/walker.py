@@ -206,6 +206,27 @@ class Graph:
         _host(_graph.delete, id)
         self._held.pop(id, None)
 
+    def owned(self, node_type: Optional[str] = None) -> List[Node]:
+        """The caller's root's own nodes (not the root), of `node_type` if given."""
+        items: List[Node] = []
+        cursor = None
+        while True:
+            page = json.loads(_host(_graph.nodes, node_type, 0, cursor))
+            items.extend(self._hold_raw(item) for item in page["items"])
+            cursor = page["cursor"]
+            if cursor is None:
+                return items
+
+    def count(self) -> dict:
+        """`{"nodes", "edges"}`: how many the caller's root owns (itself not counted), as last committed."""
+        return json.loads(_graph.count())
+
+    def reset(self) -> int:
+        """jac's `reset_graph()`: deletes every node but the root, with their edges; how many of both."""
+        deleted = _host(_graph.reset)
+        self._held = {id: held for id, held in self._held.items() if id.startswith("n::")}
+        return deleted
+
     def keep(self, id: Optional[str] = None) -> None:
         """Keeps node `id` (every node, if `None`) although the run leaves it with no
         edges, as jac's explicit `commit`: by jac-cloud's rule the commit deletes a node

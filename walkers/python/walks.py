@@ -1,6 +1,7 @@
 """jac's walker model in Python: walkers of jac-cloud's test app (`simple_graph.jac`) and
 ones for `skip`, `disengage` and edges, as the Rust port of that app has them (under
-`py_` names), so that the tests hold every language to the same replies."""
+`py_` names), so that the tests hold every language to the same replies; also a root's
+whole graph counted, listed and reset."""
 
 from walker import entry, exit, node_abilities, walker
 
@@ -136,3 +137,11 @@ class EdgeValues:
         cx.graph.delete(link["id"])
         cx.report({"links_left": len(cx.graph.edges(here["id"], edge_type="Link")),
                    "neighbours_left": len(cx.graph.neighbours(here["id"]))})
+
+
+@walker("py_graph_size")
+def graph_size(cx, reset: bool = False):
+    cx.report(cx.graph.count())
+    cx.report([node.type for node in cx.graph.owned()])
+    if reset:
+        cx.report(cx.graph.reset())

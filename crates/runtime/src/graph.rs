@@ -117,6 +117,17 @@ pub trait GraphRun: Send {
         grantee: Option<&'a str>,
         level: Option<Level>,
     ) -> BoxFuture<'a, Outcome<()>>;
+    /// The caller's own nodes, its root not among them, of `node_type` if given.
+    fn owned<'a>(
+        &'a mut self,
+        node_type: Option<&'a str>,
+        limit: u32,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Outcome<String>>;
+    /// How many nodes and edges the caller's root owns, as last committed.
+    fn count(&mut self) -> BoxFuture<'_, wasmtime::Result<String>>;
+    /// Deletes every node of the caller's but its root; how many nodes and edges.
+    fn reset(&mut self) -> BoxFuture<'_, Outcome<u32>>;
     /// Keeps `node` (every node, when `None`) that the run leaves with no edges, which
     /// the commit would otherwise delete (jac-cloud's orphan rule).
     fn keep(&mut self, node: Option<&str>);

@@ -149,6 +149,24 @@ impl wit::Host for RunState {
         Ok(graph_call!(self, |graph| graph.grant(&target, grantee.as_deref(), None).await)?.map_err(to_wit))
     }
 
+    async fn nodes(
+        &mut self,
+        node_type: Option<String>,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Result<String, wit::Error>> {
+        let listed = graph_call!(self, |graph| graph.owned(node_type.as_deref(), limit, cursor.as_deref()).await);
+        Ok(listed?.map_err(to_wit))
+    }
+
+    async fn count(&mut self) -> Result<String> {
+        graph_call!(self, |graph| graph.count().await)
+    }
+
+    async fn reset(&mut self) -> Result<Result<u32, wit::Error>> {
+        Ok(graph_call!(self, |graph| graph.reset().await)?.map_err(to_wit))
+    }
+
     async fn keep(&mut self, node: Option<String>) -> Result<()> {
         self.graph().await?.keep(node.as_deref());
         Ok(())

@@ -82,6 +82,23 @@ impl GraphRun for RunGraph {
         Box::pin(RunGraph::grant(self, target, grantee, level))
     }
 
+    fn owned<'a>(
+        &'a mut self,
+        node_type: Option<&'a str>,
+        limit: u32,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Outcome<String>> {
+        Box::pin(RunGraph::owned(self, node_type, limit, cursor))
+    }
+
+    fn count(&mut self) -> BoxFuture<'_, wasmtime::Result<String>> {
+        Box::pin(RunGraph::count(self))
+    }
+
+    fn reset(&mut self) -> BoxFuture<'_, Outcome<u32>> {
+        Box::pin(RunGraph::reset(self))
+    }
+
     fn keep(&mut self, node: Option<&str>) {
         RunGraph::keep(self, node)
     }

@@ -15,6 +15,7 @@ macro_rules! refused {
 mod boundary;
 mod neighbours;
 mod orphans;
+mod whole;
 mod writes;
 
 use std::collections::HashMap;

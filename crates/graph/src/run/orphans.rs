@@ -72,6 +72,12 @@ impl RunGraph {
         if made.into_iter().any(|edge| touches(&edge.source, &edge.target)) {
             return Ok(true);
         }
+        Ok(!self.stored_edges_left(id, 1).await?.is_empty())
+    }
+
+    /// Up to `most` stored edges of node `id` that this run has not removed (hex).
+    pub(super) async fn stored_edges_left(&mut self, id: &str, most: usize) -> wasmtime::Result<Vec<String>> {
+        let mut left = Vec::new();
         let mut after_seq = 0;
         loop {
             let query =
@@ -82,11 +88,14 @@ impl RunGraph {
                 after_seq = edge.seq;
                 let removed = self.edges.get(&edge.hex).is_some_and(|seen| seen.row.is_none());
                 if !removed {
-                    return Ok(true);
+                    left.push(edge.hex);
+                    if left.len() == most {
+                        return Ok(left);
+                    }
                 }
             }
             if exhausted {
-                return Ok(false);
+                return Ok(left);
             }
         }
     }

@@ -125,6 +125,26 @@ impl GraphStore for PostgresStore {
         })
     }
 
+    fn owned_nodes<'a>(
+        &'a self,
+        owner: &'a str,
+        after_hex: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<NodeRow>, StoreError>> {
+        Box::pin(async move {
+            let sql = format!("SELECT {NODE_COLUMNS} FROM node WHERE owner = $1 AND hex > $2 ORDER BY hex LIMIT $3");
+            self.query(&sql, &[&owner, &after_hex, &(limit as i64)], |row| node_row(row, 0)).await
+        })
+    }
+
+    fn owned_counts<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<(i64, i64), StoreError>> {
+        Box::pin(async move {
+            let sql = "SELECT nodes, edges FROM usage WHERE root = $1";
+            let counts = self.query_opt(sql, &[&owner], |row| (row.get::<_, i64>(0), row.get::<_, i64>(1))).await?;
+            Ok(counts.unwrap_or_default())
+        })
+    }
+
     fn root_exists<'a>(&'a self, root: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             Ok(self.query_opt("SELECT 1 FROM users WHERE root_id = $1", &[&root], |_| ()).await?.is_some())

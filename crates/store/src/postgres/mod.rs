@@ -31,7 +31,11 @@ use super::portable::{GrantRow, Portable, Record, usage_of};
 use super::{BoxFuture, CommitError, Level, Quotas, StoreError};
 
 /// Schema versions, applied in order; a database never goes back.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_edge_ends.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_edge_ends.sql"),
+    include_str!("migrations/0003_node_owner.sql"),
+];
 
 /// The advisory lock that serializes migrations across instances ("jacmigr").
 const MIGRATION_LOCK: i64 = 0x006a_6163_6d69_6772;

@@ -137,6 +137,32 @@ impl GraphStore for SqliteStore {
         })))
     }
 
+    fn owned_nodes<'a>(
+        &'a self,
+        owner: &'a str,
+        after_hex: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<NodeRow>, StoreError>> {
+        let sql = format!("SELECT {NODE_COLUMNS} FROM node WHERE owner = ?1 AND hex > ?2 ORDER BY hex LIMIT ?3");
+        let (owner, after_hex) = (owner.to_string(), after_hex.to_string());
+        let read = move |db: &Connection| {
+            let mut statement = db.prepare_cached(&sql)?;
+            let rows = statement.query_map(params![owner, after_hex, limit as i64], |row| node_row(row, 0))?;
+            rows.collect()
+        };
+        Box::pin(async move { self.read_off_thread(read).await })
+    }
+
+    fn owned_counts<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<(i64, i64), StoreError>> {
+        Box::pin(std::future::ready(self.read(|db| {
+            let counts = db
+                .prepare_cached("SELECT nodes, edges FROM usage WHERE root = ?1")?
+                .query_row([owner], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            Ok(counts.unwrap_or_default())
+        })))
+    }
+
     fn root_exists<'a>(&'a self, root: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
         let exists =

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS edge (
 CREATE INDEX IF NOT EXISTS edge_out ON edge (src, seq);
 CREATE INDEX IF NOT EXISTS edge_in ON edge (dst, seq);
 CREATE INDEX IF NOT EXISTS edge_ends ON edge (src, dst, type);
+CREATE INDEX IF NOT EXISTS node_owner ON node (owner, hex);
 CREATE TABLE IF NOT EXISTS grants (
     target TEXT NOT NULL, grantee TEXT NOT NULL, level INTEGER NOT NULL, PRIMARY KEY (target, grantee)
 ) WITHOUT ROWID;

@@ -88,8 +88,12 @@ graph_walker!("g_connect", Connect { from: String, to: String }, |this, cx| {
     Ok(())
 });
 
-graph_walker!("g_disconnect", Disconnect { from: String, to: String }, |this, cx| {
+// `keep`: spares the ends from the orphan rule, for tests of what stays after it.
+graph_walker!("g_disconnect", Disconnect { from: String, to: String, keep: bool = false }, |this, cx| {
     cx.report(graph::disconnect(&this.from, &this.to, None)?);
+    if this.keep {
+        graph::keep_orphans();
+    }
     Ok(())
 });
 

@@ -417,6 +417,64 @@ impl Walker for TraversePopulatedGraph {
     }
 }
 
+// walker purge_populated_graph { `root entry { report reset_graph(); } }
+walker! { pub struct PurgePopulatedGraph {} }
+
+impl Walker for PurgePopulatedGraph {
+    const NAME: &'static str = "purge_populated_graph";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, _, cx| {
+            cx.report(graph::reset()?);
+            Ok(())
+        });
+    }
+}
+
+// walker check_populated_graph: the root, its nodes and its edges, counted (jac-cloud
+// reads its database for them, and adds the root's walkers, of which it keeps none here).
+walker! { pub struct CheckPopulatedGraph {} }
+
+impl Walker for CheckPopulatedGraph {
+    const NAME: &'static str = "check_populated_graph";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, _, cx| {
+            let counts = graph::count();
+            cx.report(1 + counts.nodes + counts.edges);
+        });
+    }
+}
+
+// Not in the app: the root's own nodes listed, of one type or all.
+walker! { pub struct OwnedNodes { node_type: Option<String> } }
+
+impl Walker for OwnedNodes {
+    const NAME: &'static str = "owned_nodes";
+
+    fn run(self, cx: &mut Context) -> Result {
+        let nodes = graph::owned(self.node_type.as_deref())?;
+        cx.report(nodes.iter().map(|node| node.type_name()).collect::<Vec<_>>());
+        Ok(())
+    }
+}
+
+// Not in the app: the root's graph counted and listed, then reset if asked.
+walker! { pub struct GraphSize { reset: bool = false } }
+
+impl Walker for GraphSize {
+    const NAME: &'static str = "graph_size";
+
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report(graph::count());
+        cx.report(graph::owned(None)?.iter().map(|node| node.type_name()).collect::<Vec<_>>());
+        if self.reset {
+            cx.report(graph::reset()?);
+        }
+        Ok(())
+    }
+}
+
 // Not in the app: `skip` and `disengage` on create_graph's A → B → C, and the walker's
 // fields carried from node to node. At each node it reports `<Type>-entry`, visits
 // `[-->]`, bumps A's and B's `val` by 10 (saved even when it then leaves), skips or
@@ -518,6 +576,10 @@ export_walkers!(
     VisitSequence,
     PopulateGraph,
     TraversePopulatedGraph,
+    PurgePopulatedGraph,
+    CheckPopulatedGraph,
+    OwnedNodes,
+    GraphSize,
     WalkControl,
     EdgeValues;
     nodes: Step
