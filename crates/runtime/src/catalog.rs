@@ -6,7 +6,7 @@
 //! with, new calls get the new one.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -255,21 +255,25 @@ impl Catalog {
         self.generation.subscribe()
     }
 
-    /// Loads every walker file of `dir`, several at once (one per core): each is served
-    /// as soon as it is ready. Files are installed in name order whatever order they
-    /// finish in, so a walker name two files define goes to the same one every time.
-    pub async fn load_dir(&self, dir: &Path) -> anyhow::Result<()> {
+    /// The walker files of `dir`, in name order, marked as loading: readiness lists them
+    /// from this moment, before `load_files` starts on them.
+    pub fn list_dir(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .with_context(|| format!("reading the walkers directory {}", dir.display()))?
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
             .filter(|path| is_walker_file(path))
             .collect();
         files.sort();
-        {
-            let mut progress = self.progress();
-            progress.loading.extend(files.iter().filter_map(|path| file_name(path).map(str::to_string)));
-            progress.started = true;
-        }
+        let mut progress = self.progress();
+        progress.loading.extend(files.iter().filter_map(|path| file_name(path).map(str::to_string)));
+        progress.started = true;
+        Ok(files)
+    }
+
+    /// Loads the files `list_dir` listed, several at once (one per core): each is served
+    /// as soon as it is ready. They are installed in name order whatever order
+    /// they finish in, so a walker name two files define goes to the same one every time.
+    pub async fn load_files(&self, files: Vec<PathBuf>) {
         let parallel = std::thread::available_parallelism().map_or(1, |cores| cores.get());
         let mut compiled = futures_util::stream::iter(files)
             .map(|path| async move {
@@ -285,7 +289,6 @@ impl Catalog {
             };
             self.finish_load(&path, started, loaded);
         }
-        Ok(())
     }
 
     /// Loads (or reloads) one file; on failure the previous version keeps serving.

@@ -60,13 +60,10 @@ pub async fn watch_and_load(catalog: Arc<Catalog>, dir: &Path, debounce: Duratio
     .context("starting the file watcher")?;
     debouncer.watch(dir, RecursiveMode::NonRecursive).with_context(|| format!("watching {}", dir.display()))?;
 
-    std::fs::read_dir(dir).with_context(|| format!("reading the walkers directory {}", dir.display()))?;
-
-    let dir = dir.to_path_buf();
+    // Listed now, so that readiness names every file as loading from the first request.
+    let files = catalog.list_dir(dir)?;
     tokio::spawn(async move {
-        if let Err(err) = catalog.load_dir(&dir).await {
-            tracing::error!("loading walkers: {err:#}");
-        }
+        catalog.load_files(files).await;
         while let Some(mut paths) = rx.recv().await {
             // Coalesce whatever else arrived meanwhile; each file is handled once.
             while let Ok(more) = rx.try_recv() {
