@@ -223,7 +223,7 @@ impl Context {
     /// `visit [-->]` (with `Query::out()`), filtered as the query says: queues the
     /// current node's neighbours.
     pub fn visit(&mut self, query: Query) -> Result {
-        let here = self.walk.here.clone().unwrap_or_else(|| graph::here().id);
+        let here = self.walk.here.clone().unwrap_or_else(|| graph::here().id); // outside a walk: the entry node
         let neighbours = graph::all_neighbours(&here, &query)?;
         self.visit_nodes(neighbours);
         Ok(())
@@ -282,12 +282,15 @@ pub(crate) fn walk<W: Walker>(mut walker: W, cx: &mut Context) -> Result {
     let reactions = reactions.as_slice();
     let mut on = Abilities::default();
     W::abilities(&mut on);
+    // The entry node first; a `visit` in a start ability queues its neighbours after it.
+    let entry = graph::here();
+    cx.walk.here = Some(entry.id.clone());
+    cx.visit_nodes([entry]);
     for ability in &on.start {
         if flow(ability(&mut walker, cx))? == Some(Flow::Disengage) {
             return Ok(());
         }
     }
-    cx.visit_nodes([graph::here()]);
     while let Some(mut node) = cx.next_node()? {
         if at_node(&mut walker, &on, reactions, &mut node, cx)? == Some(Flow::Disengage) {
             return Ok(());

@@ -240,8 +240,10 @@ function walk(name, abilities, cx, fields) {
   const self = { ...fields };
   const { start, end, entry = {}, exit = {} } = abilities;
   try {
+    // The entry node first; a `visit` in `start` queues its neighbours after it.
+    cx.here = cx.graph.here();
+    cx.visitNodes([cx.here]);
     untilSkip(start ? [() => start.call(self, cx)] : []);
-    cx.visitNodes([cx.graph.here()]);
     while (cx.queue.length) {
       const here = (cx.here = cx.queue.shift());
       const own = here.type === "Root" ? {} : nodeAbilitiesByType.get(here.type) ?? {};

@@ -375,8 +375,10 @@ def _walk(cls: type, cx: Context, name: str, fields: dict) -> None:
     abilities = _abilities(cls)
     once = lambda when: [(ability, (walker, cx)) for kind, types, ability in abilities if kind == when and not types]
     try:
+        # The entry node first; a `visit` in a start ability queues its neighbours after it.
+        cx.here = cx.graph.here()
+        cx.visit_nodes([cx.here])
         _run_until_skip(once("entry"))
-        cx.visit_nodes([cx.graph.here()])
         while cx._queue:
             cx.here = cx._queue.pop(0)
             _run_until_skip(_at_node(walker, cx, name, abilities, cx.here))

@@ -94,6 +94,23 @@ fn edge_json(row: &EdgeRow) -> String {
     )
 }
 
+/// Where a paged listing resumes: its cursor is `s<position>` inside the stored rows,
+/// `n<index>` inside this run's new ones.
+enum Resume<'a> {
+    Start,
+    Stored(&'a str),
+    New(usize),
+}
+
+fn resume(cursor: Option<&str>) -> Result<Resume<'_>, GraphError> {
+    let Some(cursor) = cursor else { return Ok(Resume::Start) };
+    match (cursor.strip_prefix('s'), cursor.strip_prefix('n')) {
+        (Some(position), _) => Ok(Resume::Stored(position)),
+        (_, Some(index)) => Ok(Resume::New(index.parse().unwrap_or(usize::MAX))),
+        _ => Err(GraphError::Invalid("malformed cursor".into())),
+    }
+}
+
 fn not_found(id: &str) -> GraphError {
     GraphError::NotFound(format!("no node or edge {id}"))
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use walker_runtime::graph::{GraphError, Neighbours, Outcome, Yields};
 
-use super::{Change, RunGraph, Seen, edge_json, store_failure};
+use super::{Change, Resume, RunGraph, Seen, edge_json, resume, store_failure};
 use walker_core::ids::Ref;
 use walker_store::{Direction, EdgeQuery, EdgeRow, Level};
 
@@ -21,14 +21,11 @@ impl RunGraph {
         };
         let page = self.service.limits.page;
         let limit = if query.limit == 0 { page } else { query.limit.min(page) } as usize;
-        // Cursor: `s<seq>` inside the stored edges, `n<index>` inside this run's new ones.
-        let (mut after_seq, mut new_from) = match query.cursor {
-            None => (0, None),
-            Some(cursor) => match (cursor.strip_prefix('s'), cursor.strip_prefix('n')) {
-                (Some(seq), _) => (seq.parse().unwrap_or(i64::MAX), None),
-                (_, Some(index)) => (i64::MAX, Some(index.parse().unwrap_or(usize::MAX))),
-                _ => return Ok(Err(GraphError::Invalid("malformed cursor".into()))),
-            },
+        // Stored edges resume after a sequence number.
+        let (mut after_seq, mut new_from) = match refused!(resume(query.cursor)) {
+            Resume::Start => (0, None),
+            Resume::Stored(seq) => (seq.parse().unwrap_or(i64::MAX), None),
+            Resume::New(index) => (i64::MAX, Some(index)),
         };
         let mut items = Vec::new();
         let mut budget = self.service.limits.scan as usize;

@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use walker_runtime::graph::{GraphError, Outcome};
+use walker_runtime::graph::Outcome;
 
-use super::{Change, RunGraph, Seen, node_json, store_failure};
+use super::{Change, Resume, RunGraph, Seen, node_json, resume, store_failure};
 use walker_core::ids;
 
 impl RunGraph {
@@ -14,14 +14,11 @@ impl RunGraph {
     pub async fn owned(&mut self, node_type: Option<&str>, limit: u32, cursor: Option<&str>) -> Outcome<String> {
         let page = self.service.limits.page;
         let limit = if limit == 0 { page } else { limit.min(page) } as usize;
-        // Cursor: `s<hex>` inside the stored nodes, `n<index>` inside this run's new ones.
-        let (mut after, mut new_from) = match cursor {
-            None => (String::new(), None),
-            Some(cursor) => match (cursor.strip_prefix('s'), cursor.strip_prefix('n')) {
-                (Some(hex), _) => (hex.to_string(), None),
-                (_, Some(index)) => (String::new(), Some(index.parse().unwrap_or(usize::MAX))),
-                _ => return Ok(Err(GraphError::Invalid("malformed cursor".into()))),
-            },
+        // Stored nodes resume after a hex.
+        let (mut after, mut new_from) = match refused!(resume(cursor)) {
+            Resume::Start => (String::new(), None),
+            Resume::Stored(hex) => (hex.to_string(), None),
+            Resume::New(index) => (String::new(), Some(index)),
         };
         let wanted = |type_name: &str| node_type.is_none_or(|wanted| wanted == type_name);
         let mut items = Vec::new();
