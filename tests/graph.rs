@@ -177,7 +177,7 @@ async fn access_follows_jac_clouds_rules_and_grants(backend: Backend) {
     assert_eq!(access(&bob, x_id).await, "no_access");
     let (status, error) = walker_error(&server, "/walker/g_update", json!({"id": x_id, "name": "b"}), Some(&bob)).await;
     assert_eq!((status, error["type"].clone()), (500, json!("walker_error")));
-    assert_eq!(error["msg"], format!("walker g_update failed: not found: no node or edge {x_id}"));
+    assert_eq!(error["msg"], format!("walker g_update failed: not found: no node, edge or object {x_id}"));
 
     // Read: visible, not writable, not connectable.
     grant(x_id, Some(&bob_root), "read").await;

@@ -194,8 +194,27 @@ async fn skip_leaves_a_node_disengage_ends_the_walk_and_both_keep_what_was_saved
     }
 }
 
+/// The fields `Nested` and `SavableObject` share.
+fn fields(val: i64, arr: Value, data: Value, parent: Value, enum_field: &str) -> Value {
+    json!({"val": val, "arr": arr, "data": data, "parent": parent, "enum_field": enum_field})
+}
+
 fn nested(val: i64, arr: Value, data: Value, parent: Value, enum_field: &str) -> Value {
-    json!({"val": val, "arr": arr, "data": data, "parent": parent, "enum_field": enum_field, "access": null})
+    let mut nested = fields(val, arr, data, parent, enum_field);
+    nested["access"] = Value::Null;
+    nested
+}
+
+/// `create_nested_node`'s fields, and `create_custom_object`'s.
+fn original(make: fn(i64, Value, Value, Value, &str) -> Value) -> Value {
+    let child = child(2, json!([1, 2]), json!({"a": 1, "b": 2}), "C");
+    make(0, json!([]), json!({}), parent(1, json!([1]), json!({"a": 1}), "B", child), "A")
+}
+
+/// Them after `update_nested_node` or `update_custom_object`.
+fn updated_once(make: fn(i64, Value, Value, Value, &str) -> Value) -> Value {
+    let child = child(3, json!([1, 2, 3]), json!({"a": 1, "b": 2, "c": 3}), "A");
+    make(1, json!([1]), json!({"a": 1}), parent(2, json!([1, 2]), json!({"a": 1, "b": 2}), "C", child), "B")
 }
 
 fn parent(val: i64, arr: Value, data: Value, enum_field: &str, child: Value) -> Value {
@@ -210,29 +229,10 @@ fn child(val: i64, arr: Value, data: Value, enum_field: &str) -> Value {
 async fn nested_fields_change_in_place_from_root_or_at_the_node_and_edges_delete_by_id() {
     let (server, token) = app_server().await;
     let created = reports(&server, &token, "create_nested_node", json!({})).await;
-    let original = nested(
-        0,
-        json!([]),
-        json!({}),
-        parent(1, json!([1]), json!({"a": 1}), "b", child(2, json!([1, 2]), json!({"a": 1, "b": 2}), "c")),
-        "a",
-    );
-    assert_eq!(created[0]["context"], original);
+    assert_eq!(created[0]["context"], original(nested));
     let id = created[0]["id"].as_str().unwrap().to_string();
 
-    let once = nested(
-        1,
-        json!([1]),
-        json!({"a": 1}),
-        parent(
-            2,
-            json!([1, 2]),
-            json!({"a": 1, "b": 2}),
-            "c",
-            child(3, json!([1, 2, 3]), json!({"a": 1, "b": 2, "c": 3}), "a"),
-        ),
-        "b",
-    );
+    let once = updated_once(nested);
     let updated = reports(&server, &token, "update_nested_node", json!({})).await;
     assert_eq!(contexts(&updated), std::slice::from_ref(&once));
     assert_eq!(contexts(&reports(&server, &token, "visit_nested_node", json!({})).await), [once]);
@@ -251,6 +251,49 @@ async fn nested_fields_change_in_place_from_root_or_at_the_node_and_edges_delete
     assert_eq!(reports(&server, &token, "delete_nested_edge", json!({})).await, [json!([])], "[edge -->][0] destroyed");
     reports(&server, &token, "create_nested_node", json!({})).await;
     assert_eq!(reports(&server, &token, "delete_nested_node", json!({})).await, [json!([])]);
+}
+
+#[tokio::test]
+async fn objects_are_saved_read_updated_and_destroyed_by_id_in_every_language() {
+    let (server, _) = app_server().await;
+    let stranger = new_user(&server, "stranger").await;
+    for prefix in LANGUAGES {
+        let token = new_user(&server, &format!("{prefix}objects")).await;
+        let call = |walker: &str, body: Value| {
+            let (server, token, path) = (&server, &token, format!("{prefix}{walker}"));
+            async move { reports(server, token, &path, body).await }
+        };
+        // jac-cloud's test_09, walker for walker.
+        let created = call("create_custom_object", json!({})).await.remove(0);
+        let id = created["id"].as_str().unwrap();
+        assert!(id.starts_with("o:SavableObject:"), "{prefix}: {created}");
+        assert_eq!(created["context"], original(fields), "{prefix}");
+        let by_id = json!({"object_id": id});
+        assert_eq!(call("get_custom_object", by_id.clone()).await, std::slice::from_ref(&created), "{prefix}");
+        let updated = call("update_custom_object", by_id.clone()).await.remove(0);
+        assert_eq!(updated["context"], updated_once(fields), "{prefix}: the changes made in place, reported");
+        assert_eq!(call("get_custom_object", by_id.clone()).await, [updated], "{prefix}: and saved, with no save");
+
+        // An object is not a node: not listed among the root's nodes, nor read by a node id.
+        assert_eq!(call("graph_size", json!({})).await[1], json!([]), "{prefix}");
+        let as_node = json!({"object_id": id.replacen("o:", "n:", 1)});
+        assert_eq!(call("get_custom_object", as_node).await, [Value::Null], "{prefix}");
+        let connected = reports(&server, &token, "connect_to", json!({"id": id})).await;
+        assert_eq!(connected, [json!("Invalid")], "{prefix}: no edge ends at an object");
+        // Owned as a node is: another user cannot read it.
+        let theirs = reports(&server, &stranger, &format!("{prefix}get_custom_object"), by_id.clone()).await;
+        assert_eq!(theirs, [Value::Null], "{prefix}");
+
+        assert_eq!(call("delete_custom_object", by_id.clone()).await, Vec::<Value>::new());
+        assert_eq!(call("get_custom_object", by_id).await, [Value::Null], "{prefix}: destroyed");
+
+        // Get or create: made on the first run, found by its id on the next.
+        let first = call("visit_counter", json!({})).await.remove(0);
+        assert!(first["id"].as_str().unwrap().starts_with("o:Counter:"), "{prefix}: {first}");
+        assert_eq!(first["context"], json!({"visits": 1}));
+        let again = call("visit_counter", json!({"counter_id": first["id"]})).await.remove(0);
+        assert_eq!((&again["id"], &again["context"]), (&first["id"], &json!({"visits": 2})), "{prefix}");
+    }
 }
 
 async fn a_populated_graph_is_walked_level_by_level_counted_and_reset(backend: Backend) {

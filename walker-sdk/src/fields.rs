@@ -34,6 +34,17 @@ pub trait Fields {
 /// host checks the top-level type, and what else your type requires (its fields, its
 /// variants, a `u8`'s range) is checked before the walker runs, a mismatch answered 422
 /// as jac-cloud answers it.
+///
+/// ```no_run
+/// use walker_sdk::{FieldKind, FieldType};
+///
+/// #[derive(serde::Deserialize)]
+/// enum Colour { Red, Green }
+///
+/// impl FieldKind for Colour {
+///     const KIND: FieldType = FieldType::Str;
+/// }
+/// ```
 pub trait FieldKind {
     const KIND: FieldType;
     /// `Option<_>`: the field may be omitted or null.

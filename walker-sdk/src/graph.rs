@@ -32,15 +32,15 @@ use crate::{Error, ErrorKind, Result};
 pub use walker_sdk_derive::Archetype;
 pub use wit::{Direction, Level};
 
-/// A node type (jac's `node Item { has name: str; }`): its fields are the context.
-/// `#[derive(Archetype)]` names it after the struct (`#[archetype(name = "…")]` to name
-/// it otherwise).
+/// A node, edge or object type (jac's `node Item { has name: str; }`, `edge Follows`,
+/// `obj Profile`): its fields are the context. `#[derive(Archetype)]` names it after the
+/// struct (`#[archetype(name = "…")]` to name it otherwise).
 pub trait Archetype: Serialize + DeserializeOwned {
     /// The type name in ids (`n:Item:…`) and filters.
     const TYPE: &'static str;
 }
 
-/// A node or an edge: its id and context, typed (`Node<Item>`) or not (`Node`). It
+/// A node, an object or an edge: its id and context, typed (`Node<Item>`) or not (`Node`). It
 /// dereferences to its context, so `here.val` reads the node's field as jac reads it
 /// (a field named `id` or `context` is reached as `here.context.id`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +69,13 @@ impl Node {
         Ok(Node { id: self.id, context: serde_json::from_value(self.context)? })
     }
 
+    /// The node as a `T`, if it is one: for neighbours of mixed types.
+    pub fn to<T: Archetype>(&self) -> Option<Node<T>> {
+        self.is::<T>().then(|| self.clone().typed().ok()).flatten()
+    }
+}
+
+impl<C> Node<C> {
     /// The type in its id, as jac names it: `Item` for `n:Item:…`, `Root` for a root
     /// (`n::…`), `GenericEdge` for an untyped edge (`e::…`).
     pub fn type_name(&self) -> &str {
@@ -84,14 +91,14 @@ impl Node {
         self.id.starts_with("n::")
     }
 
+    /// Whether it is an object (`o:…`) rather than a node.
+    pub fn is_object(&self) -> bool {
+        self.id.starts_with("o:")
+    }
+
     /// Whether it is a `T` (`(`?T)` on one node).
     pub fn is<T: Archetype>(&self) -> bool {
         !self.is_root() && self.type_name() == T::TYPE
-    }
-
-    /// The node as a `T`, if it is one: for neighbours of mixed types.
-    pub fn to<T: Archetype>(&self) -> Option<Node<T>> {
-        self.is::<T>().then(|| self.clone().typed().ok()).flatten()
     }
 }
 
@@ -161,12 +168,13 @@ pub fn root() -> String {
     wit::root()
 }
 
-/// A node (or edge) by id, if it exists and the caller may read it.
+/// A node (or an edge, or an object) by id, if it exists and the caller may read it.
 pub fn get(id: &str) -> Result<Option<Node>> {
     wit::get(id).map(parse).transpose()
 }
 
-/// A node of type `T` by id; `None` if absent, unreadable or of another type.
+/// A node (or an object) of type `T` by id; `None` if absent, unreadable or of another
+/// type.
 pub fn get_as<T: Archetype>(id: &str) -> Result<Option<Node<T>>> {
     match get(id)? {
         Some(node) if node.type_name() == T::TYPE => node.typed().map(Some),
@@ -177,6 +185,22 @@ pub fn get_as<T: Archetype>(id: &str) -> Result<Option<Node<T>>> {
 /// `save(Item(..))`: a node owned by the caller's root, connected to nothing.
 pub fn create<T: Archetype>(context: &T) -> Result<Node<T>> {
     wrote(parse(host(wit::create(T::TYPE, &to_json(context)))?))
+}
+
+/// jac's `save(Obj(..))`: a persisted object, `o:<Type>:<hex>`, owned by the caller's
+/// root and connected to nothing. `get_as`, `save`, `update`, `delete` and `grant` take
+/// it by id, as they take a node.
+pub fn save_object<T: Archetype>(context: &T) -> Result<Node<T>> {
+    wrote(parse(host(wit::create_object(T::TYPE, &to_json(context)))?))
+}
+
+/// The object `id` names, if it exists, is a `T` and the caller may read it; otherwise
+/// a new one, `make()`, saved: for an object a walker keeps across runs by id.
+pub fn object_or_save<T: Archetype>(id: Option<&str>, make: impl FnOnce() -> T) -> Result<Node<T>> {
+    match id.map(get_as::<T>).transpose()?.flatten() {
+        Some(object) if object.is_object() => Ok(object),
+        _ => save_object(&make()),
+    }
 }
 
 /// `from ++> Item(..)`: a new node and an untyped edge from `from` to it.

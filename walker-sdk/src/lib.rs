@@ -3,7 +3,8 @@
 //! A walker is a struct of serde fields (the walker's context, validated by the host
 //! against the declared types) and one function. [`walker!`] declares the struct and
 //! its fields, [`Walker`] gives its name, spec and behaviour, and [`export_walkers!`]
-//! exports every walker of the crate as one component. No WIT knowledge is needed.
+//! exports every walker the crate declares as one component, without naming them. No
+//! WIT knowledge is needed.
 //!
 //! ```no_run
 //! use walker_sdk::{export_walkers, json, walker, Context, Method, Result, Spec, Walker};
@@ -30,7 +31,7 @@
 //!     }
 //! }
 //!
-//! export_walkers!(PublicGroup);
+//! export_walkers!();
 //! ```
 //!
 //! Build with `cargo build --target wasm32-wasip2` (crate type `cdylib`) and drop the
@@ -46,6 +47,7 @@ mod input;
 mod spec;
 mod walk;
 
+/// The jac-cloud type of a field, for a [`FieldKind`] of your own.
 pub use bindings::jac::walker::types::FieldType;
 pub use context::{Context, Error, ErrorKind, Result};
 pub use fields::{Field, FieldKind, Fields};
@@ -151,6 +153,8 @@ macro_rules! walker {
                 ),*]
             }
         }
+
+        $crate::__private::inventory::submit! { $crate::__private::Registered::of::<$name>() }
     };
 }
 
@@ -166,24 +170,26 @@ macro_rules! __default_json {
     }};
 }
 
-/// Exports the listed walkers as this crate's component, with the node types whose own
-/// abilities ([`NodeAbilities`]) walkers trigger after `nodes:`. Call it once per crate.
+/// Exports every walker the crate declares with [`walker!`] as this crate's component,
+/// with the node types whose own abilities ([`NodeAbilities`]) walkers trigger after
+/// `nodes:`. Call it once per crate.
 ///
 /// ```ignore
-/// export_walkers!(CreateGraph, VisitSequence; nodes: Step);
+/// export_walkers!();               // every walker! of the crate
+/// export_walkers!(nodes: Step);    // and the abilities of node type Step
 /// ```
 #[macro_export]
 macro_rules! export_walkers {
-    ($($walker:ty),+ ; nodes: $($node:ty),* $(,)?) => {
+    ($(nodes: $($node:ty),* $(,)?)?) => {
         struct __ExportedWalkers;
 
         fn __reactions() -> ::std::vec::Vec<$crate::__private::Reactions> {
-            ::std::vec![$($crate::__private::Reactions::of::<$node>()),*]
+            ::std::vec![$($($crate::__private::Reactions::of::<$node>()),*)?]
         }
 
         impl $crate::bindings::Guest for __ExportedWalkers {
             fn walkers() -> ::std::vec::Vec<$crate::bindings::jac::walker::types::WalkerSpec> {
-                ::std::vec![$($crate::__private::spec_of::<$walker>()),+]
+                $crate::__private::specs()
             }
 
             fn run(
@@ -194,19 +200,11 @@ macro_rules! export_walkers {
                 $crate::bindings::jac::walker::types::Response,
                 ::std::string::String,
             > {
-                $(
-                    if name == <$walker as $crate::Walker>::NAME {
-                        return $crate::__private::run::<$walker>(caller, &context, __reactions());
-                    }
-                )+
-                ::core::result::Result::Err(::std::format!("no walker named {name}"))
+                $crate::__private::run_named(&name, caller, &context, __reactions())
             }
         }
 
         $crate::bindings::export!(__ExportedWalkers with_types_in $crate::bindings);
-    };
-    ($($walker:ty),+ $(,)?) => {
-        $crate::export_walkers!($($walker),+; nodes:);
     };
 }
 
@@ -241,11 +239,45 @@ pub mod __private {
         serde_json::to_string(value).expect("a default value serializes to JSON")
     }
 
-    pub fn spec_of<W: Walker>() -> WalkerSpec {
+    pub use inventory;
+
+    /// A walker that `walker!` declared, found by `export_walkers!` through `inventory`:
+    /// its registrations run as the component's constructors, which wit-bindgen's exports
+    /// call once before the first export runs.
+    pub struct Registered {
+        name: &'static str,
+        spec: fn() -> WalkerSpec,
+        run: fn(Caller, &str, Vec<Reactions>) -> Result<Response, String>,
+    }
+
+    impl Registered {
+        pub const fn of<W: Walker>() -> Self {
+            Registered { name: W::NAME, spec: spec_of::<W>, run: run::<W> }
+        }
+    }
+
+    inventory::collect!(Registered);
+
+    /// Every registered walker's spec, by name (registration order is the linker's).
+    pub fn specs() -> Vec<WalkerSpec> {
+        let mut specs: Vec<WalkerSpec> =
+            inventory::iter::<Registered>.into_iter().map(|walker| (walker.spec)()).collect();
+        specs.sort_by(|a, b| a.name.cmp(&b.name));
+        specs
+    }
+
+    pub fn run_named(name: &str, caller: Caller, context: &str, reactions: Vec<Reactions>) -> Result<Response, String> {
+        match inventory::iter::<Registered>.into_iter().find(|walker| walker.name == name) {
+            Some(walker) => (walker.run)(caller, context, reactions),
+            None => Err(format!("no walker named {name}")),
+        }
+    }
+
+    fn spec_of<W: Walker>() -> WalkerSpec {
         W::spec().into_wit(W::NAME, W::fields())
     }
 
-    pub fn run<W: Walker>(caller: Caller, context: &str, reactions: Vec<Reactions>) -> Result<Response, String> {
+    fn run<W: Walker>(caller: Caller, context: &str, reactions: Vec<Reactions>) -> Result<Response, String> {
         let walker: W = match crate::input::read(context) {
             Ok(walker) => walker,
             Err(refusal) => return Ok(refusal),

@@ -115,6 +115,16 @@ class Graph {
     return node === undefined || node === null ? null : this.holdJson(node);
   }
   create(type, context) { return this.holdJson(host(() => hostGraph.create(type, JSON.stringify(context))), true); }
+  /** jac's `save(Obj(..))`: a persisted object, `o:<Type>:<hex>`; `get`, `update`,
+   * `delete` and `grant` take it by id, and its changed fields are saved as a node's. */
+  saveObject(type, context) {
+    return this.holdJson(host(() => hostGraph.createObject(type, JSON.stringify(context))), true);
+  }
+  /** The object `id` names, if it exists, is a `type` and is readable; else a new one. */
+  objectOrSave(id, type, context) {
+    const found = id ? this.get(id) : undefined;
+    return found?.id.startsWith(`o:${type}:`) ? found : this.saveObject(type, context);
+  }
   /** `source ++> Type(context)`: a new node and an edge to it. */
   spawn(source, type, context, edgeType = "", edgeContext = {}) {
     const spawned = host(() => hostGraph.spawn(source, edgeType, JSON.stringify(edgeContext), type, JSON.stringify(context)));

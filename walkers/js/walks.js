@@ -102,3 +102,39 @@ walker({ name: "js_graph_size", fields: { reset: { type: "bool", default: false 
   cx.report(cx.graph.owned().map((node) => node.type));
   if (reset) cx.report(cx.graph.reset());
 });
+
+/** `SavableObject(…)` as jac-cloud's `create_custom_object` makes it. */
+function savableObject() {
+  const child = { val: 2, arr: [1, 2], data: { a: 1, b: 2 }, enum_field: "C" };
+  const parent = { val: 1, arr: [1], data: { a: 1 }, child, enum_field: "B" };
+  return { val: 0, arr: [], data: {}, parent, enum_field: "A" };
+}
+
+const byId = { fields: { object_id: { type: "str" } } };
+
+walker({ name: "js_create_custom_object" }, (cx) => cx.report(cx.graph.saveObject("SavableObject", savableObject())));
+
+walker({ name: "js_get_custom_object", ...byId }, (cx, { object_id }) => cx.report(cx.graph.get(object_id)));
+
+walker({ name: "js_update_custom_object", ...byId }, (cx, { object_id }) => {
+  const saved = cx.graph.get(object_id);
+  const { parent } = saved;
+  Object.assign(parent.child, { val: 3, enum_field: "A" });
+  parent.child.data.c = 3;
+  parent.child.arr.push(3);
+  Object.assign(parent, { val: 2, enum_field: "C" });
+  parent.data.b = 2;
+  parent.arr.push(2);
+  Object.assign(saved, { val: 1, enum_field: "B" });
+  saved.data.a = 1;
+  saved.arr.push(1);
+  cx.report(saved);
+});
+
+walker({ name: "js_delete_custom_object", ...byId }, (cx, { object_id }) => cx.graph.delete(object_id));
+
+walker({ name: "js_visit_counter", fields: { counter_id: { type: "str", default: "" } } }, (cx, { counter_id }) => {
+  const counter = cx.graph.objectOrSave(counter_id || null, "Counter", { visits: 0 });
+  counter.visits += 1;
+  cx.report(counter);
+});

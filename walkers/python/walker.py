@@ -183,6 +183,20 @@ class Graph:
     def create(self, node_type: str, context: dict) -> Node:
         return self._hold(_host(_graph.create, node_type, _json(context)), written=True)
 
+    def save_object(self, object_type: str, context: dict) -> Node:
+        """jac's `save(Obj(..))`: a persisted object, `o:<Type>:<hex>`, owned by the
+        caller's root. `get`, `update`, `delete` and `grant` take it by id, as they take
+        a node, and its changed fields are saved as a node's are."""
+        return self._hold(_host(_graph.create_object, object_type, _json(context)), written=True)
+
+    def object_or_save(self, id: Optional[str], object_type: str, context: dict) -> Node:
+        """The object `id` names, if it exists, is an `object_type` and the caller may
+        read it; otherwise a new one with `context`, saved."""
+        found = self.get(id) if id else None
+        if found is not None and found["id"].startswith(f"o:{object_type}:"):
+            return found
+        return self.save_object(object_type, context)
+
     def spawn(self, source: str, node_type: str, context: dict, edge_type: str = "",
               edge_context: Optional[dict] = None) -> Node:
         """`source ++> Type(**context)`: a new node and an edge to it."""

@@ -145,3 +145,45 @@ def graph_size(cx, reset: bool = False):
     cx.report([node.type for node in cx.graph.owned()])
     if reset:
         cx.report(cx.graph.reset())
+
+
+def _savable_object() -> dict:
+    """`SavableObject(…)` as jac-cloud's `create_custom_object` makes it."""
+    child = {"val": 2, "arr": [1, 2], "data": {"a": 1, "b": 2}, "enum_field": "C"}
+    parent = {"val": 1, "arr": [1], "data": {"a": 1}, "child": child, "enum_field": "B"}
+    return {"val": 0, "arr": [], "data": {}, "parent": parent, "enum_field": "A"}
+
+
+@walker("py_create_custom_object")
+def create_custom_object(cx):
+    cx.report(cx.graph.save_object("SavableObject", _savable_object()))
+
+
+@walker("py_get_custom_object")
+def get_custom_object(cx, object_id: str):
+    cx.report(cx.graph.get(object_id))
+
+
+@walker("py_update_custom_object")
+def update_custom_object(cx, object_id: str):
+    saved = cx.graph.get(object_id)
+    child, parent = saved.parent["child"], saved.parent
+    child["data"]["c"], child["val"], child["enum_field"] = 3, 3, "A"
+    child["arr"].append(3)
+    parent["data"]["b"], parent["val"], parent["enum_field"] = 2, 2, "C"
+    parent["arr"].append(2)
+    saved.data["a"], saved.val, saved.enum_field = 1, 1, "B"
+    saved.arr.append(1)
+    cx.report(saved)
+
+
+@walker("py_delete_custom_object")
+def delete_custom_object(cx, object_id: str):
+    cx.graph.delete(object_id)
+
+
+@walker("py_visit_counter")
+def visit_counter(cx, counter_id: str = ""):
+    counter = cx.graph.object_or_save(counter_id or None, "Counter", {"visits": 0})
+    counter.visits += 1
+    cx.report(counter)

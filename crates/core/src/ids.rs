@@ -1,5 +1,5 @@
 //! jac-cloud's ids: nodes `n:<Type>:<24 hex>`, roots `n::<24 hex>`, edges `e:<Type>:<24 hex>`
-//! (`e::<24 hex>` untyped). The 24 hex follow MongoDB's ObjectId layout (seconds, a
+//! (`e::<24 hex>` untyped), objects `o:<Type>:<24 hex>`. The 24 hex follow MongoDB's ObjectId layout (seconds, a
 //! per-process random part, a counter), so ids are unique, roughly time-ordered and
 //! importable from jac-cloud's store. Also the public root, and roots' wire form.
 
@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub enum Kind {
     Node,
     Edge,
+    /// A persisted plain object (jac's `obj`): never an edge's end.
+    Object,
 }
 
 /// A parsed id: its kind, its type name (`""` for roots and untyped edges) and its hex.
@@ -27,11 +29,13 @@ impl Ref {
         let kind = match parts.next()? {
             "n" | "N" => Kind::Node,
             "e" | "E" => Kind::Edge,
+            "o" | "O" => Kind::Object,
             _ => return None,
         };
         let type_name = parts.next()?;
         let hex = parts.next()?;
-        if !(type_name.is_empty() || is_type_name(type_name)) || !is_hex24(hex) {
+        let untyped_allowed = kind != Kind::Object;
+        if !((untyped_allowed && type_name.is_empty()) || is_type_name(type_name)) || !is_hex24(hex) {
             return None;
         }
         Some(Ref { kind, type_name: type_name.to_string(), hex: hex.to_ascii_lowercase() })
@@ -47,6 +51,7 @@ impl Ref {
         match self.kind {
             Kind::Node => node_id(&self.type_name, &self.hex),
             Kind::Edge => edge_id(&self.type_name, &self.hex),
+            Kind::Object => object_id(&self.type_name, &self.hex),
         }
     }
 }
@@ -57,6 +62,10 @@ pub fn node_id(type_name: &str, hex: &str) -> String {
 
 pub fn edge_id(type_name: &str, hex: &str) -> String {
     format!("e:{type_name}:{hex}")
+}
+
+pub fn object_id(type_name: &str, hex: &str) -> String {
+    format!("o:{type_name}:{hex}")
 }
 
 /// A jac identifier, as archetype names are: `[A-Za-z_][A-Za-z0-9_]{0,63}`.
@@ -119,11 +128,13 @@ mod tests {
         );
         assert!(Ref::parse("n::0123456789abcdef01234567").unwrap().is_root());
         assert_eq!(Ref::parse("e::0123456789abcdef01234567").unwrap().kind, Kind::Edge);
+        assert_eq!(Ref::parse("o:Saved:0123456789abcdef01234567").unwrap().kind, Kind::Object);
         for bad in [
             "",
             "n:Item",
             "n:Item:123",
             "x:Item:0123456789abcdef01234567",
+            "o::0123456789abcdef01234567",
             "n:1tem:0123456789abcdef01234567",
             "n:It-em:0123456789abcdef01234567",
         ] {

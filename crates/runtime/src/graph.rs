@@ -86,6 +86,8 @@ pub trait GraphRun: Send {
     fn access<'a>(&'a mut self, id: &'a str) -> BoxFuture<'a, wasmtime::Result<Level>>;
     fn neighbours<'a>(&'a mut self, node: &'a str, query: Neighbours<'a>) -> BoxFuture<'a, Outcome<String>>;
     fn create<'a>(&'a mut self, node_type: &'a str, context: &'a str) -> BoxFuture<'a, Outcome<String>>;
+    /// A new object of `object_type` (jac's `save(Obj(..))`).
+    fn create_object<'a>(&'a mut self, object_type: &'a str, context: &'a str) -> BoxFuture<'a, Outcome<String>>;
     /// A new node of `node_type`, reached from `from` by a new edge of `edge_type`.
     fn spawn<'a>(
         &'a mut self,

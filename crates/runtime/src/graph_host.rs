@@ -100,6 +100,10 @@ impl wit::Host for RunState {
         Ok(graph_call!(self, |graph| graph.create(&node_type, &context).await)?.map_err(to_wit))
     }
 
+    async fn create_object(&mut self, object_type: String, context: String) -> Result<Result<String, wit::Error>> {
+        Ok(graph_call!(self, |graph| graph.create_object(&object_type, &context).await)?.map_err(to_wit))
+    }
+
     async fn spawn(
         &mut self,
         from: String,

@@ -109,6 +109,7 @@ pub fn read_export(dir: &Path) -> anyhow::Result<Vec<Record>> {
         rows.push(Record::Node(NodeRow {
             hex,
             type_name: node.name,
+            object: false,
             owner: owner.hex.to_lowercase(),
             context: Value::Object(node.archetype).to_string(),
             version: 1,

@@ -70,6 +70,11 @@ pub struct NodeRow {
     /// 24 hex.
     pub hex: String,
     pub type_name: String,
+    /// A jac object (`o:<Type>:<hex>`) rather than a node: kept, owned, granted and
+    /// counted against quotas as a node is, but never an edge's end, and not among a
+    /// root's listed or reset nodes.
+    #[serde(default)]
+    pub object: bool,
     /// The root (24 hex) that created it: its quota pays for it.
     pub owner: String,
     /// Its context, compact JSON object text.
@@ -219,16 +224,17 @@ pub trait GraphStore: Send + Sync + 'static {
         edge_type: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<EdgeRow>, StoreError>>;
-    /// A page of the nodes `owner` (24 hex) owns, by hex after `after_hex` ("" for the
-    /// first page), at most `limit`: a root's whole graph (`reset_graph`), by an index
-    /// on the owner.
+    /// A page of the nodes `owner` (24 hex) owns, objects not included, by hex after
+    /// `after_hex` ("" for the first page), at most `limit`: a root's whole graph
+    /// (`reset_graph`), by an index on the owner.
     fn owned_nodes<'a>(
         &'a self,
         owner: &'a str,
         after_hex: &'a str,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<NodeRow>, StoreError>>;
-    /// How many nodes and edges `owner` owns, as its usage row counts them.
+    /// How many nodes (objects included) and edges `owner` owns, as its usage row counts
+    /// them.
     fn owned_counts<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<(i64, i64), StoreError>>;
     /// Whether `root` (24 hex) is a user's root: grants go only to roots that exist.
     fn root_exists<'a>(&'a self, root: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;

@@ -3,7 +3,7 @@
 
 use super::{EdgeRow, NodeRow};
 
-pub const NODE_COLUMNS: &str = "hex, type, owner, ctx, ver";
+pub const NODE_COLUMNS: &str = "hex, type, owner, ctx, ver, obj";
 /// An edge's columns (a node's, read along, start at 8).
 pub const EDGE_COLUMNS: &str = "e.seq, e.hex, e.type, e.owner, e.src, e.dst, e.ctx, e.ver";
 
@@ -12,13 +12,15 @@ pub trait Columns {
     type Error;
     fn text(&self, index: usize) -> Result<String, Self::Error>;
     fn int(&self, index: usize) -> Result<i64, Self::Error>;
+    fn flag(&self, index: usize) -> Result<bool, Self::Error>;
 }
 
-/// The node in the five columns from `at` (`hex, type, owner, ctx, ver`).
+/// The node in the six columns from `at` (`NODE_COLUMNS`).
 pub fn node_row<R: Columns>(row: &R, at: usize) -> Result<NodeRow, R::Error> {
     Ok(NodeRow {
         hex: row.text(at)?,
         type_name: row.text(at + 1)?,
+        object: row.flag(at + 5)?,
         owner: row.text(at + 2)?,
         context: row.text(at + 3)?,
         version: row.int(at + 4)?,
@@ -49,6 +51,10 @@ impl Columns for rusqlite::Row<'_> {
     fn int(&self, index: usize) -> rusqlite::Result<i64> {
         self.get(index)
     }
+
+    fn flag(&self, index: usize) -> rusqlite::Result<bool> {
+        self.get(index)
+    }
 }
 
 /// PostgreSQL's columns are typed by the schema these queries select from: a mismatch is
@@ -61,6 +67,10 @@ impl Columns for tokio_postgres::Row {
     }
 
     fn int(&self, index: usize) -> Result<i64, Self::Error> {
+        Ok(self.get(index))
+    }
+
+    fn flag(&self, index: usize) -> Result<bool, Self::Error> {
         Ok(self.get(index))
     }
 }

@@ -5,7 +5,6 @@
 
 mod items;
 
-use items::{CounterWalker, DeleteItem, FailAfterWrite, ListItems, ListNotes, MakeItem, MakeNote, RenameItem, WsItem};
 use walker_sdk::{
     Context, Error, FieldKind, FieldType, Method, Result, Spec, Walker, export_walkers, graph, json, walker,
 };
@@ -361,35 +360,4 @@ impl Walker for ReportContext {
     }
 }
 
-export_walkers!(
-    SendChatToUser,
-    SendChatToGroup,
-    SendChatToClient,
-    YourEventName,
-    PublicEvent,
-    SelfNotif,
-    PublicGroup,
-    Boom,
-    GetQ,
-    PathVar,
-    PathRel,
-    UnderWalker,
-    PlaceOrder,
-    NoSpecsDefault,
-    PublicClient,
-    PublicUser,
-    CustomStatus,
-    CustomReport,
-    Whoami,
-    WhoamiPub,
-    ReportContext,
-    MakeItem,
-    WsItem,
-    ListItems,
-    RenameItem,
-    DeleteItem,
-    CounterWalker,
-    FailAfterWrite,
-    MakeNote,
-    ListNotes,
-);
+export_walkers!();

@@ -35,6 +35,10 @@ impl GraphRun for RunGraph {
         Box::pin(RunGraph::create(self, node_type, context))
     }
 
+    fn create_object<'a>(&'a mut self, object_type: &'a str, context: &'a str) -> BoxFuture<'a, Outcome<String>> {
+        Box::pin(RunGraph::create_object(self, object_type, context))
+    }
+
     fn spawn<'a>(
         &'a mut self,
         from: &'a str,

@@ -83,8 +83,10 @@ fn root_json(hex: &str) -> String {
     format!(r#"{{"id":"n::{hex}","context":{{}}}}"#)
 }
 
+/// A node's JSON, or an object's (`o:…`).
 fn node_json(row: &NodeRow) -> String {
-    format!(r#"{{"id":"n:{}:{}","context":{}}}"#, row.type_name, row.hex, row.context)
+    let kind = if row.object { 'o' } else { 'n' };
+    format!(r#"{{"id":"{kind}:{}:{}","context":{}}}"#, row.type_name, row.hex, row.context)
 }
 
 fn edge_json(row: &EdgeRow) -> String {
@@ -112,7 +114,7 @@ fn resume(cursor: Option<&str>) -> Result<Resume<'_>, GraphError> {
 }
 
 fn not_found(id: &str) -> GraphError {
-    GraphError::NotFound(format!("no node or edge {id}"))
+    GraphError::NotFound(format!("no node, edge or object {id}"))
 }
 
 impl RunGraph {
@@ -272,8 +274,10 @@ impl RunGraph {
         let Some(parsed) = Ref::parse(id) else { return Ok(None) };
         let owner = match (parsed.kind, parsed.is_root()) {
             (Kind::Node, true) => parsed.hex.clone(),
-            (Kind::Node, false) => match self.node(&parsed.hex).await? {
-                Some(row) if row.type_name == parsed.type_name => row.owner,
+            (Kind::Node, false) | (Kind::Object, _) => match self.node(&parsed.hex).await? {
+                Some(row) if row.type_name == parsed.type_name && row.object == (parsed.kind == Kind::Object) => {
+                    row.owner
+                }
                 _ => return Ok(None),
             },
             (Kind::Edge, _) => match self.edge(&parsed.hex).await? {
@@ -308,7 +312,9 @@ impl RunGraph {
     fn json_of(&self, parsed: &Ref) -> String {
         match (parsed.kind, parsed.is_root()) {
             (Kind::Node, true) => root_json(&parsed.hex),
-            (Kind::Node, false) => node_json(self.nodes[&parsed.hex].row.as_ref().expect("checked")),
+            (Kind::Node, false) | (Kind::Object, _) => {
+                node_json(self.nodes[&parsed.hex].row.as_ref().expect("checked"))
+            }
             (Kind::Edge, _) => edge_json(self.edges[&parsed.hex].row.as_ref().expect("checked")),
         }
     }

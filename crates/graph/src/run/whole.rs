@@ -9,7 +9,7 @@ use super::{Change, Resume, RunGraph, Seen, node_json, resume, store_failure};
 use walker_core::ids;
 
 impl RunGraph {
-    /// The caller's nodes (not its root), of `node_type` if given: stored ones by hex,
+    /// The caller's nodes (not its root, nor objects), of `node_type` if given: stored ones by hex,
     /// then those this run made, with `{"items", "cursor"}`.
     pub async fn owned(&mut self, node_type: Option<&str>, limit: u32, cursor: Option<&str>) -> Outcome<String> {
         let page = self.service.limits.page;
@@ -63,13 +63,13 @@ impl RunGraph {
         Ok(Ok(format!(r#"{{"items":[{}],"cursor":{cursor}}}"#, items.join(","))))
     }
 
-    /// The nodes this run made and has not deleted, by hex (the order they were made in,
-    /// as ids count up within a process).
+    /// The nodes (not objects) this run made and has not deleted, by hex (the order they
+    /// were made in, as ids count up within a process).
     fn nodes_made(&self) -> Vec<String> {
         let mut made: Vec<String> = self
             .nodes
             .iter()
-            .filter(|(_, seen)| seen.change == Change::Created && seen.row.is_some())
+            .filter(|(_, seen)| seen.change == Change::Created && seen.row.as_ref().is_some_and(|row| !row.object))
             .map(|(hex, _)| hex.clone())
             .collect();
         made.sort();

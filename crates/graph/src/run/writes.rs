@@ -11,18 +11,25 @@ use walker_store::{EVERYONE, EdgeRow, GrantWrite, Level, NodeRow};
 
 impl RunGraph {
     pub async fn create(&mut self, node_type: &str, context: &str) -> Outcome<String> {
-        Ok(self.new_node(node_type, context)?.map(|row| node_json(&row)))
+        Ok(self.new_node(node_type, context, false)?.map(|row| node_json(&row)))
     }
 
-    fn new_node(&mut self, node_type: &str, context: &str) -> Outcome<NodeRow> {
-        if !ids::is_type_name(node_type) {
-            return Ok(Err(GraphError::Invalid(format!("{node_type:?} is not a node type"))));
+    /// jac's `save(Obj(..))`: an object, owned by the caller's root.
+    pub async fn create_object(&mut self, object_type: &str, context: &str) -> Outcome<String> {
+        Ok(self.new_node(object_type, context, true)?.map(|row| node_json(&row)))
+    }
+
+    fn new_node(&mut self, type_name: &str, context: &str, object: bool) -> Outcome<NodeRow> {
+        if !ids::is_type_name(type_name) {
+            let what = if object { "an object" } else { "a node" };
+            return Ok(Err(GraphError::Invalid(format!("{type_name:?} is not {what} type"))));
         }
         let context = refused!(self.context(context)?);
         self.count_write(context.len())?;
         let row = NodeRow {
             hex: ids::new_hex(),
-            type_name: node_type.to_string(),
+            type_name: type_name.to_string(),
+            object,
             owner: self.caller.clone(),
             context,
             version: 0,
@@ -42,7 +49,7 @@ impl RunGraph {
         let source = refused!(self.require_node(from, Level::Connect).await?);
         refused!(check_edge_type(edge_type));
         let edge_context = refused!(self.context(edge_context)?);
-        let node = refused!(self.new_node(node_type, context)?);
+        let node = refused!(self.new_node(node_type, context, false)?);
         self.new_edge(source, ids::node_id(&node.type_name, &node.hex), edge_type, edge_context)?;
         Ok(Ok(node_json(&node)))
     }
@@ -121,7 +128,7 @@ impl RunGraph {
     /// The owner of a stored node or edge this run has read.
     fn owner_of(&self, parsed: &Ref) -> String {
         let owner = match parsed.kind {
-            Kind::Node => self.nodes[&parsed.hex].row.as_ref().map(|row| row.owner.clone()),
+            Kind::Node | Kind::Object => self.nodes[&parsed.hex].row.as_ref().map(|row| row.owner.clone()),
             Kind::Edge => self.edges[&parsed.hex].row.as_ref().map(|row| row.owner.clone()),
         };
         owner.expect("required")
@@ -146,7 +153,7 @@ impl RunGraph {
             return Ok(Err(GraphError::Invalid("fields must be a JSON object".into())));
         };
         let current = match parsed.kind {
-            Kind::Node => self.nodes[&parsed.hex].row.as_ref().map(|row| row.context.clone()),
+            Kind::Node | Kind::Object => self.nodes[&parsed.hex].row.as_ref().map(|row| row.context.clone()),
             Kind::Edge => self.edges[&parsed.hex].row.as_ref().map(|row| row.context.clone()),
         };
         let mut context: Map<String, Value> = serde_json::from_str(&current.unwrap_or_default()).unwrap_or_default();
@@ -160,7 +167,7 @@ impl RunGraph {
             }
         };
         let json = match parsed.kind {
-            Kind::Node => {
+            Kind::Node | Kind::Object => {
                 let seen = self.nodes.get_mut(&parsed.hex).expect("required");
                 mark(&mut seen.change);
                 let row = seen.row.as_mut().expect("required");
@@ -192,7 +199,7 @@ impl RunGraph {
                 self.orphans.edge_removed(&source, &target);
                 self.delete_edge(&parsed.hex);
             }
-            Kind::Node => {
+            Kind::Node | Kind::Object => {
                 let full = parsed.full();
                 // Its stored edges go at commit; the ones this run made go now.
                 let touching: Vec<String> = self

@@ -93,7 +93,7 @@ impl GraphStore for PostgresStore {
     fn edges<'a>(&'a self, query: EdgeQuery<'a>) -> BoxFuture<'a, Result<EdgePage, StoreError>> {
         let (filter, far) = crate::direction_sql(query.direction, "$1");
         let sql = format!(
-            "SELECT {EDGE_COLUMNS}, n.hex, n.type, n.owner, n.ctx, n.ver FROM edge e
+            "SELECT {EDGE_COLUMNS}, n.hex, n.type, n.owner, n.ctx, n.ver, n.obj FROM edge e
              LEFT JOIN node n ON n.hex = right({far}, 24)
              WHERE {filter} AND e.seq > $2 AND ($3::text IS NULL OR e.type = $3)
              ORDER BY e.seq LIMIT $4"
@@ -132,7 +132,9 @@ impl GraphStore for PostgresStore {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<NodeRow>, StoreError>> {
         Box::pin(async move {
-            let sql = format!("SELECT {NODE_COLUMNS} FROM node WHERE owner = $1 AND hex > $2 ORDER BY hex LIMIT $3");
+            let sql = format!(
+                "SELECT {NODE_COLUMNS} FROM node WHERE owner = $1 AND hex > $2 AND NOT obj ORDER BY hex LIMIT $3"
+            );
             self.query(&sql, &[&owner, &after_hex, &(limit as i64)], |row| node_row(row, 0)).await
         })
     }
@@ -262,8 +264,10 @@ async fn apply(client: &ClientWrapper, writes: &WriteSet, quotas: &Quotas) -> Re
     let mut usage = Usage::new();
     let mut steps = Vec::new();
     for node in &writes.insert_nodes {
-        let sql = "INSERT INTO node (hex, type, owner, ctx, ver) VALUES ($1, $2, $3, $4, 1)";
-        steps.push(Step::new(sql, vec![&node.hex, &node.type_name, &node.owner, &node.context], Then::Nothing));
+        let sql = "INSERT INTO node (hex, type, owner, ctx, ver, obj) VALUES ($1, $2, $3, $4, 1, $5)";
+        let params: Vec<&(dyn ToSql + Sync)> =
+            vec![&node.hex, &node.type_name, &node.owner, &node.context, &node.object];
+        steps.push(Step::new(sql, params, Then::Nothing));
         usage.entry(node.owner.clone()).or_default().node_added(&node.type_name, &node.context);
     }
     for node in &writes.update_nodes {

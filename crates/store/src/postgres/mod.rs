@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_edge_ends.sql"),
     include_str!("migrations/0003_node_owner.sql"),
+    include_str!("migrations/0004_objects.sql"),
 ];
 
 /// The advisory lock that serializes migrations across instances ("jacmigr").
@@ -263,8 +264,9 @@ impl Portable for PostgresStore {
                         tx.execute(sql, &[&user.id, &user.email, &user.password_hash, &user.root]).await
                     }
                     Record::Node(node) => {
-                        let sql = "INSERT INTO node (hex, type, owner, ctx, ver) VALUES ($1, $2, $3, $4, $5)";
-                        tx.execute(sql, &[&node.hex, &node.type_name, &node.owner, &node.context, &node.version]).await
+                        let sql = "INSERT INTO node (hex, type, owner, ctx, ver, obj) VALUES ($1, $2, $3, $4, $5, $6)";
+                        let (hex, type_name, owner, context) = (&node.hex, &node.type_name, &node.owner, &node.context);
+                        tx.execute(sql, &[hex, type_name, owner, context, &node.version, &node.object]).await
                     }
                     Record::Edge(edge) => {
                         let sql = "INSERT INTO edge (hex, type, owner, src, dst, ctx, ver)

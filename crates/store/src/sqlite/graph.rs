@@ -94,7 +94,7 @@ impl GraphStore for SqliteStore {
     fn edges<'a>(&'a self, query: EdgeQuery<'a>) -> BoxFuture<'a, Result<EdgePage, StoreError>> {
         let (filter, far) = crate::direction_sql(query.direction, "?1");
         let sql = format!(
-            "SELECT {EDGE_COLUMNS}, n.hex, n.type, n.owner, n.ctx, n.ver FROM edge e
+            "SELECT {EDGE_COLUMNS}, n.hex, n.type, n.owner, n.ctx, n.ver, n.obj FROM edge e
              LEFT JOIN node n ON n.hex = substr({far}, -24)
              WHERE {filter} AND e.seq > ?2 AND (?3 IS NULL OR e.type = ?3)
              ORDER BY e.seq LIMIT ?4"
@@ -143,7 +143,8 @@ impl GraphStore for SqliteStore {
         after_hex: &'a str,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<NodeRow>, StoreError>> {
-        let sql = format!("SELECT {NODE_COLUMNS} FROM node WHERE owner = ?1 AND hex > ?2 ORDER BY hex LIMIT ?3");
+        let sql =
+            format!("SELECT {NODE_COLUMNS} FROM node WHERE owner = ?1 AND hex > ?2 AND NOT obj ORDER BY hex LIMIT ?3");
         let (owner, after_hex) = (owner.to_string(), after_hex.to_string());
         let read = move |db: &Connection| {
             let mut statement = db.prepare_cached(&sql)?;
@@ -288,8 +289,8 @@ fn apply(tx: &Connection, writes: &WriteSet, quotas: &Quotas) -> Result<(), Comm
     let mut usage = Usage::new();
 
     for node in &writes.insert_nodes {
-        tx.prepare_cached("INSERT INTO node (hex, type, owner, ctx, ver) VALUES (?1, ?2, ?3, ?4, 1)")
-            .and_then(|mut s| s.execute(params![node.hex, node.type_name, node.owner, node.context]))
+        tx.prepare_cached("INSERT INTO node (hex, type, owner, ctx, ver, obj) VALUES (?1, ?2, ?3, ?4, 1, ?5)")
+            .and_then(|mut s| s.execute(params![node.hex, node.type_name, node.owner, node.context, node.object]))
             .map_err(store)?;
         usage.entry(node.owner.clone()).or_default().node_added(&node.type_name, &node.context);
     }
@@ -452,7 +453,14 @@ mod tests {
     use super::*;
 
     fn item(hex: &str) -> NodeRow {
-        NodeRow { hex: hex.into(), type_name: "Item".into(), owner: "0".repeat(24), context: "{}".into(), version: 1 }
+        NodeRow {
+            hex: hex.into(),
+            type_name: "Item".into(),
+            object: false,
+            owner: "0".repeat(24),
+            context: "{}".into(),
+            version: 1,
+        }
     }
 
     fn insert(hex: &str) -> WriteSet {
@@ -462,6 +470,26 @@ mod tests {
     fn store() -> (SqliteStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         (SqliteStore::open(dir.path(), Quotas::default()).unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_graph_file_from_before_objects_gets_their_column_and_keeps_its_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join("graph.sqlite3")).unwrap();
+        old.execute_batch(
+            "CREATE TABLE node (hex TEXT PRIMARY KEY, type TEXT NOT NULL, owner TEXT NOT NULL, ctx TEXT NOT NULL,
+                                ver INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO node VALUES ('00000000000000000000000a', 'Item', '000000000000000000000000', '{}', 1);",
+        )
+        .unwrap();
+        drop(old);
+        let store = SqliteStore::open(dir.path(), Quotas::default()).unwrap();
+        assert_eq!(store.node("00000000000000000000000a").await.unwrap(), Some(item("00000000000000000000000a")));
+        let object = NodeRow { object: true, ..item("00000000000000000000000b") };
+        store.commit(WriteSet { insert_nodes: vec![object.clone()], ..WriteSet::default() }).await.unwrap();
+        assert_eq!(store.node(&object.hex).await.unwrap().map(|row| (row.object, row.version)), Some((true, 1)));
+        let owned = store.owned_nodes(&object.owner, "", 10).await.unwrap();
+        assert_eq!(owned.iter().map(|row| row.hex.as_str()).collect::<Vec<_>>(), ["00000000000000000000000a"]);
     }
 
     async fn exists(store: &SqliteStore, hex: &str) -> bool {

@@ -38,7 +38,8 @@ const READERS: usize = 8;
 
 const GRAPH_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS node (
-    hex TEXT PRIMARY KEY, type TEXT NOT NULL, owner TEXT NOT NULL, ctx TEXT NOT NULL, ver INTEGER NOT NULL
+    hex TEXT PRIMARY KEY, type TEXT NOT NULL, owner TEXT NOT NULL, ctx TEXT NOT NULL, ver INTEGER NOT NULL,
+    obj INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS edge (
     seq INTEGER PRIMARY KEY, hex TEXT NOT NULL UNIQUE, type TEXT NOT NULL, owner TEXT NOT NULL,
@@ -119,6 +120,16 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
     Ok(db)
 }
 
+/// A graph file written before objects existed gets their column (`GRAPH_SCHEMA` has it).
+fn add_objects_column(db: &Connection) -> rusqlite::Result<()> {
+    let has_it: bool =
+        db.query_row("SELECT count(*) > 0 FROM pragma_table_info('node') WHERE name = 'obj'", [], |row| row.get(0))?;
+    if !has_it {
+        db.execute_batch("ALTER TABLE node ADD COLUMN obj INTEGER NOT NULL DEFAULT 0")?;
+    }
+    Ok(())
+}
+
 fn failed(err: rusqlite::Error) -> StoreError {
     StoreError(err.to_string())
 }
@@ -131,6 +142,7 @@ impl SqliteStore {
         let accounts_path = data_dir.join("accounts.sqlite3");
         let writer = connect(&graph_path)?;
         writer.execute_batch(GRAPH_SCHEMA)?;
+        add_objects_column(&writer)?;
         writer.pragma_update(None, "wal_autocheckpoint", WAL_BOUND_PAGES)?;
         let checkpointer = Checkpointer::start(connect(&graph_path)?, &graph_path)?;
         if quotas.store.is_some() {
@@ -266,8 +278,8 @@ impl SqliteStore {
                     params![user.id, user.email, user.password_hash, user.root],
                 ),
                 Record::Node(node) => tx.execute(
-                    "INSERT INTO node (hex, type, owner, ctx, ver) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![node.hex, node.type_name, node.owner, node.context, node.version],
+                    "INSERT INTO node (hex, type, owner, ctx, ver, obj) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![node.hex, node.type_name, node.owner, node.context, node.version, node.object],
                 ),
                 Record::Edge(edge) => tx.execute(
                     "INSERT INTO edge (hex, type, owner, src, dst, ctx, ver) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

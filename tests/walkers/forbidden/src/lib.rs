@@ -41,4 +41,4 @@ mod http {
     });
 }
 
-export_walkers!(Escape);
+export_walkers!();

@@ -251,31 +251,4 @@ impl Walker for DeleteHereThenSpawn {
     }
 }
 
-export_walkers!(
-    HereType,
-    RefusalKinds,
-    DeleteHereThenSpawn,
-    Make,
-    Get,
-    Update,
-    Delete,
-    Connect,
-    Disconnect,
-    UnlinkAndDelete,
-    Grant,
-    Revoke,
-    Access,
-    List,
-    Page,
-    Find,
-    ConnectTyped,
-    NotifyThenUpdate,
-    ReadThenNap,
-    QueryNeighbours,
-    FindPage,
-    Fail,
-    Increment,
-    Writes,
-    Big,
-    MakeAndChange
-);
+export_walkers!();

@@ -286,21 +286,4 @@ impl Walker for NotifyMany {
     }
 }
 
-export_walkers!(
-    NotifyMany,
-    ReadVar,
-    Nap,
-    ComputeThenSleep,
-    Spin,
-    MemoryBomb,
-    Panic,
-    Flood,
-    HugeReport,
-    Echo,
-    SelfFlood,
-    SizedReport,
-    AnyStatus,
-    NotJson,
-    Chatty,
-    Methods
-);
+export_walkers!();

@@ -25,8 +25,9 @@ struct C {
     val: Value,
 }
 
+/// `enum Enum { A = "a", B = "b", C = "c" }`: jac-cloud stores and reports a member's
+/// name.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
-#[serde(rename_all = "lowercase")]
 enum Enum {
     A,
     B,
@@ -51,14 +52,28 @@ struct Parent {
     child: Child,
 }
 
-#[derive(Serialize, Deserialize, Archetype)]
-struct Nested {
+/// The fields `Nested` and `SavableObject` share.
+#[derive(Serialize, Deserialize)]
+struct Fields {
     val: i64,
     arr: Vec<i64>,
     data: serde_json::Map<String, Value>,
     parent: Parent,
     enum_field: Enum,
+}
+
+#[derive(Serialize, Deserialize, Archetype)]
+struct Nested {
+    #[serde(flatten)]
+    fields: Fields,
     access: Option<String>,
+}
+
+/// `obj SavableObject { has val: int, arr: list[int], data: dict[str, int], parent: Parent, enum_field: Enum; }`
+#[derive(Serialize, Deserialize, Archetype)]
+#[serde(transparent)]
+struct SavableObject {
+    fields: Fields,
 }
 
 fn data(pairs: &[(&str, i64)]) -> serde_json::Map<String, Value> {
@@ -157,17 +172,22 @@ impl Walker for CreateNestedNode {
 
     fn abilities(on: &mut Abilities<Self>) {
         on.root(|_, here, cx| {
-            let child = Child { val: 2, arr: vec![1, 2], data: data(&[("a", 1), ("b", 2)]), enum_field: Enum::C };
-            let parent = Parent { val: 1, arr: vec![1], data: data(&[("a", 1)]), enum_field: Enum::B, child };
-            let nested = Nested { val: 0, arr: vec![], data: data(&[]), parent, enum_field: Enum::A, access: None };
+            let nested = Nested { fields: original_fields(), access: None };
             cx.report(graph::spawn(&here.id, &nested)?);
             Ok(())
         });
     }
 }
 
-/// `update_nested_node`'s changes, on a nested node wherever it was reached.
-fn update_nested(nested: &mut Nested) {
+/// The fields `create_nested_node` and `create_custom_object` make.
+fn original_fields() -> Fields {
+    let child = Child { val: 2, arr: vec![1, 2], data: data(&[("a", 1), ("b", 2)]), enum_field: Enum::C };
+    let parent = Parent { val: 1, arr: vec![1], data: data(&[("a", 1)]), enum_field: Enum::B, child };
+    Fields { val: 0, arr: vec![], data: data(&[]), parent, enum_field: Enum::A }
+}
+
+/// `update_nested_node`'s changes (and `update_custom_object`'s), wherever reached.
+fn update_nested(nested: &mut Fields) {
     let child = &mut nested.parent.child;
     child.data.insert("c".into(), json!(3));
     child.arr.push(3);
@@ -195,12 +215,12 @@ impl Walker for UpdateNestedNode {
             let Some(mut nested) = graph::neighbours::<Nested>(&here.id, Query::out())?.into_iter().next() else {
                 return Ok(());
             };
-            update_nested(&mut nested);
+            update_nested(&mut nested.fields);
             cx.report(graph::save(&nested)?);
             Ok(())
         });
         on.entry(|_, here: &mut Node<Nested>, cx| {
-            update_nested(here);
+            update_nested(&mut here.fields);
             cx.report(&here)
         });
     }
@@ -560,27 +580,97 @@ impl Walker for EdgeValues {
     }
 }
 
-export_walkers!(
-    CreateGraph,
-    TraverseGraph,
-    DetachNode,
-    UpdateGraph,
-    CreateNestedNode,
-    UpdateNestedNode,
-    DetachNestedNode,
-    DetachNestedNodeKept,
-    NodeExists,
-    VisitNestedNode,
-    DeleteNestedNode,
-    DeleteNestedEdge,
-    VisitSequence,
-    PopulateGraph,
-    TraversePopulatedGraph,
-    PurgePopulatedGraph,
-    CheckPopulatedGraph,
-    OwnedNodes,
-    GraphSize,
-    WalkControl,
-    EdgeValues;
-    nodes: Step
-);
+// walker create_custom_object { `root entry { o = SavableObject(…); save(o); report o; } }
+walker! { pub struct CreateCustomObject {} }
+
+impl Walker for CreateCustomObject {
+    const NAME: &'static str = "create_custom_object";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, _, cx| {
+            cx.report(graph::save_object(&SavableObject { fields: original_fields() })?);
+            Ok(())
+        });
+    }
+}
+
+// walker get_custom_object { has object_id: str; `root entry { report &(self.object_id); } },
+// reporting None for an id that names nothing.
+walker! { pub struct GetCustomObject { object_id: String } }
+
+impl Walker for GetCustomObject {
+    const NAME: &'static str = "get_custom_object";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, _, cx| {
+            cx.report(graph::get_as::<SavableObject>(&walker.object_id)?);
+            Ok(())
+        });
+    }
+}
+
+// walker update_custom_object { has object_id: str;
+//     `root entry { o = &(self.object_id); o.parent.child.data["c"] = 3; …; report o; } }
+walker! { pub struct UpdateCustomObject { object_id: String } }
+
+impl Walker for UpdateCustomObject {
+    const NAME: &'static str = "update_custom_object";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, _, cx| {
+            let Some(mut object) = graph::get_as::<SavableObject>(&walker.object_id)? else { return Ok(()) };
+            update_nested(&mut object.fields);
+            cx.report(graph::save(&object)?);
+            Ok(())
+        });
+    }
+}
+
+// walker delete_custom_object { has object_id: str; `root entry { destroy(&(self.object_id)); } }
+walker! { pub struct DeleteCustomObject { object_id: String } }
+
+impl Walker for DeleteCustomObject {
+    const NAME: &'static str = "delete_custom_object";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, _, _| graph::delete(&walker.object_id));
+    }
+}
+
+// Not in the app: what connecting the root to `id` answers (an object is no edge's end).
+walker! { pub struct ConnectTo { id: String } }
+
+impl Walker for ConnectTo {
+    const NAME: &'static str = "connect_to";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, here, cx| match graph::connect(&here.id, &walker.id, "", &json!({})) {
+            Ok(edge) => cx.report(edge),
+            Err(err) => cx.report(format!("{:?}", err.kind())),
+        });
+    }
+}
+
+// Not in the app: a profile kept by id, made on first use (`object_or_save`).
+walker! { pub struct VisitCounter { counter_id: String = "" } }
+
+#[derive(Serialize, Deserialize, Archetype)]
+struct Counter {
+    visits: i64,
+}
+
+impl Walker for VisitCounter {
+    const NAME: &'static str = "visit_counter";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, _, cx| {
+            let id = Some(walker.counter_id.as_str()).filter(|id| !id.is_empty());
+            let mut counter = graph::object_or_save(id, || Counter { visits: 0 })?;
+            counter.visits += 1;
+            cx.report(graph::save(&counter)?);
+            Ok(())
+        });
+    }
+}
+
+export_walkers!(nodes: Step);

@@ -26,4 +26,4 @@ impl Walker for Count {
     }
 }
 
-export_walkers!(Count);
+export_walkers!();

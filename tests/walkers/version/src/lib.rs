@@ -18,4 +18,4 @@ impl Walker for Version {
     }
 }
 
-export_walkers!(Version);
+export_walkers!();
