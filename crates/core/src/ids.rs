@@ -1,7 +1,7 @@
 //! jac-cloud's ids: nodes `n:<Type>:<24 hex>`, roots `n::<24 hex>`, edges `e:<Type>:<24 hex>`
-//! (`e::<24 hex>` untyped), objects `o:<Type>:<24 hex>`. The 24 hex follow MongoDB's ObjectId layout (seconds, a
-//! per-process random part, a counter), so ids are unique, roughly time-ordered and
-//! importable from jac-cloud's store. Also the public root, and roots' wire form.
+//! (`e::<24 hex>` untyped), objects `o:<Type>:<24 hex>`. The 24 hex follow MongoDB's
+//! ObjectId layout (seconds, a per-process random part, a counter), so ids are unique,
+//! roughly time-ordered and importable from jac-cloud's store. Also the public root, and roots' wire form.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};

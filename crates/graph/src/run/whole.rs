@@ -9,8 +9,8 @@ use super::{Change, Resume, RunGraph, Seen, node_json, resume, store_failure};
 use walker_core::ids;
 
 impl RunGraph {
-    /// The caller's nodes (not its root, nor objects), of `node_type` if given: stored ones by hex,
-    /// then those this run made, with `{"items", "cursor"}`.
+    /// The caller's nodes (not its root, nor objects), of `node_type` if given: stored
+    /// ones by hex, then those this run made, with `{"items", "cursor"}`.
     pub async fn owned(&mut self, node_type: Option<&str>, limit: u32, cursor: Option<&str>) -> Outcome<String> {
         let page = self.service.limits.page;
         let limit = if limit == 0 { page } else { limit.min(page) } as usize;
