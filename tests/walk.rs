@@ -7,6 +7,8 @@
 //!
 //! Needs the walkers built first: `scripts/build-walkers.sh --with-tests`.
 
+#[path = "walk/access.rs"]
+mod access;
 mod support;
 
 use std::time::Duration;

@@ -34,7 +34,9 @@ pub use wit::{Direction, Level};
 
 /// A node, edge or object type (jac's `node Item { has name: str; }`, `edge Follows`,
 /// `obj Profile`): its fields are the context. `#[derive(Archetype)]` names it after the
-/// struct (`#[archetype(name = "…")]` to name it otherwise).
+/// struct (`#[archetype(name = "…")]` to name it otherwise); on a node type,
+/// `#[archetype(access = "field")]` is jac's `__jac_access__` returning that field (see
+/// [`Spec::jac_cloud_access`](crate::Spec::jac_cloud_access)).
 pub trait Archetype: Serialize + DeserializeOwned {
     /// The type name in ids (`n:Item:…`) and filters.
     const TYPE: &'static str;
@@ -279,6 +281,21 @@ pub fn keep(id: &str) {
 /// Keeps every node this run leaves with no edges: the orphan rule off, for this run.
 pub fn keep_orphans() {
     wit::keep(None)
+}
+
+impl Level {
+    /// A level as jac writes one (`perm_grant(here, level)`): its number (0 read,
+    /// 1 connect, 2 write, -1 none) or its name (`"READ"`, `"WRITE"`…, any case).
+    pub fn from_jac(level: &Value) -> Option<Level> {
+        let named = level.as_str().map(str::to_ascii_uppercase);
+        match (level.as_i64(), named.as_deref()) {
+            (Some(-1), _) | (_, Some("NO_ACCESS")) => Some(Level::NoAccess),
+            (Some(0), _) | (_, Some("READ")) => Some(Level::Read),
+            (Some(1), _) | (_, Some("CONNECT")) => Some(Level::Connect),
+            (Some(2), _) | (_, Some("WRITE")) => Some(Level::Write),
+            _ => None,
+        }
+    }
 }
 
 /// Gives a root (`Some(root id)`) or everyone (`None`) `level` on `id`; on a root it

@@ -215,6 +215,7 @@ pub mod __private {
 
     pub use crate::walk::Reactions;
 
+    use crate::bindings::jac::walker::declare;
     use crate::bindings::jac::walker::types::{Response, WalkerSpec};
     use crate::{Caller, Context, Walker};
 
@@ -246,7 +247,8 @@ pub mod __private {
     /// call once before the first export runs.
     pub struct Registered {
         name: &'static str,
-        spec: fn() -> WalkerSpec,
+        /// Its spec, and whether it follows jac-cloud's access rules.
+        spec: fn() -> (WalkerSpec, bool),
         run: fn(Caller, &str, Vec<Reactions>) -> Result<Response, String>,
     }
 
@@ -258,11 +260,40 @@ pub mod __private {
 
     inventory::collect!(Registered);
 
-    /// Every registered walker's spec, by name (registration order is the linker's).
+    /// A node type whose level for other roots is one of its fields, as
+    /// `#[archetype(access = "field")]` declares it.
+    pub struct ComputedAccess {
+        pub node_type: &'static str,
+        pub field: &'static str,
+    }
+
+    inventory::collect!(ComputedAccess);
+
+    /// Every registered walker's spec, by name (registration order is the linker's);
+    /// declares to the host which follow jac-cloud's access rules.
     pub fn specs() -> Vec<WalkerSpec> {
-        let mut specs: Vec<WalkerSpec> =
-            inventory::iter::<Registered>.into_iter().map(|walker| (walker.spec)()).collect();
+        let mut jac_cloud = Vec::new();
+        let mut specs: Vec<WalkerSpec> = inventory::iter::<Registered>
+            .into_iter()
+            .map(|walker| {
+                let (spec, follows_jac_cloud) = (walker.spec)();
+                if follows_jac_cloud {
+                    jac_cloud.push(spec.name.clone());
+                }
+                spec
+            })
+            .collect();
         specs.sort_by(|a, b| a.name.cmp(&b.name));
+        if !jac_cloud.is_empty() {
+            let computed: Vec<declare::ComputedAccess> = inventory::iter::<ComputedAccess>
+                .into_iter()
+                .map(|access| declare::ComputedAccess {
+                    node_type: access.node_type.into(),
+                    field: access.field.into(),
+                })
+                .collect();
+            declare::jac_cloud_access(&jac_cloud, &computed);
+        }
         specs
     }
 
@@ -273,8 +304,10 @@ pub mod __private {
         }
     }
 
-    fn spec_of<W: Walker>() -> WalkerSpec {
-        W::spec().into_wit(W::NAME, W::fields())
+    fn spec_of<W: Walker>() -> (WalkerSpec, bool) {
+        let spec = W::spec();
+        let follows_jac_cloud = spec.follows_jac_cloud_access();
+        (spec.into_wit(W::NAME, W::fields()), follows_jac_cloud)
     }
 
     fn run<W: Walker>(caller: Caller, context: &str, reactions: Vec<Reactions>) -> Result<Response, String> {

@@ -15,6 +15,8 @@ pub struct Spec {
     warm_runs: u32,
     entry: EntryType,
     vars: Vec<String>,
+    /// Whether it follows jac-cloud's access rules (declared apart from the WIT spec).
+    jac_cloud_access: bool,
 }
 
 impl Default for Spec {
@@ -34,6 +36,7 @@ impl Spec {
             warm_runs: 0,
             entry: EntryType::Both,
             vars: Vec::new(),
+            jac_cloud_access: false,
         }
     }
 
@@ -81,6 +84,20 @@ impl Spec {
     pub fn vars<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
         self.vars = names.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// Follows jac-cloud's access rules rather than the strict default: `graph::get`
+    /// reads another root's node by id (jac's `&(id)`), a write the caller may not make
+    /// is dropped and answered as if made (the node changed in memory is still what the
+    /// walker reports), and node types with `#[archetype(access = "field")]` take the
+    /// level other roots get from that field (jac's `__jac_access__`).
+    pub fn jac_cloud_access(mut self) -> Self {
+        self.jac_cloud_access = true;
+        self
+    }
+
+    pub(crate) fn follows_jac_cloud_access(&self) -> bool {
+        self.jac_cloud_access
     }
 
     pub(crate) fn into_wit(self, name: &str, fields: Vec<Field>) -> WalkerSpec {

@@ -17,6 +17,7 @@
 import * as hostGraph from "jac:walker/graph@0.3.0";
 import * as socket from "jac:walker/socket@0.3.0";
 import { log as hostLog } from "jac:walker/log@0.3.0";
+import { jacCloudAccess } from "jac:walker/declare@0.3.0";
 
 export class WalkerError extends Error {}
 
@@ -45,6 +46,14 @@ function host(call) {
     }
     throw error;
   }
+}
+
+const LEVELS = ["no-access", "read", "connect", "write"];
+
+function levelOf(level) {
+  const name = typeof level === "number" ? LEVELS[level + 1] : `${level}`.toLowerCase().replace("_", "-");
+  if (!LEVELS.includes(name)) throw new WalkerError(`${level} is not an access level`);
+  return name;
 }
 
 /** A node's (or edge's) type as jac names it: `Item`, `Root`, `GenericEdge`. */
@@ -166,8 +175,9 @@ class Graph {
    * caller's whose last edge the run removed (roots never).
    */
   keep(id) { hostGraph.keep(id); }
-  /** Gives a root (or everyone, undefined) a level: "no-access", "read", "connect", "write". */
-  grant(id, grantee, level = "read") { return host(() => hostGraph.grant(id, grantee, level)); }
+  /** Gives a root (or everyone, `null`) a level: "no-access", "read", "connect" or
+   * "write"; jac's `perm_grant` levels (names in any case, numbers -1 to 2) too. */
+  grant(id, grantee, level = "read") { return host(() => hostGraph.grant(id, grantee, levelOf(level))); }
   revoke(id, grantee) { return host(() => hostGraph.revoke(id, grantee)); }
   /** `[node -->](`?nodeType)(?equals)`: every match, in edge creation order, of whatever types. */
   neighbours(node, query = {}) { return this.pages(hostGraph.neighbours, node, query); }
@@ -275,6 +285,15 @@ export function log(message, level = "info") { hostLog(level, message); }
 
 const registry = new Map();
 const specs = [];
+const jacCloudWalkers = [];
+const computed = [];
+
+/**
+ * Node type `nodeType`'s level for other roots is its field `field`: a level's name
+ * ("READ", "WRITE"…) or null for the grants' level, as jac's `__jac_access__` returning
+ * `self.<field>`. Walkers that follow jac-cloud's access rules honour it.
+ */
+export function computedAccess(nodeType, field) { computed.push({ nodeType, field }); }
 
 /**
  * Registers a walker: `fn(cx, context)`, or abilities `{ start, entry: { Root, Type… },
@@ -282,18 +301,25 @@ const specs = [];
  * `warmRuns` > 0 lets one instance serve that many runs of the same user instead of a
  * fresh instance per run: much faster, but module state persists between those runs.
  * `vars` names the tenant variables it reads (the `jac:walker/config` import).
+ * `jacCloudAccess` makes it follow jac-cloud's access rules rather than the strict
+ * default: `cx.graph.get` reads another root's node by id, a write the caller may not
+ * make is dropped and answered as if made, and `computedAccess` types are honoured.
  */
-export function walker({ name, methods = [], auth = true, asQuery = [], path, fields = {}, warmRuns = 0, entry = "both", vars = [] }, fn) {
+export function walker({ name, methods = [], auth = true, asQuery = [], path, fields = {}, warmRuns = 0, entry = "both", vars = [], jacCloudAccess = false }, fn) {
   const declared = Object.entries(fields).map(([field, type]) => {
     const { type: kind, default: value } = typeof type === "string" ? { type } : type;
     return { name: field, type: kind, default: value === undefined ? undefined : JSON.stringify(value) };
   });
   specs.push({ name, methods, auth, asQuery, path, fields: declared, warmRuns, entry, vars });
+  if (jacCloudAccess) jacCloudWalkers.push(name);
   registry.set(name, typeof fn === "function" ? fn : (cx, context) => walk(name, fn, cx, context));
 }
 
 // The component's exports.
-export function walkers() { return specs; }
+export function walkers() {
+  if (jacCloudWalkers.length) jacCloudAccess(jacCloudWalkers, computed);
+  return specs;
+}
 
 export function run(name, caller, context) {
   const fn = registry.get(name);

@@ -2,7 +2,7 @@
 // and ones for `skip`, `disengage` and edges, as the Rust port of that app has them
 // (under `js_` names), so that the tests hold every language to the same replies; also
 // a root's whole graph counted, listed and reset.
-import { nodeAbilities, walker } from "./walker.js";
+import { GraphError, computedAccess, nodeAbilities, walker } from "./walker.js";
 
 walker({ name: "js_create_graph" }, {
   entry: {
@@ -116,8 +116,8 @@ walker({ name: "js_create_custom_object" }, (cx) => cx.report(cx.graph.saveObjec
 
 walker({ name: "js_get_custom_object", ...byId }, (cx, { object_id }) => cx.report(cx.graph.get(object_id)));
 
-walker({ name: "js_update_custom_object", ...byId }, (cx, { object_id }) => {
-  const saved = cx.graph.get(object_id);
+/** `update_custom_object`'s changes, and `update_nested_node`'s. */
+function updateFields(saved) {
   const { parent } = saved;
   Object.assign(parent.child, { val: 3, enum_field: "A" });
   parent.child.data.c = 3;
@@ -128,6 +128,11 @@ walker({ name: "js_update_custom_object", ...byId }, (cx, { object_id }) => {
   Object.assign(saved, { val: 1, enum_field: "B" });
   saved.data.a = 1;
   saved.arr.push(1);
+}
+
+walker({ name: "js_update_custom_object", ...byId }, (cx, { object_id }) => {
+  const saved = cx.graph.get(object_id);
+  updateFields(saved);
   cx.report(saved);
 });
 
@@ -137,4 +142,63 @@ walker({ name: "js_visit_counter", fields: { counter_id: { type: "str", default:
   const counter = cx.graph.objectOrSave(counter_id || null, "Counter", { visits: 0 });
   counter.visits += 1;
   cx.report(counter);
+});
+
+// jac-cloud's access rules, as jac-cloud runs every walker of the app: `Nested`'s
+// `__jac_access__` returns its `access` field.
+computedAccess("Nested", "access");
+const jacCloud = { jacCloudAccess: true };
+
+walker({ name: "js_create_nested_node" }, {
+  entry: { Root: (cx, here) => cx.report(cx.graph.spawn(here.id, "Nested", { ...savableObject(), access: null })) },
+});
+
+walker({ name: "js_visit_nested_node", ...jacCloud }, { entry: { Nested: (cx, here) => cx.report(here) } });
+
+walker({ name: "js_update_nested_node", ...jacCloud }, {
+  entry: { Nested(cx, here) { updateFields(here); cx.report(here); } },
+});
+
+walker({ name: "js_update_nested_node_access", ...jacCloud, fields: { access: { type: "any", default: null } } }, {
+  entry: { Nested(cx, here) { here.access = this.access; cx.report(here); } },
+});
+
+const rootAccess = { root_id: "str", via_all: { type: "bool", default: false } };
+
+/** jac's `perm_grant(here, level)` if `via_all`, else `allow_root(here, root_id, level)`. */
+function grantHere(cx, here) {
+  cx.graph.grant(here.id, this.via_all ? null : this.root_id, this.level);
+}
+
+/** jac's `perm_revoke(here)` if `via_all`, else `disallow_root(here, root_id)`. */
+function revokeHere(cx, here) {
+  cx.graph.revoke(here.id, this.via_all ? null : this.root_id);
+}
+
+walker({ name: "js_allow_other_root_access", ...jacCloud, fields: { ...rootAccess, level: { type: "any", default: 0 } } }, {
+  entry: { Root: grantHere, Nested: grantHere },
+});
+
+walker({ name: "js_disallow_other_root_access", ...jacCloud, fields: rootAccess }, {
+  entry: { Root: revokeHere, Nested: revokeHere },
+});
+
+walker({ name: "js_check_memory_sync", ...jacCloud, fields: { other_node_id: "str" } }, {
+  entry: {
+    Root(cx) {
+      const node = cx.graph.get(this.other_node_id);
+      node.val = 4;
+      cx.report(node);
+    },
+  },
+});
+
+// Not in the app: what connecting the root to `id` answers, under the strict rules.
+walker({ name: "js_connect_to", fields: { id: "str" } }, (cx, { id }) => {
+  try {
+    cx.report(cx.graph.connect(cx.graph.root(), id));
+  } catch (error) {
+    if (!(error instanceof GraphError)) throw error;
+    cx.report(error.kind);
+  }
 });

@@ -50,12 +50,13 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import wit_world
 from componentize_py_types import Err
+from wit_world.imports import declare as _declare
 from wit_world.imports import graph as _graph
 from wit_world.imports import log as _log
 from wit_world.imports import socket as _socket
 from wit_world.imports.types import Caller, EntryType, Field, FieldType, Method, Response, WalkerSpec
 
-__all__ = ["walker", "entry", "exit", "node_abilities", "Context", "Graph", "GraphError", "Node", "WalkerError",
+__all__ = ["walker", "entry", "exit", "node_abilities", "computed_access", "Context", "Graph", "GraphError", "Node", "WalkerError",
            "WitWorld", "log"]
 
 def _json(value: Any) -> str:
@@ -131,6 +132,16 @@ def _host(function: Callable[..., Any], *args: Any) -> Any:
 _DIRECTIONS = {"out": _graph.Direction.OUT, "in": _graph.Direction.IN, "both": _graph.Direction.BOTH}
 _LEVELS = {"no_access": _graph.Level.NO_ACCESS, "read": _graph.Level.READ, "connect": _graph.Level.CONNECT,
            "write": _graph.Level.WRITE}
+
+
+def _level(level: Any) -> _graph.Level:
+    """A level as jac writes one: its name, in any case, or its number (-1 none, 0 read,
+    1 connect, 2 write)."""
+    if isinstance(level, int) and not isinstance(level, bool) and -1 <= level <= 2:
+        level = list(_LEVELS)[level + 1]
+    if str(level).lower() not in _LEVELS:
+        raise WalkerError(f"{level!r} is not an access level")
+    return _LEVELS[str(level).lower()]
 
 
 class Graph:
@@ -247,9 +258,10 @@ class Graph:
         of the caller's whose last edge the run removed (roots never)."""
         _graph.keep(id)
 
-    def grant(self, id: str, grantee: Optional[str] = None, level: str = "read") -> None:
-        """Gives a root (or everyone, `None`) a level: no_access, read, connect or write."""
-        _host(_graph.grant, id, grantee, _LEVELS[level])
+    def grant(self, id: str, grantee: Optional[str] = None, level: Any = "read") -> None:
+        """Gives a root (or everyone, `None`) a level: no_access, read, connect or write
+        (jac's `perm_grant` levels, names in any case or numbers, are taken too)."""
+        _host(_graph.grant, id, grantee, _level(level))
 
     def revoke(self, id: str, grantee: Optional[str] = None) -> None:
         _host(_graph.revoke, id, grantee)
@@ -451,17 +463,29 @@ _ENTRY_TYPES = {"both": EntryType.BOTH, "root": EntryType.ROOT, "node": EntryTyp
 
 _WALKERS: Dict[str, Callable[..., None]] = {}
 _SPECS: List[WalkerSpec] = []
+_JAC_CLOUD_ACCESS: List[str] = []
+_COMPUTED_ACCESS: List[_declare.ComputedAccess] = []
+
+
+def computed_access(node_type: str, field: str) -> None:
+    """Node type `node_type`'s level for other roots is its field `field`: a level's name
+    ("READ", "WRITE"…) or None for the grants' level, as jac's `__jac_access__` returning
+    `self.<field>`. Walkers that follow jac-cloud's access rules honour it."""
+    _COMPUTED_ACCESS.append(_declare.ComputedAccess(node_type=node_type, field=field))
 
 
 def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
            as_query: Optional[List[str]] = None, path: Optional[str] = None, warm_runs: int = 0,
-           entry: str = "both", vars: Optional[List[str]] = None) -> Callable:
+           entry: str = "both", vars: Optional[List[str]] = None, jac_cloud_access: bool = False) -> Callable:
     """Registers the decorated function as walker `name` (jac-cloud's `__specs__` as arguments).
 
     `warm_runs` > 0 lets one instance serve that many runs of the same user instead of a
     fresh instance per run: much faster for Python, but module globals persist between runs.
     `entry` ("both", "root" or "node") is jac-cloud's `entry_type`: which REST routes it has.
     `vars` names the tenant variables it reads (the `jac:walker/config` import).
+    `jac_cloud_access` makes it follow jac-cloud's access rules rather than the strict
+    default: `cx.graph.get` reads another root's node by id, a write the caller may not
+    make is dropped and answered as if made, and `computed_access` types are honoured.
     """
 
     def register(target: Any) -> Any:
@@ -469,6 +493,8 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
         _SPECS.append(WalkerSpec(name=name, methods=[_METHODS[m] for m in (methods or [])], auth=auth,
                                  as_query=list(as_query or []), path=path, fields=fields, warm_runs=warm_runs,
                                  entry=_ENTRY_TYPES[entry], vars=list(vars or [])))
+        if jac_cloud_access:
+            _JAC_CLOUD_ACCESS.append(name)
         if inspect.isclass(target):
             _WALKERS[name] = lambda cx, **context: _walk(target, cx, name, context)
         else:
@@ -480,6 +506,8 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
 
 class WitWorld(wit_world.WitWorld):
     def walkers(self) -> List[WalkerSpec]:
+        if _JAC_CLOUD_ACCESS:
+            _declare.jac_cloud_access(_JAC_CLOUD_ACCESS, _COMPUTED_ACCESS)
         return _SPECS
 
     def run(self, name: str, caller: Caller, context: str) -> Response:

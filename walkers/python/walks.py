@@ -3,7 +3,9 @@ ones for `skip`, `disengage` and edges, as the Rust port of that app has them (u
 `py_` names), so that the tests hold every language to the same replies; also a root's
 whole graph counted, listed and reset."""
 
-from walker import entry, exit, node_abilities, walker
+from typing import Any, Optional
+
+from walker import GraphError, computed_access, entry, exit, node_abilities, walker
 
 
 @walker("py_create_graph")
@@ -164,9 +166,8 @@ def get_custom_object(cx, object_id: str):
     cx.report(cx.graph.get(object_id))
 
 
-@walker("py_update_custom_object")
-def update_custom_object(cx, object_id: str):
-    saved = cx.graph.get(object_id)
+def _update_fields(saved) -> None:
+    """`update_custom_object`'s changes, and `update_nested_node`'s."""
     child, parent = saved.parent["child"], saved.parent
     child["data"]["c"], child["val"], child["enum_field"] = 3, 3, "A"
     child["arr"].append(3)
@@ -174,6 +175,12 @@ def update_custom_object(cx, object_id: str):
     parent["arr"].append(2)
     saved.data["a"], saved.val, saved.enum_field = 1, 1, "B"
     saved.arr.append(1)
+
+
+@walker("py_update_custom_object")
+def update_custom_object(cx, object_id: str):
+    saved = cx.graph.get(object_id)
+    _update_fields(saved)
     cx.report(saved)
 
 
@@ -187,3 +194,81 @@ def visit_counter(cx, counter_id: str = ""):
     counter = cx.graph.object_or_save(counter_id or None, "Counter", {"visits": 0})
     counter.visits += 1
     cx.report(counter)
+
+
+# jac-cloud's access rules, as jac-cloud runs every walker of the app: `Nested`'s
+# `__jac_access__` returns its `access` field.
+computed_access("Nested", "access")
+
+
+@walker("py_create_nested_node")
+class CreateNestedNode:
+    @entry("Root")
+    def enter_root(self, cx, here):
+        cx.report(cx.graph.spawn(here["id"], "Nested", {**_savable_object(), "access": None}))
+
+
+@walker("py_visit_nested_node", jac_cloud_access=True)
+class VisitNestedNode:
+    @entry("Nested")
+    def enter_nested(self, cx, here):
+        cx.report(here)
+
+
+@walker("py_update_nested_node", jac_cloud_access=True)
+class UpdateNestedNode:
+    @entry("Nested")
+    def enter_nested(self, cx, here):
+        _update_fields(here)
+        cx.report(here)
+
+
+@walker("py_update_nested_node_access", jac_cloud_access=True)
+class UpdateNestedNodeAccess:
+    access: Optional[str] = None
+
+    @entry("Nested")
+    def enter_nested(self, cx, here):
+        here.access = self.access
+        cx.report(here)
+
+
+@walker("py_allow_other_root_access", jac_cloud_access=True)
+class AllowOtherRootAccess:
+    root_id: str
+    level: Any = 0
+    via_all: bool = False
+
+    @entry("Root", "Nested")
+    def enter(self, cx, here):
+        cx.graph.grant(here["id"], None if self.via_all else self.root_id, self.level)
+
+
+@walker("py_disallow_other_root_access", jac_cloud_access=True)
+class DisallowOtherRootAccess:
+    root_id: str
+    via_all: bool = False
+
+    @entry("Root", "Nested")
+    def enter(self, cx, here):
+        cx.graph.revoke(here["id"], None if self.via_all else self.root_id)
+
+
+@walker("py_check_memory_sync", jac_cloud_access=True)
+class CheckMemorySync:
+    other_node_id: str
+
+    @entry("Root")
+    def enter_root(self, cx, here):
+        node = cx.graph.get(self.other_node_id)
+        node.val = 4
+        cx.report(node)
+
+
+# Not in the app: what connecting the root to `id` answers, under the strict rules.
+@walker("py_connect_to")
+def connect_to(cx, id: str):
+    try:
+        cx.report(cx.graph.connect(cx.graph.root(), id))
+    except GraphError as error:
+        cx.report(error.kind)

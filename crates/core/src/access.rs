@@ -1,8 +1,10 @@
-//! What the graph's layers agree on: jac-cloud's access levels, the grantee that stands
-//! for everyone, and the errors a store reports.
+//! What the graph's layers agree on: jac-cloud's access levels, the rules a run follows,
+//! the grantee that stands for everyone, and the errors a store reports.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +27,39 @@ impl Level {
             _ => Level::NoAccess,
         }
     }
+
+    /// A level as jac's `AccessLevel.cast` takes one: a member's name or its number;
+    /// `None` for anything else (null included).
+    pub fn cast(value: &serde_json::Value) -> Option<Level> {
+        match value {
+            serde_json::Value::String(name) => match name.as_str() {
+                "NO_ACCESS" => Some(Level::NoAccess),
+                "READ" => Some(Level::Read),
+                "CONNECT" => Some(Level::Connect),
+                "WRITE" => Some(Level::Write),
+                _ => None,
+            },
+            serde_json::Value::Number(number) => number.as_i64().filter(|n| (-1..=2).contains(n)).map(Level::from_i64),
+            _ => None,
+        }
+    }
 }
+
+/// The access rules a run follows, as its walker declares them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AccessRules {
+    /// The default: what the caller may not read is absent, and a write it may not make
+    /// is refused (`denied`).
+    #[default]
+    Strict,
+    /// jac-cloud's: a node is read by id whoever owns it, a write the caller may not
+    /// make is dropped as if made, and some node types compute their level.
+    JacCloud(Arc<ComputedAccess>),
+}
+
+/// Node types whose level for other roots is one of their fields, by type: jac's
+/// `__jac_access__`, when it returns a field.
+pub type ComputedAccess = HashMap<String, String>;
 
 /// The grantee that stands for everyone (jac-cloud's `access.all`).
 pub const EVERYONE: &str = "*";

@@ -30,7 +30,7 @@ use std::sync::{Arc, Weak};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use run::RunGraph;
-use walker_core::access::BoxFuture;
+use walker_core::access::{AccessRules, BoxFuture};
 use walker_core::ids::{Kind, PUBLIC_ROOT, Ref, parse_root};
 use walker_runtime::graph::{EntryError, Graph, GraphRun};
 use walker_store::{GraphStore, Level, Quotas, RootsLock, StoreError};
@@ -161,9 +161,9 @@ impl GraphService {
         Ok(true)
     }
 
-    /// Checks that `caller` (root hex) may start a walker on `node`: the node's full id.
-    /// Roots may be named bare (`<24 hex>`).
-    pub async fn entry(self: &Arc<Self>, caller: &str, node: &str) -> Result<String, EntryError> {
+    /// Checks that `caller` (root hex) may start a walker that follows `rules` on
+    /// `node`: the node's full id. Roots may be named bare (`<24 hex>`).
+    pub async fn entry(self: &Arc<Self>, caller: &str, node: &str, rules: &AccessRules) -> Result<String, EntryError> {
         let id = match Ref::parse(node) {
             Some(id) if id.kind == Kind::Node => id,
             Some(_) => return Err(EntryError::Malformed),
@@ -173,7 +173,7 @@ impl GraphService {
             },
         };
         let full = id.full();
-        let mut graph = RunGraph::new(self.clone(), caller.to_string(), None);
+        let mut graph = RunGraph::new(self.clone(), caller.to_string(), None, rules.clone());
         match graph.access(&full).await {
             Ok(level) if level >= Level::Read => Ok(full),
             Ok(_) => Err(EntryError::NoAccess),
@@ -184,11 +184,22 @@ impl GraphService {
 }
 
 impl Graph for GraphService {
-    fn begin(self: Arc<Self>, root: String, entry: Option<String>, contending: Vec<String>) -> Box<dyn GraphRun> {
-        Box::new(RunGraph::new(self, root, entry).contending_with(contending))
+    fn begin(
+        self: Arc<Self>,
+        root: String,
+        entry: Option<String>,
+        contending: Vec<String>,
+        rules: AccessRules,
+    ) -> Box<dyn GraphRun> {
+        Box::new(RunGraph::new(self, root, entry, rules).contending_with(contending))
     }
 
-    fn entry<'a>(self: Arc<Self>, caller: &'a str, node: &'a str) -> BoxFuture<'a, Result<String, EntryError>> {
-        Box::pin(async move { GraphService::entry(&self, caller, node).await })
+    fn entry<'a>(
+        self: Arc<Self>,
+        caller: &'a str,
+        node: &'a str,
+        rules: &'a AccessRules,
+    ) -> BoxFuture<'a, Result<String, EntryError>> {
+        Box::pin(async move { GraphService::entry(&self, caller, node, rules).await })
     }
 }

@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 use walker_accounts::Accounts;
 use walker_accounts::auth::{Identity, Tokens};
 use walker_accounts::throttle::{LoginThrottle, RegistrationThrottle};
+use walker_core::access::AccessRules;
 use walker_hub::Hub;
 use walker_runtime::catalog::Catalog;
 use walker_runtime::graph::EntryError;
@@ -97,9 +98,10 @@ pub enum NodeAccess {
     Invalid(FieldError),
 }
 
-/// Checks an entry node: well formed, present, and readable by the caller.
-pub async fn check_node(shared: &Shared, node: &str, identity: &Identity) -> NodeAccess {
-    match shared.catalog.env().graph.clone().entry(&identity.root, node).await {
+/// Checks an entry node: well formed, present, and readable by the caller under the
+/// walker's access rules.
+pub async fn check_node(shared: &Shared, node: &str, identity: &Identity, rules: &AccessRules) -> NodeAccess {
+    match shared.catalog.env().graph.clone().entry(&identity.root, node, rules).await {
         Ok(id) => NodeAccess::Allowed(id),
         Err(EntryError::NoAccess) => NodeAccess::Denied,
         Err(EntryError::Unavailable) => NodeAccess::Unavailable,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use walker_core::access::{BoxFuture, CommitError, Direction, Level};
+use walker_core::access::{AccessRules, BoxFuture, CommitError, Direction, Level};
 
 /// A graph call's result: the inner error is the walker's to handle; the outer one
 /// stops the run (a limit, the store failing, `Contended`, `EntryGone`).
@@ -67,11 +67,24 @@ pub enum Yields {
 pub trait Graph: Send + Sync {
     /// A run's transaction for the caller's root `root` (24 hex) on `entry` (a node id
     /// the caller may read; its root when `None`), also holding the locks of
-    /// `contending` (owners a previous attempt lost to) from its first call.
-    fn begin(self: Arc<Self>, root: String, entry: Option<String>, contending: Vec<String>) -> Box<dyn GraphRun>;
+    /// `contending` (owners a previous attempt lost to) from its first call, under the
+    /// walker's access `rules`.
+    fn begin(
+        self: Arc<Self>,
+        root: String,
+        entry: Option<String>,
+        contending: Vec<String>,
+        rules: AccessRules,
+    ) -> Box<dyn GraphRun>;
 
-    /// Checks that `caller` (root hex) may start a walker on `node`: the node's full id.
-    fn entry<'a>(self: Arc<Self>, caller: &'a str, node: &'a str) -> BoxFuture<'a, Result<String, EntryError>>;
+    /// Checks that `caller` (root hex) may start a walker that follows `rules` on
+    /// `node`: the node's full id.
+    fn entry<'a>(
+        self: Arc<Self>,
+        caller: &'a str,
+        node: &'a str,
+        rules: &'a AccessRules,
+    ) -> BoxFuture<'a, Result<String, EntryError>>;
 }
 
 /// One run's graph transaction: what its walker's `graph` calls reach. Writes stay in it

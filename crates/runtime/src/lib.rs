@@ -14,6 +14,7 @@ mod bindings;
 mod cache;
 pub mod catalog;
 mod cores;
+mod declare;
 mod engine;
 mod error;
 pub mod graph;
@@ -248,6 +249,7 @@ impl Runtime {
         let _slot = (self.acquire_slot(self.loading.party()).await)
             .map_err(|_| wasmtime::Error::msg("every instance slot is busy"))?;
         let mut store = self.new_store(self.slices(&self.loading));
+        store.data_mut().declared = Some(declare::Declared::default());
         let specs = tokio::time::timeout(self.limits.run_time + DEADLINE_GRACE, async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.call_walkers(&mut store).await
@@ -255,10 +257,12 @@ impl Runtime {
         .await
         .context("listing its walkers took too long")?
         .context("listing its walkers")?;
-        let specs: Vec<WalkerSpec> = specs
+        let mut specs: Vec<WalkerSpec> = specs
             .into_iter()
             .map(|spec| WalkerSpec::from_wit(spec).map_err(wasmtime::Error::msg))
             .collect::<Result<_>>()?;
+        let declared = store.data_mut().declared.take().unwrap_or_default();
+        declared.apply(&mut specs).map_err(wasmtime::Error::msg)?;
         if let Some(twice) = specs.iter().enumerate().find(|(i, spec)| specs[..*i].iter().any(|s| s.name == spec.name))
         {
             wasmtime::bail!("declares walker {} twice", twice.1.name);
@@ -323,8 +327,9 @@ impl Runtime {
         let mut attempts = 0;
         let mut contended = Vec::new();
         loop {
+            let entry = entry.map(str::to_string);
             let graph =
-                env.graph.clone().begin(root.clone(), entry.map(str::to_string), std::mem::take(&mut contended));
+                env.graph.clone().begin(root.clone(), entry, std::mem::take(&mut contended), spec.access.clone());
             let (response, graph, notified) =
                 match self.attempt(component, spec, caller, context, notifier.clone(), graph, env).await? {
                     Attempt::Ran { response, graph, notified } => (response, graph, notified),

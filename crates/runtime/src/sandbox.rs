@@ -1,6 +1,6 @@
 //! The state of one walker run: its empty WASI context, its limits, its graph
-//! transaction, and the host functions it imports (`socket`, `log`; `graph` is in
-//! `graph_host`). A fresh `RunState` lives in a fresh `Store`
+//! transaction, and the host functions it imports (`socket`, `log`, `config`; `graph`
+//! is in `graph_host`, `declare` in `declare`). A fresh `RunState` lives in a fresh `Store`
 //! per run, so nothing leaks between runs or users.
 
 use std::sync::Arc;
@@ -63,6 +63,9 @@ pub struct RunState {
     log_lines: u32,
     /// The run's graph transaction; none while a component lists its walkers.
     pub(super) graph: Option<Box<dyn GraphRun>>,
+    /// What the component declares while it lists its walkers; none during runs, whose
+    /// declarations are ignored.
+    pub(super) declared: Option<super::declare::Declared>,
     /// The tenant variables the running walker may read.
     readable: Readable,
     /// Its share of the cores, driven by the epoch ticks, and when it must end.
@@ -93,6 +96,7 @@ impl RunState {
             notifications_sent: 0,
             log_lines: 0,
             graph: None,
+            declared: None,
             readable: Readable::default(),
         }
     }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use walker_core::access::AccessRules;
 
 use super::bindings::{self, EntryType, FieldType, Method};
 
@@ -36,6 +37,9 @@ pub struct WalkerSpec {
     pub routes: Vec<(String, bool)>,
     /// The tenant variables it may read.
     pub vars: Arc<[String]>,
+    /// The access rules its runs follow: strict unless its component declares
+    /// jac-cloud's (see `declare`).
+    pub access: AccessRules,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +149,7 @@ impl WalkerSpec {
             warm_runs: spec.warm_runs,
             entry: spec.entry,
             vars: spec.vars.into(),
+            access: AccessRules::Strict,
         })
     }
 

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use walker_core::access::AccessRules;
 use walker_core::ids::{self, Kind, Ref};
 use walker_runtime::LimitHit;
 use walker_runtime::graph::{Contended, EntryGone, GraphError, Outcome};
@@ -49,6 +50,8 @@ enum Change {
 
 pub struct RunGraph {
     service: Arc<GraphService>,
+    /// The walker's access rules: strict, or jac-cloud's (which drop refused writes).
+    rules: AccessRules,
     /// The caller's root, 24 hex.
     caller: String,
     /// The entry node's full id; the caller's root when `None`.
@@ -113,14 +116,23 @@ fn resume(cursor: Option<&str>) -> Result<Resume<'_>, GraphError> {
     }
 }
 
+/// What a write may do to its target under the run's rules.
+enum Permit {
+    /// Make it.
+    Granted(Ref),
+    /// Answer as if it were made, and make nothing (jac-cloud's rules).
+    Dropped(Ref),
+}
+
 fn not_found(id: &str) -> GraphError {
     GraphError::NotFound(format!("no node, edge or object {id}"))
 }
 
 impl RunGraph {
-    pub fn new(service: Arc<GraphService>, caller: String, entry: Option<String>) -> Self {
+    pub fn new(service: Arc<GraphService>, caller: String, entry: Option<String>, rules: AccessRules) -> Self {
         RunGraph {
             service,
+            rules,
             caller,
             entry,
             contended: Vec::new(),
@@ -268,9 +280,19 @@ impl RunGraph {
         Ok(level)
     }
 
-    /// A node or edge the caller may read, and the caller's level on it; `None` if it is
-    /// absent, malformed or unreadable.
-    async fn readable(&mut self, id: &str) -> wasmtime::Result<Option<(Ref, Level)>> {
+    /// The level jac's `__jac_access__` gives other roots on a node whose type computes
+    /// it (jac-cloud's rules only); `None` to use the grants.
+    fn computed_level(&self, parsed: &Ref) -> Option<Level> {
+        let AccessRules::JacCloud(computed) = &self.rules else { return None };
+        let field = computed.get(&parsed.type_name).filter(|_| parsed.kind == Kind::Node)?;
+        let row = self.nodes.get(&parsed.hex)?.row.as_ref()?;
+        let context: Map<String, Value> = serde_json::from_str(&row.context).ok()?;
+        Level::cast(context.get(field)?)
+    }
+
+    /// A node, edge or object that exists, and the caller's level on it (which may be
+    /// none); `None` if it is absent or malformed.
+    async fn resolve(&mut self, id: &str) -> wasmtime::Result<Option<(Ref, Level)>> {
         let Some(parsed) = Ref::parse(id) else { return Ok(None) };
         let owner = match (parsed.kind, parsed.is_root()) {
             (Kind::Node, true) => parsed.hex.clone(),
@@ -285,25 +307,40 @@ impl RunGraph {
                 _ => return Ok(None),
             },
         };
-        let level = self.level(&parsed.full(), &owner).await?;
-        Ok((level >= Level::Read).then_some((parsed, level)))
+        let computed = self.computed_level(&parsed).filter(|_| owner != self.caller);
+        let level = match computed {
+            Some(level) => level,
+            None => self.level(&parsed.full(), &owner).await?,
+        };
+        Ok(Some((parsed, level)))
     }
 
-    /// `readable`, needing `need`: not found below read, denied below `need`.
-    async fn require(&mut self, id: &str, need: Level) -> Outcome<Ref> {
-        match self.readable(id).await? {
-            None => Ok(Err(not_found(id))),
-            Some((_, level)) if level < need => {
-                Ok(Err(GraphError::Denied(format!("no {} access on {id}", format!("{need:?}").to_lowercase()))))
-            }
-            Some((parsed, _)) => Ok(Ok(parsed)),
-        }
+    /// `resolve`, for what the caller may read: `None` if it may not.
+    async fn readable(&mut self, id: &str) -> wasmtime::Result<Option<(Ref, Level)>> {
+        Ok(self.resolve(id).await?.filter(|(_, level)| *level >= Level::Read))
     }
 
-    /// `require` for a node: its full id.
-    async fn require_node(&mut self, id: &str, need: Level) -> Outcome<String> {
-        match refused!(self.require(id, need).await?) {
-            parsed if parsed.kind == Kind::Node => Ok(Ok(parsed.full())),
+    /// Whether the caller may make a write that needs `need` on `id`. Strict rules refuse
+    /// it (not found below read, denied below `need`); jac-cloud's drop it.
+    async fn permit(&mut self, id: &str, need: Level) -> Outcome<Permit> {
+        let jac_cloud = matches!(self.rules, AccessRules::JacCloud(_));
+        Ok(match self.resolve(id).await? {
+            None => Err(not_found(id)),
+            Some((parsed, level)) if level >= need => Ok(Permit::Granted(parsed)),
+            Some((parsed, _)) if jac_cloud => Ok(Permit::Dropped(parsed)),
+            Some((_, level)) if level < Level::Read => Err(not_found(id)),
+            Some(_) => Err(GraphError::Denied(format!("no {} access on {id}", format!("{need:?}").to_lowercase()))),
+        })
+    }
+
+    /// `permit` for a node: its full id, and whether the write is dropped.
+    async fn permit_node(&mut self, id: &str, need: Level) -> Outcome<(String, bool)> {
+        let (parsed, dropped) = match refused!(self.permit(id, need).await?) {
+            Permit::Granted(parsed) => (parsed, false),
+            Permit::Dropped(parsed) => (parsed, true),
+        };
+        match parsed.kind {
+            Kind::Node => Ok(Ok((parsed.full(), dropped))),
             _ => Ok(Err(GraphError::Invalid(format!("{id} is not a node")))),
         }
     }
@@ -331,8 +368,13 @@ impl RunGraph {
         self.get(&entry).await?.ok_or_else(|| EntryGone.into())
     }
 
+    /// Under jac-cloud's rules, any node by id (jac's `&(id)`), whoever owns it.
     pub async fn get(&mut self, id: &str) -> wasmtime::Result<Option<String>> {
-        Ok(self.readable(id).await?.map(|(parsed, _)| self.json_of(&parsed)))
+        let found = match self.rules {
+            AccessRules::Strict => self.readable(id).await?,
+            AccessRules::JacCloud(_) => self.resolve(id).await?,
+        };
+        Ok(found.map(|(parsed, _)| self.json_of(&parsed)))
     }
 
     pub async fn access(&mut self, id: &str) -> wasmtime::Result<Level> {

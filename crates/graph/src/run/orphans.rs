@@ -1,5 +1,5 @@
 //! jac-cloud's orphan rule: a node that a run left with no edges (the run removed its
-//! last one) is deleted when the run commits, as jac-cloud's automatic save deletes it.
+//! last one, or spawned it and jac-cloud's rules dropped the edge) is deleted when the run commits, as jac-cloud's automatic save deletes it.
 //! Roots never are; nor is a node the walker keeps (`keep`, jac's explicit `commit`), a
 //! node of another root's, or any node once the walker keeps them all.
 
@@ -16,7 +16,8 @@ const EDGES_PER_READ: usize = 64;
 /// The nodes a run may leave orphaned, and what the walker keeps.
 #[derive(Debug, Default)]
 pub(super) struct Orphans {
-    /// Full ids of the ends of every edge the run removed.
+    /// Full ids of the ends of every edge the run removed, and of the nodes it spawned
+    /// without their edge.
     candidates: BTreeSet<String>,
     kept: BTreeSet<String>,
     keep_all: bool,
@@ -26,6 +27,10 @@ impl Orphans {
     pub(super) fn edge_removed(&mut self, source: &str, target: &str) {
         self.candidates.insert(source.to_string());
         self.candidates.insert(target.to_string());
+    }
+
+    pub(super) fn spawned_without_edge(&mut self, node: &str) {
+        self.candidates.insert(node.to_string());
     }
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use walker_accounts::auth::Identity;
 use walker_accounts::{HashPoolFull, RegisterError, is_valid_email};
-use walker_core::access::StoreError;
+use walker_core::access::{AccessRules, StoreError};
 use walker_core::ids::wire_root;
 use walker_runtime::catalog::CallError;
 use walker_runtime::{
@@ -313,7 +313,7 @@ pub async fn walker(
         return detail(StatusCode::FORBIDDEN, "Not authenticated");
     }
     let entry = match &route.node {
-        Some(node) => match entry_node(&shared, node, &identity).await {
+        Some(node) => match entry_node(&shared, node, &identity, &spec.access).await {
             Ok(id) => Some(id),
             Err(response) => return response,
         },
@@ -398,8 +398,8 @@ impl Sources<'_> {
 }
 
 /// The entry node's full id, once the caller may read it; else the answer to send.
-async fn entry_node(shared: &Shared, node: &str, identity: &Identity) -> Result<String, Response> {
-    Err(match check_node(shared, node, identity).await {
+async fn entry_node(shared: &Shared, node: &str, identity: &Identity, rules: &AccessRules) -> Result<String, Response> {
+    Err(match check_node(shared, node, identity, rules).await {
         NodeAccess::Allowed(id) => return Ok(id),
         NodeAccess::Denied => {
             // jac-cloud's shape: the message under `detail.error`.

@@ -440,7 +440,7 @@ async fn run_walker(
     let send = |frame: String| connection.outbox.push_own(Utf8Bytes::from(frame));
     let mut entry = None;
     if let Some(node) = &event.node {
-        match check_node(&shared, node, &identity).await {
+        match check_node(&shared, node, &identity, &walker.spec().access).await {
             NodeAccess::Allowed(id) => entry = Some(id),
             NodeAccess::Invalid(mut error) => {
                 error.loc = ["event", "walker", "node"].map(Value::from).to_vec();

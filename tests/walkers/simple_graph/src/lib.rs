@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use walker_sdk::graph::{self, Archetype, Node, Query};
-use walker_sdk::{Abilities, Context, NodeAbilities, Result, Walker, export_walkers, walker};
+use walker_sdk::graph::{self, Archetype, Level, Node, Query};
+use walker_sdk::{Abilities, Context, Error, NodeAbilities, Result, Spec, Walker, export_walkers, walker};
 
 #[derive(Serialize, Deserialize, Archetype)]
 struct A {
@@ -62,7 +62,9 @@ struct Fields {
     enum_field: Enum,
 }
 
+/// `def __jac_access__ { return self.access; }`: other roots' level is `access`.
 #[derive(Serialize, Deserialize, Archetype)]
+#[archetype(access = "access")]
 struct Nested {
     #[serde(flatten)]
     fields: Fields,
@@ -204,11 +206,16 @@ fn update_nested(nested: &mut Fields) {
 }
 
 // walker update_nested_node: from root, updates `[-->(`?Nested)][0]` and reports it; at a
-// Nested entry node, updates `here`. Saved with no `save` either way.
+// Nested entry node, updates `here`. Saved with no `save` either way; with jac-cloud's
+// access rules, as jac-cloud runs every walker of the app, on another root's node too.
 walker! { pub struct UpdateNestedNode {} }
 
 impl Walker for UpdateNestedNode {
     const NAME: &'static str = "update_nested_node";
+
+    fn spec() -> Spec {
+        Spec::new().jac_cloud_access()
+    }
 
     fn abilities(on: &mut Abilities<Self>) {
         on.root(|_, here, cx| {
@@ -284,6 +291,10 @@ walker! { pub struct VisitNestedNode {} }
 
 impl Walker for VisitNestedNode {
     const NAME: &'static str = "visit_nested_node";
+
+    fn spec() -> Spec {
+        Spec::new().jac_cloud_access()
+    }
 
     fn abilities(on: &mut Abilities<Self>) {
         on.root(|_, here, cx| {
@@ -634,6 +645,133 @@ impl Walker for DeleteCustomObject {
 
     fn abilities(on: &mut Abilities<Self>) {
         on.root(|walker, _, _| graph::delete(&walker.object_id));
+    }
+}
+
+// walker update_nested_node_trigger_save: `update_nested_node`'s changes at a Nested entry
+// node, then `save(here)`.
+walker! { pub struct UpdateNestedNodeTriggerSave {} }
+
+impl Walker for UpdateNestedNodeTriggerSave {
+    const NAME: &'static str = "update_nested_node_trigger_save";
+
+    fn spec() -> Spec {
+        Spec::new().jac_cloud_access()
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.entry(|_, here: &mut Node<Nested>, _| {
+            update_nested(&mut here.fields);
+            graph::save(here).map(drop)
+        });
+    }
+}
+
+// walker update_nested_node_access { has access: str | None = None;
+//     can enter_nested with Nested entry { here.access = self.access; report here; } }
+walker! { pub struct UpdateNestedNodeAccess { access: Option<String> } }
+
+impl Walker for UpdateNestedNodeAccess {
+    const NAME: &'static str = "update_nested_node_access";
+
+    fn spec() -> Spec {
+        Spec::new().jac_cloud_access()
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.entry(|walker, here: &mut Node<Nested>, cx| {
+            here.access = walker.access.clone();
+            cx.report(&here)
+        });
+    }
+}
+
+// walker allow_other_root_access { has root_id: str, level: int | str = 0, via_all: bool = False;
+//     root and Nested entries: `perm_grant(here, self.level)` if via_all, else
+//     `allow_root(here, NodeAnchor.ref(self.root_id), self.level)`; }
+walker! { pub struct AllowOtherRootAccess { root_id: String, level: Value = json!(0), via_all: bool = false } }
+
+impl Walker for AllowOtherRootAccess {
+    const NAME: &'static str = "allow_other_root_access";
+
+    fn spec() -> Spec {
+        Spec::new().jac_cloud_access()
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        fn grant_here(walker: &mut AllowOtherRootAccess, here: &str) -> Result {
+            let level = Level::from_jac(&walker.level).ok_or_else(|| Error::msg("level is not an access level"))?;
+            graph::grant(here, (!walker.via_all).then_some(&walker.root_id), level)
+        }
+        on.root(|walker, here, _| grant_here(walker, &here.id));
+        on.entry(|walker, here: &mut Node<Nested>, _| grant_here(walker, &here.id));
+    }
+}
+
+// walker disallow_other_root_access { has root_id: str, via_all: bool = False;
+//     root and Nested entries: `perm_revoke(here)` if via_all, else
+//     `disallow_root(here, NodeAnchor.ref(self.root_id))`; }
+walker! { pub struct DisallowOtherRootAccess { root_id: String, via_all: bool = false } }
+
+impl Walker for DisallowOtherRootAccess {
+    const NAME: &'static str = "disallow_other_root_access";
+
+    fn spec() -> Spec {
+        Spec::new().jac_cloud_access()
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        fn revoke_here(walker: &mut DisallowOtherRootAccess, here: &str) -> Result {
+            graph::revoke(here, (!walker.via_all).then_some(&walker.root_id))
+        }
+        on.root(|walker, here, _| revoke_here(walker, &here.id));
+        on.entry(|walker, here: &mut Node<Nested>, _| revoke_here(walker, &here.id));
+    }
+}
+
+// walker check_memory_sync { has other_node_id: str;
+//     can enter with `root entry { n = &(self.other_node_id); n.val = 4; report n; } }
+walker! { pub struct CheckMemorySync { other_node_id: String } }
+
+impl Walker for CheckMemorySync {
+    const NAME: &'static str = "check_memory_sync";
+
+    fn spec() -> Spec {
+        Spec::new().jac_cloud_access()
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, _, cx| {
+            let Some(mut node) = graph::get(&walker.other_node_id)? else { return Ok(()) };
+            node.context["val"] = json!(4);
+            cx.report(graph::save(&node)?);
+            Ok(())
+        });
+    }
+}
+
+// Not in the app: every other write on node `id` under jac-cloud's rules, each answer
+// reported (a write the caller may not make is answered as if made, and dropped).
+walker! { pub struct WritesOnNode { id: String } }
+
+impl Walker for WritesOnNode {
+    const NAME: &'static str = "writes_on_node";
+
+    fn spec() -> Spec {
+        Spec::new().jac_cloud_access()
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, here, cx| {
+            let edge = graph::connect(&here.id, &walker.id, "", &json!({}))?;
+            cx.report(edge.id.starts_with("e::"));
+            cx.report(graph::disconnect(&here.id, &walker.id, None)?);
+            cx.report(graph::spawn(&walker.id, &A { val: 7 })?.val);
+            graph::grant(&walker.id, Some(&here.id), Level::Write)?;
+            graph::delete(&walker.id)?;
+            cx.report(graph::get(&walker.id)?.is_some());
+            Ok(())
+        });
     }
 }
 
