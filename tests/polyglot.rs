@@ -89,10 +89,10 @@ async fn every_language_runs_the_same_chat_scenarios() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_and_javascript_walkers_opt_in_to_warm_instances_per_caller() {
+async fn python_javascript_and_c_walkers_opt_in_to_warm_instances_per_caller() {
     let server = polyglot_server().await;
     let (token, _) = server.user("warm@example.com").await;
-    for prefix in ["py_", "js_"] {
+    for prefix in ["py_", "js_", "c_"] {
         let event = json!({"type": "walker", "walker": format!("{prefix}warm_count"), "response": true});
         let (mut first, _) = server.connect("").await;
         let (mut second, _) = server.connect("").await;
@@ -262,4 +262,64 @@ async fn python_and_javascript_walkers_tell_graph_refusals_apart_by_kind() {
         assert_eq!(status, 200, "{prefix}: {reply}");
         assert_eq!(reply["reports"], json!([{"update": "not_found", "filter": "invalid"}]), "{prefix}");
     }
+}
+
+/// The C SDK's edges: typed edges made and listed with their fields, neighbours by
+/// direction and edge type, a read grant that another user's walker then honours, and
+/// the link removed with its grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_walkers_link_list_share_and_unlink_nodes() {
+    let server = polyglot_server().await;
+    let (owner, _) = server.user("c-owner@example.com").await;
+    let (friend, friend_root) = server.user("c-friend@example.com").await;
+    let friend_root = format!("n::{friend_root}");
+    let (status, reply) = server.post("/walker/c_link_notes", json!({"friend": friend_root}), Some(&owner)).await;
+    assert_eq!(status, 200, "{reply}");
+    let reports = reply["reports"].as_array().unwrap();
+    let ids = &reports[3];
+    let (a, b) = (ids["a"].as_str().unwrap(), ids["b"].as_str().unwrap());
+    let edges = reports[0].as_array().unwrap();
+    assert_eq!(edges.len(), 1, "{reply}");
+    assert!(edges[0]["id"].as_str().unwrap().starts_with("e:Link:"), "{reply}");
+    assert_eq!(
+        (&edges[0]["source"], &edges[0]["target"], &edges[0]["context"]),
+        (&json!(a), &json!(b), &json!({"weight": 3}))
+    );
+    let linking_b: Vec<&Value> = reports[1].as_array().unwrap().iter().map(|node| &node["id"]).collect();
+    assert_eq!(linking_b, [&json!(a)], "[b <-:Link:-]");
+    assert_eq!(reports[2], json!([]), "the root's edges are untyped");
+
+    let server = &server;
+    let read = |token: String| async move { server.post("/walker/c_read_node", json!({"id": b}), Some(&token)).await };
+    let (_, seen) = read(friend.clone()).await;
+    assert_eq!(seen["reports"][0]["context"], json!({"text": "b"}), "granted read: {seen}");
+    let unlink = json!({"a": a, "b": b, "friend": friend_root});
+    let (status, reply) = server.post("/walker/c_unlink_notes", unlink, Some(&owner)).await;
+    assert_eq!((status, &reply["reports"]), (200, &json!([{"removed": 1}])), "{reply}");
+    let (_, seen) = read(friend.clone()).await;
+    assert_eq!(seen["reports"], json!([null]), "revoked: {seen}");
+    let (_, seen) = read(owner.clone()).await;
+    assert_eq!(seen["reports"][0]["context"], json!({"text": "b"}), "b kept: the root's edge to it remains");
+}
+
+/// The C SDK's spec options: a custom path with a field in it, a field read from the
+/// query string, root entry only, and tenant variables (unset reads null; undeclared
+/// fails the walker).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_walkers_declare_paths_query_fields_entry_and_vars() {
+    let server = polyglot_server().await;
+    let (status, reply) = server.get("/c/items/abc?tag=red").await;
+    assert_eq!(
+        (status, &reply["reports"]),
+        (200, &json!([{"item": "abc", "tag": "red", "greeting": null}])),
+        "{reply}"
+    );
+    let (status, reply) = server.get("/c/items/abc").await;
+    assert_eq!((status, &reply["reports"][0]["tag"]), (200, &json!("none")), "{reply}");
+    let (status, _) = server.get(&format!("/c/items/abc/n::{}", "0".repeat(24))).await;
+    assert_eq!(status, 404, "root entry only: no node route");
+    let (status, reply) = server.get("/c/items/abc?var=secret").await;
+    let error = &reply["errors"][0];
+    assert_eq!((status, &error["type"]), (500, &json!("walker_error")), "{reply}");
+    assert!(error["msg"].as_str().unwrap().contains("denied"), "{reply}");
 }

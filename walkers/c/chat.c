@@ -1,4 +1,5 @@
-/* C equivalents of the seed's chat walkers, plus one that reports its context. */
+/* C equivalents of the seed's chat walkers, plus one that reports its context, and
+ * notes kept in the graph: made, listed, linked, shared and unlinked. */
 #include "walker.h"
 
 #define CHAT "{\"type\":\"chat\",\"data\":{\"message\":\"string\"}}"
@@ -44,9 +45,69 @@ static bool make_note(walker_ctx_t *cx) {
 }
 
 static bool list_notes(walker_ctx_t *cx) {
-    const char *notes = walker_graph_neighbours(cx, walker_graph_root(cx), "Note");
+    const char *notes = walker_graph_neighbours(cx, walker_graph_root(cx), &(walker_query_t){.node_type = "Note"});
     if (!notes) return false;
     walker_report(cx, notes);
+    return true;
+}
+
+/* Notes a and b under the root, `a +>:Link(weight=3):+> b`, b shared with `friend`
+ * (read), reporting what each call sees; then the link removed. */
+static bool link_notes(walker_ctx_t *cx) {
+    const char *root = walker_graph_root(cx);
+    const char *a = walker_json_get_str(cx, walker_graph_spawn(cx, root, "Note", "{\"text\":\"a\"}"), "id");
+    const char *b = walker_json_get_str(cx, walker_graph_spawn(cx, root, "Note", "{\"text\":\"b\"}"), "id");
+    if (!a || !b || !walker_graph_connect(cx, a, b, "Link", "{\"weight\":3}")) return false;
+    const char *edges = walker_graph_edges(cx, a, NULL);
+    const char *linking_b = walker_graph_neighbours(cx, b, &(walker_query_t){.direction = WALKER_IN, .edge_type = "Link"});
+    const char *links_from_root = walker_graph_neighbours(cx, root, &(walker_query_t){.edge_type = "Link"});
+    if (!edges || !linking_b || !links_from_root) return false;
+    if (!walker_graph_grant(cx, b, walker_arg_str(cx, "friend"), WALKER_READ)) return false;
+    walker_report(cx, edges);
+    walker_report(cx, linking_b);
+    walker_report(cx, links_from_root);
+    walker_json_t ids = walker_json_object(cx);
+    walker_json_str(&ids, "a", a);
+    walker_json_str(&ids, "b", b);
+    walker_report(cx, walker_json_finish(&ids));
+    return true;
+}
+
+/* Removes a's links to b (and, with `revoke`, the friend's read on b): how many. */
+static bool unlink_notes(walker_ctx_t *cx) {
+    const char *a = walker_arg_str(cx, "a"), *b = walker_arg_str(cx, "b");
+    long long removed = walker_graph_disconnect(cx, a, b, "Link");
+    if (removed < 0 || !walker_graph_revoke(cx, b, walker_arg_str(cx, "friend"))) return false;
+    walker_json_t report = walker_json_object(cx);
+    walker_json_int(&report, "removed", removed);
+    walker_report(cx, walker_json_finish(&report));
+    return true;
+}
+
+/* Node `id` as the caller may read it, or null. */
+static bool read_node(walker_ctx_t *cx) {
+    const char *node = walker_graph_get(cx, walker_arg_str(cx, "id"));
+    walker_report(cx, node ? node : "null");
+    return true;
+}
+
+/* Its runs so far in this instance: 1, 2, 3, then 1 in a fresh one (`warm_runs` 3). */
+static bool warm_count(walker_ctx_t *cx) {
+    static long long runs;
+    walker_report_int(cx, ++runs);
+    return true;
+}
+
+/* jac-cloud's spec options: a custom path with a field in it, a field from the query
+ * string, root entry only, and a tenant variable (`greeting`, null when unset). */
+static bool item_by_path(walker_ctx_t *cx) {
+    const char *greeting;
+    if (!walker_var(cx, walker_arg_str(cx, "var"), &greeting)) return false;
+    walker_json_t report = walker_json_object(cx);
+    walker_json_str(&report, "item", walker_arg_str(cx, "item"));
+    walker_json_str(&report, "tag", walker_arg_str(cx, "tag"));
+    walker_json_str(&report, "greeting", greeting);
+    walker_report(cx, walker_json_finish(&report));
     return true;
 }
 
@@ -55,6 +116,13 @@ static const walker_field_t group_fields[] = {{"channel_id", WALKER_STR, NULL}};
 static const walker_field_t client_fields[] = {{"client_id", WALKER_STR, NULL}};
 static const walker_field_t context_fields[] = {{"name", WALKER_STR, NULL}, {"count", WALKER_INT, "1"}};
 static const walker_field_t note_fields[] = {{"text", WALKER_STR, NULL}};
+static const walker_field_t link_fields[] = {{"friend", WALKER_STR, NULL}};
+static const walker_field_t unlink_fields[] = {{"a", WALKER_STR, NULL}, {"b", WALKER_STR, NULL}, {"friend", WALKER_STR, NULL}};
+static const walker_field_t id_fields[] = {{"id", WALKER_STR, NULL}};
+static const walker_field_t item_fields[] = {
+    {"item", WALKER_STR, NULL}, {"tag", WALKER_STR, "\"none\""}, {"var", WALKER_STR, "\"greeting\""}};
+static const char *const item_query[] = {"tag", "var", NULL};
+static const char *const item_vars[] = {"greeting", NULL};
 
 const walker_def_t walker_definitions[] = {
     {"c_send_chat_to_user", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(user_fields), send_chat_to_user},
@@ -63,5 +131,11 @@ const walker_def_t walker_definitions[] = {
     {"c_report_context", WALKER_WEBSOCKET | WALKER_POST, false, WALKER_FIELDS(context_fields), report_context},
     {"c_make_note", WALKER_WEBSOCKET | WALKER_POST, true, WALKER_FIELDS(note_fields), make_note},
     {"c_list_notes", WALKER_WEBSOCKET | WALKER_POST, true, NULL, 0, list_notes},
+    {"c_link_notes", WALKER_POST, true, WALKER_FIELDS(link_fields), link_notes},
+    {"c_unlink_notes", WALKER_POST, true, WALKER_FIELDS(unlink_fields), unlink_notes},
+    {"c_read_node", WALKER_POST, true, WALKER_FIELDS(id_fields), read_node},
+    {"c_warm_count", WALKER_WEBSOCKET | WALKER_POST, false, NULL, 0, warm_count, .warm_runs = 3},
+    {"c_item_by_path", WALKER_GET, false, WALKER_FIELDS(item_fields), item_by_path, .path = "/c/items/{item}",
+     .as_query = item_query, .entry = WALKER_ENTRY_ROOT, .vars = item_vars},
 };
 const size_t walker_definition_count = WALKER_COUNT(walker_definitions);

@@ -153,9 +153,9 @@ static const char *skip_value(const char *p) {
     return p;
 }
 
-/* The value of top-level `field` in the context, or NULL. */
-static const char *find_field(walker_ctx_t *cx, const char *field) {
-    const char *p = skip_ws(cx->context);
+/* The value of top-level `field` in the JSON object `json`, or NULL. */
+static const char *find_in(const char *json, const char *field) {
+    const char *p = skip_ws(json);
     if (*p != '{') return NULL;
     p = skip_ws(p + 1);
     while (*p == '"') {
@@ -172,13 +172,17 @@ static const char *find_field(walker_ctx_t *cx, const char *field) {
     return NULL;
 }
 
-const char *walker_arg_str(walker_ctx_t *cx, const char *field) {
-    const char *value = find_field(cx, field);
+static const char *find_field(walker_ctx_t *cx, const char *field) { return find_in(cx->context, field); }
+
+const char *walker_json_get_str(walker_ctx_t *cx, const char *json, const char *field) {
+    const char *value = json ? find_in(json, field) : NULL;
     if (!value || *value != '"') return NULL;
     char *decoded;
     read_string(value, &decoded);
     return own(cx, decoded);
 }
+
+const char *walker_arg_str(walker_ctx_t *cx, const char *field) { return walker_json_get_str(cx, cx->context, field); }
 
 long long walker_arg_int(walker_ctx_t *cx, const char *field) {
     const char *value = find_field(cx, field);
@@ -232,18 +236,28 @@ walker_json_t walker_json_object(walker_ctx_t *cx) {
 
 void walker_json_str(walker_json_t *json, const char *key, const char *value) {
     append_key(json, key);
-    append_string(json, value);
+    if (value)
+        append_string(json, value);
+    else
+        append(json, "null", 4);
+}
+
+/* `value` in decimal, written at the end of `digits` (NUL-terminated); where it starts. */
+static const char *decimal(char digits[24], long long value) {
+    char *start = digits + 23;
+    *start = '\0';
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    do *--start = (char)('0' + magnitude % 10);
+    while ((magnitude /= 10) != 0);
+    if (value < 0) *--start = '-';
+    return start;
 }
 
 void walker_json_int(walker_json_t *json, const char *key, long long value) {
     char digits[24];
-    size_t n = 0;
-    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
-    do digits[sizeof digits - 1 - n++] = (char)('0' + magnitude % 10);
-    while ((magnitude /= 10) != 0);
-    if (value < 0) digits[sizeof digits - 1 - n++] = '-';
+    const char *text = decimal(digits, value);
     append_key(json, key);
-    append(json, digits + sizeof digits - n, n);
+    append(json, text, strlen(text));
 }
 
 const char *walker_json_finish(walker_json_t *json) {
@@ -324,22 +338,37 @@ bool walker_graph_delete(walker_ctx_t *cx, const char *id) {
     return jac_walker_graph_delete(&target, &err) || refused(cx, &err);
 }
 
-const char *walker_graph_neighbours(walker_ctx_t *cx, const char *node, const char *node_type) {
+/* An optional string argument: NULL is `none`. */
+static walkers_option_string_t maybe(const char *text) {
+    walkers_option_string_t option = {.is_some = text != NULL};
+    if (text) walkers_string_set(&option.val, text);
+    return option;
+}
+
+typedef bool (*page_call_t)(jac_walker_graph_id_t *, jac_walker_graph_query_t *, walkers_string_t *,
+                            jac_walker_graph_error_t *);
+
+/* Every page of `neighbours` or `edges`, as one JSON list. */
+static const char *every_page(walker_ctx_t *cx, page_call_t call, const char *node, const walker_query_t *filter) {
     /* The host writes each page as {"items":[...],"cursor":null|"<cursor>"}. */
     static const char items_key[] = "{\"items\":[", cursor_key[] = "],\"cursor\":";
+    static const walker_query_t out = {WALKER_OUT, NULL, NULL};
+    static const jac_walker_graph_direction_t directions[] = {
+        JAC_WALKER_GRAPH_DIRECTION_OUT, JAC_WALKER_GRAPH_DIRECTION_IN, JAC_WALKER_GRAPH_DIRECTION_BOTH};
+    if (!filter) filter = &out;
     walkers_string_t from;
     walkers_string_set(&from, node);
-    jac_walker_graph_query_t query = {.direction = JAC_WALKER_GRAPH_DIRECTION_OUT};
-    if (node_type) {
-        query.node_type.is_some = true;
-        walkers_string_set(&query.node_type.val, node_type);
-    }
+    jac_walker_graph_query_t query = {
+        .direction = directions[filter->direction % 3],
+        .edge_type = maybe(filter->edge_type),
+        .node_type = maybe(filter->node_type),
+    };
     walker_json_t list = {cx, NULL, 0, 0};
     append(&list, "[", 1);
     for (;;) {
         walkers_string_t ret;
         jac_walker_graph_error_t err;
-        if (!jac_walker_graph_neighbours(&from, &query, &ret, &err)) {
+        if (!call(&from, &query, &ret, &err)) {
             free(list.text);
             return refused(cx, &err);
         }
@@ -362,6 +391,74 @@ const char *walker_graph_neighbours(walker_ctx_t *cx, const char *node, const ch
     return own(cx, list.text);
 }
 
+const char *walker_graph_neighbours(walker_ctx_t *cx, const char *node, const walker_query_t *query) {
+    return every_page(cx, jac_walker_graph_neighbours, node, query);
+}
+
+const char *walker_graph_edges(walker_ctx_t *cx, const char *node, const walker_query_t *query) {
+    return every_page(cx, jac_walker_graph_edges, node, query);
+}
+
+const char *walker_graph_connect(walker_ctx_t *cx, const char *source, const char *target, const char *edge_type,
+                                 const char *context_json) {
+    walkers_string_t from, to, type, context, ret;
+    jac_walker_graph_error_t err;
+    walkers_string_set(&from, source);
+    walkers_string_set(&to, target);
+    walkers_string_set(&type, edge_type ? edge_type : "");
+    walkers_string_set(&context, context_json ? context_json : "{}");
+    if (!jac_walker_graph_connect(&from, &to, &type, &context, &ret, &err)) return refused(cx, &err);
+    return take(cx, &ret);
+}
+
+long long walker_graph_disconnect(walker_ctx_t *cx, const char *source, const char *target, const char *edge_type) {
+    walkers_string_t from, to;
+    walkers_option_string_t type = maybe(edge_type);
+    jac_walker_graph_error_t err;
+    uint32_t removed;
+    walkers_string_set(&from, source);
+    walkers_string_set(&to, target);
+    if (!jac_walker_graph_disconnect(&from, &to, type.is_some ? &type.val : NULL, &removed, &err)) {
+        refused(cx, &err);
+        return -1;
+    }
+    return removed;
+}
+
+bool walker_graph_grant(walker_ctx_t *cx, const char *target, const char *grantee, walker_level_t level) {
+    static const jac_walker_graph_level_t levels[] = {JAC_WALKER_GRAPH_LEVEL_NO_ACCESS, JAC_WALKER_GRAPH_LEVEL_READ,
+                                                      JAC_WALKER_GRAPH_LEVEL_CONNECT, JAC_WALKER_GRAPH_LEVEL_WRITE};
+    walkers_string_t id;
+    walkers_option_string_t to = maybe(grantee);
+    jac_walker_graph_error_t err;
+    walkers_string_set(&id, target);
+    return jac_walker_graph_grant(&id, to.is_some ? &to.val : NULL, levels[(unsigned)level % 4], &err) ||
+           refused(cx, &err);
+}
+
+bool walker_graph_revoke(walker_ctx_t *cx, const char *target, const char *grantee) {
+    walkers_string_t id;
+    walkers_option_string_t to = maybe(grantee);
+    jac_walker_graph_error_t err;
+    walkers_string_set(&id, target);
+    return jac_walker_graph_revoke(&id, to.is_some ? &to.val : NULL, &err) || refused(cx, &err);
+}
+
+bool walker_var(walker_ctx_t *cx, const char *name, const char **value) {
+    walkers_string_t key, ret;
+    jac_walker_config_error_t err;
+    walkers_string_set(&key, name);
+    *value = NULL;
+    if (jac_walker_config_get(&key, &ret, &err)) {
+        *value = take(cx, &ret);
+        return true;
+    }
+    bool denied = err.tag == JAC_WALKER_CONFIG_ERROR_DENIED;
+    jac_walker_config_error_free(&err);
+    if (denied) walker_fail(cx, "denied: the walker's vars do not declare it");
+    return !denied;
+}
+
 /* ---- replies and notifications ---- */
 
 const char *walker_root_id(walker_ctx_t *cx) { return cx->root_id; }
@@ -373,6 +470,11 @@ void walker_report(walker_ctx_t *cx, const char *json) {
         cx->reports = xrealloc(cx->reports, cx->report_cap * sizeof *cx->reports);
     }
     walkers_string_dup(&cx->reports[cx->report_count++], json);
+}
+
+void walker_report_int(walker_ctx_t *cx, long long value) {
+    char digits[24];
+    walker_report(cx, decimal(digits, value));
 }
 
 void walker_set_status(walker_ctx_t *cx, uint16_t status) { cx->status = status; }
@@ -425,6 +527,21 @@ static const jac_walker_types_field_type_t field_types[] = {
 };
 
 /* The host frees everything returned here (post-return), so all of it is heap memory. */
+static const jac_walker_types_entry_type_t entry_types[] = {
+    [WALKER_ENTRY_BOTH] = JAC_WALKER_TYPES_ENTRY_TYPE_BOTH,
+    [WALKER_ENTRY_ROOT] = JAC_WALKER_TYPES_ENTRY_TYPE_ROOT,
+    [WALKER_ENTRY_NODE] = JAC_WALKER_TYPES_ENTRY_TYPE_NODE,
+};
+
+/* A NULL-terminated list of names as a WIT list (empty for NULL). */
+static void names(walkers_list_string_t *list, const char *const *items) {
+    size_t count = 0;
+    while (items && items[count]) count++;
+    list->len = count;
+    list->ptr = calloc(count ? count : 1, sizeof *list->ptr);
+    for (size_t i = 0; i < count; i++) walkers_string_dup(&list->ptr[i], items[i]);
+}
+
 void exports_walkers_walkers(walkers_list_walker_spec_t *ret) {
     ret->len = walker_definition_count;
     ret->ptr = calloc(walker_definition_count ? walker_definition_count : 1, sizeof *ret->ptr);
@@ -436,6 +553,14 @@ void exports_walkers_walkers(walkers_list_walker_spec_t *ret) {
         for (uint8_t method = JAC_WALKER_TYPES_METHOD_WEBSOCKET; method <= JAC_WALKER_TYPES_METHOD_DELETE; method++)
             if (def->methods & (1u << method)) spec->methods.ptr[spec->methods.len++] = method;
         spec->auth = def->auth;
+        if (def->path) {
+            spec->path.is_some = true;
+            walkers_string_dup(&spec->path.val, def->path);
+        }
+        names(&spec->as_query, def->as_query);
+        spec->entry = entry_types[def->entry % 3];
+        spec->warm_runs = def->warm_runs;
+        names(&spec->vars, def->vars);
         spec->fields.len = def->field_count;
         spec->fields.ptr = calloc(def->field_count ? def->field_count : 1, sizeof *spec->fields.ptr);
         for (size_t f = 0; f < def->field_count; f++) {

@@ -58,6 +58,9 @@ typedef struct {
 
 typedef struct walker_ctx walker_ctx_t;
 
+/* Which REST routes a walker has (jac-cloud's `entry_type`). */
+typedef enum { WALKER_ENTRY_BOTH, WALKER_ENTRY_ROOT, WALKER_ENTRY_NODE } walker_entry_t;
+
 typedef struct {
     const char *name;
     unsigned methods; /* WALKER_* flags; 0 means POST */
@@ -65,6 +68,12 @@ typedef struct {
     const walker_field_t *fields;
     size_t field_count;
     bool (*run)(walker_ctx_t *cx);
+    /* Optional, zero when left out (set them by name: `.path = "/items/{id}"`). */
+    const char *path;            /* a custom REST path, or one under /walker/<name>/: `{id}` */
+    const char *const *as_query; /* NULL-terminated: fields read from the query string */
+    walker_entry_t entry;        /* /walker/<name>, /walker/<name>/<node>, or both (0) */
+    uint32_t warm_runs;          /* runs a warm instance may serve (static data persists); 0: fresh */
+    const char *const *vars;     /* NULL-terminated: the tenant variables it may read */
 } walker_def_t;
 
 #define WALKER_FIELDS(array) (array), (sizeof(array) / sizeof((array)[0]))
@@ -83,8 +92,13 @@ const char *walker_arg_str(walker_ctx_t *cx, const char *field);
 long long walker_arg_int(walker_ctx_t *cx, const char *field);
 bool walker_arg_bool(walker_ctx_t *cx, const char *field);
 
+/* Tenant variable `name` into `*value` (NULL when the tenant does not set it); false,
+ * with the run's error set, when the walker's `vars` do not declare it. */
+bool walker_var(walker_ctx_t *cx, const char *name, const char **value);
+
 /* Replies. */
 void walker_report(walker_ctx_t *cx, const char *json);
+void walker_report_int(walker_ctx_t *cx, long long value);
 void walker_set_status(walker_ctx_t *cx, uint16_t status);
 bool walker_fail(walker_ctx_t *cx, const char *message);
 
@@ -102,8 +116,28 @@ const char *walker_graph_get(walker_ctx_t *cx, const char *id); /* NULL if absen
 const char *walker_graph_spawn(walker_ctx_t *cx, const char *source, const char *node_type, const char *context_json);
 const char *walker_graph_update(walker_ctx_t *cx, const char *id, const char *fields_json);
 bool walker_graph_delete(walker_ctx_t *cx, const char *id);
-/* `[node -->](`?Type)`, every page, as one JSON list; node_type may be NULL. */
-const char *walker_graph_neighbours(walker_ctx_t *cx, const char *node, const char *node_type);
+/* Which neighbours: `[-->]` (the zero value), `[<--]` or `[<-->]`, of an edge type and a
+ * node type when not NULL: `&(walker_query_t){.direction = WALKER_IN, .node_type = "Note"}`. */
+typedef enum { WALKER_OUT, WALKER_IN, WALKER_BOTH } walker_direction_t;
+typedef struct {
+    walker_direction_t direction;
+    const char *edge_type;
+    const char *node_type;
+} walker_query_t;
+/* `[node -->]`, every page, as one JSON list of nodes; a NULL query is `[-->]`. */
+const char *walker_graph_neighbours(walker_ctx_t *cx, const char *node, const walker_query_t *query);
+/* `[node edge -->]`: the edges to those neighbours, `{"id","source","target","context"}`. */
+const char *walker_graph_edges(walker_ctx_t *cx, const char *node, const walker_query_t *query);
+/* `source +>:E(context):+> target` (edge_type NULL: untyped; context NULL: `{}`): the edge. */
+const char *walker_graph_connect(walker_ctx_t *cx, const char *source, const char *target, const char *edge_type,
+                                 const char *context_json);
+/* `source del--> target` (edges of `edge_type` only, unless NULL): how many were removed,
+ * or -1 with the run's error set. */
+long long walker_graph_disconnect(walker_ctx_t *cx, const char *source, const char *target, const char *edge_type);
+/* Gives a root (`n::<hex>`; NULL: everyone) `level` on `target`; on a root, its whole graph. */
+typedef enum { WALKER_NO_ACCESS, WALKER_READ, WALKER_CONNECT, WALKER_WRITE } walker_level_t;
+bool walker_graph_grant(walker_ctx_t *cx, const char *target, const char *grantee, walker_level_t level);
+bool walker_graph_revoke(walker_ctx_t *cx, const char *target, const char *grantee);
 
 /* A JSON object under construction. */
 typedef struct {
@@ -113,8 +147,10 @@ typedef struct {
 } walker_json_t;
 
 walker_json_t walker_json_object(walker_ctx_t *cx);
-void walker_json_str(walker_json_t *json, const char *key, const char *value);
+void walker_json_str(walker_json_t *json, const char *key, const char *value); /* NULL: null */
 void walker_json_int(walker_json_t *json, const char *key, long long value);
 const char *walker_json_finish(walker_json_t *json);
+/* A top-level string field of a JSON object the host returned (a node's `"id"`), or NULL. */
+const char *walker_json_get_str(walker_ctx_t *cx, const char *json, const char *field);
 
 #endif
