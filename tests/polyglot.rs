@@ -323,3 +323,30 @@ async fn c_walkers_declare_paths_query_fields_entry_and_vars() {
     assert_eq!((status, &error["type"]), (500, &json!("walker_error")), "{reply}");
     assert!(error["msg"].as_str().unwrap().contains("denied"), "{reply}");
 }
+
+/// The C SDK's walk: abilities by node type in table order, `visit` breadth-first from
+/// the entry node, and `disengage`, on jac-cloud's create_graph chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_walkers_walk_by_node_type_from_the_entry_node() {
+    let server = polyglot_server().await;
+    let (token, _) = server.user("c-walker@example.com").await;
+    let call = |path: String, body: Value| {
+        let (server, token) = (&server, &token);
+        async move {
+            let (status, reply) = server.post(&path, body, Some(token)).await;
+            assert_eq!(status, 200, "{path}: {reply}");
+            reply["reports"].as_array().unwrap().clone()
+        }
+    };
+    let created = call("/walker/c_create_graph".into(), json!({})).await;
+    let vals = |nodes: &[Value]| nodes.iter().map(|node| node["context"]["val"].clone()).collect::<Vec<_>>();
+    assert_eq!(vals(&created[1..]), [json!(0), json!(1), json!(2)]);
+    let walked = call("/walker/c_traverse_graph".into(), json!({})).await;
+    assert_eq!(walked[0]["id"], created[0]["id"], "the root first");
+    assert_eq!(vals(&walked[1..]), [json!(0), json!(1), json!(2)], "then A, B and C, each once");
+    let b = created[2]["id"].as_str().unwrap();
+    let from_b = call(format!("/walker/c_traverse_graph/{b}"), json!({})).await;
+    assert_eq!(vals(&from_b), [json!(1), json!(2)], "from B: B, then C");
+    let stopped = call("/walker/c_traverse_graph".into(), json!({"stop_at": "B"})).await;
+    assert_eq!(vals(&stopped[1..]), [json!(0)], "disengaged at B: the root and A");
+}

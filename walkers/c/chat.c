@@ -2,6 +2,8 @@
  * notes kept in the graph: made, listed, linked, shared and unlinked. */
 #include "walker.h"
 
+#include <string.h>
+
 #define CHAT "{\"type\":\"chat\",\"data\":{\"message\":\"string\"}}"
 
 static bool send_chat_to_user(walker_ctx_t *cx) {
@@ -111,6 +113,45 @@ static bool item_by_path(walker_ctx_t *cx) {
     return true;
 }
 
+/* jac-cloud's create_graph: root ++> A(val=0) ++> B(val=1) ++> C(val=2), each reported. */
+static bool create_graph(walker_ctx_t *cx) {
+    static const char *const chain[][2] = {{"A", "{\"val\":0}"}, {"B", "{\"val\":1}"}, {"C", "{\"val\":2}"}};
+    const char *here = walker_graph_here(cx);
+    walker_report(cx, here);
+    for (size_t i = 0; i < 3; i++) {
+        here = walker_graph_spawn(cx, walker_json_get_str(cx, here, "id"), chain[i][0], chain[i][1]);
+        if (!here) return false;
+        walker_report(cx, here);
+    }
+    return true;
+}
+
+/* jac-cloud's traverse_graph: `can enter with `root | A | B entry { report here; visit [-->]; }`
+ * and `can enter_c with C entry { report here; }`; with `stop_at` a type, disengages there. */
+static bool report_and_visit(walker_ctx_t *cx, const char *here) {
+    walker_report(cx, here);
+    return walker_visit(cx, walker_json_get_str(cx, here, "id"), NULL);
+}
+
+static bool report_here(walker_ctx_t *cx, const char *here) {
+    walker_report(cx, here);
+    return true;
+}
+
+static bool stop_here(walker_ctx_t *cx, const char *here) {
+    const char *type = walker_arg_str(cx, "stop_at");
+    const char *id = walker_json_get_str(cx, here, "id");
+    size_t len = strlen(type);
+    if (len && !strncmp(id + 2, type, len) && id[2 + len] == ':') walker_disengage(cx);
+    return true;
+}
+
+static bool traverse_graph(walker_ctx_t *cx) {
+    static const walker_ability_t abilities[] = {
+        {NULL, stop_here}, {"Root", report_and_visit}, {"A", report_and_visit}, {"B", report_and_visit}, {"C", report_here}};
+    return walker_walk(cx, abilities, WALKER_COUNT(abilities));
+}
+
 static const walker_field_t user_fields[] = {{"root_id", WALKER_STR, NULL}};
 static const walker_field_t group_fields[] = {{"channel_id", WALKER_STR, NULL}};
 static const walker_field_t client_fields[] = {{"client_id", WALKER_STR, NULL}};
@@ -121,6 +162,7 @@ static const walker_field_t unlink_fields[] = {{"a", WALKER_STR, NULL}, {"b", WA
 static const walker_field_t id_fields[] = {{"id", WALKER_STR, NULL}};
 static const walker_field_t item_fields[] = {
     {"item", WALKER_STR, NULL}, {"tag", WALKER_STR, "\"none\""}, {"var", WALKER_STR, "\"greeting\""}};
+static const walker_field_t traverse_fields[] = {{"stop_at", WALKER_STR, "\"\""}};
 static const char *const item_query[] = {"tag", "var", NULL};
 static const char *const item_vars[] = {"greeting", NULL};
 
@@ -134,6 +176,8 @@ const walker_def_t walker_definitions[] = {
     {"c_link_notes", WALKER_POST, true, WALKER_FIELDS(link_fields), link_notes},
     {"c_unlink_notes", WALKER_POST, true, WALKER_FIELDS(unlink_fields), unlink_notes},
     {"c_read_node", WALKER_POST, true, WALKER_FIELDS(id_fields), read_node},
+    {"c_create_graph", WALKER_POST, true, NULL, 0, create_graph},
+    {"c_traverse_graph", WALKER_POST, true, WALKER_FIELDS(traverse_fields), traverse_graph},
     {"c_warm_count", WALKER_WEBSOCKET | WALKER_POST, false, NULL, 0, warm_count, .warm_runs = 3},
     {"c_item_by_path", WALKER_GET, false, WALKER_FIELDS(item_fields), item_by_path, .path = "/c/items/{item}",
      .as_query = item_query, .entry = WALKER_ENTRY_ROOT, .vars = item_vars},

@@ -21,6 +21,10 @@ struct walker_ctx {
     char *error;
     void **owned; /* freed when the run ends */
     size_t owned_count, owned_cap;
+    /* A walk's nodes (JSON and id, owned): queued from `next` on, visited before it. */
+    struct walked { const char *node, *id; } *walk;
+    size_t walk_next, walk_len, walk_cap;
+    bool disengaged;
 };
 
 static void *xmalloc(size_t size) {
@@ -459,6 +463,57 @@ bool walker_var(walker_ctx_t *cx, const char *name, const char **value) {
     return !denied;
 }
 
+/* ---- walking ---- */
+
+/* A node's type as jac names it: `Root` for `n::<hex>`, `Type` for `n:Type:<hex>`. */
+static bool is_type(walker_ctx_t *cx, const char *node, const char *type) {
+    const char *id = walker_json_get_str(cx, node, "id");
+    if (!id || strncmp(id, "n:", 2)) return false;
+    const char *name = id + 2, *end = strchr(name, ':');
+    if (!end) return false;
+    if (end == name) return strcmp(type, "Root") == 0;
+    return strlen(type) == (size_t)(end - name) && !strncmp(name, type, (size_t)(end - name));
+}
+
+/* Queues `node` (JSON) unless the walk already holds it. */
+static void enqueue(walker_ctx_t *cx, const char *node) {
+    const char *id = walker_json_get_str(cx, node, "id");
+    if (!id) return;
+    for (size_t i = 0; i < cx->walk_len; i++)
+        if (!strcmp(cx->walk[i].id, id)) return;
+    if (cx->walk_len == cx->walk_cap) {
+        cx->walk_cap = cx->walk_cap ? 2 * cx->walk_cap : 16;
+        cx->walk = xrealloc(cx->walk, cx->walk_cap * sizeof *cx->walk);
+    }
+    cx->walk[cx->walk_len++] = (struct walked){node, id};
+}
+
+bool walker_visit(walker_ctx_t *cx, const char *node, const walker_query_t *query) {
+    const char *list = walker_graph_neighbours(cx, node, query);
+    if (!list) return false;
+    for (const char *p = skip_ws(list + 1); *p == '{'; p = skip_ws(p)) {
+        const char *end = skip_value(p);
+        enqueue(cx, own(cx, dup_n((const uint8_t *)p, (size_t)(end - p))));
+        p = skip_ws(end);
+        if (*p == ',') p++;
+    }
+    return true;
+}
+
+void walker_disengage(walker_ctx_t *cx) { cx->disengaged = true; }
+
+bool walker_walk(walker_ctx_t *cx, const walker_ability_t *abilities, size_t count) {
+    enqueue(cx, walker_graph_here(cx));
+    while (cx->walk_next < cx->walk_len && !cx->disengaged) {
+        const char *here = cx->walk[cx->walk_next++].node;
+        for (size_t i = 0; i < count && !cx->disengaged; i++) {
+            if (abilities[i].node_type && !is_type(cx, here, abilities[i].node_type)) continue;
+            if (!abilities[i].entry(cx, here)) return false;
+        }
+    }
+    return true;
+}
+
 /* ---- replies and notifications ---- */
 
 const char *walker_root_id(walker_ctx_t *cx) { return cx->root_id; }
@@ -602,6 +657,7 @@ bool exports_walkers_run(walkers_string_t *name, walkers_caller_t *caller, walke
     }
     for (size_t i = 0; i < cx.owned_count; i++) free(cx.owned[i]);
     free(cx.owned);
+    free(cx.walk);
     walkers_string_free(name);
     walkers_caller_free(caller);
     walkers_string_free(context);

@@ -139,6 +139,19 @@ typedef enum { WALKER_NO_ACCESS, WALKER_READ, WALKER_CONNECT, WALKER_WRITE } wal
 bool walker_graph_grant(walker_ctx_t *cx, const char *target, const char *grantee, walker_level_t level);
 bool walker_graph_revoke(walker_ctx_t *cx, const char *target, const char *grantee);
 
+/* A walk, as jac's abilities and `visit`: from the entry node, breadth-first, each node
+ * at most once, running the abilities whose type matches the node's in table order.
+ * `here` is the node's JSON. An ability returns false to fail the run. */
+typedef struct {
+    const char *node_type; /* "Root", a node type, or NULL: every node */
+    bool (*entry)(walker_ctx_t *cx, const char *here);
+} walker_ability_t;
+bool walker_walk(walker_ctx_t *cx, const walker_ability_t *abilities, size_t count);
+/* `visit [node -->]` (a NULL query) or as `query` filters: queues those neighbours. */
+bool walker_visit(walker_ctx_t *cx, const char *node, const walker_query_t *query);
+/* `disengage`: no more abilities run, here or at any other node. */
+void walker_disengage(walker_ctx_t *cx);
+
 /* A JSON object under construction. */
 typedef struct {
     walker_ctx_t *cx;
