@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds every example walker, in every language, into walkers/:
-#   chat.wasm (Rust), python-chat.wasm, js-chat.wasm, c-chat.wasm
+#   chat.wasm (Rust), python-chat.wasm, js-chat.wasm, c-chat.wasm, zig-chat.wasm
 # and, with --with-tests, the test walkers into target/test-walkers/.
 # Installs the pinned tools it needs (wasm target, pip packages in a venv, npm packages
-# from a lockfile, Debian's clang and wasi-libc, wit-bindgen); a tool it cannot install
+# from a lockfile, Debian's clang and wasi-libc, wit-bindgen, Zig from PyPI); a tool it cannot install
 # is an error that says what to install. Files are renamed into place, so a running
 # server's hot reload never sees a half-written component.
 set -euo pipefail
@@ -76,25 +76,48 @@ build_js() {
   deploy target/js-chat.wasm walkers/js-chat.wasm
 }
 
+# The C SDK's bindings (`wit-bindgen c`), shared by the C and Zig builds.
+C_GEN=target/c-gen
+c_bindings() {
+  if ! "$TOOLS/bin/wit-bindgen" --version 2>/dev/null | grep -q "$WIT_BINDGEN_VERSION"; then
+    say "installing wit-bindgen-cli $WIT_BINDGEN_VERSION (cargo, a few minutes)"
+    cargo install --quiet --locked --root "$TOOLS" "wit-bindgen-cli@$WIT_BINDGEN_VERSION"
+  fi
+  rm -rf "$C_GEN" && "$TOOLS/bin/wit-bindgen" c wit --world walkers --out-dir "$C_GEN" >/dev/null 2>&1
+}
+
 build_c() {
   up_to_date walkers/c-chat.wasm walkers/c wit && return
   say "building C walkers (clang, wit-bindgen, wasm-tools)"
   { command -v clang && command -v wasm-ld && [ -f /usr/include/wasm32-wasi/stdlib.h ]; } >/dev/null ||
     apt_install clang lld wasi-libc libclang-rt-dev-wasm32
-  if ! "$TOOLS/bin/wit-bindgen" --version 2>/dev/null | grep -q "$WIT_BINDGEN_VERSION"; then
-    say "installing wit-bindgen-cli $WIT_BINDGEN_VERSION (cargo, a few minutes)"
-    cargo install --quiet --locked --root "$TOOLS" "wit-bindgen-cli@$WIT_BINDGEN_VERSION"
-  fi
   python_tools
-  local gen=target/c-gen
-  rm -rf "$gen" && "$TOOLS/bin/wit-bindgen" c wit --world walkers --out-dir "$gen" >/dev/null 2>&1
+  c_bindings
   # Debian's clang 14 targets WASI preview 1: build a core module that uses no WASI
   # (allocation only), then wrap it as a component.
   clang --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Werror -Wno-unused-function \
-    -I "$gen" -I walkers/c walkers/c/chat.c walkers/c/walker.c "$gen/walkers.c" "$gen/walkers_component_type.o" \
+    -I "$C_GEN" -I walkers/c walkers/c/chat.c walkers/c/walker.c "$C_GEN/walkers.c" "$C_GEN/walkers_component_type.o" \
     -o target/c-chat.core.wasm
   "$TOOLS/pyvenv/bin/wasm-tools" component new target/c-chat.core.wasm -o target/c-chat.wasm
   deploy target/c-chat.wasm walkers/c-chat.wasm
+}
+
+# Zig walkers use the C SDK: `walker.h` translated to a Zig module, the walker table in
+# Zig, linked with `walker.c` by Zig's own clang and wasi-libc (the `ziglang` wheel).
+build_zig() {
+  up_to_date walkers/zig-chat.wasm walkers/zig walkers/c/walker.c walkers/c/walker.h wit scripts/requirements-tools.txt &&
+    return
+  say "building Zig walkers (ziglang, wit-bindgen, wasm-tools)"
+  python_tools
+  c_bindings
+  local zig=("$TOOLS/pyvenv/bin/python" -m ziglang)
+  "${zig[@]}" translate-c -target wasm32-wasi -lc walkers/c/walker.h >target/walker_h.zig
+  "${zig[@]}" build-obj -target wasm32-wasi -O ReleaseSmall --dep c -Mroot=walkers/zig/chat.zig -Mc=target/walker_h.zig \
+    -femit-bin=target/zig-chat.o
+  "${zig[@]}" cc --target=wasm32-wasi -mexec-model=reactor -O2 -s -Wall -Werror -I "$C_GEN" -I walkers/c \
+    walkers/c/walker.c "$C_GEN/walkers.c" "$C_GEN/walkers_component_type.o" target/zig-chat.o -o target/zig-chat.core.wasm
+  "$TOOLS/pyvenv/bin/wasm-tools" component new target/zig-chat.core.wasm -o target/zig-chat.wasm
+  deploy target/zig-chat.wasm walkers/zig-chat.wasm
 }
 
 build_test_walkers() {
@@ -130,5 +153,6 @@ build_rust
 build_python
 build_js
 build_c
+build_zig
 [ "${1:-}" = "--with-tests" ] && build_test_walkers
 ls -l walkers/*.wasm >&2

@@ -1,8 +1,9 @@
 //! The same end-to-end scenarios against the example walkers of every language (Rust,
-//! Python, JavaScript, C), built from source by `scripts/build-walkers.sh`: a WebSocket
+//! Python, JavaScript, C, Zig), built from source by `scripts/build-walkers.sh`: a WebSocket
 //! client calls each language's chat walkers and another client receives the
-//! notifications; a validation error; a walker error. Plus warm instances in Python
-//! and JavaScript, and a new Python build hot-reloaded while it is being called.
+//! notifications; a validation error; a walker error. Plus warm instances in Python,
+//! JavaScript and C, the C SDK's graph calls, spec options and walk, and a new Python
+//! build hot-reloaded while it is being called.
 
 mod support;
 
@@ -14,8 +15,9 @@ use serde_json::{Value, json};
 use support::server::TestServer;
 
 /// Walker-name prefix and `language` reported by each example set.
-const LANGUAGES: [(&str, &str); 4] = [("", "rust"), ("py_", "python"), ("js_", "javascript"), ("c_", "c")];
-const COMPONENTS: [&str; 3] = ["python-chat.wasm", "js-chat.wasm", "c-chat.wasm"];
+const LANGUAGES: [(&str, &str); 5] =
+    [("", "rust"), ("py_", "python"), ("js_", "javascript"), ("c_", "c"), ("zig_", "zig")];
+const COMPONENTS: [&str; 4] = ["python-chat.wasm", "js-chat.wasm", "c-chat.wasm", "zig-chat.wasm"];
 
 /// A server with every language's walkers; compiled code is shared between test servers,
 /// since Python and JavaScript components take seconds to compile.
