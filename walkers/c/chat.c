@@ -2,8 +2,6 @@
  * notes kept in the graph: made, listed, linked, shared and unlinked. */
 #include "walker.h"
 
-#include <string.h>
-
 #define CHAT "{\"type\":\"chat\",\"data\":{\"message\":\"string\"}}"
 
 static bool send_chat_to_user(walker_ctx_t *cx) {
@@ -139,10 +137,7 @@ static bool report_here(walker_ctx_t *cx, const char *here) {
 }
 
 static bool stop_here(walker_ctx_t *cx, const char *here) {
-    const char *type = walker_arg_str(cx, "stop_at");
-    const char *id = walker_json_get_str(cx, here, "id");
-    size_t len = strlen(type);
-    if (len && !strncmp(id + 2, type, len) && id[2 + len] == ':') walker_disengage(cx);
+    if (walker_is_type(cx, here, walker_arg_str(cx, "stop_at"))) walker_disengage(cx);
     return true;
 }
 

@@ -465,8 +465,7 @@ bool walker_var(walker_ctx_t *cx, const char *name, const char **value) {
 
 /* ---- walking ---- */
 
-/* A node's type as jac names it: `Root` for `n::<hex>`, `Type` for `n:Type:<hex>`. */
-static bool is_type(walker_ctx_t *cx, const char *node, const char *type) {
+bool walker_is_type(walker_ctx_t *cx, const char *node, const char *type) {
     const char *id = walker_json_get_str(cx, node, "id");
     if (!id || strncmp(id, "n:", 2)) return false;
     const char *name = id + 2, *end = strchr(name, ':');
@@ -507,7 +506,7 @@ bool walker_walk(walker_ctx_t *cx, const walker_ability_t *abilities, size_t cou
     while (cx->walk_next < cx->walk_len && !cx->disengaged) {
         const char *here = cx->walk[cx->walk_next++].node;
         for (size_t i = 0; i < count && !cx->disengaged; i++) {
-            if (abilities[i].node_type && !is_type(cx, here, abilities[i].node_type)) continue;
+            if (abilities[i].node_type && !walker_is_type(cx, here, abilities[i].node_type)) continue;
             if (!abilities[i].entry(cx, here)) return false;
         }
     }

@@ -149,6 +149,9 @@ typedef struct {
 bool walker_walk(walker_ctx_t *cx, const walker_ability_t *abilities, size_t count);
 /* `visit [node -->]` (a NULL query) or as `query` filters: queues those neighbours. */
 bool walker_visit(walker_ctx_t *cx, const char *node, const walker_query_t *query);
+/* Whether `node` (JSON) is of `type` as jac names types: `Root` for `n::<hex>`, `Item`
+ * for `n:Item:<hex>`. */
+bool walker_is_type(walker_ctx_t *cx, const char *node, const char *type);
 /* `disengage`: no more abilities run, here or at any other node. */
 void walker_disengage(walker_ctx_t *cx);
 
