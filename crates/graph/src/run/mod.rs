@@ -124,6 +124,16 @@ enum Permit {
     Dropped(Ref),
 }
 
+impl Permit {
+    /// The target, and whether the write is dropped.
+    fn split(self) -> (Ref, bool) {
+        match self {
+            Permit::Granted(target) => (target, false),
+            Permit::Dropped(target) => (target, true),
+        }
+    }
+}
+
 fn not_found(id: &str) -> GraphError {
     GraphError::NotFound(format!("no node, edge or object {id}"))
 }
@@ -307,7 +317,8 @@ impl RunGraph {
                 _ => return Ok(None),
             },
         };
-        let computed = self.computed_level(&parsed).filter(|_| owner != self.caller);
+        // The owner's level is never computed: it may always write.
+        let computed = if owner == self.caller { None } else { self.computed_level(&parsed) };
         let level = match computed {
             Some(level) => level,
             None => self.level(&parsed.full(), &owner).await?,
@@ -335,10 +346,7 @@ impl RunGraph {
 
     /// `permit` for a node: its full id, and whether the write is dropped.
     async fn permit_node(&mut self, id: &str, need: Level) -> Outcome<(String, bool)> {
-        let (parsed, dropped) = match refused!(self.permit(id, need).await?) {
-            Permit::Granted(parsed) => (parsed, false),
-            Permit::Dropped(parsed) => (parsed, true),
-        };
+        let (parsed, dropped) = refused!(self.permit(id, need).await?).split();
         match parsed.kind {
             Kind::Node => Ok(Ok((parsed.full(), dropped))),
             _ => Ok(Err(GraphError::Invalid(format!("{id} is not a node")))),

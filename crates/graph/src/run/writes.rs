@@ -168,10 +168,7 @@ impl RunGraph {
     }
 
     pub async fn update(&mut self, id: &str, fields: &str) -> Outcome<String> {
-        let (parsed, dropped) = match refused!(self.permit(id, Level::Write).await?) {
-            Permit::Granted(parsed) => (parsed, false),
-            Permit::Dropped(parsed) => (parsed, true),
-        };
+        let (parsed, dropped) = refused!(self.permit(id, Level::Write).await?).split();
         if parsed.is_root() {
             return Ok(Err(GraphError::Invalid("a root's context cannot change".into())));
         }
