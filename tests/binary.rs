@@ -66,6 +66,8 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("hash-concurrency", "JAC_HASH_CONCURRENCY", "20", "20"),
     ("hash-queue", "JAC_HASH_QUEUE", "3", "3"),
     ("min-password-length", "JAC_MIN_PASSWORD_LENGTH", "12", "12"),
+    ("user-fields", "JAC_USER_FIELDS", "name:str,age:int=0", r#"["name:str", "age:int=0"]"#),
+    ("user-fields-bytes", "JAC_USER_FIELDS_BYTES", "512", "512"),
     ("registrations-per-minute", "JAC_REGISTRATIONS_PER_MINUTE", "13", "13"),
     ("login-free-failures", "JAC_LOGIN_FREE_FAILURES", "9", "9"),
     ("login-max-backoff-secs", "JAC_LOGIN_MAX_BACKOFF_SECS", "60", "60"),

@@ -229,7 +229,8 @@ async fn export_and_import_move_a_deployment_from_sqlite_to_postgresql_and_back(
 async fn a_jac_cloud_deployment_imports_with_its_ids_passwords_and_access() {
     // Collections exported from a real jac-cloud 0.2.11 after: alice and bob registered
     // (password "correct horse"), alice made items a, b and c, shared b with bob
-    // (`allow_root`, READ) and c with everyone (`perm_grant`, READ).
+    // (`allow_root`, READ) and c with everyone (`perm_grant`, READ). Bob's document has
+    // a field of the app's `User` subclass, `name`, as such an app's export has.
     let export = support::repo().join("tests/fixtures/jac-cloud");
     let database = postgres::shared().database().await;
     run_binary(&["import", "--database", &database, "--from-jac-cloud", export.to_str().unwrap()], b"");
@@ -243,10 +244,17 @@ async fn a_jac_cloud_deployment_imports_with_its_ids_passwords_and_access() {
     let (status, alice) = login(&server, "alice@example.com").await;
     assert_eq!(status, 200, "{alice}");
     assert_eq!(alice["user"]["root_id"], "6b0a82e5edaa0350b2115b0b", "the same root");
+    let alice_name = alice["user"].get("name").cloned().unwrap_or_default();
     let wrong = server.post("/user/login", json!({"email": "alice@example.com", "password": "wrong"}), None).await;
     assert_eq!(wrong.0, 400);
     let alice = alice["token"].as_str().unwrap();
-    let bob = login(&server, "bob@example.com").await.1["token"].as_str().unwrap().to_string();
+    let bob = login(&server, "bob@example.com").await.1;
+    assert_eq!(
+        (bob["user"]["name"].clone(), alice_name),
+        (json!("Bob"), Value::Null),
+        "the app's user fields came along"
+    );
+    let bob = bob["token"].as_str().unwrap().to_string();
 
     // What jac-cloud's list_items reported for alice, byte for byte.
     let (a, b, c) =

@@ -938,6 +938,18 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
                "fields": [{"name": "val", "schema": {"type": "integer"}, "required": true}]})
     );
     assert_eq!(walker("get_q")["as_query"], json!(["a"]));
+    // What only a walker's Rust types say is declared too: ranges, a nested struct's
+    // fields, an enum's values.
+    let order = &paths["/walker/place_order"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(order["properties"]["quantity"], json!({"type": "integer", "minimum": 0, "maximum": 255}));
+    assert_eq!(order["properties"]["grade"], json!({"type": "string", "minLength": 1, "maxLength": 1, "default": "a"}));
+    assert_eq!(order["properties"]["size"], json!({"type": "string", "title": "Size", "enum": ["small", "large"]}));
+    assert_eq!(
+        order["properties"]["line"],
+        json!({"type": "object", "title": "Line", "required": ["name", "tags"], "properties": {
+            "name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}})
+    );
+    assert_eq!(order["required"], json!(["line", "size", "quantity"]));
     assert_eq!(walker("rename_item")["routes"], json!([{"path": "/walker/rename_item/{node}", "node": true}]));
 
     // The pages read it, and load nothing from elsewhere (deployments are often offline).

@@ -340,7 +340,49 @@ async fn edges_are_values_with_types_fields_and_ends_and_neighbours_come_in_mixe
     }
 }
 
+/// jac-cloud's test_01: the app's `User` has `name`, registered with a six-character
+/// password, returned at login and carried in the token (`--user-fields name:str`, and
+/// `--min-password-length 0` as jac-cloud has no minimum).
+async fn the_apps_user_fields_are_registered_returned_at_login_and_carried_in_the_token(backend: Backend) {
+    let server = TestServer::start_with(|config| {
+        backend.configure(config);
+        config.user_fields = vec!["name:str".into(), "age:int=0".into()];
+        config.min_password_length = 0;
+    })
+    .await;
+    let register = |body: Value| async { server.post("/user/register", body, None).await };
+    let (status, body) = register(json!({"email": "user@example.com", "password": "string"})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        (body["detail"][0]["type"].clone(), body["detail"][0]["loc"].clone()),
+        (json!("missing"), json!(["body", "name"]))
+    );
+    let (status, body) = register(json!({"email": "user@example.com", "password": "string", "name": 7})).await;
+    assert_eq!((status, body["detail"][0]["loc"].clone()), (422, json!(["body", "name"])), "{body}");
+    let account = json!({"email": "user@example.com", "password": "string", "name": "string", "extra": true});
+    assert_eq!(register(account).await, (201, json!({"message": "Successfully Registered!"})));
+
+    let (status, body) =
+        server.post("/user/login", json!({"email": "USER@example.com", "password": "string"}), None).await;
+    assert_eq!(status, 200, "{body}");
+    let user = &body["user"];
+    assert_eq!(
+        (user["email"].clone(), user["name"].clone(), user["age"].clone()),
+        (json!("user@example.com"), json!("string"), json!(0))
+    );
+    assert!(user.get("extra").is_none(), "undeclared fields are ignored, as pydantic ignores them: {user}");
+    use base64::Engine as _;
+    let payload = body["token"].as_str().unwrap().split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!((claims["name"].clone(), claims["root_id"].clone()), (json!("string"), user["root_id"].clone()));
+    // The token still signs the user in.
+    let signed_in = server.post("/walker/no_specs_default", json!({}), body["token"].as_str()).await;
+    assert_eq!(signed_in.1["reports"], json!(["default specs"]));
+}
+
 on_both_backends!(
     detaching_ends_the_walk_there_and_deletes_what_it_orphans_as_jac_cloud,
     a_populated_graph_is_walked_level_by_level_counted_and_reset,
+    the_apps_user_fields_are_registered_returned_at_login_and_carried_in_the_token,
 );

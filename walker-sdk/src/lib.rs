@@ -54,6 +54,9 @@ pub use fields::{Field, FieldKind, Fields};
 pub use serde_json::{Value, json};
 pub use spec::{EntryType, Method, Spec};
 pub use walk::{Abilities, NodeAbilities, Outcome};
+/// Derives [`FieldKind`](trait@FieldKind) for a struct of named fields or an enum of unit
+/// variants (which must also derive `Serialize`: its values are serde's names).
+pub use walker_sdk_derive::FieldKind;
 
 /// Who runs the walker: connection ids, root, transport.
 pub use bindings::jac::walker::types::{Caller, Transport};
@@ -217,7 +220,7 @@ pub mod __private {
 
     use crate::bindings::jac::walker::declare;
     use crate::bindings::jac::walker::types::{Response, WalkerSpec};
-    use crate::{Caller, Context, Walker};
+    use crate::{Caller, Context, Field, Walker};
 
     /// Lets a `String` field default to a string literal; other defaults are taken as they are.
     pub trait IntoDefault<T> {
@@ -238,6 +241,23 @@ pub mod __private {
 
     pub fn to_json<T: serde::Serialize>(value: &T) -> String {
         serde_json::to_string(value).expect("a default value serializes to JSON")
+    }
+
+    /// `#[derive(FieldKind)]`'s schema of a struct: (name, schema, required) per field,
+    /// as pydantic documents a model.
+    pub fn object_schema(title: &str, fields: Vec<(&str, serde_json::Value, bool)>) -> serde_json::Value {
+        let required: Vec<&str> = fields.iter().filter(|(_, _, required)| *required).map(|(name, ..)| *name).collect();
+        let properties: serde_json::Map<String, serde_json::Value> =
+            fields.into_iter().map(|(name, schema, _)| (name.to_string(), schema)).collect();
+        serde_json::json!({"type": "object", "title": title, "properties": properties, "required": required})
+    }
+
+    /// `#[derive(FieldKind)]`'s schema of an enum of unit variants: their values as
+    /// serde writes them.
+    pub fn enum_schema<T: serde::Serialize>(title: &str, variants: &[T]) -> serde_json::Value {
+        let values: Vec<serde_json::Value> =
+            variants.iter().map(|variant| serde_json::to_value(variant).expect("a unit variant serializes")).collect();
+        serde_json::json!({"type": "string", "title": title, "enum": values})
     }
 
     pub use inventory;
@@ -304,10 +324,17 @@ pub mod __private {
         }
     }
 
+    /// Its spec, and whether it follows jac-cloud's access rules; declares to the host
+    /// the schemas of the fields whose types say more than jac-cloud's type names.
     fn spec_of<W: Walker>() -> (WalkerSpec, bool) {
         let spec = W::spec();
         let follows_jac_cloud = spec.follows_jac_cloud_access();
-        (spec.into_wit(W::NAME, W::fields()), follows_jac_cloud)
+        let fields = W::fields();
+        let schemas: Vec<declare::FieldSchema> = fields.iter().filter_map(Field::declared_schema).collect();
+        if !schemas.is_empty() {
+            declare::field_schemas(W::NAME, &schemas);
+        }
+        (spec.into_wit(W::NAME, fields), follows_jac_cloud)
     }
 
     fn run<W: Walker>(caller: Caller, context: &str, reactions: Vec<Reactions>) -> Result<Response, String> {

@@ -9,6 +9,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use walker_core::ids::{PUBLIC_ROOT, parse_root, random_hex};
 
+use crate::users::User;
+
 /// Who is calling: a signed-in user, or anonymous on the public root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -37,6 +39,9 @@ pub struct Claims {
     pub expiration: u64,
     pub state: String,
     pub exp: u64,
+    /// The app's own user fields, beside jac-cloud's, as jac-cloud's tokens carry them.
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Signs and verifies tokens.
@@ -71,17 +76,18 @@ impl Tokens {
     }
 
     /// A token for a user, and its claims.
-    pub fn issue(&self, user_id: &str, email: &str, root: &str) -> anyhow::Result<(String, Claims)> {
+    pub fn issue(&self, user: &User) -> anyhow::Result<(String, Claims)> {
         let expiration = (SystemTime::now() + self.ttl).duration_since(UNIX_EPOCH)?.as_secs();
         let claims = Claims {
-            id: user_id.to_string(),
-            email: email.to_string(),
-            root_id: root.to_string(),
+            id: user.id.clone(),
+            email: user.email.clone(),
+            root_id: user.root.clone(),
             is_activated: true,
             is_admin: false,
             expiration,
             state: random_hex(4),
             exp: expiration,
+            fields: user.fields.clone(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, claims))

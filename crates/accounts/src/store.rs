@@ -14,6 +14,14 @@ pub struct UserRow {
     pub password_hash: String,
     /// 24 hex: the user's root node.
     pub root: String,
+    /// JSON text of an object: the app's own fields (`--user-fields`), as registered.
+    #[serde(default = "no_fields")]
+    pub fields: String,
+}
+
+/// The fields of an account registered with none (or before fields existed).
+pub fn no_fields() -> String {
+    "{}".to_string()
 }
 
 /// The accounts' persistence.

@@ -13,6 +13,8 @@ use std::sync::{Arc, OnceLock};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 
+use serde_json::{Map, Value};
+
 use walker_core::fair::{FairSemaphore, Party, new_party};
 use walker_core::ids::random_hex;
 
@@ -94,6 +96,20 @@ pub struct User {
     pub email: String,
     /// 24 hex.
     pub root: String,
+    /// The app's own fields, as registered: returned at login and carried in the token,
+    /// as jac-cloud serializes its `User` subclass.
+    pub fields: Map<String, Value>,
+}
+
+impl User {
+    fn from_row(row: UserRow) -> Self {
+        // Written by `register` as an object; anything else reads as no fields.
+        let fields = match serde_json::from_str(&row.fields) {
+            Ok(Value::Object(fields)) => fields,
+            _ => Map::new(),
+        };
+        User { id: row.id, email: row.email, root: row.root, fields }
+    }
 }
 
 #[derive(Debug)]
@@ -108,12 +124,18 @@ impl Accounts {
         Accounts { store, hashing }
     }
 
-    /// Creates a user with a fresh root.
-    pub async fn register(&self, email: String, password: String) -> Result<User, RegisterError> {
+    /// Creates a user with a fresh root and the app's `fields` (already validated).
+    pub async fn register(
+        &self,
+        email: String,
+        password: String,
+        fields: Map<String, Value>,
+    ) -> Result<User, RegisterError> {
         let hash = self.hash(password).await.map_err(RegisterError::Internal)?;
-        let row = UserRow { id: random_hex(12), email, password_hash: hash, root: random_hex(12) };
+        let fields = Value::Object(fields).to_string();
+        let row = UserRow { id: random_hex(12), email, password_hash: hash, root: random_hex(12), fields };
         match self.store.insert_user(row.clone()).await {
-            Ok(true) => Ok(User { id: row.id, email: row.email, root: row.root }),
+            Ok(true) => Ok(User::from_row(row)),
             Ok(false) => Err(RegisterError::Exists),
             Err(err) => Err(RegisterError::Internal(err.into())),
         }
@@ -132,7 +154,7 @@ impl Accounts {
                 verify(&password, &hash)
             })
             .await??;
-        Ok(row.filter(|_| matches).map(|row| User { id: row.id, email: row.email, root: row.root }))
+        Ok(row.filter(|_| matches).map(User::from_row))
     }
 
     async fn hash(&self, password: String) -> anyhow::Result<String> {

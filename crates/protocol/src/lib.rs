@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod quotas;
 pub mod rest;
 mod settings;
+pub mod user_fields;
 pub mod ws;
 
 use std::sync::Arc;

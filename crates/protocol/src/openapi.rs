@@ -1,6 +1,7 @@
 //! `GET /openapi.json`: an OpenAPI 3.1 document of the routes the server has right now,
 //! built from the loaded walkers' specs on every request, so a hot reload shows at once:
-//! paths and methods, fields with their types, defaults and required flags, `as_query`
+//! paths and methods, fields with their types (or the schemas their components declare),
+//! defaults and required flags, `as_query`
 //! fields as query parameters, custom paths, node routes, bearer auth; and the account
 //! routes; `x-walkers` lists every walker, WebSocket-only ones too, for the playground.
 //! `GET /docs` and `GET /playground`: pages, built into the binary, that call them.
@@ -82,8 +83,9 @@ fn method_name(method: Method) -> Option<&'static str> {
     })
 }
 
+/// The field's declared schema, else one from its type; with its default.
 fn schema(field: &FieldSpec) -> Value {
-    let mut schema = match field.kind {
+    let mut schema = field.schema.clone().unwrap_or_else(|| match field.kind {
         FieldType::Str => json!({"type": "string"}),
         FieldType::Int => json!({"type": "integer"}),
         FieldType::Float => json!({"type": "number"}),
@@ -91,7 +93,7 @@ fn schema(field: &FieldSpec) -> Value {
         FieldType::List => json!({"type": "array"}),
         FieldType::Dict => json!({"type": "object"}),
         FieldType::Any => json!({}),
-    };
+    });
     if let Some(default) = &field.default {
         schema["default"] = default.clone();
     }

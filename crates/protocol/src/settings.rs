@@ -38,6 +38,9 @@ pub struct Settings {
     pub notify_targets: usize,
     pub client_events: ClientEvents,
     pub min_password_length: usize,
+    /// The app's own user fields (see `user_fields`), and the bytes of JSON they may take.
+    pub user_fields: Vec<walker_runtime::FieldSpec>,
+    pub user_fields_bytes: usize,
     /// Origins browsers may call the HTTP routes from, their methods and headers (`*`:
     /// any), and the origins they may open a WebSocket from (`None`: any).
     pub cors_origins: Vec<String>,

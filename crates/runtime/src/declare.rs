@@ -1,6 +1,6 @@
 //! What a component declares about its walkers while it lists them (the WIT's `declare`
-//! interface): which follow jac-cloud's access rules, and which node types compute their
-//! level from a field. Folded into the specs at load.
+//! interface): which follow jac-cloud's access rules, which node types compute their
+//! level from a field, and the JSON Schemas of fields. Folded into the specs at load.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +8,9 @@ use std::sync::Arc;
 use walker_core::access::{AccessRules, ComputedAccess};
 use walker_core::ids;
 
-use super::bindings::jac::walker::declare::{ComputedAccess as WitComputed, Host};
+use serde_json::Value;
+
+use super::bindings::jac::walker::declare::{ComputedAccess as WitComputed, FieldSchema, Host};
 use super::sandbox::RunState;
 use super::spec::WalkerSpec;
 
@@ -17,18 +19,28 @@ use super::spec::WalkerSpec;
 /// hold.
 pub const MAX_DECLARED: usize = 1024;
 
+/// Bytes of field schemas one component may declare, all together.
+pub const MAX_SCHEMA_BYTES: usize = 256 * 1024;
+
 /// What the component declared so far.
 #[derive(Debug, Default)]
 pub struct Declared {
     jac_cloud_walkers: Vec<String>,
     computed: ComputedAccess,
-    /// It declared more than `MAX_DECLARED` names: loading fails.
+    /// (walker, field, schema text), in the order declared.
+    schemas: Vec<(String, String, String)>,
+    schema_bytes: usize,
+    /// It declared more than `MAX_DECLARED` names or `MAX_SCHEMA_BYTES`: loading fails.
     too_many: bool,
 }
 
 impl Declared {
+    fn names(&self) -> usize {
+        self.jac_cloud_walkers.len() + self.computed.len() + self.schemas.len()
+    }
+
     fn add(&mut self, walkers: Vec<String>, computed: Vec<WitComputed>) {
-        if self.jac_cloud_walkers.len() + self.computed.len() + walkers.len() + computed.len() > MAX_DECLARED {
+        if self.names() + walkers.len() + computed.len() > MAX_DECLARED {
             self.too_many = true;
             return;
         }
@@ -36,10 +48,21 @@ impl Declared {
         self.computed.extend(computed.into_iter().map(|access| (access.node_type, access.field)));
     }
 
-    /// Gives the declared walkers jac-cloud's rules; the error says what is wrong.
+    fn add_schemas(&mut self, walker: String, schemas: Vec<FieldSchema>) {
+        let bytes: usize = schemas.iter().map(|schema| schema.schema.len()).sum();
+        self.schema_bytes = self.schema_bytes.saturating_add(bytes);
+        if self.names() + schemas.len() > MAX_DECLARED || self.schema_bytes > MAX_SCHEMA_BYTES {
+            self.too_many = true;
+            return;
+        }
+        self.schemas.extend(schemas.into_iter().map(|schema| (walker.clone(), schema.field, schema.schema)));
+    }
+
+    /// Gives the declared walkers jac-cloud's rules and their fields' schemas; the error
+    /// says what is wrong.
     pub fn apply(self, specs: &mut [WalkerSpec]) -> Result<(), String> {
         if self.too_many {
-            return Err(format!("declares more than {MAX_DECLARED} names"));
+            return Err(format!("declares more than {MAX_DECLARED} names or {MAX_SCHEMA_BYTES} bytes of schemas"));
         }
         if let Some(bad) = self.computed.keys().find(|node_type| !ids::is_type_name(node_type)) {
             return Err(format!("declares computed access for {bad:?}, which is not a node type"));
@@ -53,6 +76,16 @@ impl Declared {
             };
             specs[index].access = rules.clone();
         }
+        for (walker, field, text) in self.schemas {
+            let spec = exported.get(&walker).map(|&index| &mut specs[index]);
+            let Some(spec_field) = spec.and_then(|spec| spec.fields.iter_mut().find(|f| f.name == field)) else {
+                return Err(format!("declares a schema for {walker}.{field}, which it does not export"));
+            };
+            match serde_json::from_str(&text) {
+                Ok(schema @ Value::Object(_)) => spec_field.schema = Some(schema),
+                _ => return Err(format!("the schema of {walker}.{field} is not a JSON object")),
+            }
+        }
         Ok(())
     }
 }
@@ -63,21 +96,29 @@ impl Host for RunState {
             declared.add(walkers, computed);
         }
     }
+
+    fn field_schemas(&mut self, walker: String, schemas: Vec<FieldSchema>) {
+        if let Some(declared) = self.declared.as_mut() {
+            declared.add_schemas(walker, schemas);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::EntryType;
+    use crate::FieldSpec;
+    use crate::bindings::{EntryType, FieldType};
 
     fn spec(name: &str) -> WalkerSpec {
+        let quantity = FieldSpec { name: "quantity".into(), kind: FieldType::Int, default: None, schema: None };
         WalkerSpec {
             name: name.into(),
             methods: Vec::new(),
             auth: true,
             as_query: Vec::new(),
             path: None,
-            fields: Vec::new(),
+            fields: vec![quantity],
             warm_runs: 0,
             entry: EntryType::Both,
             routes: Vec::new(),
@@ -112,5 +153,37 @@ mod tests {
         let mut declared = Declared::default();
         declared.add(vec!["visit".into(); MAX_DECLARED + 1], Vec::new());
         assert!(declared.apply(&mut [spec("visit")]).unwrap_err().contains("more than"));
+    }
+
+    fn schema(field: &str, schema: &str) -> Vec<FieldSchema> {
+        vec![FieldSchema { field: field.into(), schema: schema.into() }]
+    }
+
+    #[test]
+    fn a_declared_schema_documents_its_field() {
+        let mut specs = [spec("order")];
+        let mut declared = Declared::default();
+        declared.add_schemas("order".into(), schema("quantity", r#"{"type": "integer", "maximum": 255}"#));
+        declared.apply(&mut specs).unwrap();
+        assert_eq!(specs[0].fields[0].schema, Some(serde_json::json!({"type": "integer", "maximum": 255})));
+    }
+
+    #[test]
+    fn a_schema_for_an_unknown_field_or_not_an_object_or_too_large_fails_the_load() {
+        let cases = [
+            ("order", "missing", "{}"),
+            ("other", "quantity", "{}"),
+            ("order", "quantity", "[1]"),
+            ("order", "quantity", "{"),
+        ];
+        for (walker, field, text) in cases {
+            let mut declared = Declared::default();
+            declared.add_schemas(walker.into(), schema(field, text));
+            assert!(declared.apply(&mut [spec("order")]).is_err(), "{walker}.{field}: {text}");
+        }
+        let mut declared = Declared::default();
+        let large = format!(r#"{{"description": "{}"}}"#, "x".repeat(MAX_SCHEMA_BYTES));
+        declared.add_schemas("order".into(), schema("quantity", &large));
+        assert!(declared.apply(&mut [spec("order")]).unwrap_err().contains("bytes of schemas"));
     }
 }

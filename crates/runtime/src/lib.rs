@@ -49,7 +49,7 @@ pub use metrics::WalkerMetrics;
 pub use quota::RunQuota;
 pub use sandbox::{Nobody, Notifier, Target};
 pub use share::Share;
-pub use spec::{FieldError, FieldSpec, WalkerSpec, is_var_name, path_params};
+pub use spec::{FieldError, FieldSpec, WalkerSpec, is_var_name, path_params, validate_fields};
 
 use bindings::{Walkers, WalkersPre};
 use cores::{Cores, Slices};

@@ -48,6 +48,9 @@ pub struct FieldSpec {
     pub kind: FieldType,
     /// `None`: required.
     pub default: Option<Value>,
+    /// Its JSON Schema, when the component declares one finer than `kind` (see
+    /// `declare`): for the documents only.
+    pub schema: Option<Value>,
 }
 
 /// One reason an input was refused, in pydantic's shape (as jac-cloud reports it).
@@ -120,7 +123,7 @@ impl WalkerSpec {
                         .map_err(|_| format!("walker {name}: the default of field {} is not JSON", field.name))?,
                 ),
             };
-            fields.push(FieldSpec { name: field.name, kind: field.type_, default });
+            fields.push(FieldSpec { name: field.name, kind: field.type_, default, schema: None });
         }
         let declared = |field: &str| fields.iter().any(|f| f.name == field);
         if let Some(undeclared) = spec.as_query.iter().find(|f| !declared(f)) {
@@ -162,30 +165,39 @@ impl WalkerSpec {
     /// pydantic's lax mode, numbers and booleans may be written as strings, which is
     /// also how query-string and path values arrive.
     pub fn validate(&self, input: &Map<String, Value>) -> Result<Map<String, Value>, Vec<FieldError>> {
-        let mut context = Map::new();
-        let mut errors = Vec::new();
-        for field in &self.fields {
-            let loc = || vec![Value::from(field.name.as_str())];
-            match (input.get(&field.name), &field.default) {
-                (Some(Value::Null), Some(Value::Null)) => {
-                    context.insert(field.name.clone(), Value::Null);
+        validate_fields(&self.fields, input)
+    }
+}
+
+/// Validates `input` against `fields` as `WalkerSpec::validate` does (for walkers, and
+/// for the app's user fields at registration).
+pub fn validate_fields(
+    fields: &[FieldSpec],
+    input: &Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let mut context = Map::new();
+    let mut errors = Vec::new();
+    for field in fields {
+        let loc = || vec![Value::from(field.name.as_str())];
+        match (input.get(&field.name), &field.default) {
+            (Some(Value::Null), Some(Value::Null)) => {
+                context.insert(field.name.clone(), Value::Null);
+            }
+            (Some(value), _) => match coerce(field.kind, value) {
+                Ok(value) => {
+                    context.insert(field.name.clone(), value);
                 }
-                (Some(value), _) => match coerce(field.kind, value) {
-                    Ok(value) => {
-                        context.insert(field.name.clone(), value);
-                    }
-                    Err((kind, msg)) => errors.push(FieldError::new(kind, loc(), msg, Some(value.clone()))),
-                },
-                (None, Some(default)) => {
-                    context.insert(field.name.clone(), default.clone());
-                }
-                (None, None) => {
-                    errors.push(FieldError::new("missing", loc(), "Field required", Some(Value::Object(input.clone()))))
-                }
+                Err((kind, msg)) => errors.push(FieldError::new(kind, loc(), msg, Some(value.clone()))),
+            },
+            (None, Some(default)) => {
+                context.insert(field.name.clone(), default.clone());
+            }
+            (None, None) => {
+                errors.push(FieldError::new("missing", loc(), "Field required", Some(Value::Object(input.clone()))))
             }
         }
-        if errors.is_empty() { Ok(context) } else { Err(errors) }
     }
+    if errors.is_empty() { Ok(context) } else { Err(errors) }
 }
 
 /// Tenant variable names, as Spin and `wasi:config` spell them.

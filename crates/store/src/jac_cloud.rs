@@ -45,7 +45,13 @@ struct User {
     email: String,
     password: Binary,
     root_id: ObjectId,
+    /// The app's own fields (a `User` subclass's, such as `name`), and jac-cloud's flags.
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
 }
+
+/// Fields of jac-cloud's own `User` that are not the app's.
+const BASE_USER_FIELDS: [&str; 3] = ["is_activated", "is_admin", "sso"];
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -96,6 +102,10 @@ pub fn read_export(dir: &Path) -> anyhow::Result<Vec<Record>> {
             email: user.email,
             password_hash: String::from_utf8(hash).context("a password hash is not text")?,
             root: user.root_id.hex.to_lowercase(),
+            fields: serde_json::Value::Object(
+                user.rest.into_iter().filter(|(name, _)| !BASE_USER_FIELDS.contains(&name.as_str())).collect(),
+            )
+            .to_string(),
         }));
     }
     let mut grants = Vec::new();

@@ -3,6 +3,8 @@
 
 use super::{EdgeRow, NodeRow};
 
+/// A user's columns, in `UserRow` order (each backend reads them in `accounts`).
+pub const USER_COLUMNS: &str = "id, email, password_hash, root_id, fields";
 pub const NODE_COLUMNS: &str = "hex, type, owner, ctx, ver, obj";
 /// An edge's columns (a node's, read along, start at 8).
 pub const EDGE_COLUMNS: &str = "e.seq, e.hex, e.type, e.owner, e.src, e.dst, e.ctx, e.ver";

@@ -21,7 +21,6 @@ use walker_protocol::Settings;
 use walker_runtime::Limits;
 use walker_store::{Quota, Quotas, StoreConfig};
 
-/// A `usize` flag's parser, limited to `range`.
 /// A topic prefix: 1 to 64 letters, digits, `-`, `_` or `.`.
 fn topic_prefix(text: &str) -> Result<String, String> {
     let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
@@ -32,6 +31,12 @@ fn topic_prefix(text: &str) -> Result<String, String> {
     }
 }
 
+/// A `--user-fields` entry, checked (`walker_protocol::user_fields::parse` reads it).
+fn user_field(text: &str) -> Result<String, String> {
+    walker_protocol::user_fields::parse(text).map(|_| text.to_string())
+}
+
+/// A `usize` flag's parser, limited to `range`.
 fn usize_in(range: std::ops::RangeInclusive<u64>) -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::new().range(range)
 }
@@ -296,6 +301,17 @@ pub struct Config {
     #[arg(long, env = "JAC_MIN_PASSWORD_LENGTH", default_value_t = 8, value_parser = usize_in(0..=1_024))]
     pub min_password_length: usize,
 
+    /// The app's own user fields, as a jac-cloud app's `User` subclass declares them:
+    /// comma-separated `name:type` (str, int, float, bool, list, dict, any), `name:type?`
+    /// (may be omitted: null) or `name:type=<JSON default>` (no commas in it); required at
+    /// registration, returned at login and carried in the token.
+    #[arg(long, env = "JAC_USER_FIELDS", value_delimiter = ',', value_parser = user_field)]
+    pub user_fields: Vec<String>,
+
+    /// Bytes of JSON one account's user fields may take (they ride in every token).
+    #[arg(long, env = "JAC_USER_FIELDS_BYTES", default_value_t = 4096, value_parser = usize_in(2..=65_536))]
+    pub user_fields_bytes: usize,
+
     /// Registrations one client address may make a minute, by every tenant together (a
     /// burst of as many); past it, 429 with Retry-After before any hashing.
     #[arg(long, env = "JAC_REGISTRATIONS_PER_MINUTE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -529,6 +545,10 @@ impl Config {
             notify_targets: self.notify_targets,
             client_events: self.client_events,
             min_password_length: self.min_password_length,
+            user_fields: (self.user_fields.iter())
+                .map(|field| walker_protocol::user_fields::parse(field).expect("checked by its parser"))
+                .collect(),
+            user_fields_bytes: self.user_fields_bytes,
             cors_origins: self.cors_origins.clone(),
             cors_methods: self.cors_methods.clone(),
             cors_headers: self.cors_headers.clone(),

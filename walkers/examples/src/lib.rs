@@ -5,9 +5,7 @@
 
 mod items;
 
-use walker_sdk::{
-    Context, Error, FieldKind, FieldType, Method, Result, Spec, Walker, export_walkers, graph, json, walker,
-};
+use walker_sdk::{Context, Error, FieldKind, Method, Result, Spec, Walker, export_walkers, graph, json, walker};
 
 const WEBSOCKET_AND_POST: [Method; 2] = [Method::Websocket, Method::Post];
 
@@ -199,25 +197,17 @@ impl Walker for UnderWalker {
 }
 
 /// One line of an order: a nested body field.
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(serde::Deserialize, serde::Serialize, FieldKind)]
 pub struct Line {
     name: String,
     tags: Vec<String>,
 }
 
-impl FieldKind for Line {
-    const KIND: FieldType = FieldType::Dict;
-}
-
-#[derive(serde::Deserialize, serde::Serialize)]
+#[derive(serde::Deserialize, serde::Serialize, FieldKind)]
 #[serde(rename_all = "lowercase")]
 pub enum Size {
     Small,
     Large,
-}
-
-impl FieldKind for Size {
-    const KIND: FieldType = FieldType::Str;
 }
 
 walker! {

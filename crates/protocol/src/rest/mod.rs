@@ -29,7 +29,7 @@ use walker_runtime::{
 };
 
 use crate::frames::{self, Problem};
-use crate::{NodeAccess, Shared, check_node};
+use crate::{NodeAccess, Shared, check_node, user_fields};
 
 fn json_response(status: StatusCode, body: impl Serialize) -> Response {
     (status, axum::Json(body)).into_response()
@@ -84,8 +84,8 @@ fn object_body(body: &Bytes) -> Result<Map<String, Value>, Response> {
     }
 }
 
-/// `email` and `password`, both required strings.
-fn credentials(body: Result<Bytes, BytesRejection>) -> Result<(String, String), Response> {
+/// `email` and `password`, both required strings, and the whole body.
+fn credentials(body: Result<Bytes, BytesRejection>) -> Result<(String, String, Map<String, Value>), Response> {
     let body = object_body(&read_body(body)?)?;
     let mut errors = Vec::new();
     let mut field = |name: &str| match body.get(name) {
@@ -102,7 +102,7 @@ fn credentials(body: Result<Bytes, BytesRejection>) -> Result<(String, String), 
         }
     };
     match (field("email"), field("password")) {
-        (Some(email), Some(password)) => Ok((email, password)),
+        (Some(email), Some(password)) => Ok((email, password, body)),
         _ => Err(unprocessable(&errors)),
     }
 }
@@ -112,7 +112,7 @@ pub async fn register(
     extensions: axum::http::Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (email, password) = match credentials(body) {
+    let (email, password, body) = match credentials(body) {
         Ok(credentials) => credentials,
         Err(response) => return response,
     };
@@ -134,11 +134,16 @@ pub async fn register(
             None,
         )]);
     }
+    let settings = &shared.settings;
+    let fields = match user_fields::read(&settings.user_fields, &body, settings.user_fields_bytes) {
+        Ok(fields) => fields,
+        Err(errors) => return unprocessable(&errors),
+    };
     if let Some(Err(wait)) = client_address(&extensions).map(|address| shared.registrations.admit(address)) {
         let body = json!({"detail": "too many registrations from your address; try again later"});
         return retry_after(StatusCode::TOO_MANY_REQUESTS, wait, body);
     }
-    match shared.accounts.register(email, password).await {
+    match shared.accounts.register(email, password, fields).await {
         Ok(_) => json_response(StatusCode::CREATED, json!({"message": "Successfully Registered!"})),
         Err(RegisterError::Exists) => detail(StatusCode::CONFLICT, "Already Exists!"),
         Err(RegisterError::Internal(err)) => account_failure("registering", err),
@@ -170,7 +175,7 @@ pub async fn login(
     extensions: axum::http::Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (email, password) = match credentials(body) {
+    let (email, password, _) = match credentials(body) {
         Ok(credentials) => credentials,
         Err(response) => return response,
     };
@@ -190,22 +195,21 @@ pub async fn login(
         Err(err) => return account_failure("logging in", err),
     };
     shared.logins.succeeded(&email);
-    match shared.tokens.issue(&user.id, &user.email, &user.root) {
-        Ok((token, claims)) => json_response(
-            StatusCode::OK,
-            json!({
-                "token": token,
-                "user": {
-                    "id": user.id,
-                    "email": user.email,
-                    "root_id": user.root,
-                    "is_activated": claims.is_activated,
-                    "is_admin": claims.is_admin,
-                    "expiration": claims.expiration,
-                    "state": claims.state,
-                }
-            }),
-        ),
+    match shared.tokens.issue(&user) {
+        Ok((token, claims)) => {
+            // jac-cloud's `User.serialize()`: its own fields, then the app's.
+            let mut body = json!({
+                "id": user.id,
+                "email": user.email,
+                "root_id": user.root,
+                "is_activated": claims.is_activated,
+                "is_admin": claims.is_admin,
+                "expiration": claims.expiration,
+                "state": claims.state,
+            });
+            body.as_object_mut().expect("an object").extend(user.fields);
+            json_response(StatusCode::OK, json!({"token": token, "user": body}))
+        }
         Err(err) => {
             tracing::error!("issuing a token: {err:#}");
             internal_error()

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_edge_ends.sql"),
     include_str!("migrations/0003_node_owner.sql"),
     include_str!("migrations/0004_objects.sql"),
+    include_str!("migrations/0005_user_fields.sql"),
 ];
 
 /// The advisory lock that serializes migrations across instances ("jacmigr").
@@ -234,10 +235,8 @@ impl Portable for PostgresStore {
                 .start()
                 .await
                 .map_err(failed)?;
-            send_rows(&tx, "SELECT id, email, password_hash, root_id FROM users ORDER BY id", &out, |row| {
-                Record::User(accounts::user_row(row))
-            })
-            .await?;
+            let users = format!("SELECT {} FROM users ORDER BY id", crate::rows::USER_COLUMNS);
+            send_rows(&tx, &users, &out, |row| Record::User(accounts::user_row(row))).await?;
             let nodes = format!("SELECT {} FROM node ORDER BY hex", crate::rows::NODE_COLUMNS);
             send_rows(&tx, &nodes, &out, |row| Record::Node(graph::node_row(row, 0))).await?;
             let edges = format!("SELECT {} FROM edge e ORDER BY e.seq", crate::rows::EDGE_COLUMNS);
@@ -260,8 +259,11 @@ impl Portable for PostgresStore {
             for row in &rows {
                 match row {
                     Record::User(user) => {
-                        let sql = "INSERT INTO users (id, email, password_hash, root_id) VALUES ($1, $2, $3, $4)";
-                        tx.execute(sql, &[&user.id, &user.email, &user.password_hash, &user.root]).await
+                        let sql =
+                            "INSERT INTO users (id, email, password_hash, root_id, fields) VALUES ($1, $2, $3, $4, $5)";
+                        let (id, email, hash, root, fields) =
+                            (&user.id, &user.email, &user.password_hash, &user.root, &user.fields);
+                        tx.execute(sql, &[id, email, hash, root, fields]).await
                     }
                     Record::Node(node) => {
                         let sql = "INSERT INTO node (hex, type, owner, ctx, ver, obj) VALUES ($1, $2, $3, $4, $5, $6)";

@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS users (
     email TEXT NOT NULL UNIQUE COLLATE NOCASE,
     password_hash TEXT NOT NULL,
     root_id TEXT NOT NULL UNIQUE,
-    created_at INTEGER NOT NULL DEFAULT (unixepoch())
+    created_at INTEGER NOT NULL DEFAULT (unixepoch()),
+    fields TEXT NOT NULL DEFAULT '{}'
 );
 ";
 
@@ -120,12 +121,13 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
     Ok(db)
 }
 
-/// A graph file written before objects existed gets their column (`GRAPH_SCHEMA` has it).
-fn add_objects_column(db: &Connection) -> rusqlite::Result<()> {
-    let has_it: bool =
-        db.query_row("SELECT count(*) > 0 FROM pragma_table_info('node') WHERE name = 'obj'", [], |row| row.get(0))?;
+/// A file written before a column existed gets it (the schemas above have it): objects'
+/// `obj` in the graph, user fields' `fields` in the accounts.
+fn add_column(db: &Connection, table: &str, column: &str, definition: &str) -> rusqlite::Result<()> {
+    let sql = "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2";
+    let has_it: bool = db.query_row(sql, [table, column], |row| row.get(0))?;
     if !has_it {
-        db.execute_batch("ALTER TABLE node ADD COLUMN obj INTEGER NOT NULL DEFAULT 0")?;
+        db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"))?;
     }
     Ok(())
 }
@@ -142,7 +144,7 @@ impl SqliteStore {
         let accounts_path = data_dir.join("accounts.sqlite3");
         let writer = connect(&graph_path)?;
         writer.execute_batch(GRAPH_SCHEMA)?;
-        add_objects_column(&writer)?;
+        add_column(&writer, "node", "obj", "INTEGER NOT NULL DEFAULT 0")?;
         writer.pragma_update(None, "wal_autocheckpoint", WAL_BOUND_PAGES)?;
         let checkpointer = Checkpointer::start(connect(&graph_path)?, &graph_path)?;
         if quotas.store.is_some() {
@@ -158,6 +160,7 @@ impl SqliteStore {
             .into();
         let accounts = connect(&accounts_path)?;
         accounts.execute_batch(ACCOUNTS_SCHEMA)?;
+        add_column(&accounts, "users", "fields", "TEXT NOT NULL DEFAULT '{}'")?;
         Ok(SqliteStore {
             graph_path,
             accounts_path,
@@ -233,9 +236,8 @@ impl Portable for SqliteStore {
             let export = move || -> Result<(), StoreError> {
                 let mut accounts = connect(&accounts_path).map_err(|err| StoreError(err.to_string()))?;
                 let snapshot = accounts.transaction().map_err(failed)?;
-                send_rows(&snapshot, "SELECT id, email, password_hash, root_id FROM users ORDER BY id", &out, |row| {
-                    Ok(Record::User(accounts::user_row(row)?))
-                })?;
+                let users = format!("SELECT {} FROM users ORDER BY id", crate::rows::USER_COLUMNS);
+                send_rows(&snapshot, &users, &out, |row| Ok(Record::User(accounts::user_row(row)?)))?;
                 drop(snapshot);
                 let mut graph = connect(&graph_path).map_err(|err| StoreError(err.to_string()))?;
                 let snapshot = graph.transaction().map_err(failed)?;
@@ -274,8 +276,8 @@ impl SqliteStore {
         for row in rows {
             match row {
                 Record::User(user) => users.execute(
-                    "INSERT INTO users (id, email, password_hash, root_id) VALUES (?1, ?2, ?3, ?4)",
-                    params![user.id, user.email, user.password_hash, user.root],
+                    "INSERT INTO users (id, email, password_hash, root_id, fields) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![user.id, user.email, user.password_hash, user.root, user.fields],
                 ),
                 Record::Node(node) => tx.execute(
                     "INSERT INTO node (hex, type, owner, ctx, ver, obj) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
