@@ -35,6 +35,7 @@ async fn example_walkers_declare_the_jac_cloud_specs() {
             "list_notes",
             "make_item",
             "make_note",
+            "my_account",
             "no_specs_default",
             "path_rel",
             "path_var",

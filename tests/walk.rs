@@ -348,8 +348,12 @@ async fn the_apps_user_fields_are_registered_returned_at_login_and_carried_in_th
         backend.configure(config);
         config.user_fields = vec!["name:str".into(), "age:int=0".into()];
         config.min_password_length = 0;
+        config.cache_dir = Some(support::repo().join("target/test-compiled"));
     })
     .await;
+    for component in ["python-chat.wasm", "js-chat.wasm"] {
+        support::deploy(&support::example_wasm(component), &server.walkers_dir().join(component));
+    }
     let register = |body: Value| async { server.post("/user/register", body, None).await };
     let (status, body) = register(json!({"email": "user@example.com", "password": "string"})).await;
     assert_eq!(status, 422, "{body}");
@@ -377,8 +381,27 @@ async fn the_apps_user_fields_are_registered_returned_at_login_and_carried_in_th
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     assert_eq!((claims["name"].clone(), claims["root_id"].clone()), (json!("string"), user["root_id"].clone()));
     // The token still signs the user in.
-    let signed_in = server.post("/walker/no_specs_default", json!({}), body["token"].as_str()).await;
-    assert_eq!(signed_in.1["reports"], json!(["default specs"]));
+    // Walkers read the account, with the app's fields, over REST and over a WebSocket.
+    let token = body["token"].as_str().unwrap();
+    let account =
+        json!({"id": user["id"], "email": "user@example.com", "root_id": user["root_id"], "name": "string", "age": 0});
+    let catalog = &server.running.shared.catalog;
+    let loaded = || async { LANGUAGES.iter().all(|prefix| catalog.walker(&format!("{prefix}my_account")).is_some()) };
+    support::wait_until_within(catalog, Duration::from_secs(120), loaded).await;
+    let (mut signed_in, _) = server.connect_with("", Some(&format!("Bearer {token}"))).await;
+    let (mut anonymous, _) = server.connect("").await;
+    for prefix in LANGUAGES {
+        let walker = format!("{prefix}my_account");
+        assert_eq!(reports(&server, token, &walker, json!({})).await, vec![account.clone()], "{walker}");
+        assert_eq!(
+            server.post(&format!("/walker/{walker}"), json!({}), None).await.1["reports"],
+            json!([null]),
+            "{walker}"
+        );
+        let event = json!({"type": "walker", "walker": walker, "response": true});
+        assert_eq!(signed_in.call(event.clone()).await["reports"], json!([account]), "{walker} over a WebSocket");
+        assert_eq!(anonymous.call(event).await["reports"], json!([null]), "{walker} over a WebSocket");
+    }
 }
 
 on_both_backends!(

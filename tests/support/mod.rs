@@ -174,7 +174,7 @@ pub async fn run_json(
     let recorder = Arc::new(Recorder::default());
     let Value::Object(input) = input else { panic!("input must be an object") };
     let walker = catalog.walker(name).ok_or(RunFailure::UnknownWalker)?;
-    let reply = catalog.call(&walker, caller, &input, recorder.clone(), None).await.map_err(RunFailure::Call)?;
+    let reply = catalog.call(&walker, caller, None, &input, recorder.clone(), None).await.map_err(RunFailure::Call)?;
     let sent = std::mem::take(&mut *recorder.0.lock().unwrap());
     Ok((reply, sent))
 }

@@ -96,6 +96,13 @@ impl Context {
         &self.caller
     }
 
+    /// The caller's account as its token carries it: `{"id", "email", "root_id", …}`
+    /// with the app's own user fields (`--user-fields`); `None` for an anonymous caller.
+    pub fn account(&self) -> Option<serde_json::Value> {
+        let account = crate::bindings::jac::walker::account::current()?;
+        serde_json::from_str(&account).ok()
+    }
+
     /// Adds a value to the reply's `reports` (jac's `report`).
     pub fn report(&mut self, value: impl Serialize) {
         self.reports.push(to_json(&value));

@@ -22,6 +22,9 @@ walker({ name: "js_report_context", methods: both, auth: false,
     cx.report({ name, count, root_id: cx.caller.rootId, language: "javascript" });
   });
 
+// The caller's account (with the app's user fields), or null when anonymous.
+walker({ name: "js_my_account", methods: both, auth: false }, (cx) => cx.report(cx.account()));
+
 // Counts the runs its instance has served: a warm instance keeps module globals.
 let runs = 0;
 walker({ name: "js_warm_count", methods: both, auth: false, warmRuns: 3 },

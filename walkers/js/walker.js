@@ -18,6 +18,7 @@ import * as hostGraph from "jac:walker/graph@0.3.0";
 import * as socket from "jac:walker/socket@0.3.0";
 import { log as hostLog } from "jac:walker/log@0.3.0";
 import { jacCloudAccess } from "jac:walker/declare@0.3.0";
+import { current as currentAccount } from "jac:walker/account@0.3.0";
 
 export class WalkerError extends Error {}
 
@@ -211,6 +212,12 @@ class Context {
     this.queued = new Set();
   }
   report(value) { this.reports.push(JSON.stringify(value)); }
+  /** The caller's account as its token carries it (`id`, `email`, `root_id` and the app's
+   * user fields), or null for an anonymous caller. */
+  account() {
+    const account = currentAccount();
+    return account === undefined ? null : JSON.parse(account);
+  }
   customReport(value) { this.custom = JSON.stringify(value); }
   notifySelf(payload) { socket.notifySelf(JSON.stringify(payload)); }
   notifyUsers(rootIds, payload) { socket.notifyUsers(rootIds, JSON.stringify(payload)); }

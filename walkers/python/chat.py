@@ -30,6 +30,12 @@ def report_context(cx, name: str, count: int = 1):
     cx.report({"name": name, "count": count, "root_id": cx.caller.root_id, "language": "python"})
 
 
+@walker("py_my_account", methods=["websocket", "post"], auth=False)
+def my_account(cx):
+    """The caller's account (with the app's user fields), or None when anonymous."""
+    cx.report(cx.account())
+
+
 RUNS = [0]
 
 

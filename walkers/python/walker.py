@@ -50,6 +50,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import wit_world
 from componentize_py_types import Err
+from wit_world.imports import account as _account
 from wit_world.imports import declare as _declare
 from wit_world.imports import graph as _graph
 from wit_world.imports import log as _log
@@ -312,6 +313,12 @@ class Context:
         self.here: Optional[Node] = None
         self._queue: List[Node] = []
         self._queued: set = set()
+
+    def account(self) -> Optional[dict]:
+        """The caller's account as its token carries it (`id`, `email`, `root_id` and the
+        app's user fields), or None for an anonymous caller."""
+        account = _account.current()
+        return None if account is None else json.loads(account)
 
     def visit(self, direction: str = "out", edge_type: Optional[str] = None, node_type: Optional[str] = None,
               equals: Optional[dict] = None) -> None:

@@ -2,6 +2,7 @@
 //! (HS256, jac-cloud's claims plus the standard `exp`).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -19,11 +20,14 @@ pub struct Identity {
     pub authenticated: bool,
     /// When the token that proved it expires; a WebSocket is signed out then.
     pub expires: Option<SystemTime>,
+    /// JSON of the signed-in account, as walkers read it (`jac:walker/account`): its id,
+    /// email, root and the app's user fields, from the token.
+    pub account: Option<Arc<str>>,
 }
 
 impl Identity {
     pub fn anonymous() -> Self {
-        Identity { root: PUBLIC_ROOT.to_string(), authenticated: false, expires: None }
+        Identity { root: PUBLIC_ROOT.to_string(), authenticated: false, expires: None, account: None }
     }
 }
 
@@ -103,7 +107,10 @@ impl Tokens {
         };
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
         let expires = UNIX_EPOCH + std::time::Duration::from_secs(claims.exp);
-        Some(Identity { root: parse_root(&claims.root_id)?, authenticated: true, expires: Some(expires) })
+        let root = parse_root(&claims.root_id)?;
+        let mut account = serde_json::json!({"id": claims.id, "email": claims.email, "root_id": claims.root_id});
+        account.as_object_mut().expect("an object").extend(claims.fields);
+        Some(Identity { root, authenticated: true, expires: Some(expires), account: Some(account.to_string().into()) })
     }
 }
 

@@ -314,6 +314,7 @@ impl Runtime {
         component: &LoadedComponent,
         spec: &WalkerSpec,
         caller: &Caller,
+        account: Option<&Arc<str>>,
         context: &str,
         notifier: Arc<dyn Notifier>,
         env: &Environment,
@@ -331,7 +332,7 @@ impl Runtime {
             let graph =
                 env.graph.clone().begin(root.clone(), entry, std::mem::take(&mut contended), spec.access.clone());
             let (response, graph, notified) =
-                match self.attempt(component, spec, caller, context, notifier.clone(), graph, env).await? {
+                match self.attempt(component, spec, caller, account, context, notifier.clone(), graph, env).await? {
                     Attempt::Ran { response, graph, notified } => (response, graph, notified),
                     Attempt::Contended { owners, notified } if !notified && attempts < self.limits.reruns => {
                         attempts += 1;
@@ -370,6 +371,7 @@ impl Runtime {
         component: &LoadedComponent,
         spec: &WalkerSpec,
         caller: &Caller,
+        account: Option<&Arc<str>>,
         context: &str,
         notifier: Arc<dyn Notifier>,
         graph: Box<dyn GraphRun>,
@@ -386,7 +388,7 @@ impl Runtime {
                 Sandbox { store: self.new_store(self.slices(&env.share)), walkers: None, runs: 0, _slot: slot }
             }
         };
-        let readable = Readable { vars: env.vars.clone(), declared: spec.vars.clone() };
+        let readable = Readable { vars: env.vars.clone(), declared: spec.vars.clone(), account: account.cloned() };
         let state = sandbox.store.data_mut();
         state.begin(Arc::from(walker), caller, notifier, graph, readable, self.slices(&env.share));
         let ran_long = &component.ran_long[walker];

@@ -43,11 +43,14 @@ impl Notifier for Nobody {
 const LOG_LINES_PER_RUN: u32 = 100;
 const LOG_LINE_BYTES: usize = 1024;
 
-/// The tenant variables a walker may read: those its spec declares.
+/// What a running walker may read beyond its context: the tenant variables its spec
+/// declares, and its caller's account.
 #[derive(Default)]
 pub struct Readable {
     pub vars: Arc<super::Vars>,
     pub declared: Arc<[String]>,
+    /// JSON of the caller's account (`jac:walker/account`); none for anonymous callers.
+    pub account: Option<Arc<str>>,
 }
 
 pub struct RunState {
@@ -249,5 +252,11 @@ impl walker::config::Host for RunState {
             return Err(Error::Denied(format!("walker {} does not declare variable {name}", self.walker)));
         }
         self.readable.vars.get(&name).cloned().ok_or_else(|| Error::Undefined(format!("variable {name} is not set")))
+    }
+}
+
+impl walker::account::Host for RunState {
+    fn current(&mut self) -> Option<String> {
+        self.readable.account.as_deref().map(str::to_string)
     }
 }

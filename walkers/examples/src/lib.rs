@@ -227,6 +227,22 @@ impl Walker for PlaceOrder {
 }
 
 walker! {
+    /// The caller's account (with the app's user fields), or null when anonymous.
+    pub struct MyAccount {}
+}
+impl Walker for MyAccount {
+    const NAME: &'static str = "my_account";
+    fn spec() -> Spec {
+        Spec::new().methods(WEBSOCKET_AND_POST).public()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        let account = cx.account();
+        cx.report(account);
+        Ok(())
+    }
+}
+
+walker! {
     /// jac-cloud's default spec: POST, signed-in callers.
     pub struct NoSpecsDefault {}
 }

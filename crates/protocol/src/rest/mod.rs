@@ -335,7 +335,11 @@ pub async fn walker(
         authenticated: identity.authenticated,
         transport: Transport::Http,
     };
-    match shared.catalog.call(&route.walker, &caller, &input, shared.notifier.clone(), entry.as_deref()).await {
+    match shared
+        .catalog
+        .call(&route.walker, &caller, identity.account.as_ref(), &input, shared.notifier.clone(), entry.as_deref())
+        .await
+    {
         Ok(reply) => {
             let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
             // These statuses carry no body (RFC 9110): nothing, not a body's length.

@@ -455,7 +455,9 @@ async fn run_walker(
             }
         }
     }
-    let call = shared.catalog.call(&walker, &caller, &event.context, shared.notifier.clone(), entry.as_deref());
+    let account = identity.account.as_ref();
+    let call =
+        shared.catalog.call(&walker, &caller, account, &event.context, shared.notifier.clone(), entry.as_deref());
     let frame = match call.await {
         Ok(reply) if event.response => frames::reply(&reply, req_id),
         Ok(_) => return,

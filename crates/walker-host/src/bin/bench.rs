@@ -102,7 +102,7 @@ async fn time_runs(
         let started = Instant::now();
         catalog
             .runtime()
-            .run(walker.component(), &spec, &caller, &context, nobody.clone(), catalog.env(), None)
+            .run(walker.component(), &spec, &caller, None, &context, nobody.clone(), catalog.env(), None)
             .await?;
         if i >= runs / 10 {
             samples.push(started.elapsed());
