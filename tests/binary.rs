@@ -46,6 +46,7 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("ws-events-per-second", "JAC_WS_EVENTS_PER_SECOND", "43", "43"),
     ("max-message-bytes", "JAC_MAX_MESSAGE_BYTES", "2048", "2048"),
     ("max-body-bytes", "JAC_MAX_BODY_BYTES", "4096", "4096"),
+    ("stream-buffer", "JAC_STREAM_BUFFER", "3", "3"),
     ("queue-bytes", "JAC_QUEUE_BYTES", "8192", "8192"),
     ("queue-messages", "JAC_QUEUE_MESSAGES", "9", "9"),
     ("write-timeout-ms", "JAC_WRITE_TIMEOUT_MS", "10", "10"),

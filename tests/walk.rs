@@ -18,8 +18,11 @@ use support::server::{Backend, TestServer};
 
 /// Walker-name prefixes of the languages whose SDKs walk as jac does.
 const LANGUAGES: [&str; 3] = ["", "py_", "js_"];
+/// And of every SDK's, for what the C SDK (and Zig, through its header) has too.
+const EVERY_SDK: [&str; 5] = ["", "py_", "js_", "c_", "zig_"];
+const EXAMPLES: [&str; 4] = ["python-chat.wasm", "js-chat.wasm", "c-chat.wasm", "zig-chat.wasm"];
 
-/// A server with the ported app and the Python and JavaScript examples, and a signed-in
+/// A server with the ported app and the other languages' examples, and a signed-in
 /// user's token.
 async fn app_server() -> (TestServer, String) {
     app_server_on(&Backend::sqlite()).await
@@ -34,11 +37,12 @@ async fn app_server_on(backend: &Backend) -> (TestServer, String) {
     })
     .await;
     support::deploy(&support::fixture("simple_graph.wasm"), &server.walkers_dir().join("simple_graph.wasm"));
-    for component in ["python-chat.wasm", "js-chat.wasm"] {
+    for component in EXAMPLES {
         support::deploy(&support::example_wasm(component), &server.walkers_dir().join(component));
     }
     let catalog = &server.running.shared.catalog;
-    let loaded = || async { LANGUAGES.iter().all(|prefix| catalog.walker(&format!("{prefix}create_graph")).is_some()) };
+    let loaded =
+        || async { EVERY_SDK.iter().all(|prefix| catalog.walker(&format!("{prefix}html_response")).is_some()) };
     support::wait_until_within(catalog, Duration::from_secs(120), loaded).await;
     let (token, _) = server.user("walker@example.com").await;
     (server, token)
@@ -351,7 +355,7 @@ async fn the_apps_user_fields_are_registered_returned_at_login_and_carried_in_th
         config.cache_dir = Some(support::repo().join("target/test-compiled"));
     })
     .await;
-    for component in ["python-chat.wasm", "js-chat.wasm"] {
+    for component in EXAMPLES {
         support::deploy(&support::example_wasm(component), &server.walkers_dir().join(component));
     }
     let register = |body: Value| async { server.post("/user/register", body, None).await };
@@ -386,11 +390,11 @@ async fn the_apps_user_fields_are_registered_returned_at_login_and_carried_in_th
     let account =
         json!({"id": user["id"], "email": "user@example.com", "root_id": user["root_id"], "name": "string", "age": 0});
     let catalog = &server.running.shared.catalog;
-    let loaded = || async { LANGUAGES.iter().all(|prefix| catalog.walker(&format!("{prefix}my_account")).is_some()) };
+    let loaded = || async { EVERY_SDK.iter().all(|prefix| catalog.walker(&format!("{prefix}my_account")).is_some()) };
     support::wait_until_within(catalog, Duration::from_secs(120), loaded).await;
     let (mut signed_in, _) = server.connect_with("", Some(&format!("Bearer {token}"))).await;
     let (mut anonymous, _) = server.connect("").await;
-    for prefix in LANGUAGES {
+    for prefix in EVERY_SDK {
         let walker = format!("{prefix}my_account");
         assert_eq!(reports(&server, token, &walker, json!({})).await, vec![account.clone()], "{walker}");
         assert_eq!(
@@ -402,6 +406,76 @@ async fn the_apps_user_fields_are_registered_returned_at_login_and_carried_in_th
         assert_eq!(signed_in.call(event.clone()).await["reports"], json!([account]), "{walker} over a WebSocket");
         assert_eq!(anonymous.call(event).await["reports"], json!([null]), "{walker} over a WebSocket");
     }
+}
+
+/// jac-cloud's test_27 (`html_response`, `stream_response`): a body of the walker's own
+/// content type, and one streamed chunk by chunk; over a WebSocket, the same as frames.
+#[tokio::test]
+async fn html_and_streamed_replies_as_jac_cloud_sends_them_over_http_and_websocket_in_every_language() {
+    let (server, _) = app_server().await;
+    let html = r#"<!DOCTYPE html><html lang="en"><body>HELLO WORLD</body></html>"#;
+    let expected: String = (0..100).map(|i| i.to_string()).collect();
+    let (mut client, _) = server.connect("").await;
+    for prefix in EVERY_SDK {
+        let page = server.http.get(server.url(&format!("/walker/{prefix}html_response"))).send().await.unwrap();
+        let content_type = page.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!((page.status().as_u16(), content_type.as_str()), (200, "text/html; charset=utf-8"), "{prefix}");
+        assert_eq!(page.text().await.unwrap(), html, "{prefix}");
+
+        let streamed = server.http.get(server.url(&format!("/walker/{prefix}stream_response"))).send().await.unwrap();
+        assert_eq!(streamed.headers()["content-type"], "text/event-stream; charset=utf-8", "{prefix}");
+        assert_eq!(streamed.text().await.unwrap(), expected, "{prefix}");
+
+        let event = |walker: &str| json!({"type": "walker", "walker": format!("{prefix}{walker}"), "response": true});
+        let reply = client.call(event("html_response")).await;
+        assert_eq!(reply, json!({"status": 200, "content_type": "text/html", "body": html}), "{prefix}");
+        client.send(event("stream_response")).await;
+        for i in 0..100 {
+            assert_eq!(client.recv().await, json!({"type": "stream", "data": i.to_string()}), "{prefix}");
+        }
+        assert_eq!(client.recv().await, json!({"status": 200, "reports": []}), "{prefix}");
+    }
+}
+
+/// A streamed reply reaches a reader whole; a client that stops reading holds the walker
+/// at the stream buffer (here one chunk), not the server's memory, until the walker's
+/// time limit ends the run, which cuts the reply off; so does a failure after it started.
+#[tokio::test]
+async fn a_streamed_reply_waits_for_its_reader_and_is_cut_off_when_its_run_fails() {
+    let server = TestServer::start_with(|config| {
+        config.stream_buffer = 1;
+        config.walker_time_ms = 1_000;
+    })
+    .await;
+    support::deploy(&support::fixture("simple_graph.wasm"), &server.walkers_dir().join("simple_graph.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("stream_bulk").is_some() }).await;
+    // 12 MiB: more than loopback's socket buffers hold, so the walker must wait for us.
+    let (count, size) = (192, 64 * 1024);
+    let bulk = |fail: bool| {
+        let body = json!({"count": count, "size": size, "fail": fail});
+        server.http.post(server.url("/walker/stream_bulk")).json(&body).send()
+    };
+    let read_all = |mut response: reqwest::Response| async move {
+        let mut received = 0;
+        while let Some(chunk) = response.chunk().await? {
+            received += chunk.len();
+        }
+        Ok::<_, reqwest::Error>(received)
+    };
+    let streamed = bulk(false).await.unwrap();
+    assert_eq!(streamed.headers()["content-type"], "application/octet-stream");
+    assert_eq!(read_all(streamed).await.unwrap(), count * size);
+
+    let mut stalled = bulk(false).await.unwrap();
+    assert!(!stalled.chunk().await.unwrap().unwrap().is_empty());
+    // Had the server taken the rest, the run would have ended at once and well.
+    server.until_slots_in_use(0).await;
+    assert!(read_all(stalled).await.is_err(), "the run ended at its time limit, waiting for us");
+
+    let failed = bulk(true).await.unwrap();
+    assert_eq!(failed.status(), 200, "the reply started before the failure");
+    assert!(read_all(failed).await.is_err(), "a failed stream does not end as a complete one");
 }
 
 on_both_backends!(

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use walker_host::catalog::{CallError, Catalog};
-use walker_host::runtime::{Caller, Limits, Notifier, Reply, ReplyBody, Runtime, Target, Transport};
+use walker_host::runtime::{Caller, Invocation, Limits, Notifier, Reply, ReplyBody, Runtime, Target, Transport};
 
 /// Each named test (an `async fn(Backend)`), once on SQLite and once on PostgreSQL.
 #[macro_export]
@@ -174,7 +174,10 @@ pub async fn run_json(
     let recorder = Arc::new(Recorder::default());
     let Value::Object(input) = input else { panic!("input must be an object") };
     let walker = catalog.walker(name).ok_or(RunFailure::UnknownWalker)?;
-    let reply = catalog.call(&walker, caller, None, &input, recorder.clone(), None).await.map_err(RunFailure::Call)?;
+    let reply = catalog
+        .call(&walker, Invocation::of(caller), &input, recorder.clone(), None)
+        .await
+        .map_err(RunFailure::Call)?;
     let sent = std::mem::take(&mut *recorder.0.lock().unwrap());
     Ok((reply, sent))
 }
@@ -183,6 +186,7 @@ pub fn reports(reply: &Reply) -> Vec<Value> {
     match &reply.body {
         ReplyBody::Reports(reports) => reports.iter().map(|r| serde_json::from_str(r.get()).unwrap()).collect(),
         ReplyBody::Custom(custom) => panic!("unexpected custom report {custom}"),
+        ReplyBody::Raw(raw) => panic!("unexpected body {raw:?}"),
     }
 }
 

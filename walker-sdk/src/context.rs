@@ -118,6 +118,20 @@ impl Context {
         self.custom = Some(to_json(&value));
     }
 
+    /// Replies with `body` as `content_type` (`"text/html"`) instead of the reports, as
+    /// jac-cloud's `HTMLResponse`.
+    pub fn respond(&mut self, content_type: &str, body: &str) {
+        crate::bindings::jac::walker::respond::body(content_type, body);
+    }
+
+    /// Sends `chunk` of a reply streamed as `content_type` now, as jac-cloud's
+    /// `StreamingResponse` sends each item of its generator: the first chunk starts the
+    /// reply (status 200). Waits while the client is behind; an error means the reply
+    /// cannot stream (the client left), and the walker should stop.
+    pub fn stream(&mut self, content_type: &str, chunk: &str) -> Result {
+        crate::bindings::jac::walker::respond::stream(content_type, chunk).map_err(Error::msg)
+    }
+
     /// Sends `payload` to the calling WebSocket connection; does nothing over HTTP.
     pub fn notify_self(&self, payload: impl Serialize) {
         socket::notify_self(&to_json(&payload));

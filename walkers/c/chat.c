@@ -147,6 +147,27 @@ static bool traverse_graph(walker_ctx_t *cx) {
     return walker_walk(cx, abilities, WALKER_COUNT(abilities));
 }
 
+/* jac-cloud's html_response and stream_response; the caller's account. */
+static bool html_response(walker_ctx_t *cx) {
+    walker_respond(cx, "text/html", "<!DOCTYPE html><html lang=\"en\"><body>HELLO WORLD</body></html>");
+    return true;
+}
+
+static bool stream_response(walker_ctx_t *cx) {
+    for (int i = 0; i < 100; i++) {
+        /* Without stdio (no WASI imports): one or two digits. */
+        char chunk[3] = {i < 10 ? (char)('0' + i) : (char)('0' + i / 10), i < 10 ? '\0' : (char)('0' + i % 10), '\0'};
+        if (!walker_stream(cx, "text/event-stream", chunk)) return false;
+    }
+    return true;
+}
+
+static bool my_account(walker_ctx_t *cx) {
+    const char *account = walker_account(cx);
+    walker_report(cx, account ? account : "null");
+    return true;
+}
+
 static const walker_field_t user_fields[] = {{"root_id", WALKER_STR, NULL}};
 static const walker_field_t group_fields[] = {{"channel_id", WALKER_STR, NULL}};
 static const walker_field_t client_fields[] = {{"client_id", WALKER_STR, NULL}};
@@ -174,6 +195,9 @@ const walker_def_t walker_definitions[] = {
     {"c_create_graph", WALKER_POST, true, NULL, 0, create_graph},
     {"c_traverse_graph", WALKER_POST, true, WALKER_FIELDS(traverse_fields), traverse_graph},
     {"c_warm_count", WALKER_WEBSOCKET | WALKER_POST, false, NULL, 0, warm_count, .warm_runs = 3},
+    {"c_html_response", WALKER_GET | WALKER_WEBSOCKET, false, NULL, 0, html_response, .entry = WALKER_ENTRY_ROOT},
+    {"c_stream_response", WALKER_GET | WALKER_WEBSOCKET, false, NULL, 0, stream_response, .entry = WALKER_ENTRY_ROOT},
+    {"c_my_account", WALKER_WEBSOCKET | WALKER_POST, false, NULL, 0, my_account},
     {"c_item_by_path", WALKER_GET, false, WALKER_FIELDS(item_fields), item_by_path, .path = "/c/items/{item}",
      .as_query = item_query, .entry = WALKER_ENTRY_ROOT, .vars = item_vars},
 };

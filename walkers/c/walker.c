@@ -538,6 +538,28 @@ bool walker_fail(walker_ctx_t *cx, const char *message) {
     return false;
 }
 
+void walker_respond(walker_ctx_t *cx, const char *content_type, const char *body) {
+    (void)cx;
+    walkers_string_t type, text;
+    walkers_string_set(&type, content_type);
+    walkers_string_set(&text, body);
+    jac_walker_respond_body(&type, &text);
+}
+
+bool walker_stream(walker_ctx_t *cx, const char *content_type, const char *chunk) {
+    walkers_string_t type, text, err;
+    walkers_string_set(&type, content_type);
+    walkers_string_set(&text, chunk);
+    if (jac_walker_respond_stream(&type, &text, &err)) return true;
+    walker_fail(cx, take(cx, &err));
+    return false;
+}
+
+const char *walker_account(walker_ctx_t *cx) {
+    walkers_string_t account;
+    return jac_walker_account_current(&account) ? take(cx, &account) : NULL;
+}
+
 static void notify(void (*send)(walkers_list_string_t *, walkers_string_t *), const char *const *ids, size_t count,
                    const char *payload) {
     walkers_string_t *items = xmalloc(count * sizeof *items);

@@ -101,6 +101,14 @@ void walker_report(walker_ctx_t *cx, const char *json);
 void walker_report_int(walker_ctx_t *cx, long long value);
 void walker_set_status(walker_ctx_t *cx, uint16_t status);
 bool walker_fail(walker_ctx_t *cx, const char *message);
+/* Replies with `body` as `content_type` ("text/html") instead of the reports. */
+void walker_respond(walker_ctx_t *cx, const char *content_type, const char *body);
+/* Sends `chunk` of a reply streamed as `content_type` now; waits while the client is
+ * behind. False, with the run's error set, when the reply cannot stream (the client left). */
+bool walker_stream(walker_ctx_t *cx, const char *content_type, const char *chunk);
+/* The caller's account as JSON (`id`, `email`, `root_id`, the app's user fields); NULL
+ * when anonymous. */
+const char *walker_account(walker_ctx_t *cx);
 
 /* Notifications: `payload` is JSON text. */
 void walker_notify_self(walker_ctx_t *cx, const char *payload);

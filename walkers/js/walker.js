@@ -19,6 +19,7 @@ import * as socket from "jac:walker/socket@0.3.0";
 import { log as hostLog } from "jac:walker/log@0.3.0";
 import { jacCloudAccess } from "jac:walker/declare@0.3.0";
 import { current as currentAccount } from "jac:walker/account@0.3.0";
+import * as respond from "jac:walker/respond@0.3.0";
 
 export class WalkerError extends Error {}
 
@@ -212,6 +213,19 @@ class Context {
     this.queued = new Set();
   }
   report(value) { this.reports.push(JSON.stringify(value)); }
+  /** Replies with `body` as `contentType` ("text/html") instead of the reports (jac-cloud's `HTMLResponse`). */
+  respond(contentType, body) { respond.body(contentType, body); }
+  /**
+   * Sends `chunk` of a reply streamed as `contentType` now (jac-cloud's `StreamingResponse`).
+   * Waits while the client is behind; throws WalkerError when the reply cannot stream.
+   */
+  stream(contentType, chunk) {
+    try {
+      respond.stream(contentType, chunk);
+    } catch (error) {
+      throw new WalkerError(String(error?.payload ?? error));
+    }
+  }
   /** The caller's account as its token carries it (`id`, `email`, `root_id` and the app's
    * user fields), or null for an anonymous caller. */
   account() {

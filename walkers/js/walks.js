@@ -193,6 +193,20 @@ walker({ name: "js_check_memory_sync", ...jacCloud, fields: { other_node_id: "st
   },
 });
 
+const publicGetAtRoot = { methods: ["get", "websocket"], auth: false, entry: "root" };
+
+walker({ name: "js_html_response", ...publicGetAtRoot }, {
+  entry: { Root: (cx) => cx.respond("text/html", '<!DOCTYPE html><html lang="en"><body>HELLO WORLD</body></html>') },
+});
+
+walker({ name: "js_stream_response", ...publicGetAtRoot }, {
+  entry: {
+    Root(cx) {
+      for (let i = 0; i < 100; i++) cx.stream("text/event-stream", String(i));
+    },
+  },
+});
+
 // Not in the app: what connecting the root to `id` answers, under the strict rules.
 walker({ name: "js_connect_to", fields: { id: "str" } }, (cx, { id }) => {
   try {

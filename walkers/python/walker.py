@@ -54,6 +54,7 @@ from wit_world.imports import account as _account
 from wit_world.imports import declare as _declare
 from wit_world.imports import graph as _graph
 from wit_world.imports import log as _log
+from wit_world.imports import respond as _respond
 from wit_world.imports import socket as _socket
 from wit_world.imports.types import Caller, EntryType, Field, FieldType, Method, Response, WalkerSpec
 
@@ -319,6 +320,20 @@ class Context:
         app's user fields), or None for an anonymous caller."""
         account = _account.current()
         return None if account is None else json.loads(account)
+
+    def respond(self, content_type: str, body: str) -> None:
+        """Replies with `body` as `content_type` ("text/html") instead of the reports, as
+        jac-cloud's `HTMLResponse`."""
+        _respond.body(content_type, body)
+
+    def stream(self, content_type: str, chunk: str) -> None:
+        """Sends `chunk` of a reply streamed as `content_type` now, as jac-cloud's
+        `StreamingResponse` sends each item of its generator. Waits while the client is
+        behind; raises WalkerError when the reply cannot stream (the client left)."""
+        try:
+            _respond.stream(content_type, chunk)
+        except Err as err:
+            raise WalkerError(err.value) from None
 
     def visit(self, direction: str = "out", edge_type: Optional[str] = None, node_type: Optional[str] = None,
               equals: Optional[dict] = None) -> None:

@@ -265,6 +265,21 @@ class CheckMemorySync:
         cx.report(node)
 
 
+@walker("py_html_response", methods=["get", "websocket"], auth=False, entry="root")
+class HtmlResponse:
+    @entry("Root")
+    def enter_root(self, cx, here):
+        cx.respond("text/html", '<!DOCTYPE html><html lang="en"><body>HELLO WORLD</body></html>')
+
+
+@walker("py_stream_response", methods=["get", "websocket"], auth=False, entry="root")
+class StreamResponse:
+    @entry("Root")
+    def enter_root(self, cx, here):
+        for i in range(100):
+            cx.stream("text/event-stream", str(i))
+
+
 # Not in the app: what connecting the root to `id` answers, under the strict rules.
 @walker("py_connect_to")
 def connect_to(cx, id: str):

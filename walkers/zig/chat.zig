@@ -3,6 +3,7 @@
 //! walkers as `walkers/c/chat.c`, under `zig_` names.
 //! `c` is `walker.h` as `zig translate-c` reads it (a module the build passes in).
 const c = @import("c");
+const std = @import("std");
 
 const Ctx = ?*c.walker_ctx_t;
 const chat = "{\"type\":\"chat\",\"data\":{\"message\":\"string\"}}";
@@ -59,6 +60,30 @@ fn listNotes(cx: Ctx) callconv(.c) bool {
     return true;
 }
 
+/// jac-cloud's `html_response`: a body of its own content type.
+fn htmlResponse(cx: Ctx) callconv(.c) bool {
+    c.walker_respond(cx, "text/html", "<!DOCTYPE html><html lang=\"en\"><body>HELLO WORLD</body></html>");
+    return true;
+}
+
+/// jac-cloud's `stream_response`: 0 to 99, each chunk sent as the walker makes it.
+fn streamResponse(cx: Ctx) callconv(.c) bool {
+    var i: u8 = 0;
+    while (i < 100) : (i += 1) {
+        var text: [4]u8 = undefined;
+        const chunk = std.mem.printSentinel(&text, "{d}", .{i}, 0) catch unreachable;
+        if (!c.walker_stream(cx, "text/event-stream", chunk.ptr)) return false;
+    }
+    return true;
+}
+
+/// The caller's account (with the app's user fields), or null when anonymous.
+fn myAccount(cx: Ctx) callconv(.c) bool {
+    const account = c.walker_account(cx);
+    c.walker_report(cx, if (account == null) "null" else account);
+    return true;
+}
+
 /// A required string field.
 fn str(name: [*c]const u8) c.walker_field_t {
     return .{ .name = name, .type = c.WALKER_STR };
@@ -83,5 +108,15 @@ export const walker_definitions = [_]c.walker_def_t{
     def("zig_report_context", false, &context_fields, reportContext),
     def("zig_make_note", true, &note_fields, makeNote),
     def("zig_list_notes", true, &.{}, listNotes),
+    def("zig_my_account", false, &.{}, myAccount),
+    rootGet("zig_html_response", htmlResponse),
+    rootGet("zig_stream_response", streamResponse),
 };
+
+/// A public walker served by GET at the root (and over the WebSocket), as jac-cloud's
+/// `html_response` and `stream_response`.
+fn rootGet(name: [*c]const u8, run: *const fn (Ctx) callconv(.c) bool) c.walker_def_t {
+    const methods: c_uint = c.WALKER_WEBSOCKET | c.WALKER_GET;
+    return .{ .name = name, .methods = methods, .auth = false, .run = run, .entry = c.WALKER_ENTRY_ROOT };
+}
 export const walker_definition_count: usize = walker_definitions.len;

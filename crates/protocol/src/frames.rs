@@ -25,8 +25,9 @@ pub fn connection(client_id: &str, root: &str, channel_id: &str) -> String {
     to_text(&Frame { r#type: "connection", data })
 }
 
-/// M2 `{"status":S,"reports":[…]}`, or M3 the custom report itself. A `req_id` is
-/// added to M2, and to M3 when the custom report is an object.
+/// M2 `{"status":S,"reports":[…]}`, or M3 the custom report itself, or a body of the
+/// walker's content type as `{"status","content_type","body"}`. A `req_id` is added to
+/// M2 and that body, and to M3 when the custom report is an object.
 pub fn reply(reply: &Reply, req_id: Option<&Value>) -> String {
     match &reply.body {
         ReplyBody::Reports(reports) => {
@@ -39,6 +40,17 @@ pub fn reply(reply: &Reply, req_id: Option<&Value>) -> String {
             }
             to_text(&Envelope { status: reply.status, reports, req_id })
         }
+        ReplyBody::Raw(raw) => {
+            #[derive(Serialize)]
+            struct Raw<'a> {
+                status: u16,
+                content_type: &'a str,
+                body: &'a str,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                req_id: Option<&'a Value>,
+            }
+            to_text(&Raw { status: reply.status, content_type: &raw.content_type, body: &raw.body, req_id })
+        }
         ReplyBody::Custom(custom) => match req_id {
             Some(req_id) => match serde_json::from_str::<Value>(custom.get()) {
                 Ok(Value::Object(mut object)) => {
@@ -50,6 +62,19 @@ pub fn reply(reply: &Reply, req_id: Option<&Value>) -> String {
             None => custom.get().to_string(),
         },
     }
+}
+
+/// One chunk of a walker's streamed reply, before its reply frame:
+/// `{"type":"stream","data":chunk}`.
+pub fn stream_chunk(chunk: &str, req_id: Option<&Value>) -> String {
+    #[derive(Serialize)]
+    struct Frame<'a> {
+        r#type: &'static str,
+        data: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        req_id: Option<&'a Value>,
+    }
+    to_text(&Frame { r#type: "stream", data: chunk, req_id })
 }
 
 /// E1: a walker event refused before running: `{"type":"walker","error":"…"}`.

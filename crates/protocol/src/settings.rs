@@ -24,6 +24,9 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// Largest HTTP request body.
     pub max_body_bytes: usize,
+    /// Chunks of a streamed reply the server holds for a client that reads slowly;
+    /// past it the walker waits.
+    pub stream_buffer: usize,
     /// What one connection's outbox holds before it is cut off as a slow consumer.
     pub queue_messages: usize,
     pub queue_bytes: usize,

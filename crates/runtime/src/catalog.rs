@@ -18,8 +18,8 @@ use tokio::sync::{Mutex, watch};
 
 use crate::graph::Graph;
 use crate::{
-    Caller, CodeCache, Digest, Environment, FieldError, LoadedComponent, Notifier, Reply, RunError, RunQuota, Runtime,
-    Share, Vars, WalkerMetrics, WalkerSpec,
+    CodeCache, Digest, Environment, FieldError, Invocation, LoadedComponent, Notifier, Reply, RunError, RunQuota,
+    Runtime, Share, Vars, WalkerMetrics, WalkerSpec,
 };
 
 pub struct Catalog {
@@ -393,14 +393,11 @@ impl Catalog {
     }
 
     /// Validates `input` against the walker's fields and runs it on `entry` (a node
-    /// the caller may read, checked by the caller; its root when `None`), for `caller`,
-    /// whose account (JSON, as `jac:walker/account` gives it) is `account`.
-    #[allow(clippy::too_many_arguments)] // a call's inputs, each from a different owner
+    /// the caller may read, checked by the caller; its root when `None`), as `call`.
     pub async fn call(
         &self,
         walker: &Walker,
-        caller: &Caller,
-        account: Option<&Arc<str>>,
+        call: Invocation<'_>,
         input: &Map<String, Value>,
         notifier: Arc<dyn Notifier>,
         entry: Option<&str>,
@@ -423,8 +420,7 @@ impl Catalog {
             None => None,
         };
         let started = std::time::Instant::now();
-        let result =
-            self.runtime.run(&walker.component, spec, caller, account, &context, notifier, &self.env, entry).await;
+        let result = self.runtime.run(&walker.component, spec, call, &context, notifier, &self.env, entry).await;
         self.metrics.run_seconds.with_label_values(&[spec.name.as_str()]).observe(started.elapsed().as_secs_f64());
         if let Some(errors) = result.as_ref().ok().and_then(Reply::refused_input) {
             runs("invalid");

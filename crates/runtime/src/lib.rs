@@ -23,6 +23,9 @@ mod limits;
 mod metrics;
 mod quota;
 pub mod reload;
+mod respond;
+
+pub use respond::{RawBody, StreamSink, Streamed, stream_channel};
 mod sandbox;
 mod share;
 mod spec;
@@ -125,14 +128,29 @@ pub struct LoadedComponent {
 enum Attempt {
     Ran {
         response: Result<bindings::Response, String>,
+        raw_body: Option<RawBody>,
         graph: Box<dyn GraphRun>,
         notified: bool,
     },
     /// It stopped before writing rows whose owners' locks another run holds.
-    Contended {
-        owners: Vec<String>,
-        notified: bool,
-    },
+    Contended { owners: Vec<String>, notified: bool },
+}
+
+/// Who calls a walker, and how its reply may reach them.
+#[derive(Clone, Copy)]
+pub struct Invocation<'a> {
+    pub caller: &'a Caller,
+    /// JSON of the caller's account, as `jac:walker/account` gives it.
+    pub account: Option<&'a Arc<str>>,
+    /// Where a streamed reply goes, when the transport can stream (see `respond`).
+    pub stream: Option<&'a StreamSink>,
+}
+
+impl<'a> Invocation<'a> {
+    /// A call by `caller` with no account and no stream (tests, benchmarks, tools).
+    pub fn of(caller: &'a Caller) -> Self {
+        Invocation { caller, account: None, stream: None }
+    }
 }
 
 /// A successful run's reply.
@@ -147,7 +165,7 @@ impl Reply {
     pub fn refused_input(&self) -> Option<Vec<FieldError>> {
         match &self.body {
             ReplyBody::Custom(custom) => FieldError::refused_by_walker(self.status, custom.get()),
-            ReplyBody::Reports(_) => None,
+            ReplyBody::Reports(_) | ReplyBody::Raw(_) => None,
         }
     }
 }
@@ -158,6 +176,8 @@ pub enum ReplyBody {
     Reports(Vec<Box<RawValue>>),
     /// A custom report, sent as it is.
     Custom(Box<RawValue>),
+    /// A body of the walker's own content type (`respond.body`).
+    Raw(RawBody),
 }
 
 impl Runtime {
@@ -313,8 +333,7 @@ impl Runtime {
         &self,
         component: &LoadedComponent,
         spec: &WalkerSpec,
-        caller: &Caller,
-        account: Option<&Arc<str>>,
+        call: Invocation<'_>,
         context: &str,
         notifier: Arc<dyn Notifier>,
         env: &Environment,
@@ -324,16 +343,16 @@ impl Runtime {
         if let Some(debt) = env.share.debt() {
             return Err(fail(RunErrorKind::CpuQuota(debt)));
         }
-        let root = parse_root(&caller.root_id).unwrap_or_else(|| PUBLIC_ROOT.to_string());
+        let root = parse_root(&call.caller.root_id).unwrap_or_else(|| PUBLIC_ROOT.to_string());
         let mut attempts = 0;
         let mut contended = Vec::new();
         loop {
             let entry = entry.map(str::to_string);
             let graph =
                 env.graph.clone().begin(root.clone(), entry, std::mem::take(&mut contended), spec.access.clone());
-            let (response, graph, notified) =
-                match self.attempt(component, spec, caller, account, context, notifier.clone(), graph, env).await? {
-                    Attempt::Ran { response, graph, notified } => (response, graph, notified),
+            let (response, raw_body, graph, notified) =
+                match self.attempt(component, spec, call, context, notifier.clone(), graph, env).await? {
+                    Attempt::Ran { response, raw_body, graph, notified } => (response, raw_body, graph, notified),
                     Attempt::Contended { owners, notified } if !notified && attempts < self.limits.reruns => {
                         attempts += 1;
                         self.reruns.with_label_values(&["contended"]).inc();
@@ -343,7 +362,8 @@ impl Runtime {
                     Attempt::Contended { .. } => return Err(fail(RunErrorKind::Conflict)),
                 };
             // A reply the host cannot send commits nothing either.
-            let reply = self.reply(response.map_err(|message| fail(RunErrorKind::Failed(message)))?).map_err(fail)?;
+            let response = response.map_err(|message| fail(RunErrorKind::Failed(message)))?;
+            let reply = self.reply(response, raw_body).map_err(fail)?;
             let others = graph.others_written();
             match graph.commit().await {
                 Ok(()) => return Ok(reply),
@@ -370,8 +390,7 @@ impl Runtime {
         &self,
         component: &LoadedComponent,
         spec: &WalkerSpec,
-        caller: &Caller,
-        account: Option<&Arc<str>>,
+        call: Invocation<'_>,
         context: &str,
         notifier: Arc<dyn Notifier>,
         graph: Box<dyn GraphRun>,
@@ -379,7 +398,7 @@ impl Runtime {
     ) -> Result<Attempt, RunError> {
         let walker = spec.name.as_str();
         let fail = |kind| RunError::new(walker, kind);
-        let warm_owner = warm::owner(caller).filter(|_| spec.warm_runs > 0);
+        let warm_owner = warm::owner(call.caller).filter(|_| spec.warm_runs > 0);
         let warm = warm_owner.as_deref().and_then(|owner| component.warm.take(walker, owner));
         let mut sandbox = match warm {
             Some(sandbox) => sandbox,
@@ -388,9 +407,9 @@ impl Runtime {
                 Sandbox { store: self.new_store(self.slices(&env.share)), walkers: None, runs: 0, _slot: slot }
             }
         };
-        let readable = Readable { vars: env.vars.clone(), declared: spec.vars.clone(), account: account.cloned() };
+        let readable = Readable { vars: env.vars.clone(), declared: spec.vars.clone(), account: call.account.cloned() };
         let state = sandbox.store.data_mut();
-        state.begin(Arc::from(walker), caller, notifier, graph, readable, self.slices(&env.share));
+        state.begin(Arc::from(walker), call, notifier, graph, readable, self.slices(&env.share));
         let ran_long = &component.ran_long[walker];
         if ran_long.load(Ordering::Relaxed) {
             state.slices.start_long();
@@ -404,7 +423,7 @@ impl Runtime {
                 Some(instance) => instance,
                 None => walkers.insert(component.pre.instantiate_async(&mut *store).await?),
             };
-            instance.call_run(store, walker, caller, context).await
+            instance.call_run(store, walker, call.caller, context).await
         })
         .await;
         ran_long.store(sandbox.store.data_mut().slices.finish(), Ordering::Relaxed);
@@ -423,11 +442,14 @@ impl Runtime {
         let state = sandbox.store.data_mut();
         let notified = state.has_notified();
         let graph = state.graph.take().expect("set by begin");
+        let raw_body = state.raw_body.take();
+        // The transport reads the stream until every sender is gone.
+        state.stream = None;
         sandbox.runs += 1;
         if let Some(owner) = warm_owner.filter(|_| sandbox.runs < spec.warm_runs) {
             component.warm.put(walker, owner, sandbox);
         }
-        Ok(Attempt::Ran { response, graph, notified })
+        Ok(Attempt::Ran { response, raw_body, graph, notified })
     }
 
     /// Instance slots taken now (running or warm instances).
@@ -504,7 +526,7 @@ impl Runtime {
         }
     }
 
-    fn reply(&self, response: bindings::Response) -> Result<Reply, RunErrorKind> {
+    fn reply(&self, response: bindings::Response, raw_body: Option<RawBody>) -> Result<Reply, RunErrorKind> {
         if !(200..=599).contains(&response.status) {
             let what = format!("HTTP status {}, outside 200-599", response.status);
             return Err(RunErrorKind::InvalidOutput(what));
@@ -514,10 +536,15 @@ impl Runtime {
         let parse = |text: String| {
             RawValue::from_string(text).map_err(|_| RunErrorKind::InvalidOutput("a report that is not JSON".into()))
         };
-        let body = match response.custom {
-            Some(custom) if custom.len() > limit => return Err(too_big()),
-            Some(custom) => ReplyBody::Custom(parse(custom)?),
-            None => {
+        let body = match (raw_body, response.custom) {
+            (Some(raw), _) if raw.body.len() > limit => return Err(too_big()),
+            (Some(raw), _) if !respond::is_content_type(&raw.content_type) => {
+                return Err(RunErrorKind::InvalidOutput(format!("{:?} is not a content type", raw.content_type)));
+            }
+            (Some(raw), _) => ReplyBody::Raw(raw),
+            (None, Some(custom)) if custom.len() > limit => return Err(too_big()),
+            (None, Some(custom)) => ReplyBody::Custom(parse(custom)?),
+            (None, None) => {
                 if response.reports.iter().map(String::len).sum::<usize>() > limit {
                     return Err(too_big());
                 }

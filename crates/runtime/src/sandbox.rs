@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{Caller, Level, jac::walker};
+use super::bindings::{Level, jac::walker};
 use super::cores::Slices;
 use super::limits::{LimitHit, Limits};
 use super::share::Share;
@@ -56,7 +56,7 @@ pub struct Readable {
 pub struct RunState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: Arc<Limits>,
+    pub(super) limits: Arc<Limits>,
     /// The walker's name, for logs.
     walker: Arc<str>,
     /// The caller's connection, for `notify-self`.
@@ -71,6 +71,10 @@ pub struct RunState {
     pub(super) declared: Option<super::declare::Declared>,
     /// The tenant variables the running walker may read.
     readable: Readable,
+    /// The body the walker set in place of its reports (`respond.body`).
+    pub(super) raw_body: Option<super::respond::RawBody>,
+    /// Where its streamed reply goes, when the call can stream.
+    pub(super) stream: Option<super::respond::RunStream>,
     /// Its share of the cores, driven by the epoch ticks, and when it must end.
     pub(super) slices: Slices,
     /// The share its instance's memory is held against (the tenant it was made for),
@@ -101,6 +105,8 @@ impl RunState {
             graph: None,
             declared: None,
             readable: Readable::default(),
+            raw_body: None,
+            stream: None,
         }
     }
 
@@ -108,7 +114,7 @@ impl RunState {
     pub fn begin(
         &mut self,
         walker: Arc<str>,
-        caller: &Caller,
+        call: super::Invocation<'_>,
         notifier: Arc<dyn Notifier>,
         graph: Box<dyn GraphRun>,
         readable: Readable,
@@ -117,16 +123,19 @@ impl RunState {
         self.walker = walker;
         self.graph = Some(graph);
         self.readable = readable;
-        self.client_id.clone_from(&caller.client_id);
+        self.client_id.clone_from(&call.caller.client_id);
         self.notifier = notifier;
         self.notifications_sent = 0;
+        self.raw_body = None;
+        self.stream = call.stream.cloned().map(super::respond::RunStream::new);
         self.log_lines = 0;
         self.slices = slices;
     }
 
-    /// Whether the run has sent a notification: then it must never run again.
+    /// Whether the run has sent a notification or a streamed chunk: then it must never
+    /// run again.
     pub fn has_notified(&self) -> bool {
-        self.notifications_sent > 0
+        self.notifications_sent > 0 || self.stream.as_ref().is_some_and(|stream| stream.started())
     }
 
     /// A notification's targets, each once, within the limit on targets.

@@ -197,6 +197,11 @@ pub struct Config {
     #[arg(long, env = "JAC_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = usize_in(256..=1 << 30))]
     pub max_body_bytes: usize,
 
+    /// Chunks of a walker's streamed reply held for a client that reads slowly; past
+    /// it the walker waits for the client (over a WebSocket, the outbox's limits apply).
+    #[arg(long, env = "JAC_STREAM_BUFFER", default_value_t = 16, value_parser = usize_in(1..=4_096))]
+    pub stream_buffer: usize,
+
     /// Bytes queued for one connection before it is cut off as a slow consumer (close 4008).
     #[arg(long, env = "JAC_QUEUE_BYTES", default_value_t = 1 << 20, value_parser = usize_in(1 << 10..=1 << 30))]
     pub queue_bytes: usize,
@@ -536,6 +541,7 @@ impl Config {
         Settings {
             max_message_bytes: self.max_message_bytes,
             max_body_bytes: self.max_body_bytes,
+            stream_buffer: self.stream_buffer,
             queue_messages: self.queue_messages,
             queue_bytes: self.queue_bytes,
             write_timeout: Duration::from_millis(self.write_timeout_ms),

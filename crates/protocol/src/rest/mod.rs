@@ -5,6 +5,7 @@
 // Handlers bail out with a ready `Response`, axum's idiom; its size does not matter here.
 #![allow(clippy::result_large_err)]
 
+mod reply;
 mod routes;
 
 use std::net::{IpAddr, SocketAddr};
@@ -28,7 +29,7 @@ use walker_runtime::{
     Caller, FieldError, LimitHit, Method, RunError, RunErrorKind, Transport, WalkerSpec, path_params,
 };
 
-use crate::frames::{self, Problem};
+use crate::frames::Problem;
 use crate::{NodeAccess, Shared, check_node, user_fields};
 
 fn json_response(status: StatusCode, body: impl Serialize) -> Response {
@@ -335,19 +336,14 @@ pub async fn walker(
         authenticated: identity.authenticated,
         transport: Transport::Http,
     };
-    match shared
-        .catalog
-        .call(&route.walker, &caller, identity.account.as_ref(), &input, shared.notifier.clone(), entry.as_deref())
-        .await
-    {
-        Ok(reply) => {
-            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
-            // These statuses carry no body (RFC 9110): nothing, not a body's length.
-            if matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
-                return status.into_response();
-            }
-            (status, [(header::CONTENT_TYPE, "application/json")], frames::reply(&reply, None)).into_response()
-        }
+    let call = reply::HttpCall { walker: route.walker.clone(), caller, account: identity.account, input, entry };
+    let result = match reply::run(&shared, call).await {
+        reply::Answer::Streaming(response) => return response,
+        reply::Answer::Done(result) => result,
+        reply::Answer::Lost => return internal_error(),
+    };
+    match result {
+        Ok(reply) => reply::finished(&reply),
         Err(CallError::Invalid(mut errors)) => {
             for error in &mut errors {
                 let field = error.loc.first().and_then(Value::as_str).unwrap_or_default();

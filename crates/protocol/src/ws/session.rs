@@ -23,7 +23,7 @@ use walker_core::ids::wire_root;
 use walker_core::rate::{EventLimit, Verdict};
 use walker_hub::{Connection, Outbox, close};
 use walker_runtime::catalog::{CallError, Walker};
-use walker_runtime::{Caller, Method, Transport};
+use walker_runtime::{Caller, Invocation, Method, Streamed, Transport, stream_channel};
 
 use crate::frames::{self, Problem};
 use crate::quotas::EventPace;
@@ -455,10 +455,26 @@ async fn run_walker(
             }
         }
     }
-    let account = identity.account.as_ref();
-    let call =
-        shared.catalog.call(&walker, &caller, account, &event.context, shared.notifier.clone(), entry.as_deref());
-    let frame = match call.await {
+    // Streamed chunks become frames as they come; the reply frame follows the last.
+    let (sink, mut chunks) = stream_channel(shared.settings.stream_buffer);
+    let call = Invocation { caller: &caller, account: identity.account.as_ref(), stream: Some(&sink) };
+    let run = shared.catalog.call(&walker, call, &event.context, shared.notifier.clone(), entry.as_deref());
+    tokio::pin!(run);
+    let send_chunk = |streamed: Streamed| {
+        if let Streamed::Chunk(chunk) = streamed {
+            send(frames::stream_chunk(&chunk, req_id));
+        }
+    };
+    let result = loop {
+        tokio::select! {
+            result = &mut run => break result,
+            Some(streamed) = chunks.recv() => send_chunk(streamed),
+        }
+    };
+    while let Ok(streamed) = chunks.try_recv() {
+        send_chunk(streamed);
+    }
+    let frame = match result {
         Ok(reply) if event.response => frames::reply(&reply, req_id),
         Ok(_) => return,
         Err(CallError::Invalid(errors)) => frames::invalid(&errors, req_id),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use serde_json::{Map, Value, json};
 use walker_host::catalog::Catalog;
-use walker_host::runtime::{Caller, Limits, Nobody, Runtime, Transport, WalkerSpec};
+use walker_host::runtime::{Caller, Invocation, Limits, Nobody, Runtime, Transport, WalkerSpec};
 
 /// (language, component in walkers/, walker, fresh runs relative to `--runs`)
 const EXAMPLES: [(&str, &str, &str, usize); 4] = [
@@ -102,7 +102,7 @@ async fn time_runs(
         let started = Instant::now();
         catalog
             .runtime()
-            .run(walker.component(), &spec, &caller, None, &context, nobody.clone(), catalog.env(), None)
+            .run(walker.component(), &spec, Invocation::of(&caller), &context, nobody.clone(), catalog.env(), None)
             .await?;
         if i >= runs / 10 {
             samples.push(started.elapsed());

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use walker_sdk::graph::{self, Archetype, Level, Node, Query};
-use walker_sdk::{Abilities, Context, Error, NodeAbilities, Result, Spec, Walker, export_walkers, walker};
+use walker_sdk::{
+    Abilities, Context, EntryType, Error, Method, NodeAbilities, Result, Spec, Walker, export_walkers, walker,
+};
 
 #[derive(Serialize, Deserialize, Archetype)]
 struct A {
@@ -807,6 +809,60 @@ impl Walker for VisitCounter {
             counter.visits += 1;
             cx.report(graph::save(&counter)?);
             Ok(())
+        });
+    }
+}
+
+// walker html_response { (auth: False, methods: ["get"], entry_type: "ROOT")
+//     can enter with `root entry { log_report(HTMLResponse(html), custom=True); } }
+walker! { pub struct HtmlResponse {} }
+
+impl Walker for HtmlResponse {
+    const NAME: &'static str = "html_response";
+
+    fn spec() -> Spec {
+        Spec::new().methods([Method::Get, Method::Websocket]).public().entry(EntryType::Root)
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, _, cx| {
+            cx.respond("text/html", r#"<!DOCTYPE html><html lang="en"><body>HELLO WORLD</body></html>"#)
+        });
+    }
+}
+
+// walker stream_response { (auth: False, methods: ["get"], entry_type: "ROOT")
+//     can enter with `root entry { log_report(StreamingResponse(generator(),
+//         media_type="text/event-stream"), custom=True); } }, the generator yielding 0 to 99
+walker! { pub struct StreamResponse {} }
+
+impl Walker for StreamResponse {
+    const NAME: &'static str = "stream_response";
+
+    fn spec() -> Spec {
+        Spec::new().methods([Method::Get, Method::Websocket]).public().entry(EntryType::Root)
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|_, _, cx| (0..100).try_for_each(|i| cx.stream("text/event-stream", &i.to_string())));
+    }
+}
+
+// Not in the app: `count` chunks of `size` bytes, then, if `fail`, an error.
+walker! { pub struct StreamBulk { count: u32, size: u32, fail: bool = false } }
+
+impl Walker for StreamBulk {
+    const NAME: &'static str = "stream_bulk";
+
+    fn spec() -> Spec {
+        Spec::new().methods([Method::Post, Method::Websocket]).public()
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, _, cx| {
+            let chunk = "x".repeat(walker.size as usize);
+            (0..walker.count).try_for_each(|_| cx.stream("application/octet-stream", &chunk))?;
+            if walker.fail { Err(Error::msg("failed after streaming")) } else { Ok(()) }
         });
     }
 }
