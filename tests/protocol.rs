@@ -465,6 +465,16 @@ async fn rest_walker_routes_statuses_and_errors() {
     let tag = refused("line", json!({"name": "tea", "tags": ["ok", 7]})).await;
     assert_eq!((tag["loc"].clone(), tag["input"].clone()), (json!(["body", "line", "tags", 1]), json!(7)));
 
+    // An excluded field takes its default whatever the client sends; a hidden walker is
+    // served; a private one is not, over REST or the WebSocket.
+    let documented = server.post("/walker/documented", json!({"val": 1, "note": "forged"}), None).await;
+    assert_eq!(documented.1["reports"], json!([{"val": 1, "note": "set by the server"}]));
+    assert_eq!(server.post("/walker/undocumented", json!({}), None).await.1["reports"], json!(["served"]));
+    assert_eq!(server.post("/walker/internal", json!({}), None).await.0, 404);
+    let (mut client, _) = server.connect("").await;
+    let refused = client.call(json!({"type": "walker", "walker": "internal", "response": true})).await;
+    assert_eq!(refused["error"], "Invalid request! Please use valid walker event!", "{refused}");
+
     // Auth.
     assert_eq!(
         server.post("/walker/no_specs_default", json!({}), None).await,
@@ -950,6 +960,22 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
             "name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}})
     );
     assert_eq!(order["required"], json!(["line", "size", "quantity"]));
+    // jac-cloud's other spec options: documentation, a response model, an excluded
+    // field (not documented), a walker served but not listed, one not served at all.
+    let documented = &paths["/walker/documented"]["post"];
+    assert_eq!(
+        (&documented["summary"], &documented["description"], &documented["tags"], &documented["deprecated"]),
+        (&json!("A documented walker"), &json!("Reports its fields."), &json!(["examples"]), &json!(true))
+    );
+    assert_eq!(
+        documented["responses"]["200"]["content"]["application/json"]["schema"],
+        json!({"type": "object", "title": "Documented"})
+    );
+    let body = &documented["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!((&body["properties"], &body["required"]), (&json!({"val": {"type": "integer"}}), &json!(["val"])));
+    assert_eq!(paths["/walker/make_item"]["post"]["tags"], json!(["Walker APIs"]), "jac-cloud's default tag");
+    assert!(paths.get("/walker/undocumented").is_none() && paths.get("/walker/internal").is_none());
+    assert!(walkers.iter().all(|walker| walker["name"] != "internal"), "not served, not listed");
     assert_eq!(walker("rename_item")["routes"], json!([{"path": "/walker/rename_item/{node}", "node": true}]));
 
     // The pages read it, and load nothing from elsewhere (deployments are often offline).

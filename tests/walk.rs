@@ -437,6 +437,32 @@ async fn html_and_streamed_replies_as_jac_cloud_sends_them_over_http_and_websock
     }
 }
 
+/// jac-cloud's other spec options (test_24's documentation, `excluded`, `private`), as
+/// each SDK declares them.
+#[tokio::test]
+async fn spec_options_document_walkers_exclude_fields_and_keep_private_walkers_unserved_in_every_language() {
+    let (server, _) = app_server().await;
+    let doc = server.get("/openapi.json").await.1;
+    let (mut client, _) = server.connect("").await;
+    for prefix in LANGUAGES {
+        let documented = &doc["paths"][format!("/walker/{prefix}documented")]["post"];
+        let shown = (&documented["summary"], &documented["tags"], &documented["deprecated"]);
+        assert_eq!(shown, (&json!("A documented walker"), &json!(["examples"]), &json!(true)), "{prefix}");
+        let reply = &documented["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(reply["title"], "Documented", "{prefix}");
+        let body = &documented["requestBody"]["content"]["application/json"]["schema"]["properties"];
+        assert!(body.get("note").is_none() && body.get("val").is_some(), "{prefix}: {body}");
+        let forged = json!({"val": 1, "note": "forged"});
+        let (_, reply) = server.post(&format!("/walker/{prefix}documented"), forged, None).await;
+        assert_eq!(reply["reports"], json!([{"val": 1, "note": "set by the server"}]), "{prefix}");
+
+        assert!(doc["paths"].get(format!("/walker/{prefix}internal")).is_none(), "{prefix}");
+        assert_eq!(server.post(&format!("/walker/{prefix}internal"), json!({}), None).await.0, 404, "{prefix}");
+        let event = json!({"type": "walker", "walker": format!("{prefix}internal"), "response": true});
+        assert!(client.call(event).await["error"].is_string(), "{prefix}");
+    }
+}
+
 /// A streamed reply reaches a reader whole; a client that stops reading holds the walker
 /// at the stream buffer (here one chunk), not the server's memory, until the walker's
 /// time limit ends the run, which cuts the reply off; so does a failure after it started.

@@ -325,7 +325,8 @@ pub mod __private {
     }
 
     /// Its spec, and whether it follows jac-cloud's access rules; declares to the host
-    /// the schemas of the fields whose types say more than jac-cloud's type names.
+    /// the schemas of the fields whose types say more than jac-cloud's type names, and
+    /// jac-cloud's other spec options when any is set.
     fn spec_of<W: Walker>() -> (WalkerSpec, bool) {
         let spec = W::spec();
         let follows_jac_cloud = spec.follows_jac_cloud_access();
@@ -333,6 +334,9 @@ pub mod __private {
         let schemas: Vec<declare::FieldSchema> = fields.iter().filter_map(Field::declared_schema).collect();
         if !schemas.is_empty() {
             declare::field_schemas(W::NAME, &schemas);
+        }
+        if let Some(options) = spec.declared_options(W::NAME) {
+            declare::spec_options(&options);
         }
         (spec.into_wit(W::NAME, fields), follows_jac_cloud)
     }

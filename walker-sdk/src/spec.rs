@@ -1,6 +1,7 @@
 //! How a walker may be called: methods, auth, query fields, custom path.
 
 use crate::Field;
+use crate::bindings::jac::walker::declare::WalkerOptions;
 use crate::bindings::jac::walker::types::{self as wit, WalkerSpec};
 
 pub use wit::{EntryType, Method};
@@ -17,6 +18,21 @@ pub struct Spec {
     vars: Vec<String>,
     /// Whether it follows jac-cloud's access rules (declared apart from the WIT spec).
     jac_cloud_access: bool,
+    /// jac-cloud's other options (declared apart from the WIT spec, when any is set).
+    options: Options,
+}
+
+/// jac-cloud's `__specs__` options that the host reads through `declare`.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Options {
+    summary: Option<String>,
+    description: Option<String>,
+    tags: Option<Vec<String>>,
+    deprecated: bool,
+    hidden: bool,
+    private: bool,
+    excluded: Vec<String>,
+    response_schema: Option<String>,
 }
 
 impl Default for Spec {
@@ -37,6 +53,7 @@ impl Spec {
             entry: EntryType::Both,
             vars: Vec::new(),
             jac_cloud_access: false,
+            options: Options::default(),
         }
     }
 
@@ -94,6 +111,72 @@ impl Spec {
     pub fn jac_cloud_access(mut self) -> Self {
         self.jac_cloud_access = true;
         self
+    }
+
+    /// Its operation's summary in `/openapi.json`.
+    pub fn summary(mut self, summary: impl Into<String>) -> Self {
+        self.options.summary = Some(summary.into());
+        self
+    }
+
+    /// Its operation's description in `/openapi.json`.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.options.description = Some(description.into());
+        self
+    }
+
+    /// Its operation's tags in `/openapi.json` (jac-cloud's default: `Walker APIs`).
+    pub fn tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
+        self.options.tags = Some(tags.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Marked deprecated in `/openapi.json`.
+    pub fn deprecated(mut self) -> Self {
+        self.options.deprecated = true;
+        self
+    }
+
+    /// Served, but left out of `/openapi.json` (jac-cloud's `include_in_schema = False`).
+    pub fn hidden(mut self) -> Self {
+        self.options.hidden = true;
+        self
+    }
+
+    /// Served over neither REST nor the WebSocket (jac-cloud's `private`).
+    pub fn private(mut self) -> Self {
+        self.options.private = true;
+        self
+    }
+
+    /// Fields a client may not set, `"*"` for all (jac-cloud's `excluded`): they take
+    /// their defaults, which they must have.
+    pub fn excluded<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Self {
+        self.options.excluded = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The JSON Schema of a successful reply's body in `/openapi.json` (jac-cloud's
+    /// `response_model`).
+    pub fn response_schema(mut self, schema: serde_json::Value) -> Self {
+        self.options.response_schema = Some(schema.to_string());
+        self
+    }
+
+    /// Its options for the host, if any is set.
+    pub(crate) fn declared_options(&self, walker: &str) -> Option<WalkerOptions> {
+        let options = self.options.clone();
+        (options != Options::default()).then(|| WalkerOptions {
+            walker: walker.to_string(),
+            summary: options.summary,
+            description: options.description,
+            tags: options.tags,
+            deprecated: options.deprecated,
+            include_in_schema: !options.hidden,
+            private: options.private,
+            excluded: options.excluded,
+            response_schema: options.response_schema,
+        })
     }
 
     pub(crate) fn follows_jac_cloud_access(&self) -> bool {

@@ -22,6 +22,15 @@ walker({ name: "js_report_context", methods: both, auth: false,
     cx.report({ name, count, root_id: cx.caller.rootId, language: "javascript" });
   });
 
+// jac-cloud's documentation options, a field no client sets, a response model.
+walker({ name: "js_documented", methods: both, auth: false, fields: { val: "int", note: { type: "str", default: "set by the server" } },
+         summary: "A documented walker", description: "Reports its fields.", tags: ["examples"], deprecated: true,
+         excluded: ["note"], responseModel: { type: "object", title: "Documented" } },
+  (cx, { val, note }) => cx.report({ val, note }));
+
+// Served nowhere (jac-cloud's `private`).
+walker({ name: "js_internal", methods: both, auth: false, private: true }, (cx) => cx.report("reached"));
+
 // The caller's account (with the app's user fields), or null when anonymous.
 walker({ name: "js_my_account", methods: both, auth: false }, (cx) => cx.report(cx.account()));
 

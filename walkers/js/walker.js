@@ -17,7 +17,7 @@
 import * as hostGraph from "jac:walker/graph@0.3.0";
 import * as socket from "jac:walker/socket@0.3.0";
 import { log as hostLog } from "jac:walker/log@0.3.0";
-import { jacCloudAccess } from "jac:walker/declare@0.3.0";
+import { jacCloudAccess, specOptions } from "jac:walker/declare@0.3.0";
 import { current as currentAccount } from "jac:walker/account@0.3.0";
 import * as respond from "jac:walker/respond@0.3.0";
 
@@ -308,6 +308,7 @@ const registry = new Map();
 const specs = [];
 const jacCloudWalkers = [];
 const computed = [];
+const options = []; // jac-cloud's other spec options, of the walkers that set any
 
 /**
  * Node type `nodeType`'s level for other roots is its field `field`: a level's name
@@ -325,20 +326,30 @@ export function computedAccess(nodeType, field) { computed.push({ nodeType, fiel
  * `jacCloudAccess` makes it follow jac-cloud's access rules rather than the strict
  * default: `cx.graph.get` reads another root's node by id, a write the caller may not
  * make is dropped and answered as if made, and `computedAccess` types are honoured.
+ * `summary`, `description`, `tags`, `deprecated`, `includeInSchema` and `responseModel`
+ * (a JSON Schema) document it in `/openapi.json`; `private` serves it nowhere; `excluded`
+ * fields (`["*"]`: all) take their defaults whatever a client sends.
  */
-export function walker({ name, methods = [], auth = true, asQuery = [], path, fields = {}, warmRuns = 0, entry = "both", vars = [], jacCloudAccess = false }, fn) {
+export function walker({ name, methods = [], auth = true, asQuery = [], path, fields = {}, warmRuns = 0, entry = "both", vars = [], jacCloudAccess = false,
+                         summary, description, tags, deprecated = false, includeInSchema = true, private: hidden = false, excluded = [], responseModel }, fn) {
   const declared = Object.entries(fields).map(([field, type]) => {
     const { type: kind, default: value } = typeof type === "string" ? { type } : type;
     return { name: field, type: kind, default: value === undefined ? undefined : JSON.stringify(value) };
   });
   specs.push({ name, methods, auth, asQuery, path, fields: declared, warmRuns, entry, vars });
   if (jacCloudAccess) jacCloudWalkers.push(name);
+  const documented = summary ?? description ?? tags ?? responseModel;
+  if (documented !== undefined || deprecated || !includeInSchema || hidden || excluded.length) {
+    const responseSchema = responseModel === undefined ? undefined : JSON.stringify(responseModel);
+    options.push({ walker: name, summary, description, tags, deprecated, includeInSchema, private: hidden, excluded, responseSchema });
+  }
   registry.set(name, typeof fn === "function" ? fn : (cx, context) => walk(name, fn, cx, context));
 }
 
 // The component's exports.
 export function walkers() {
   if (jacCloudWalkers.length) jacCloudAccess(jacCloudWalkers, computed);
+  for (const walkerOptions of options) specOptions(walkerOptions);
   return specs;
 }
 

@@ -30,6 +30,18 @@ def report_context(cx, name: str, count: int = 1):
     cx.report({"name": name, "count": count, "root_id": cx.caller.root_id, "language": "python"})
 
 
+@walker("py_documented", methods=["websocket", "post"], auth=False, summary="A documented walker",
+        description="Reports its fields.", tags=["examples"], deprecated=True, excluded=["note"],
+        response_model={"type": "object", "title": "Documented"})
+def documented(cx, val: int, note: str = "set by the server"):
+    cx.report({"val": val, "note": note})
+
+
+@walker("py_internal", methods=["websocket", "post"], auth=False, private=True)
+def internal(cx):
+    cx.report("reached")
+
+
 @walker("py_my_account", methods=["websocket", "post"], auth=False)
 def my_account(cx):
     """The caller's account (with the app's user fields), or None when anonymous."""

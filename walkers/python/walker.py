@@ -487,6 +487,7 @@ _WALKERS: Dict[str, Callable[..., None]] = {}
 _SPECS: List[WalkerSpec] = []
 _JAC_CLOUD_ACCESS: List[str] = []
 _COMPUTED_ACCESS: List[_declare.ComputedAccess] = []
+_OPTIONS: List[_declare.WalkerOptions] = []
 
 
 def computed_access(node_type: str, field: str) -> None:
@@ -498,7 +499,10 @@ def computed_access(node_type: str, field: str) -> None:
 
 def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
            as_query: Optional[List[str]] = None, path: Optional[str] = None, warm_runs: int = 0,
-           entry: str = "both", vars: Optional[List[str]] = None, jac_cloud_access: bool = False) -> Callable:
+           entry: str = "both", vars: Optional[List[str]] = None, jac_cloud_access: bool = False,
+           summary: Optional[str] = None, description: Optional[str] = None, tags: Optional[List[str]] = None,
+           deprecated: bool = False, include_in_schema: bool = True, private: bool = False,
+           excluded: Optional[List[str]] = None, response_model: Optional[dict] = None) -> Callable:
     """Registers the decorated function as walker `name` (jac-cloud's `__specs__` as arguments).
 
     `warm_runs` > 0 lets one instance serve that many runs of the same user instead of a
@@ -508,7 +512,14 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
     `jac_cloud_access` makes it follow jac-cloud's access rules rather than the strict
     default: `cx.graph.get` reads another root's node by id, a write the caller may not
     make is dropped and answered as if made, and `computed_access` types are honoured.
+    `summary`, `description`, `tags`, `deprecated`, `include_in_schema` and
+    `response_model` (a JSON Schema) document it in `/openapi.json`; `private` serves it
+    nowhere; `excluded` fields (`["*"]`: all) take their defaults whatever a client sends.
     """
+    options = _declare.WalkerOptions(
+        walker=name, summary=summary, description=description, tags=tags, deprecated=deprecated,
+        include_in_schema=include_in_schema, private=private, excluded=list(excluded or []),
+        response_schema=None if response_model is None else json.dumps(response_model))
 
     def register(target: Any) -> Any:
         fields = [Field(name=field, type=kind, default=default) for field, kind, default in _fields_of(target)]
@@ -517,6 +528,8 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
                                  entry=_ENTRY_TYPES[entry], vars=list(vars or [])))
         if jac_cloud_access:
             _JAC_CLOUD_ACCESS.append(name)
+        if options != _declare.WalkerOptions(name, None, None, None, False, True, False, [], None):
+            _OPTIONS.append(options)
         if inspect.isclass(target):
             _WALKERS[name] = lambda cx, **context: _walk(target, cx, name, context)
         else:
@@ -530,6 +543,8 @@ class WitWorld(wit_world.WitWorld):
     def walkers(self) -> List[WalkerSpec]:
         if _JAC_CLOUD_ACCESS:
             _declare.jac_cloud_access(_JAC_CLOUD_ACCESS, _COMPUTED_ACCESS)
+        for options in _OPTIONS:
+            _declare.spec_options(options)
         return _SPECS
 
     def run(self, name: str, caller: Caller, context: str) -> Response:

@@ -28,11 +28,12 @@ pub async fn playground() -> axum::response::Html<&'static str> {
 
 pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let snapshot = shared.catalog.snapshot();
-    let mut specs: Vec<&WalkerSpec> = snapshot.walkers().map(|walker| walker.spec()).collect();
+    let mut specs: Vec<&WalkerSpec> =
+        snapshot.walkers().map(|walker| walker.spec()).filter(|spec| !spec.private).collect();
     specs.sort_by(|a, b| a.name.cmp(&b.name));
     let mut paths = account_paths();
     let walkers: Vec<Value> = specs.iter().map(|spec| walker_summary(spec)).collect();
-    for spec in specs {
+    for spec in specs.into_iter().filter(|spec| spec.docs.listed) {
         for (path, node) in spec.routes.iter().cloned() {
             let operations: Map<String, Value> = (spec.methods.iter())
                 .filter_map(|method| Some((method_name(*method)?, operation(spec, *method, &path, node))))
@@ -65,7 +66,7 @@ fn walker_summary(spec: &WalkerSpec) -> Value {
     let rest = spec.methods.iter().any(|method| method_name(*method).is_some());
     let routes: Vec<Value> =
         (spec.routes.iter()).filter(|_| rest).map(|(path, node)| json!({"path": path, "node": node})).collect();
-    let fields: Vec<Value> = (spec.fields.iter())
+    let fields: Vec<Value> = (spec.fields.iter().filter(|field| !field.excluded))
         .map(|field| json!({"name": field.name, "schema": schema(field), "required": field.default.is_none()}))
         .collect();
     json!({"name": spec.name, "methods": methods, "auth": spec.auth, "as_query": spec.as_query,
@@ -100,7 +101,12 @@ fn schema(field: &FieldSpec) -> Value {
     schema
 }
 
+/// jac-cloud's tag for walkers whose specs name none.
+const DEFAULT_TAG: &str = "Walker APIs";
+
 fn operation(spec: &WalkerSpec, method: Method, path: &str, node: bool) -> Value {
+    let reply_schema =
+        spec.docs.response_schema.clone().unwrap_or_else(|| json!({"$ref": "#/components/schemas/Reply"}));
     let in_path: Vec<&str> = path_params(path).collect();
     let in_query = |field: &FieldSpec| spec.as_query.contains(&field.name);
     let mut parameters = Vec::new();
@@ -111,7 +117,7 @@ fn operation(spec: &WalkerSpec, method: Method, path: &str, node: bool) -> Value
     }
     let mut body = Map::new();
     let mut required = Vec::new();
-    for field in &spec.fields {
+    for field in spec.fields.iter().filter(|field| !field.excluded) {
         let place = if in_path.contains(&field.name.as_str()) {
             "path"
         } else if in_query(field) {
@@ -129,17 +135,26 @@ fn operation(spec: &WalkerSpec, method: Method, path: &str, node: bool) -> Value
     }
     let mut operation = json!({
         "operationId": format!("{}_{}{}", spec.name, method_name(method).unwrap_or_default(), if node { "_node" } else { "" }),
-        "tags": ["walkers"],
+        "tags": spec.docs.tags.clone().unwrap_or_else(|| vec![DEFAULT_TAG.to_string()]),
         "parameters": parameters,
         "responses": {
-            "200": {"description": "the walker's reports",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reply"}}}},
+            "200": {"description": "Successful Response",
+                    "content": {"application/json": {"schema": reply_schema}}},
             "422": {"description": "invalid fields",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValidationError"}}}},
         },
         // A public walker also takes a token (it then runs as that user).
         "security": if spec.auth { json!([{"bearer": []}]) } else { json!([{}, {"bearer": []}]) },
     });
+    let docs = &spec.docs;
+    for (key, text) in [("summary", &docs.summary), ("description", &docs.description)] {
+        if let Some(text) = text {
+            operation[key] = text.as_str().into();
+        }
+    }
+    if docs.deprecated {
+        operation["deprecated"] = true.into();
+    }
     // A GET's other fields come from its JSON body when one is sent, else from the query
     // string; documented as a body, which every client can send.
     if !body.is_empty() {

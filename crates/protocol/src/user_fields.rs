@@ -46,7 +46,7 @@ pub fn parse(text: &str) -> Result<FieldSpec, String> {
         "any" => FieldType::Any,
         other => return Err(format!("{other:?} is not a type (str, int, float, bool, list, dict, any)")),
     };
-    Ok(FieldSpec { name: name.to_string(), kind, default, schema: None })
+    Ok(FieldSpec { name: name.to_string(), kind, default, schema: None, excluded: false })
 }
 
 /// A registration body's user fields, validated and completed with defaults; errors with

@@ -1,6 +1,7 @@
 //! What a component declares about its walkers while it lists them (the WIT's `declare`
 //! interface): which follow jac-cloud's access rules, which node types compute their
-//! level from a field, and the JSON Schemas of fields. Folded into the specs at load.
+//! level from a field, the JSON Schemas of fields, and jac-cloud's other spec options
+//! (documentation, listing, `private`, `excluded`). Folded into the specs at load.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,17 +11,17 @@ use walker_core::ids;
 
 use serde_json::Value;
 
-use super::bindings::jac::walker::declare::{ComputedAccess as WitComputed, FieldSchema, Host};
+use super::bindings::jac::walker::declare::{ComputedAccess as WitComputed, FieldSchema, Host, WalkerOptions};
 use super::sandbox::RunState;
-use super::spec::WalkerSpec;
+use super::spec::{Docs, WalkerSpec};
 
 /// Names (walkers and node types together) one component may declare: far more than
 /// any real component, small next to the memory a guest could otherwise make the host
 /// hold.
 pub const MAX_DECLARED: usize = 1024;
 
-/// Bytes of field schemas one component may declare, all together.
-pub const MAX_SCHEMA_BYTES: usize = 256 * 1024;
+/// Bytes of schemas and documentation one component may declare, all together.
+pub const MAX_DECLARED_BYTES: usize = 256 * 1024;
 
 /// What the component declared so far.
 #[derive(Debug, Default)]
@@ -29,14 +30,15 @@ pub struct Declared {
     computed: ComputedAccess,
     /// (walker, field, schema text), in the order declared.
     schemas: Vec<(String, String, String)>,
-    schema_bytes: usize,
-    /// It declared more than `MAX_DECLARED` names or `MAX_SCHEMA_BYTES`: loading fails.
+    options: Vec<WalkerOptions>,
+    declared_bytes: usize,
+    /// It declared more than `MAX_DECLARED` names or `MAX_DECLARED_BYTES`: loading fails.
     too_many: bool,
 }
 
 impl Declared {
     fn names(&self) -> usize {
-        self.jac_cloud_walkers.len() + self.computed.len() + self.schemas.len()
+        self.jac_cloud_walkers.len() + self.computed.len() + self.schemas.len() + self.options.len()
     }
 
     fn add(&mut self, walkers: Vec<String>, computed: Vec<WitComputed>) {
@@ -50,19 +52,31 @@ impl Declared {
 
     fn add_schemas(&mut self, walker: String, schemas: Vec<FieldSchema>) {
         let bytes: usize = schemas.iter().map(|schema| schema.schema.len()).sum();
-        self.schema_bytes = self.schema_bytes.saturating_add(bytes);
-        if self.names() + schemas.len() > MAX_DECLARED || self.schema_bytes > MAX_SCHEMA_BYTES {
+        self.declared_bytes = self.declared_bytes.saturating_add(bytes);
+        if self.names() + schemas.len() > MAX_DECLARED || self.declared_bytes > MAX_DECLARED_BYTES {
             self.too_many = true;
             return;
         }
         self.schemas.extend(schemas.into_iter().map(|schema| (walker.clone(), schema.field, schema.schema)));
     }
 
-    /// Gives the declared walkers jac-cloud's rules and their fields' schemas; the error
-    /// says what is wrong.
+    fn add_options(&mut self, options: WalkerOptions) {
+        let texts = [&options.summary, &options.description, &options.response_schema];
+        let tags = options.tags.iter().flatten().chain(&options.excluded);
+        let bytes = texts.into_iter().flatten().chain(tags).map(String::len).sum::<usize>();
+        self.declared_bytes = self.declared_bytes.saturating_add(bytes);
+        if self.names() + 1 > MAX_DECLARED || self.declared_bytes > MAX_DECLARED_BYTES {
+            self.too_many = true;
+            return;
+        }
+        self.options.push(options);
+    }
+
+    /// Gives the declared walkers jac-cloud's rules, their fields' schemas and their
+    /// options; the error says what is wrong.
     pub fn apply(self, specs: &mut [WalkerSpec]) -> Result<(), String> {
         if self.too_many {
-            return Err(format!("declares more than {MAX_DECLARED} names or {MAX_SCHEMA_BYTES} bytes of schemas"));
+            return Err(format!("declares more than {MAX_DECLARED} names or {MAX_DECLARED_BYTES} bytes of schemas"));
         }
         if let Some(bad) = self.computed.keys().find(|node_type| !ids::is_type_name(node_type)) {
             return Err(format!("declares computed access for {bad:?}, which is not a node type"));
@@ -86,8 +100,49 @@ impl Declared {
                 _ => return Err(format!("the schema of {walker}.{field} is not a JSON object")),
             }
         }
+        for options in self.options {
+            let Some(&index) = exported.get(&options.walker) else {
+                return Err(format!("declares options for {:?}, which it does not export", options.walker));
+            };
+            apply_options(&mut specs[index], options)?;
+        }
         Ok(())
     }
+}
+
+/// jac-cloud's spec options on `spec`, checked.
+fn apply_options(spec: &mut WalkerSpec, options: WalkerOptions) -> Result<(), String> {
+    let name = &spec.name;
+    let every = options.excluded.iter().any(|field| field == "*");
+    for field in &options.excluded {
+        if field != "*" && !spec.fields.iter().any(|f| &f.name == field) {
+            return Err(format!("walker {name} excludes {field}, which it does not declare"));
+        }
+    }
+    for field in spec.fields.iter_mut().filter(|field| every || options.excluded.contains(&field.name)) {
+        if field.default.is_none() {
+            return Err(format!("walker {name} excludes {}, which has no default", field.name));
+        }
+        field.excluded = true;
+    }
+    let response_schema = match options.response_schema.map(|text| serde_json::from_str(&text)) {
+        None => None,
+        Some(Ok(schema @ Value::Object(_))) => Some(schema),
+        Some(_) => return Err(format!("the response schema of {name} is not a JSON object")),
+    };
+    spec.docs = Docs {
+        summary: options.summary,
+        description: options.description,
+        tags: options.tags,
+        deprecated: options.deprecated,
+        listed: options.include_in_schema,
+        response_schema,
+    };
+    if options.private {
+        spec.private = true;
+        spec.routes.clear();
+    }
+    Ok(())
 }
 
 impl Host for RunState {
@@ -102,6 +157,12 @@ impl Host for RunState {
             declared.add_schemas(walker, schemas);
         }
     }
+
+    fn spec_options(&mut self, options: WalkerOptions) {
+        if let Some(declared) = self.declared.as_mut() {
+            declared.add_options(options);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -111,19 +172,27 @@ mod tests {
     use crate::bindings::{EntryType, FieldType};
 
     fn spec(name: &str) -> WalkerSpec {
-        let quantity = FieldSpec { name: "quantity".into(), kind: FieldType::Int, default: None, schema: None };
+        let field = |name: &str, default: Option<Value>| FieldSpec {
+            name: name.into(),
+            kind: FieldType::Int,
+            default,
+            schema: None,
+            excluded: false,
+        };
         WalkerSpec {
             name: name.into(),
             methods: Vec::new(),
             auth: true,
             as_query: Vec::new(),
             path: None,
-            fields: vec![quantity],
+            fields: vec![field("quantity", None), field("count", Some(0.into()))],
             warm_runs: 0,
             entry: EntryType::Both,
             routes: Vec::new(),
             vars: Arc::from([]),
             access: AccessRules::Strict,
+            docs: Docs::default(),
+            private: false,
         }
     }
 
@@ -182,8 +251,43 @@ mod tests {
             assert!(declared.apply(&mut [spec("order")]).is_err(), "{walker}.{field}: {text}");
         }
         let mut declared = Declared::default();
-        let large = format!(r#"{{"description": "{}"}}"#, "x".repeat(MAX_SCHEMA_BYTES));
+        let large = format!(r#"{{"description": "{}"}}"#, "x".repeat(MAX_DECLARED_BYTES));
         declared.add_schemas("order".into(), schema("quantity", &large));
         assert!(declared.apply(&mut [spec("order")]).unwrap_err().contains("bytes of schemas"));
+    }
+
+    fn options(excluded: &[&str], private: bool) -> WalkerOptions {
+        WalkerOptions {
+            walker: "order".into(),
+            summary: Some("Orders".into()),
+            description: None,
+            tags: Some(vec!["shop".into()]),
+            deprecated: true,
+            include_in_schema: false,
+            private,
+            excluded: excluded.iter().map(|field| field.to_string()).collect(),
+            response_schema: Some(r#"{"type": "object"}"#.into()),
+        }
+    }
+
+    #[test]
+    fn spec_options_document_exclude_fields_with_defaults_and_make_a_walker_private() {
+        let mut specs = [spec("order")];
+        specs[0].routes.push(("/walker/order".into(), false));
+        let mut declared = Declared::default();
+        declared.add_options(options(&["count"], true));
+        declared.apply(&mut specs).unwrap();
+        let [order] = &specs;
+        assert_eq!((order.fields[0].excluded, order.fields[1].excluded), (false, true));
+        assert!(order.private && order.routes.is_empty() && !order.allows(crate::Method::Post));
+        assert_eq!(
+            (order.docs.summary.as_deref(), order.docs.listed, order.docs.deprecated),
+            (Some("Orders"), false, true)
+        );
+        for excluded in [&["quantity"][..], &["*"], &["missing"]] {
+            let mut declared = Declared::default();
+            declared.add_options(options(excluded, false));
+            assert!(declared.apply(&mut [spec("order")]).is_err(), "{excluded:?}: quantity has no default");
+        }
     }
 }

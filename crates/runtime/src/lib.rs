@@ -52,7 +52,7 @@ pub use metrics::WalkerMetrics;
 pub use quota::RunQuota;
 pub use sandbox::{Nobody, Notifier, Target};
 pub use share::Share;
-pub use spec::{FieldError, FieldSpec, WalkerSpec, is_var_name, path_params, validate_fields};
+pub use spec::{Docs, FieldError, FieldSpec, WalkerSpec, is_var_name, path_params, validate_fields};
 
 use bindings::{Walkers, WalkersPre};
 use cores::{Cores, Slices};

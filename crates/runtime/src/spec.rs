@@ -40,6 +40,31 @@ pub struct WalkerSpec {
     /// The access rules its runs follow: strict unless its component declares
     /// jac-cloud's (see `declare`).
     pub access: AccessRules,
+    /// What `/openapi.json` says of it (see `declare`).
+    pub docs: Docs,
+    /// Served over neither REST nor the WebSocket (jac-cloud's `private`): it has no
+    /// routes, and allows no method.
+    pub private: bool,
+}
+
+/// A walker's documentation, as jac-cloud's `__specs__` give it.
+#[derive(Debug, Clone)]
+pub struct Docs {
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    /// `None`: jac-cloud's `["Walker APIs"]`.
+    pub tags: Option<Vec<String>>,
+    pub deprecated: bool,
+    /// Whether `/openapi.json` lists it (`include_in_schema`).
+    pub listed: bool,
+    /// The JSON Schema of a successful reply's body (`response_model`).
+    pub response_schema: Option<Value>,
+}
+
+impl Default for Docs {
+    fn default() -> Self {
+        Docs { summary: None, description: None, tags: None, deprecated: false, listed: true, response_schema: None }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +76,8 @@ pub struct FieldSpec {
     /// Its JSON Schema, when the component declares one finer than `kind` (see
     /// `declare`): for the documents only.
     pub schema: Option<Value>,
+    /// A client may not set it (jac-cloud's `excluded`): it always takes its default.
+    pub excluded: bool,
 }
 
 /// One reason an input was refused, in pydantic's shape (as jac-cloud reports it).
@@ -123,7 +150,7 @@ impl WalkerSpec {
                         .map_err(|_| format!("walker {name}: the default of field {} is not JSON", field.name))?,
                 ),
             };
-            fields.push(FieldSpec { name: field.name, kind: field.type_, default, schema: None });
+            fields.push(FieldSpec { name: field.name, kind: field.type_, default, schema: None, excluded: false });
         }
         let declared = |field: &str| fields.iter().any(|f| f.name == field);
         if let Some(undeclared) = spec.as_query.iter().find(|f| !declared(f)) {
@@ -153,11 +180,13 @@ impl WalkerSpec {
             entry: spec.entry,
             vars: spec.vars.into(),
             access: AccessRules::Strict,
+            docs: Docs::default(),
+            private: false,
         })
     }
 
     pub fn allows(&self, method: Method) -> bool {
-        self.methods.contains(&method)
+        !self.private && self.methods.contains(&method)
     }
 
     /// Validates `input` against the declared fields and completes it with defaults.
@@ -179,7 +208,8 @@ pub fn validate_fields(
     let mut errors = Vec::new();
     for field in fields {
         let loc = || vec![Value::from(field.name.as_str())];
-        match (input.get(&field.name), &field.default) {
+        let given = if field.excluded { None } else { input.get(&field.name) };
+        match (given, &field.default) {
             (Some(Value::Null), Some(Value::Null)) => {
                 context.insert(field.name.clone(), Value::Null);
             }

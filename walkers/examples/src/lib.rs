@@ -243,6 +243,60 @@ impl Walker for MyAccount {
 }
 
 walker! {
+    /// jac-cloud's documentation options, a field no client sets (`excluded`) and a
+    /// response model.
+    pub struct Documented { val: i64, note: String = "set by the server" }
+}
+impl Walker for Documented {
+    const NAME: &'static str = "documented";
+    fn spec() -> Spec {
+        Spec::new()
+            .methods(WEBSOCKET_AND_POST)
+            .public()
+            .summary("A documented walker")
+            .description("Reports its fields.")
+            .tags(["examples"])
+            .deprecated()
+            .excluded(["note"])
+            .response_schema(json!({"type": "object", "title": "Documented"}))
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report(json!({"val": self.val, "note": self.note}));
+        Ok(())
+    }
+}
+
+walker! {
+    /// Served (`include_in_schema = False`) but not documented.
+    pub struct Undocumented {}
+}
+impl Walker for Undocumented {
+    const NAME: &'static str = "undocumented";
+    fn spec() -> Spec {
+        Spec::new().methods(WEBSOCKET_AND_POST).public().hidden()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report("served");
+        Ok(())
+    }
+}
+
+walker! {
+    /// Served over neither REST nor the WebSocket (jac-cloud's `private`).
+    pub struct Internal {}
+}
+impl Walker for Internal {
+    const NAME: &'static str = "internal";
+    fn spec() -> Spec {
+        Spec::new().methods(WEBSOCKET_AND_POST).public().private()
+    }
+    fn run(self, cx: &mut Context) -> Result {
+        cx.report("reached");
+        Ok(())
+    }
+}
+
+walker! {
     /// jac-cloud's default spec: POST, signed-in callers.
     pub struct NoSpecsDefault {}
 }
