@@ -904,6 +904,9 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = &doc["paths"];
     assert!(paths["/user/login"]["post"].is_object() && paths["/user/register"]["post"].is_object());
+    let traverse = &paths["/util/traverse"]["get"];
+    let parameters: Vec<&Value> = traverse["parameters"].as_array().unwrap().iter().map(|p| &p["name"]).collect();
+    assert_eq!(parameters, ["source", "detailed", "depth", "node_types", "edge_types"]);
 
     // `as_query` fields are query parameters; the others a JSON body, with defaults.
     let get_q = &paths["/walker/get_q"]["get"];

@@ -367,6 +367,10 @@ async fn the_apps_user_fields_are_registered_returned_at_login_and_carried_in_th
     );
     let (status, body) = register(json!({"email": "user@example.com", "password": "string", "name": 7})).await;
     assert_eq!((status, body["detail"][0]["loc"].clone()), (422, json!(["body", "name"])), "{body}");
+    let doc = server.get("/openapi.json").await.1;
+    let registration = &doc["paths"]["/user/register"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(registration["required"], json!(["email", "password", "name"]));
+    assert_eq!(registration["properties"]["age"], json!({"type": "integer", "default": 0}));
     let account = json!({"email": "user@example.com", "password": "string", "name": "string", "extra": true});
     assert_eq!(register(account).await, (201, json!({"message": "Successfully Registered!"})));
 
@@ -461,6 +465,60 @@ async fn spec_options_document_walkers_exclude_fields_and_keep_private_walkers_u
         let event = json!({"type": "walker", "walker": format!("{prefix}internal"), "response": true});
         assert!(client.call(event).await["error"].is_string(), "{prefix}");
     }
+}
+
+/// jac-cloud's `GET /util/traverse`: levels of nodes (with their edges' ids) and edges
+/// (with their ends) from the root or a given node or edge, by depth and type, with
+/// contexts when detailed; only what the caller may read.
+#[tokio::test]
+async fn util_traverse_lists_the_callers_graph_by_levels_as_jac_cloud() {
+    let (server, token) = app_server().await;
+    let made = reports(&server, &token, "create_graph", json!({})).await;
+    let ids: Vec<&str> = made.iter().map(|node| node["id"].as_str().unwrap()).collect();
+    let (root, a, b, c) = (ids[0], ids[1], ids[2], ids[3]);
+    let traverse = |query: &str, token: Option<&str>| {
+        let mut request = server.http.get(server.url(&format!("/util/traverse{query}")));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { support::server::read(request.send().await.unwrap()).await }
+    };
+    let ids_of = |items: &Value| -> Vec<String> {
+        items.as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap().to_string()).collect()
+    };
+
+    // Depth 1 (the default): the root, and its edge.
+    let (status, first) = traverse("", Some(&token)).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(ids_of(&first["nodes"]), [root]);
+    let root_edge = first["edges"][0].clone();
+    assert_eq!((&root_edge["source"], &root_edge["target"]), (&json!(root), &json!(a)));
+    assert_eq!(first["nodes"][0]["edges"], json!([root_edge["id"]]));
+    assert!(first["nodes"][0].get("archetype").is_none());
+
+    // All of it, with contexts.
+    let (_, whole) = traverse("?depth=-1&detailed=true", Some(&token)).await;
+    assert_eq!(ids_of(&whole["nodes"]), [root, a, b, c]);
+    assert_eq!(whole["edges"].as_array().unwrap().len(), 3);
+    assert_eq!(whole["nodes"][1]["archetype"], json!({"val": 0}));
+    assert_eq!(whole["nodes"][1]["edges"].as_array().unwrap().len(), 2, "A's edges both ways");
+    // Only the node types asked for are entered.
+    let (_, only_a) = traverse("?depth=-1&node_types=A", Some(&token)).await;
+    assert_eq!(ids_of(&only_a["nodes"]), [root, a]);
+    // From an edge: its ends, then theirs.
+    let (_, from_edge) =
+        traverse(&format!("?source={}&depth=1", root_edge["id"].as_str().unwrap()), Some(&token)).await;
+    assert_eq!(
+        (ids_of(&from_edge["edges"]), ids_of(&from_edge["nodes"])),
+        (vec![root_edge["id"].as_str().unwrap().to_string()], vec![root.to_string(), a.to_string()])
+    );
+
+    // Signed in only; bad values are jac-cloud's 422; another user's node is not read.
+    assert_eq!(traverse("", None).await, (403, json!({"detail": "Not authenticated"})));
+    let (status, bad) = traverse("?depth=deep", Some(&token)).await;
+    assert_eq!((status, bad["detail"][0]["loc"].clone()), (422, json!(["query", "depth"])));
+    let other = new_user(&server, "other").await;
+    assert_eq!(traverse(&format!("?source={b}"), Some(&other)).await.1, json!({"edges": [], "nodes": []}));
 }
 
 /// A streamed reply reaches a reader whole; a client that stops reading holds the walker

@@ -3,7 +3,7 @@
 //! paths and methods, fields with their types (or the schemas their components declare),
 //! defaults and required flags, `as_query`
 //! fields as query parameters, custom paths, node routes, bearer auth; and the account
-//! routes; `x-walkers` lists every walker, WebSocket-only ones too, for the playground.
+//! (with the app's user fields) and utility routes; `x-walkers` lists every walker, WebSocket-only ones too, for the playground.
 //! `GET /docs` and `GET /playground`: pages, built into the binary, that call them.
 
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let mut specs: Vec<&WalkerSpec> =
         snapshot.walkers().map(|walker| walker.spec()).filter(|spec| !spec.private).collect();
     specs.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut paths = account_paths();
+    let mut paths = fixed_paths(&shared.settings.user_fields);
     let walkers: Vec<Value> = specs.iter().map(|spec| walker_summary(spec)).collect();
     for spec in specs.into_iter().filter(|spec| spec.docs.listed) {
         for (path, node) in spec.routes.iter().cloned() {
@@ -165,14 +165,31 @@ fn operation(spec: &WalkerSpec, method: Method, path: &str, node: bool) -> Value
     operation
 }
 
-fn account_paths() -> Map<String, Value> {
+/// The account and utility routes; registration takes the app's user fields too.
+fn fixed_paths(user_fields: &[FieldSpec]) -> Map<String, Value> {
     let credentials = json!({"required": true, "content": {"application/json": {"schema": {
         "type": "object", "required": ["email", "password"],
         "properties": {"email": {"type": "string", "format": "email"}, "password": {"type": "string"}},
     }}}});
+    let mut registration = credentials.clone();
+    let schema = &mut registration["content"]["application/json"]["schema"];
+    for field in user_fields {
+        schema["properties"][&field.name] = self::schema(field);
+        if field.default.is_none() {
+            schema["required"].as_array_mut().expect("a list").push(field.name.as_str().into());
+        }
+    }
     let answer = |description: &str| json!({"description": description});
+    let query = |name: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "schema": schema});
+    let listed = json!({"type": "array", "items": {"type": "string"}});
+    let traverse = json!({"get": {"operationId": "traverse", "tags": ["Utility APIs"], "security": [{"bearer": []}],
+        "parameters": [query("source", json!({"type": "string"})), query("detailed", json!({"type": "boolean", "default": false})),
+                       query("depth", json!({"type": "integer", "default": 1})), query("node_types", listed.clone()),
+                       query("edge_types", listed)],
+        "responses": {"200": answer("the caller's graph: {nodes, edges}"), "422": answer("invalid query")}}});
     let paths = json!({
-        "/user/register": {"post": {"operationId": "register", "tags": ["accounts"], "requestBody": credentials,
+        "/util/traverse": traverse,
+        "/user/register": {"post": {"operationId": "register", "tags": ["accounts"], "requestBody": registration,
             "responses": {"201": answer("registered"), "409": answer("the email is taken"), "422": answer("invalid email")}}},
         "/user/login": {"post": {"operationId": "login", "tags": ["accounts"], "requestBody": credentials,
             "responses": {"200": answer("a token and the user"), "400": answer("wrong email or password")}}},

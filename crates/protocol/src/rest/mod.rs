@@ -49,7 +49,7 @@ pub fn retry_after(status: StatusCode, wait: Duration, body: Value) -> Response 
     response
 }
 
-fn unprocessable(errors: &[FieldError]) -> Response {
+pub(crate) fn unprocessable(errors: &[FieldError]) -> Response {
     json_response(StatusCode::UNPROCESSABLE_ENTITY, json!({ "detail": errors }))
 }
 

@@ -1,0 +1,229 @@
+//! `GET /util/traverse`: jac-cloud's view of the caller's graph from a node (its root by
+//! default) or an edge (`source`), breadth-first, alternating a level of nodes (each with
+//! its edges' ids) and a level of edges (each with its two ends), for `depth` levels after
+//! the first (negative: all of them), entering only `node_types` and `edge_types` when
+//! given; `detailed` adds each one's context as `archetype`. It reads as a walker run
+//! does, under the strict rules: only what the caller may read, within the run limits
+//! (graph calls, pages); a walk those limits cut short answers `"truncated": true`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use walker_accounts::auth::Identity;
+use walker_core::access::AccessRules;
+use walker_core::access::Direction;
+use walker_runtime::graph::{GraphRun, Neighbours, Yields};
+use walker_runtime::{FieldError, FieldSpec, FieldType, LimitHit, validate_fields};
+
+use crate::Shared;
+use crate::frames::Problem;
+
+pub async fn traverse(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let identity = match headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()) {
+        Some(token) => match shared.tokens.verify(token) {
+            Some(identity) => identity,
+            None => return detail(StatusCode::UNAUTHORIZED, "Unauthorized"),
+        },
+        None => return detail(StatusCode::FORBIDDEN, "Not authenticated"),
+    };
+    let request = match Request::read(&query) {
+        Ok(request) => request,
+        Err(errors) => return crate::rest::unprocessable(&errors),
+    };
+    match request.walk(&shared, &identity).await {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(_) => {
+            let problem = Problem::STORE_UNAVAILABLE;
+            let body = json!({"errors": [{"type": problem.kind, "msg": problem.msg}]});
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+        }
+    }
+}
+
+fn detail(status: StatusCode, text: &str) -> Response {
+    (status, axum::Json(json!({"detail": text}))).into_response()
+}
+
+/// The query, read as jac-cloud's FastAPI route reads it.
+struct Request {
+    source: Option<String>,
+    detailed: bool,
+    depth: i64,
+    node_types: Option<HashSet<String>>,
+    edge_types: Option<HashSet<String>>,
+}
+
+impl Request {
+    fn read(query: &[(String, String)]) -> Result<Self, Vec<FieldError>> {
+        let field = |name: &str, kind, default: Value| FieldSpec {
+            name: name.into(),
+            kind,
+            default: Some(default),
+            schema: None,
+            excluded: false,
+        };
+        let fields = [
+            field("source", FieldType::Str, Value::Null),
+            field("detailed", FieldType::Bool, false.into()),
+            field("depth", FieldType::Int, 1.into()),
+        ];
+        let scalars: Map<String, Value> = (query.iter())
+            .filter(|(name, _)| fields.iter().any(|field| &field.name == name))
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
+        let values = validate_fields(&fields, &scalars).map_err(|mut errors| {
+            errors.iter_mut().for_each(|error| error.loc.insert(0, "query".into()));
+            errors
+        })?;
+        let listed = |name: &str| {
+            let types: HashSet<String> =
+                query.iter().filter(|(key, _)| key == name).map(|(_, value)| value.clone()).collect();
+            (!types.is_empty()).then_some(types)
+        };
+        Ok(Request {
+            source: values["source"].as_str().map(str::to_string),
+            detailed: values["detailed"].as_bool().unwrap_or(false),
+            depth: values["depth"].as_i64().unwrap_or(1),
+            node_types: listed("node_types"),
+            edge_types: listed("edge_types"),
+        })
+    }
+
+    /// `{"nodes", "edges"}` as jac-cloud answers; `Err` when the store fails.
+    async fn walk(self, shared: &Shared, identity: &Identity) -> Result<Value, wasmtime::Error> {
+        let graph =
+            shared.catalog.env().graph.clone().begin(identity.root.clone(), None, Vec::new(), AccessRules::Strict);
+        let mut walk = Walk { request: self, graph, nodes: Vec::new(), edges: Vec::new(), seen: HashSet::new() };
+        let truncated = match walk.run().await {
+            Ok(()) => false,
+            Err(err) if err.is::<LimitHit>() => true,
+            Err(err) => return Err(err),
+        };
+        let mut body = json!({"edges": walk.edges, "nodes": walk.nodes});
+        if truncated {
+            body["truncated"] = true.into();
+        }
+        Ok(body)
+    }
+}
+
+/// One traversal under way; dropped without a commit, as it writes nothing.
+struct Walk {
+    request: Request,
+    graph: Box<dyn GraphRun>,
+    nodes: Vec<Value>,
+    edges: Vec<Value>,
+    /// Every node and edge id entered, so each is listed once.
+    seen: HashSet<String>,
+}
+
+impl Walk {
+    async fn run(&mut self) -> wasmtime::Result<()> {
+        self.graph.begin_call().await?;
+        let source = match self.request.source.clone() {
+            Some(source) => source,
+            None => self.graph.root(),
+        };
+        let Some(first) = self.graph.get(&source).await? else { return Ok(()) };
+        let first: Value = serde_json::from_str(&first)?;
+        self.seen.insert(source);
+        let mut at_nodes = first.get("source").is_none();
+        let mut frontier = vec![first];
+        let mut depth = self.request.depth;
+        loop {
+            let next = if at_nodes { self.nodes_level(frontier).await? } else { self.edges_level(frontier).await? };
+            if next.is_empty() || depth == 0 {
+                return Ok(());
+            }
+            depth -= 1;
+            at_nodes = !at_nodes;
+            frontier = next;
+        }
+    }
+
+    /// Lists `nodes`, each with its edges' ids; the edges to enter next.
+    async fn nodes_level(&mut self, nodes: Vec<Value>) -> wasmtime::Result<Vec<Value>> {
+        let mut next = Vec::new();
+        for node in nodes {
+            let id = node["id"].as_str().unwrap_or_default().to_string();
+            let edges = self.edges_of(&id).await?;
+            let ids: Vec<&Value> = edges.iter().map(|edge| &edge["id"]).collect();
+            self.nodes.push(self.listed(json!({"id": id, "edges": ids}), &node));
+            for edge in edges {
+                if enters(&mut self.seen, &edge, self.request.edge_types.as_ref()) {
+                    next.push(edge);
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// Lists `edges`, each with its ends; the nodes to enter next.
+    async fn edges_level(&mut self, edges: Vec<Value>) -> wasmtime::Result<Vec<Value>> {
+        let mut next = Vec::new();
+        for edge in edges {
+            for end in ["source", "target"] {
+                let id = edge[end].as_str().unwrap_or_default().to_string();
+                let entered = json!({"id": id});
+                if !enters(&mut self.seen, &entered, self.request.node_types.as_ref()) {
+                    continue;
+                }
+                self.graph.begin_call().await?;
+                if let Some(node) = self.graph.get(&id).await? {
+                    next.push(serde_json::from_str(&node)?);
+                }
+            }
+            let listed = json!({"id": edge["id"], "source": edge["source"], "target": edge["target"]});
+            self.edges.push(self.listed(listed, &edge));
+        }
+        Ok(next)
+    }
+
+    /// Every edge of `node` the caller may read, in both directions, page by page.
+    async fn edges_of(&mut self, node: &str) -> wasmtime::Result<Vec<Value>> {
+        let (mut edges, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            self.graph.begin_call().await?;
+            let query = Neighbours {
+                direction: Direction::Both,
+                edge_type: None,
+                node_type: None,
+                equals: None,
+                limit: 0,
+                cursor: cursor.as_deref(),
+                yields: Yields::Edges,
+            };
+            let Ok(page) = self.graph.neighbours(node, query).await? else { return Ok(edges) };
+            let mut page: Value = serde_json::from_str(&page)?;
+            edges.extend(page["items"].as_array_mut().map(std::mem::take).unwrap_or_default());
+            match page["cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return Ok(edges),
+            }
+        }
+    }
+
+    /// `listed`, with the context as `archetype` when the request is detailed.
+    fn listed(&self, mut listed: Value, item: &Value) -> Value {
+        if self.request.detailed {
+            listed["archetype"] = item.get("context").cloned().unwrap_or_else(|| json!({}));
+        }
+        listed
+    }
+}
+
+/// Whether the walk enters `item` (by the type in its id): once, and only of `types`.
+fn enters(seen: &mut HashSet<String>, item: &Value, types: Option<&HashSet<String>>) -> bool {
+    let id = item["id"].as_str().unwrap_or_default();
+    let type_name = id.split(':').nth(1).unwrap_or_default();
+    types.is_none_or(|types| types.contains(type_name)) && seen.insert(id.to_string())
+}
