@@ -981,6 +981,12 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
     assert!(walkers.iter().all(|walker| walker["name"] != "internal"), "not served, not listed");
     assert_eq!(walker("rename_item")["routes"], json!([{"path": "/walker/rename_item/{node}", "node": true}]));
 
+    // The same document in YAML, as jac-cloud serves it beside.
+    let yaml = server.http.get(server.url("/openapi.yaml")).send().await.unwrap();
+    assert_eq!(yaml.headers()["content-type"], "text/yaml; charset=utf-8");
+    let yaml: Value = serde_norway::from_str(&yaml.text().await.unwrap()).unwrap();
+    assert_eq!(yaml, doc);
+
     // The pages read it, and load nothing from elsewhere (deployments are often offline).
     for page in ["/docs", "/playground"] {
         let page = server.http.get(server.url(page)).send().await.unwrap();

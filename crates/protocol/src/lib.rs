@@ -80,6 +80,7 @@ pub fn tenant_router(shared: Arc<Shared>, cors: tower_http::cors::CorsLayer) -> 
         .route("/util/traverse", get(traverse::traverse))
         .route("/readyz", get(rest::readyz))
         .route("/openapi.json", get(openapi::document))
+        .route("/openapi.yaml", get(openapi::yaml))
         .route("/docs", get(openapi::docs))
         .route("/playground", get(openapi::playground))
         .fallback(rest::walker)

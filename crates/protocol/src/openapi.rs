@@ -1,4 +1,4 @@
-//! `GET /openapi.json`: an OpenAPI 3.1 document of the routes the server has right now,
+//! `GET /openapi.json` (and `/openapi.yaml`): an OpenAPI 3.1 document of the routes the server has right now,
 //! built from the loaded walkers' specs on every request, so a hot reload shows at once:
 //! paths and methods, fields with their types (or the schemas their components declare),
 //! defaults and required flags, `as_query`
@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use walker_runtime::{FieldSpec, FieldType, Method, WalkerSpec, path_params};
@@ -27,6 +29,21 @@ pub async fn playground() -> axum::response::Html<&'static str> {
 }
 
 pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(build(&shared))
+}
+
+/// `GET /openapi.yaml`: the same document in YAML, as jac-cloud serves it.
+pub async fn yaml(State(shared): State<Arc<Shared>>) -> Response {
+    match serde_norway::to_string(&build(&shared)) {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/yaml; charset=utf-8")], text).into_response(),
+        Err(err) => {
+            tracing::error!("writing the OpenAPI document as YAML: {err}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn build(shared: &Shared) -> Value {
     let snapshot = shared.catalog.snapshot();
     let mut specs: Vec<&WalkerSpec> =
         snapshot.walkers().map(|walker| walker.spec()).filter(|spec| !spec.private).collect();
@@ -44,7 +61,7 @@ pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
             }
         }
     }
-    Json(json!({
+    json!({
         "openapi": "3.1.0",
         "info": {"title": "walker-host", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
@@ -56,7 +73,7 @@ pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
             },
         },
         "x-walkers": walkers,
-    }))
+    })
 }
 
 /// Every loaded walker, WebSocket-only ones too (which have no path above), in a form a
