@@ -502,9 +502,22 @@ async fn util_traverse_lists_the_callers_graph_by_levels_as_jac_cloud() {
     assert_eq!(whole["edges"].as_array().unwrap().len(), 3);
     assert_eq!(whole["nodes"][1]["archetype"], json!({"val": 0}));
     assert_eq!(whole["nodes"][1]["edges"].as_array().unwrap().len(), 2, "A's edges both ways");
-    // Only the node types asked for are entered.
+    // jac-cloud's test_21: by depth, a level of nodes then one of edges.
+    for depth in 0..7 {
+        let (_, level) = traverse(&format!("?depth={depth}"), Some(&token)).await;
+        let (edges, nodes) = (level["edges"].as_array().unwrap(), level["nodes"].as_array().unwrap());
+        assert_eq!((edges.len(), nodes.len()), ((depth + 1).min(6) / 2, (depth / 2 + 1).min(4)), "depth {depth}");
+        assert!(edges.iter().all(|edge| edge["id"].as_str().unwrap().starts_with("e::")));
+        assert!(nodes.iter().all(|node| !node["edges"].as_array().unwrap().is_empty()));
+    }
+    // Only the node types asked for are entered; every edge of an entered node is.
     let (_, only_a) = traverse("?depth=-1&node_types=A", Some(&token)).await;
     assert_eq!(ids_of(&only_a["nodes"]), [root, a]);
+    let (_, a_and_b) = traverse("?depth=-1&detailed=true&node_types=A&node_types=B", Some(&token)).await;
+    assert_eq!(
+        (ids_of(&a_and_b["nodes"]), a_and_b["edges"].as_array().unwrap().len()),
+        (vec![root.to_string(), a.to_string(), b.to_string()], 3)
+    );
     // From an edge: its ends, then theirs.
     let (_, from_edge) =
         traverse(&format!("?source={}&depth=1", root_edge["id"].as_str().unwrap()), Some(&token)).await;
