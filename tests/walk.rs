@@ -534,6 +534,23 @@ async fn util_traverse_lists_the_callers_graph_by_levels_as_jac_cloud() {
     assert_eq!(traverse(&format!("?source={b}"), Some(&other)).await.1, json!({"edges": [], "nodes": []}));
 }
 
+/// jac-cloud's test_22 makes a walker type while serving (`generated_walker`): the
+/// equivalent here is deploying a component while serving, routed at once. And
+/// test_23's walker left out of the schema but served (`exclude_in_specs`).
+#[tokio::test]
+async fn a_walker_deployed_while_serving_is_routed_at_once_and_an_unlisted_one_is_served() {
+    let (server, token) = app_server().await;
+    assert_eq!(server.post("/walker/version", json!({}), None).await.0, 404);
+    support::deploy(&support::fixture("version-v1.wasm"), &server.walkers_dir().join("generated.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("version").is_some() }).await;
+    assert_eq!(server.post("/walker/version", json!({}), None).await, (200, json!({"status": 200, "reports": [1]})));
+
+    let reply = server.post("/walker/exclude_in_specs", json!({}), Some(&token)).await;
+    assert_eq!(reply, (200, json!({"status": 200, "reports": []})));
+    assert!(server.get("/openapi.json").await.1["paths"].get("/walker/exclude_in_specs").is_none());
+}
+
 /// A streamed reply reaches a reader whole; a client that stops reading holds the walker
 /// at the stream buffer (here one chunk), not the server's memory, until the walker's
 /// time limit ends the run, which cuts the reply off; so does a failure after it started.

@@ -813,6 +813,19 @@ impl Walker for VisitCounter {
     }
 }
 
+// walker exclude_in_specs { class __specs__ { has include_in_schema: bool = False; } }
+walker! { pub struct ExcludeInSpecs {} }
+
+impl Walker for ExcludeInSpecs {
+    const NAME: &'static str = "exclude_in_specs";
+
+    fn spec() -> Spec {
+        Spec::new().hidden()
+    }
+
+    fn abilities(_: &mut Abilities<Self>) {}
+}
+
 // walker html_response { (auth: False, methods: ["get"], entry_type: "ROOT")
 //     can enter with `root entry { log_report(HTMLResponse(html), custom=True); } }
 walker! { pub struct HtmlResponse {} }
