@@ -75,7 +75,7 @@ async fn the_docs_page_lists_walker_routes_and_calls_them() {
     let server = TestServer::start().await;
     let mut browser = Browser::launch().await;
     browser.open(&server.url("/docs")).await;
-    let operation = "[...document.querySelectorAll('details')].find((d) => d.querySelector('summary').textContent === 'post/walker/public_event walkers')";
+    let operation = "[...document.querySelectorAll('details')].find((d) => d.querySelector('summary').textContent === 'post/walker/public_event Walker APIs')";
     browser.wait_for(operation).await;
     browser.eval(&format!("(() => {{ const d = {operation}; d.open = true; d.querySelector('textarea').value = '{{\"val\": 9}}'; d.querySelector('button').click(); }})()")).await;
     browser.wait_for(&format!("{operation}.querySelector('pre').textContent.startsWith('200')")).await;

@@ -76,7 +76,9 @@ impl Declared {
     /// options; the error says what is wrong.
     pub fn apply(self, specs: &mut [WalkerSpec]) -> Result<(), String> {
         if self.too_many {
-            return Err(format!("declares more than {MAX_DECLARED} names or {MAX_DECLARED_BYTES} bytes of schemas"));
+            return Err(format!(
+                "declares more than {MAX_DECLARED} names or {MAX_DECLARED_BYTES} bytes of schemas and documentation"
+            ));
         }
         if let Some(bad) = self.computed.keys().find(|node_type| !ids::is_type_name(node_type)) {
             return Err(format!("declares computed access for {bad:?}, which is not a node type"));
