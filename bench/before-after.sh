@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Before and after a change, in one run: walker-host built at REV (default: the commit
-# before HEAD) and as the tree is now, each started on the example walkers and measured
+# before HEAD) and as the tree is now, each started on its own tree's Rust example walkers
+# (so a change to the WIT does not stop the older host loading them) and measured
 # with the same loadgen on walker-rtt, fanout and committed make_item runs. The two
 # servers take turns, ROUNDS times (default 2), so drift on a noisy machine hits both;
 # prints each scenario's median per server and the ratio after/before.
@@ -17,6 +18,7 @@ OUT="$WORK/results.jsonl"
 cargo build --release --quiet -p walker-host -p loadgen
 cp target/release/walker-host "$WORK/walker-host-after"
 cp target/release/loadgen "$WORK/loadgen"
+cp walkers/chat.wasm "$WORK/chat-after.wasm"
 # The old tree shares this target directory, so only its own crates compile; its
 # binary replaces ours there, which is rebuilt (relinked) after.
 MAIN=$PWD
@@ -24,6 +26,8 @@ git worktree add --detach --quiet "$WORK/before" "$REV"
 trap 'git -C "$MAIN" worktree remove --force "$WORK/before" 2>/dev/null || true' EXIT
 (cd "$WORK/before" && CARGO_TARGET_DIR="$MAIN/target" cargo build --release --quiet -p walker-host --bin walker-host)
 cp target/release/walker-host "$WORK/walker-host-before"
+(cd "$WORK/before" && CARGO_TARGET_DIR="$MAIN/target" cargo build --quiet --profile wasm --target wasm32-wasip2 -p chat-walkers)
+cp target/wasm32-wasip2/wasm/chat_walkers.wasm "$WORK/chat-before.wasm"
 touch crates/walker-host/src/main.rs && cargo build --release --quiet -p walker-host
 
 wait_up() {
@@ -34,7 +38,7 @@ wait_up() {
 # measure <label>: one server's round of scenarios, appended to $OUT.
 measure() {
   local label=$1 base=http://127.0.0.1:8011
-  rm -rf "$WORK/data" "$WORK/walkers" && mkdir -p "$WORK/walkers" && cp walkers/chat.wasm "$WORK/walkers/"
+  rm -rf "$WORK/data" "$WORK/walkers" && mkdir -p "$WORK/walkers" && cp "$WORK/chat-$label.wasm" "$WORK/walkers/chat.wasm"
   "$WORK/walker-host-$label" --listen 127.0.0.1:8011 --walkers-dir "$WORK/walkers" --data-dir "$WORK/data" \
     --registrations-per-minute 100000 >"$WORK/$label.log" 2>&1 &
   local pid=$!
