@@ -19,8 +19,10 @@ cargo build --release --quiet -p walker-host -p loadgen
 cp target/release/walker-host "$WORK/walker-host-after"
 cp target/release/loadgen "$WORK/loadgen"
 cp walkers/chat.wasm "$WORK/chat-after.wasm"
-# The old tree shares this target directory, so only its own crates compile; its
-# binary replaces ours there, which is rebuilt (relinked) after.
+# The old tree shares this target directory, so only its own crates compile. Its
+# artifacts replace ours there under the same names, and cargo would take them as ours
+# (a path crate's fingerprint is its relative paths' times): every source of ours is
+# touched after, so the next build rebuilds them.
 MAIN=$PWD
 git worktree add --detach --quiet "$WORK/before" "$REV"
 trap 'git -C "$MAIN" worktree remove --force "$WORK/before" 2>/dev/null || true' EXIT
@@ -28,7 +30,8 @@ trap 'git -C "$MAIN" worktree remove --force "$WORK/before" 2>/dev/null || true'
 cp target/release/walker-host "$WORK/walker-host-before"
 (cd "$WORK/before" && CARGO_TARGET_DIR="$MAIN/target" cargo build --quiet --profile wasm --target wasm32-wasip2 -p chat-walkers)
 cp target/wasm32-wasip2/wasm/chat_walkers.wasm "$WORK/chat-before.wasm"
-touch crates/walker-host/src/main.rs && cargo build --release --quiet -p walker-host
+find crates walker-sdk walker-sdk-derive walkers tests loadgen -name '*.rs' -exec touch {} +
+cargo build --release --quiet -p walker-host
 
 wait_up() {
   for _ in $(seq 1 120); do curl -fsS "$1/readyz" >/dev/null 2>&1 && return 0; sleep 0.5; done
