@@ -247,7 +247,12 @@ async fn access_follows_jac_clouds_rules_and_grants(backend: Backend) {
 }
 
 async fn a_failed_run_writes_nothing_and_reads_see_their_own_writes(backend: Backend) {
-    let server = graph_server(&backend, |config| config.walker_report_bytes = 1 << 20).await;
+    // A megabyte report takes a loaded machine more than the tests' usual 300 ms to build.
+    let server = graph_server(&backend, |config| {
+        config.walker_report_bytes = 1 << 20;
+        config.walker_time_ms = 1_000;
+    })
+    .await;
     let (token, root) = server.user("fail@example.com").await;
     let root_id = format!("n::{root}");
     let items = || async { reports(&server, "/walker/g_list", json!({"id": root_id}), Some(&token)).await };

@@ -1,10 +1,12 @@
-//! `GET /openapi.json` (and `/openapi.yaml`): an OpenAPI 3.1 document of the routes the server has right now,
-//! built from the loaded walkers' specs on every request, so a hot reload shows at once:
-//! paths and methods, fields with their types (or the schemas their components declare),
-//! defaults and required flags, `as_query`
-//! fields as query parameters, custom paths, node routes, bearer auth; and the account
-//! (with the app's user fields) and utility routes; `x-walkers` lists every walker, WebSocket-only ones too, for the playground.
-//! `GET /docs` and `GET /playground`: pages, built into the binary, that call them.
+//! `GET /openapi.json` (and the same in YAML at `/openapi.yaml`): an OpenAPI 3.1
+//! document of the routes the server has right now, built from the loaded walkers' specs
+//! on every request, so a hot reload shows at once: paths and methods, fields with their
+//! types (or the schemas their components declare), defaults and required flags,
+//! `as_query` fields as query parameters, custom paths, node routes, bearer auth, the
+//! documentation jac-cloud's spec options give; and the account (with the app's user
+//! fields) and utility routes. `x-walkers` lists every served walker, WebSocket-only ones
+//! too, for the playground. `GET /docs` and `GET /playground`: pages, built into the
+//! binary, that call them.
 
 use std::sync::Arc;
 
