@@ -165,8 +165,11 @@ impl Spec {
 
     /// Its options for the host, if any is set.
     pub(crate) fn declared_options(&self, walker: &str) -> Option<WalkerOptions> {
+        if self.options == Options::default() {
+            return None;
+        }
         let options = self.options.clone();
-        (options != Options::default()).then(|| WalkerOptions {
+        Some(WalkerOptions {
             walker: walker.to_string(),
             summary: options.summary,
             description: options.description,

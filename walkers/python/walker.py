@@ -516,10 +516,12 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
     `response_model` (a JSON Schema) document it in `/openapi.json`; `private` serves it
     nowhere; `excluded` fields (`["*"]`: all) take their defaults whatever a client sends.
     """
+    documented = any(option is not None for option in (summary, description, tags, response_model))
     options = _declare.WalkerOptions(
         walker=name, summary=summary, description=description, tags=tags, deprecated=deprecated,
         include_in_schema=include_in_schema, private=private, excluded=list(excluded or []),
         response_schema=None if response_model is None else json.dumps(response_model))
+    declares_options = documented or deprecated or not include_in_schema or private or bool(excluded)
 
     def register(target: Any) -> Any:
         fields = [Field(name=field, type=kind, default=default) for field, kind, default in _fields_of(target)]
@@ -528,7 +530,7 @@ def walker(name: str, methods: Optional[List[str]] = None, auth: bool = True,
                                  entry=_ENTRY_TYPES[entry], vars=list(vars or [])))
         if jac_cloud_access:
             _JAC_CLOUD_ACCESS.append(name)
-        if options != _declare.WalkerOptions(name, None, None, None, False, True, False, [], None):
+        if declares_options:
             _OPTIONS.append(options)
         if inspect.isclass(target):
             _WALKERS[name] = lambda cx, **context: _walk(target, cx, name, context)

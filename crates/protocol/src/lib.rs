@@ -15,7 +15,6 @@ pub mod openapi;
 pub mod quotas;
 pub mod rest;
 mod settings;
-pub mod traverse;
 pub mod user_fields;
 pub mod ws;
 
@@ -77,7 +76,7 @@ pub fn tenant_router(shared: Arc<Shared>, cors: tower_http::cors::CorsLayer) -> 
         .route("/user/register", post(rest::register))
         .route("/user/login", post(rest::login))
         .route("/healthz", get(rest::healthz))
-        .route("/util/traverse", get(traverse::traverse))
+        .route("/util/traverse", get(rest::traverse::traverse))
         .route("/readyz", get(rest::readyz))
         .route("/openapi.json", get(openapi::document))
         .route("/openapi.yaml", get(openapi::yaml))

@@ -1,12 +1,13 @@
-//! REST routes: accounts (`/user/register`, `/user/login`), `/healthz`, and walkers on
-//! `/walker/<name>[/<node>]` or their custom paths, resolved against the catalog on every
-//! request so hot-reloaded walkers are routed at once.
+//! REST routes: accounts (`/user/register`, `/user/login`), `/healthz`, `/util/traverse`
+//! (`traverse`), and walkers on `/walker/<name>[/<node>]` or their custom paths, resolved
+//! against the catalog on every request so hot-reloaded walkers are routed at once.
 
 // Handlers bail out with a ready `Response`, axum's idiom; its size does not matter here.
 #![allow(clippy::result_large_err)]
 
 mod reply;
 mod routes;
+pub mod traverse;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -49,7 +50,7 @@ pub fn retry_after(status: StatusCode, wait: Duration, body: Value) -> Response 
     response
 }
 
-pub(crate) fn unprocessable(errors: &[FieldError]) -> Response {
+fn unprocessable(errors: &[FieldError]) -> Response {
     json_response(StatusCode::UNPROCESSABLE_ENTITY, json!({ "detail": errors }))
 }
 
@@ -307,12 +308,9 @@ pub async fn walker(
         return detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     };
 
-    let identity = match headers.get(header::AUTHORIZATION) {
-        None => Identity::anonymous(),
-        Some(value) => match value.to_str().ok().and_then(|token| shared.tokens.verify(token)) {
-            Some(identity) => identity,
-            None => return detail(StatusCode::UNAUTHORIZED, "Unauthorized"),
-        },
+    let identity = match bearer_identity(&shared, &headers) {
+        Ok(identity) => identity,
+        Err(response) => return response,
     };
     if spec.auth && !identity.authenticated {
         return detail(StatusCode::FORBIDDEN, "Not authenticated");
@@ -414,11 +412,23 @@ async fn entry_node(shared: &Shared, node: &str, identity: &Identity, rules: &Ac
             error.loc = vec!["path".into(), "node".into()];
             unprocessable(&[error])
         }
-        NodeAccess::Unavailable => {
-            let body = json!({ "errors": [Problem::STORE_UNAVAILABLE] });
-            retry_after(StatusCode::SERVICE_UNAVAILABLE, Duration::ZERO, body)
-        }
+        NodeAccess::Unavailable => store_unavailable(),
     })
+}
+
+/// 503 with `Retry-After`: the graph store could not be read.
+fn store_unavailable() -> Response {
+    retry_after(StatusCode::SERVICE_UNAVAILABLE, Duration::ZERO, json!({ "errors": [Problem::STORE_UNAVAILABLE] }))
+}
+
+/// Who a request's bearer token proves it is: anonymous without one, 401 for one that
+/// proves nothing.
+fn bearer_identity(shared: &Shared, headers: &HeaderMap) -> Result<Identity, Response> {
+    match headers.get(header::AUTHORIZATION) {
+        None => Ok(Identity::anonymous()),
+        Some(value) => (value.to_str().ok().and_then(|token| shared.tokens.verify(token)))
+            .ok_or_else(|| detail(StatusCode::UNAUTHORIZED, "Unauthorized")),
+    }
 }
 
 /// The answer to a run that failed: what the client may retry says when.

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -20,37 +20,27 @@ use walker_core::access::Direction;
 use walker_runtime::graph::{GraphRun, Neighbours, Yields};
 use walker_runtime::{FieldError, FieldSpec, FieldType, LimitHit, validate_fields};
 
+use super::{bearer_identity, detail, store_unavailable, unprocessable};
 use crate::Shared;
-use crate::frames::Problem;
 
 pub async fn traverse(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    let identity = match headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()) {
-        Some(token) => match shared.tokens.verify(token) {
-            Some(identity) => identity,
-            None => return detail(StatusCode::UNAUTHORIZED, "Unauthorized"),
-        },
-        None => return detail(StatusCode::FORBIDDEN, "Not authenticated"),
+    let identity = match bearer_identity(&shared, &headers) {
+        Ok(identity) if identity.authenticated => identity,
+        Ok(_) => return detail(StatusCode::FORBIDDEN, "Not authenticated"),
+        Err(response) => return response,
     };
     let request = match Request::read(&query) {
         Ok(request) => request,
-        Err(errors) => return crate::rest::unprocessable(&errors),
+        Err(errors) => return unprocessable(&errors),
     };
     match request.walk(&shared, &identity).await {
         Ok(body) => axum::Json(body).into_response(),
-        Err(_) => {
-            let problem = Problem::STORE_UNAVAILABLE;
-            let body = json!({"errors": [{"type": problem.kind, "msg": problem.msg}]});
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
-        }
+        Err(_) => store_unavailable(),
     }
-}
-
-fn detail(status: StatusCode, text: &str) -> Response {
-    (status, axum::Json(json!({"detail": text}))).into_response()
 }
 
 /// The query, read as jac-cloud's FastAPI route reads it.
