@@ -131,6 +131,8 @@ build_test_walkers() {
   deploy "$OUT/test_walker_forbidden.wasm" "$fixtures/forbidden.wasm"
   deploy "$OUT/test_walker_stateful.wasm" "$fixtures/stateful.wasm"
   deploy "$OUT/test_walker_version.wasm" "$fixtures/version-v1.wasm"
+  rust -p test-walker-hostile --features declare-bomb
+  deploy "$OUT/test_walker_hostile.wasm" "$fixtures/hostile-declare.wasm"
   rust -p test-walker-version --features v2
   deploy "$OUT/test_walker_version.wasm" "$fixtures/version-v2.wasm"
   # The Python example answering differently, to hot-reload a new version under load.

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Fails when the modules of a crate under crates/ import each other in a cycle.
+"""Fails when the modules of a crate (under crates/, and host/) import each other in a cycle.
 
 A module here is a top-level module of its crate (`src/<name>.rs` or `src/<name>/`); an
-edge A -> B is a `crate::B` path in any file of A (`use crate::B`, `use crate::{B, ..}`,
-or a path in an expression). Submodules may use their parent (`super::`): a module and
-its children are one unit. Prints each cycle found, and exits 1 if there is one.
+edge A -> B is a path to B in any file of A: `crate::B`, or `super::B` where `super::`
+reaches the crate root (in `src/A.rs` itself; `super::super::` one level down), in
+`use` (`use crate::{B, ..}`) or in an expression. A module and its children are one
+unit: a `super::` that stays inside A is no edge. Inline modules (`mod tests { .. }`)
+count as a level. Prints each cycle found, and exits 1 if there is one.
 """
 
 import re
@@ -12,7 +14,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CRATE_PATH = re.compile(r"\bcrate::")
+ROOT_PATH = re.compile(r"\b(?:crate::|(?:super::)+)")
+INLINE_MODULE = re.compile(r"\bmod\s+[a-z_][a-z0-9_]*\s*\{")
 NAME = re.compile(r"[a-z_][a-z0-9_]*")
 LINE_COMMENT = re.compile(r"//.*")
 
@@ -21,6 +24,26 @@ def module_of(crate_src: Path, file: Path) -> str:
     """The top-level module a file belongs to (`lib` for the crate root)."""
     first = file.relative_to(crate_src).parts[0]
     return first.removesuffix(".rs")
+
+
+def file_depth(crate_src: Path, file: Path) -> int:
+    """How many modules deep the file's own module is: 1 for `src/a.rs` and
+    `src/a/mod.rs`, 2 for `src/a/b.rs`."""
+    parts = file.relative_to(crate_src).parts
+    return len(parts) - (1 if parts[-1] == "mod.rs" else 0)
+
+
+def block_end(code: str, start: int) -> int:
+    """Where the `{...}` block opening at `start` closes."""
+    depth = 0
+    for index in range(start, len(code)):
+        if code[index] == "{":
+            depth += 1
+        elif code[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(code)
 
 
 def group_heads(code: str, start: int) -> list[str]:
@@ -41,12 +64,19 @@ def group_heads(code: str, start: int) -> list[str]:
     return heads
 
 
-def imports(text: str) -> set[str]:
-    """Top-level modules named by `crate::` paths in Rust source (`use crate::a`,
-    `use crate::{a, b::{c, d}}`, `crate::a::f()`), comments left out."""
+def imports(text: str, depth: int) -> set[str]:
+    """Top-level modules named by paths from the crate root in Rust source (`use crate::a`,
+    `use crate::{a, b::{c, d}}`, `crate::a::f()`, and `super::a` in a file `depth`
+    modules deep when the `super`s climb to the root), comments left out."""
     code = LINE_COMMENT.sub("", text)
+    inline = [(found.start(), block_end(code, found.end() - 1)) for found in INLINE_MODULE.finditer(code)]
     names = set()
-    for path in CRATE_PATH.finditer(code):
+    for path in ROOT_PATH.finditer(code):
+        supers = path.group().count("super::")
+        if supers:
+            here = depth + sum(1 for start, end in inline if start < path.start() < end)
+            if supers < here:
+                continue  # within the file's own top-level module
         rest = path.end()
         if code.startswith("{", rest):
             names.update(group_heads(code, rest))
@@ -62,7 +92,8 @@ def module_graph(crate_src: Path) -> dict[str, set[str]]:
         if module in ("lib", "main", "bin"):
             continue
         edges = graph.setdefault(module, set())
-        edges |= {name for name in imports(file.read_text()) if name != module}
+        depth = file_depth(crate_src, file)
+        edges |= {name for name in imports(file.read_text(), depth) if name != module}
     return graph
 
 
@@ -104,7 +135,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def main() -> int:
-    crates = sorted(path.parent for path in ROOT.glob("crates/*/src"))
+    crates = sorted(path.parent for path in [*ROOT.glob("crates/*/src"), ROOT / "host/src"])
     failed = False
     for crate in crates:
         for component in cycles(module_graph(crate / "src")):

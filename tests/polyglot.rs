@@ -326,6 +326,52 @@ async fn c_walkers_declare_paths_query_fields_entry_and_vars() {
     assert!(error["msg"].as_str().unwrap().contains("denied"), "{reply}");
 }
 
+/// The C SDK decodes what JSON allows and stays within its buffer on what it does not:
+/// a `\u` escape with fewer than four hex digits, or a surrogate without its other
+/// half, is U+FFFD and the characters after it are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_c_sdk_decodes_malformed_escapes_as_replacement_characters() {
+    let server = polyglot_server().await;
+    let cases = [
+        (r#"{"s":"\u00e9\ud83d\ude00"}"#, "é😀"),
+        (r#"{"s":"\u"}"#, "\u{fffd}"),
+        (r#"{"s":"a\uZZ"}"#, "a\u{fffd}ZZ"),
+        (r#"{"s":"\u12"}"#, "\u{fffd}"),
+        (r#"{"s":"\ud800\u0041"}"#, "\u{fffd}A"),
+        (r#"{"s":"\ude00x"}"#, "\u{fffd}x"),
+        (r#"{"s":"\u\u\u\u"}"#, "\u{fffd}\u{fffd}\u{fffd}\u{fffd}"),
+    ];
+    for (text, decoded) in cases {
+        let (status, reply) = server.post("/walker/c_decode", json!({"json": text}), None).await;
+        assert_eq!((status, &reply["reports"][0]["s"]), (200, &json!(decoded)), "{text}: {reply}");
+    }
+}
+
+/// The C SDK's walk keeps the nodes it has queued in a hash set: a walk over 100 000
+/// nodes ends well within the run's time limit (a list scanned per node took minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_c_walk_over_a_hundred_thousand_nodes_ends_within_its_time_limit() {
+    let server = TestServer::start_with(|config| {
+        config.cache_dir = Some(support::repo().join("target/test-compiled"));
+        config.walker_time_ms = 5_000;
+        config.graph_writes = 50_000;
+        config.graph_calls = 100_000;
+        config.graph_write_bytes = 64 << 20;
+        (config.quota_nodes, config.quota_edges) = (200_000, 200_000);
+    })
+    .await;
+    support::deploy(&support::example_wasm("c-chat.wasm"), &server.walkers_dir().join("c-chat.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("c_walk_all").is_some() }).await;
+    let (token, _) = server.user("c-wide@example.com").await;
+    for _ in 0..4 {
+        let (status, reply) = server.post("/walker/c_fan_out", json!({"count": 25_000}), Some(&token)).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    let (status, reply) = server.post("/walker/c_walk_all", json!({}), Some(&token)).await;
+    assert_eq!((status, &reply["reports"]), (200, &json!([100_000])), "{reply}");
+}
+
 /// The C SDK's walk: abilities by node type in table order, `visit` breadth-first from
 /// the entry node, and `disengage`, on jac-cloud's create_graph chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

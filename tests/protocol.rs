@@ -386,6 +386,12 @@ async fn accounts_register_and_login() {
     assert_eq!(body["detail"][0]["loc"], json!(["body", "email"]));
     let (status, body) = server.post("/user/register", json!({"email": "g@example.com"}), None).await;
     assert_eq!((status, body["detail"][0]["type"].clone()), (422, json!("missing")));
+    // pydantic echoes what it refused, but never a password.
+    for refused in [json!({"password": "hunter2hunter2"}), json!({"email": "g@example.com", "password": 20242024})] {
+        let (status, body) = server.post("/user/register", refused.clone(), None).await;
+        let text = body.to_string();
+        assert!(status == 422 && !text.contains("hunter2") && !text.contains("2024"), "{refused}: {text}");
+    }
 
     let (status, body) = server.post("/user/login", credentials, None).await;
     assert_eq!(status, 200);
@@ -978,7 +984,9 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
     assert_eq!((&body["properties"], &body["required"]), (&json!({"val": {"type": "integer"}}), &json!(["val"])));
     assert_eq!(paths["/walker/make_item"]["post"]["tags"], json!(["Walker APIs"]), "jac-cloud's default tag");
     assert!(paths.get("/walker/undocumented").is_none() && paths.get("/walker/internal").is_none());
-    assert!(walkers.iter().all(|walker| walker["name"] != "internal"), "not served, not listed");
+    for unlisted in ["internal", "undocumented"] {
+        assert!(walkers.iter().all(|walker| walker["name"] != unlisted), "{unlisted}: not in x-walkers either");
+    }
     assert_eq!(walker("rename_item")["routes"], json!([{"path": "/walker/rename_item/{node}", "node": true}]));
 
     // The same document in YAML, as jac-cloud serves it beside.
@@ -1002,4 +1010,6 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
     let catalog = &server.running.shared.catalog;
     support::wait_until(catalog, || async { catalog.walker("version").is_some() }).await;
     assert!(server.get("/openapi.json").await.1["paths"]["/walker/version"]["post"].is_object());
+    let yaml = server.http.get(server.url("/openapi.yaml")).send().await.unwrap().text().await.unwrap();
+    assert!(yaml.contains("/walker/version:"), "the YAML follows the reload too");
 }

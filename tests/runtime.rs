@@ -266,6 +266,16 @@ async fn components_reaching_for_files_sockets_or_http_are_refused() {
     }
 }
 
+#[tokio::test]
+async fn a_component_declaring_a_huge_name_many_times_is_refused_under_the_default_limits() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = support::runtime_with_limits(walker_host::runtime::Limits::default(), cache.path());
+    let err = runtime.load(std::fs::read(fixture("hostile-declare.wasm")).unwrap()).await.err().expect("refused");
+    assert!(err.to_string().contains("bytes of names, schemas and documentation"), "{err}");
+    // The host lives on and loads the next component.
+    runtime.load(std::fs::read(fixture("hostile.wasm")).unwrap()).await.unwrap();
+}
+
 /// Collects the log lines written on this thread while it lives.
 struct LogCapture {
     lines: Arc<std::sync::Mutex<Vec<u8>>>,

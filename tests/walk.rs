@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::server::{Backend, TestServer};
+use walker_host::core::access::AccessRules;
 
 /// Walker-name prefixes of the languages whose SDKs walk as jac does.
 const LANGUAGES: [&str; 3] = ["", "py_", "js_"];
@@ -112,9 +113,14 @@ async fn a_roots_whole_graph_is_counted_listed_and_reset_in_every_language() {
         };
         assert_eq!(size(json!({})).await, [json!({"nodes": 0, "edges": 0}), json!([])], "{prefix}");
         reports(&server, &token, &format!("{prefix}create_graph"), json!({})).await;
+        // Listed in id order, and ids are random: compared as a set.
+        let sorted = |mut reported: Vec<Value>| {
+            reported[1].as_array_mut().unwrap().sort_by_key(|name| name.to_string());
+            reported
+        };
         let counted = [json!({"nodes": 3, "edges": 3}), json!(["A", "B", "C"])];
-        assert_eq!(size(json!({})).await, counted, "{prefix}");
-        let reset = size(json!({"reset": true})).await;
+        assert_eq!(sorted(size(json!({})).await), counted, "{prefix}");
+        let reset = sorted(size(json!({"reset": true})).await);
         assert_eq!(reset, [counted[0].clone(), counted[1].clone(), json!(6)], "{prefix}: 3 nodes and 3 edges deleted");
         assert_eq!(size(json!({})).await, [json!({"nodes": 0, "edges": 0}), json!([])], "{prefix}: only the root left");
     }
@@ -365,6 +371,7 @@ async fn the_apps_user_fields_are_registered_returned_at_login_and_carried_in_th
         (body["detail"][0]["type"].clone(), body["detail"][0]["loc"].clone()),
         (json!("missing"), json!(["body", "name"]))
     );
+    assert_eq!(body["detail"][0]["input"], json!({"email": "user@example.com"}), "the body, without its password");
     let (status, body) = register(json!({"email": "user@example.com", "password": "string", "name": 7})).await;
     assert_eq!((status, body["detail"][0]["loc"].clone()), (422, json!(["body", "name"])), "{body}");
     let doc = server.get("/openapi.json").await.1;
@@ -438,6 +445,92 @@ async fn html_and_streamed_replies_as_jac_cloud_sends_them_over_http_and_websock
             assert_eq!(client.recv().await, json!({"type": "stream", "data": i.to_string()}), "{prefix}");
         }
         assert_eq!(client.recv().await, json!({"status": 200, "reports": []}), "{prefix}");
+    }
+}
+
+/// A server with the Rust simple_graph walkers and the limits `configure` sets, and the
+/// token and root (24 hex) of a user whose root has `count` A nodes.
+async fn fanned_out(
+    count: u32,
+    configure: impl FnOnce(&mut walker_host::config::Config),
+) -> (TestServer, String, String) {
+    let server = TestServer::start_with(|config| {
+        (config.walker_time_ms, config.graph_writes, config.graph_calls) = (10_000, 20_000, 100_000);
+        configure(config);
+    })
+    .await;
+    support::deploy(&support::fixture("simple_graph.wasm"), &server.walkers_dir().join("simple_graph.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("fan_out").is_some() }).await;
+    let (token, root) = server.user("wide@example.com").await;
+    for start in (0..count).step_by(2_500) {
+        reports(&server, &token, "fan_out", json!({"count": (count - start).min(2_500)})).await;
+    }
+    (server, token, root)
+}
+
+async fn traverse(server: &TestServer, query: &str, token: &str) -> (u16, Value) {
+    let request = server.http.get(server.url(&format!("/util/traverse{query}"))).bearer_auth(token);
+    support::server::read(request.send().await.unwrap()).await
+}
+
+/// `/util/traverse` answers at most a run's report bytes: a larger graph is cut short,
+/// and says so.
+#[tokio::test]
+async fn util_traverse_stops_at_the_report_bytes_and_says_it_was_truncated() {
+    // The root alone lists 2 000 edge ids (about 62 KB); the whole graph takes 440 KB.
+    let (server, token, _) = fanned_out(2_000, |config| config.walker_report_bytes = 256 * 1024).await;
+    let (status, whole) = traverse(&server, "?depth=-1", &token).await;
+    assert_eq!((status, &whole["truncated"]), (200, &json!(true)));
+    assert!(whole.to_string().len() <= 256 * 1024, "{} bytes", whole.to_string().len());
+    assert!(whole["nodes"].as_array().unwrap().len() < 2_001);
+    let (_, root_only) = traverse(&server, "?depth=0", &token).await;
+    assert!(root_only.get("truncated").is_none(), "{root_only}");
+    let (status, _) = traverse(&server, "?depth=-1&detailed=true", &token).await;
+    assert_eq!(status, 200);
+}
+
+/// `/util/traverse` takes no lock and stops at a run's time limit: a walker run of the
+/// same user, started while a traverse of 40 000 nodes goes on, ends well, and the
+/// traverse, cut off at the time limit, says it was truncated. (Had the traverse held
+/// the user's lock to its end, the run would have waited past its own time limit.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walker_run_of_the_same_user_goes_on_beside_a_large_traverse() {
+    let (server, token, root) = fanned_out(40_000, |config| {
+        (config.walker_time_ms, config.graph_calls, config.walker_report_bytes) = (1_000, 200_000, 64 << 20);
+    })
+    .await;
+    let server = std::sync::Arc::new(server);
+    let whole = tokio::spawn({
+        let (server, token) = (server.clone(), token.clone());
+        async move { traverse(&server, "?depth=-1", &token).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!whole.is_finished(), "the traverse is under way");
+    // The user's lock is free: a run's first graph call takes it at once (while a
+    // traverse held it, the call waited for the traverse to end).
+    let mut run = server.running.shared.catalog.env().graph.clone().begin(root, None, Vec::new(), AccessRules::Strict);
+    let locked = tokio::time::timeout(Duration::from_millis(500), run.begin_call()).await;
+    assert!(locked.is_ok_and(|taken| taken.is_ok()), "the traverse holds the user's lock");
+    drop(run);
+    let (status, reply) = server.post("/walker/fan_out", json!({"count": 1}), Some(&token)).await;
+    assert_eq!(status, 200, "the run went on beside the traverse: {reply}");
+    let (status, whole) = whole.await.unwrap();
+    assert_eq!((status, &whole["truncated"]), (200, &json!(true)), "cut off at the time limit");
+}
+
+/// A body of the walker's own type is sent as it is whatever its status: an error page
+/// is not turned into `{"detail": …}`, small or large.
+#[tokio::test]
+async fn a_walkers_own_error_page_is_sent_unchanged() {
+    let (server, _) = app_server().await;
+    for (status, size) in [(404, 0), (400, 4096), (503, 0)] {
+        let url = server.url(&format!("/walker/html_error?status={status}&size={size}"));
+        let page = server.http.get(url).send().await.unwrap();
+        let content_type = page.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!((page.status().as_u16(), content_type.as_str()), (status, "text/html; charset=utf-8"));
+        let expected = format!("<html><body>Not here{}</body></html>", "x".repeat(size));
+        assert_eq!(page.text().await.unwrap(), expected, "{status}");
     }
 }
 
@@ -590,6 +683,40 @@ async fn a_streamed_reply_waits_for_its_reader_and_is_cut_off_when_its_run_fails
     let failed = bulk(true).await.unwrap();
     assert_eq!(failed.status(), 200, "the reply started before the failure");
     assert!(read_all(failed).await.is_err(), "a failed stream does not end as a complete one");
+}
+
+/// Over a WebSocket, a client that stops reading holds the walker at its connection's
+/// queue limits (here 256 KiB) and the stream buffer, not the server's memory: while the
+/// walker streams 24 chunks of 1 MB, the connection never holds more than its limit and
+/// one chunk; the run is still waiting when the write timeout closes the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_reply_over_a_websocket_waits_for_a_reader_that_stopped() {
+    let server = TestServer::start_with(|config| {
+        config.stream_buffer = 1;
+        config.queue_bytes = 256 * 1024;
+        config.write_timeout_ms = 1_000;
+        config.walker_time_ms = 30_000;
+    })
+    .await;
+    support::deploy(&support::fixture("simple_graph.wasm"), &server.walkers_dir().join("simple_graph.wasm"));
+    let catalog = &server.running.shared.catalog;
+    support::wait_until(catalog, || async { catalog.walker("stream_bulk").is_some() }).await;
+    let (mut client, connected) = server.connect("").await;
+    let client_id = connected["data"]["client_id"].as_str().expect("M1 names the client").to_string();
+    // 24 MB: far more than loopback's socket buffers hold.
+    let context = json!({"count": 24, "size": 1_000_000});
+    client.send(json!({"type": "walker", "walker": "stream_bulk", "context": context, "response": true})).await;
+    let hub = &server.running.shared.hub;
+    let mut most = 0;
+    while let Some(queued) = hub.queued_bytes(&client_id) {
+        most = most.max(queued);
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    assert!(most <= 256 * 1024 + 1_000_100, "{most} bytes queued at once");
+    assert_eq!(server.timeout_closes().0, 1, "the write timeout closed the connection");
+    server.until_slots_in_use(0).await;
+    let finished = catalog.metrics().runs.with_label_values(&["stream_bulk", "ok"]).get();
+    assert_eq!(finished, 0, "the walker was still waiting for its reader");
 }
 
 on_both_backends!(

@@ -36,7 +36,7 @@ macro_rules! on_both_backends {
 }
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(1).unwrap().to_path_buf()
 }
 
 /// A walker built by `scripts/build-walkers.sh`, which must be newer than every source

@@ -147,6 +147,44 @@ static bool traverse_graph(walker_ctx_t *cx) {
     return walker_walk(cx, abilities, WALKER_COUNT(abilities));
 }
 
+/* Not in jac-cloud's app: field `s` of the JSON text `json`, as the SDK decodes it
+ * (malformed escapes too), reported as {"s": …}. */
+static bool decode(walker_ctx_t *cx) {
+    walker_json_t report = walker_json_object(cx);
+    walker_json_str(&report, "s", walker_json_get_str(cx, walker_arg_str(cx, "json"), "s"));
+    walker_report(cx, walker_json_finish(&report));
+    return true;
+}
+
+/* Not in jac-cloud's app: `count` A nodes off the root, then a walk that visits them all
+ * from the root and reports how many it entered. */
+static bool fan_out(walker_ctx_t *cx) {
+    const char *root = walker_graph_root(cx);
+    for (long long i = walker_arg_int(cx, "count"); i > 0; i--)
+        if (!walker_graph_spawn(cx, root, "A", "{}")) return false;
+    return true;
+}
+
+static long long walked;
+
+static bool visit_all(walker_ctx_t *cx, const char *here) {
+    return walker_visit(cx, walker_json_get_str(cx, here, "id"), NULL);
+}
+
+static bool count_one(walker_ctx_t *cx, const char *here) {
+    (void)cx, (void)here;
+    walked++;
+    return true;
+}
+
+static bool walk_all(walker_ctx_t *cx) {
+    static const walker_ability_t abilities[] = {{"Root", visit_all}, {"A", count_one}};
+    walked = 0;
+    if (!walker_walk(cx, abilities, WALKER_COUNT(abilities))) return false;
+    walker_report_int(cx, walked);
+    return true;
+}
+
 /* jac-cloud's html_response and stream_response; the caller's account. */
 static bool html_response(walker_ctx_t *cx) {
     walker_respond(cx, "text/html", "<!DOCTYPE html><html lang=\"en\"><body>HELLO WORLD</body></html>");
@@ -179,6 +217,8 @@ static const walker_field_t id_fields[] = {{"id", WALKER_STR, NULL}};
 static const walker_field_t item_fields[] = {
     {"item", WALKER_STR, NULL}, {"tag", WALKER_STR, "\"none\""}, {"var", WALKER_STR, "\"greeting\""}};
 static const walker_field_t traverse_fields[] = {{"stop_at", WALKER_STR, "\"\""}};
+static const walker_field_t decode_fields[] = {{"json", WALKER_STR, NULL}};
+static const walker_field_t fan_out_fields[] = {{"count", WALKER_INT, NULL}};
 static const char *const item_query[] = {"tag", "var", NULL};
 static const char *const item_vars[] = {"greeting", NULL};
 
@@ -195,6 +235,9 @@ const walker_def_t walker_definitions[] = {
     {"c_create_graph", WALKER_POST, true, NULL, 0, create_graph},
     {"c_traverse_graph", WALKER_POST, true, WALKER_FIELDS(traverse_fields), traverse_graph},
     {"c_warm_count", WALKER_WEBSOCKET | WALKER_POST, false, NULL, 0, warm_count, .warm_runs = 3},
+    {"c_decode", WALKER_POST, false, WALKER_FIELDS(decode_fields), decode},
+    {"c_fan_out", WALKER_POST, true, WALKER_FIELDS(fan_out_fields), fan_out},
+    {"c_walk_all", WALKER_POST, true, NULL, 0, walk_all},
     {"c_html_response", WALKER_GET | WALKER_WEBSOCKET, false, NULL, 0, html_response, .entry = WALKER_ENTRY_ROOT},
     {"c_stream_response", WALKER_GET | WALKER_WEBSOCKET, false, NULL, 0, stream_response, .entry = WALKER_ENTRY_ROOT},
     {"c_my_account", WALKER_WEBSOCKET | WALKER_POST, false, NULL, 0, my_account},

@@ -24,6 +24,9 @@ struct walker_ctx {
     /* A walk's nodes (JSON and id, owned): queued from `next` on, visited before it. */
     struct walked { const char *node, *id; } *walk;
     size_t walk_next, walk_len, walk_cap;
+    /* The walk's ids, as a hash set (a power of two of slots, NULL when free). */
+    const char **walked;
+    size_t walked_cap;
     bool disengaged;
 };
 
@@ -70,14 +73,28 @@ static int hex_digit(char c) {
     return -1;
 }
 
-static unsigned read_hex4(const char *p) {
-    unsigned value = 0;
-    for (int i = 0; i < 4; i++) {
-        int digit = hex_digit(p[i]);
-        if (digit < 0) return 0xFFFD;
-        value = value * 16 + (unsigned)digit;
+/* Reads up to 4 hex digits at `p` into *value; returns how many it read. */
+static int read_hex4(const char *p, unsigned *value) {
+    int count = 0;
+    *value = 0;
+    for (int digit; count < 4 && (digit = hex_digit(p[count])) >= 0; count++) *value = *value * 16 + (unsigned)digit;
+    return count;
+}
+
+/* The code point of the `\u` escape whose hex digits start at `p` (a surrogate pair
+ * takes both escapes); *used is how many bytes it took after the `\u`. An escape with
+ * fewer than 4 digits, or a surrogate without its other half, is U+FFFD. */
+static unsigned read_escape(const char *p, size_t *used) {
+    unsigned code, low;
+    int digits = read_hex4(p, &code);
+    *used = (size_t)digits;
+    if (digits < 4) return 0xFFFD;
+    if (code >= 0xD800 && code < 0xDC00 && p[4] == '\\' && p[5] == 'u' && read_hex4(p + 6, &low) == 4 &&
+        low >= 0xDC00 && low < 0xE000) {
+        *used = 10;
+        return 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
     }
-    return value;
+    return code >= 0xD800 && code < 0xE000 ? 0xFFFD : code;
 }
 
 static char *put_utf8(char *out, unsigned code) {
@@ -100,12 +117,14 @@ static char *put_utf8(char *out, unsigned code) {
 }
 
 /* Reads the string at `p` (its opening quote); returns the position after the closing
- * quote and, when `decoded` is not NULL, a decoded copy in *decoded. */
+ * quote and, when `decoded` is not NULL, a decoded copy in *decoded. The copy may be
+ * longer than the text: a bad `\u` escape of 2 bytes becomes U+FFFD's 3. */
 static const char *read_string(const char *p, char **decoded) {
     const char *start = ++p;
     while (*p && *p != '"') p += (*p == '\\' && p[1]) ? 2 : 1;
     if (decoded) {
-        char *out = *decoded = xmalloc((size_t)(p - start) + 1);
+        size_t len = (size_t)(p - start);
+        char *out = *decoded = xmalloc(len + len / 2 + 1);
         for (const char *s = start; s < p; s++) {
             if (*s != '\\') {
                 *out++ = *s;
@@ -118,14 +137,9 @@ static const char *read_string(const char *p, char **decoded) {
             case 'r': *out++ = '\r'; break;
             case 't': *out++ = '\t'; break;
             case 'u': {
-                unsigned code = read_hex4(s + 1);
-                s += 4;
-                if (code >= 0xD800 && code < 0xDC00 && s[1] == '\\' && s[2] == 'u') {
-                    unsigned low = read_hex4(s + 3);
-                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-                    s += 6;
-                }
-                out = put_utf8(out, code);
+                size_t used;
+                out = put_utf8(out, read_escape(s + 1, &used));
+                s += used;
                 break;
             }
             default: *out++ = *s; /* \" \\ \/ */
@@ -474,12 +488,41 @@ bool walker_is_type(walker_ctx_t *cx, const char *node, const char *type) {
     return strlen(type) == (size_t)(end - name) && !strncmp(name, type, (size_t)(end - name));
 }
 
+/* FNV-1a: the walk's set of ids needs a hash, and C's library has none. */
+static size_t hash_id(const char *id) {
+    size_t hash = 2166136261u;
+    for (; *id; id++) hash = (hash ^ (unsigned char)*id) * 16777619u;
+    return hash;
+}
+
+/* Adds `id` to the walk's set (open addressing, at most half full); false if it was
+ * there already. */
+static bool walked_insert(walker_ctx_t *cx, const char *id) {
+    if (2 * (cx->walk_len + 1) > cx->walked_cap) {
+        size_t old_cap = cx->walked_cap;
+        const char **old = cx->walked;
+        cx->walked_cap = old_cap ? 2 * old_cap : 32;
+        cx->walked = calloc(cx->walked_cap, sizeof *cx->walked);
+        if (!cx->walked) abort();
+        for (size_t i = 0; i < old_cap; i++) {
+            if (!old[i]) continue;
+            size_t slot = hash_id(old[i]) & (cx->walked_cap - 1);
+            while (cx->walked[slot]) slot = (slot + 1) & (cx->walked_cap - 1);
+            cx->walked[slot] = old[i];
+        }
+        free(old);
+    }
+    size_t slot = hash_id(id) & (cx->walked_cap - 1);
+    for (; cx->walked[slot]; slot = (slot + 1) & (cx->walked_cap - 1))
+        if (!strcmp(cx->walked[slot], id)) return false;
+    cx->walked[slot] = id;
+    return true;
+}
+
 /* Queues `node` (JSON) unless the walk already holds it. */
 static void enqueue(walker_ctx_t *cx, const char *node) {
     const char *id = walker_json_get_str(cx, node, "id");
-    if (!id) return;
-    for (size_t i = 0; i < cx->walk_len; i++)
-        if (!strcmp(cx->walk[i].id, id)) return;
+    if (!id || !walked_insert(cx, id)) return;
     if (cx->walk_len == cx->walk_cap) {
         cx->walk_cap = cx->walk_cap ? 2 * cx->walk_cap : 16;
         cx->walk = xrealloc(cx->walk, cx->walk_cap * sizeof *cx->walk);
@@ -679,6 +722,7 @@ bool exports_walkers_run(walkers_string_t *name, walkers_caller_t *caller, walke
     for (size_t i = 0; i < cx.owned_count; i++) free(cx.owned[i]);
     free(cx.owned);
     free(cx.walk);
+    free(cx.walked);
     walkers_string_free(name);
     walkers_caller_free(caller);
     walkers_string_free(context);

@@ -1,10 +1,7 @@
 //! jac-cloud's ids: nodes `n:<Type>:<24 hex>`, roots `n::<24 hex>`, edges `e:<Type>:<24 hex>`
-//! (`e::<24 hex>` untyped), objects `o:<Type>:<24 hex>`. The 24 hex follow MongoDB's
-//! ObjectId layout (seconds, a per-process random part, a counter), so ids are unique,
-//! roughly time-ordered and importable from jac-cloud's store. Also the public root, and roots' wire form.
-
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+//! (`e::<24 hex>` untyped), objects `o:<Type>:<24 hex>`. The 24 hex have the shape of
+//! MongoDB's ObjectIds, so jac-cloud's store imports as it is, but new ones are random
+//! (see `new_hex`). Also the public root, and roots' wire form.
 
 /// What an id names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,18 +77,12 @@ fn is_hex24(hex: &str) -> bool {
     hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A fresh 24-hex id: 4 bytes of seconds, 5 random bytes per process, a 3-byte counter.
+/// A fresh 24-hex id: 96 random bits from a CSPRNG the operating system seeds (rand's `ThreadRng`). Not
+/// MongoDB's layout (seconds, a per-process part, a counter): under jac-cloud's access
+/// rules a node is loaded by id alone, so an id must not be guessable from the ids made
+/// around it.
 pub fn new_hex() -> String {
-    static PROCESS: OnceLock<[u8; 5]> = OnceLock::new();
-    static COUNTER: OnceLock<AtomicU32> = OnceLock::new();
-    let process = PROCESS.get_or_init(rand::random);
-    let count = COUNTER.get_or_init(|| AtomicU32::new(rand::random())).fetch_add(1, Ordering::Relaxed);
-    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    let mut bytes = [0u8; 12];
-    bytes[..4].copy_from_slice(&(seconds as u32).to_be_bytes());
-    bytes[4..9].copy_from_slice(process);
-    bytes[9..].copy_from_slice(&count.to_be_bytes()[1..]);
-    hex::encode(bytes)
+    random_hex(12)
 }
 
 /// The root every anonymous caller shares.
@@ -142,5 +133,14 @@ mod tests {
         }
         let (a, b) = (new_hex(), new_hex());
         assert!(is_hex24(&a) && a != b);
+    }
+
+    #[test]
+    fn ids_made_together_share_no_predictable_part() {
+        // MongoDB's layout shares 9 of 12 bytes (seconds, process) between ids made in the
+        // same second; random ones about one byte in 256.
+        let ids: Vec<Vec<u8>> = (0..64).map(|_| hex::decode(new_hex()).unwrap()).collect();
+        let same: usize = ids.windows(2).map(|pair| pair[0].iter().zip(&pair[1]).filter(|(a, b)| a == b).count()).sum();
+        assert!(same < 63 * 3, "{same} bytes equal across 63 neighbouring pairs");
     }
 }

@@ -194,6 +194,10 @@ impl Graph for GraphService {
         Box::new(RunGraph::new(self, root, entry, rules).contending_with(contending))
     }
 
+    fn read(self: Arc<Self>, root: String) -> Box<dyn GraphRun> {
+        Box::new(RunGraph::new(self, root, None, AccessRules::Strict).read_only())
+    }
+
     fn entry<'a>(
         self: Arc<Self>,
         caller: &'a str,

@@ -312,6 +312,13 @@ impl Hub {
         }
     }
 
+    /// Bytes queued for connection `id`, its own frames and others' together; `None`
+    /// when it is not connected here.
+    pub fn queued_bytes(&self, id: &str) -> Option<usize> {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        registry.clients.get(id).map(|connection| connection.outbox.queued_bytes())
+    }
+
     /// Queues `payload` for the connection `id` itself (a walker's `notify-self`),
     /// bounded by the run's limits rather than by its outbox's (see `outbox`).
     pub fn send_own(&self, id: &str, payload: Utf8Bytes) {

@@ -119,6 +119,12 @@ impl Outbox {
         queue.own.messages >= self.max_messages || queue.own.bytes >= self.max_bytes
     }
 
+    /// Bytes queued, its own frames and others' together.
+    pub fn queued_bytes(&self) -> usize {
+        let queue = self.lock();
+        queue.own.bytes + queue.others.bytes
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }

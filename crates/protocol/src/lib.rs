@@ -67,6 +67,8 @@ pub struct Shared {
     pub addresses: Arc<AddressLimits>,
     /// WebSocket sessions, until their close handshake ends: shutdown waits for them.
     pub sessions: TaskTracker,
+    /// `/openapi.json` and `/openapi.yaml`, built once per catalog snapshot.
+    pub openapi: openapi::DocumentCache,
 }
 
 /// One tenant's routes, with its state.

@@ -1,21 +1,22 @@
 //! `GET /openapi.json` (and the same in YAML at `/openapi.yaml`): an OpenAPI 3.1
 //! document of the routes the server has right now, built from the loaded walkers' specs
-//! on every request, so a hot reload shows at once: paths and methods, fields with their
+//! once per catalog snapshot, so a hot reload shows at once: paths and methods, fields with their
 //! types (or the schemas their components declare), defaults and required flags,
 //! `as_query` fields as query parameters, custom paths, node routes, bearer auth, the
 //! documentation jac-cloud's spec options give; and the account (with the app's user
-//! fields) and utility routes. `x-walkers` lists every served walker, WebSocket-only ones
-//! too, for the playground. `GET /docs` and `GET /playground`: pages, built into the
+//! fields) and utility routes. `x-walkers` lists every walker the document shows,
+//! WebSocket-only ones too, for the playground. `GET /docs` and `GET /playground`: pages, built into the
 //! binary, that call them.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
-use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use walker_runtime::catalog::Snapshot;
 use walker_runtime::{FieldSpec, FieldType, Method, WalkerSpec, path_params};
 
 use crate::Shared;
@@ -30,29 +31,88 @@ pub async fn playground() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("playground.html"))
 }
 
-pub async fn document(State(shared): State<Arc<Shared>>) -> Json<Value> {
-    Json(build(&shared))
+/// The document of the catalog snapshot last asked about, as JSON and as YAML text:
+/// built once per snapshot (a hot reload makes a new one), not on every request, since
+/// anyone may ask and it is megabytes at the declaration limits.
+#[derive(Default)]
+pub struct DocumentCache {
+    current: Mutex<Option<Cached>>,
+}
+
+struct Cached {
+    /// The snapshot it documents. Weak, so a replaced snapshot's walkers are not kept;
+    /// while it is held, no new snapshot can take the old one's address.
+    snapshot: Weak<Snapshot>,
+    json: Bytes,
+    /// Written at the first YAML request.
+    yaml: Option<Bytes>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Json,
+    Yaml,
+}
+
+impl DocumentCache {
+    /// The current snapshot's document in `format`, built if this snapshot has none yet.
+    fn text(&self, shared: &Shared, format: Format) -> Result<Bytes, String> {
+        let snapshot = shared.catalog.snapshot();
+        // Held while building: concurrent first requests wait for one build.
+        let mut current = self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cached = match current.as_mut() {
+            Some(cached) if std::ptr::eq(cached.snapshot.as_ptr(), Arc::as_ptr(&snapshot)) => cached,
+            _ => {
+                let document = build(shared, &snapshot);
+                let json = serde_json::to_vec(&document).map_err(|err| err.to_string())?;
+                let snapshot = Arc::downgrade(&snapshot);
+                current.insert(Cached { snapshot, json: json.into(), yaml: None })
+            }
+        };
+        match format {
+            Format::Json => Ok(cached.json.clone()),
+            Format::Yaml => {
+                if cached.yaml.is_none() {
+                    let document: Value = serde_json::from_slice(&cached.json).map_err(|err| err.to_string())?;
+                    cached.yaml = Some(serde_norway::to_string(&document).map_err(|err| err.to_string())?.into());
+                }
+                Ok(cached.yaml.clone().unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// `GET /openapi.json`.
+pub async fn document(State(shared): State<Arc<Shared>>) -> Response {
+    serve(&shared, Format::Json)
 }
 
 /// `GET /openapi.yaml`: the same document in YAML, as jac-cloud serves it.
 pub async fn yaml(State(shared): State<Arc<Shared>>) -> Response {
-    match serde_norway::to_string(&build(&shared)) {
-        Ok(text) => ([(header::CONTENT_TYPE, "text/yaml; charset=utf-8")], text).into_response(),
+    serve(&shared, Format::Yaml)
+}
+
+fn serve(shared: &Shared, format: Format) -> Response {
+    let content_type = match format {
+        Format::Json => "application/json",
+        Format::Yaml => "text/yaml; charset=utf-8",
+    };
+    match shared.openapi.text(shared, format) {
+        Ok(text) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
         Err(err) => {
-            tracing::error!("writing the OpenAPI document as YAML: {err}");
+            tracing::error!("writing the OpenAPI document as {format:?}: {err}");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }
 
-fn build(shared: &Shared) -> Value {
-    let snapshot = shared.catalog.snapshot();
+fn build(shared: &Shared, snapshot: &Snapshot) -> Value {
     let mut specs: Vec<&WalkerSpec> =
-        snapshot.walkers().map(|walker| walker.spec()).filter(|spec| !spec.private).collect();
+        (snapshot.walkers().map(|walker| walker.spec())).filter(|spec| !spec.private && spec.docs.listed).collect();
     specs.sort_by(|a, b| a.name.cmp(&b.name));
     let mut paths = fixed_paths(&shared.settings.user_fields);
     let walkers: Vec<Value> = specs.iter().map(|spec| walker_summary(spec)).collect();
-    for spec in specs.into_iter().filter(|spec| spec.docs.listed) {
+    for spec in specs {
         for (path, node) in spec.routes.iter().cloned() {
             let operations: Map<String, Value> = (spec.methods.iter())
                 .filter_map(|method| Some((method_name(*method)?, operation(spec, *method, &path, node))))

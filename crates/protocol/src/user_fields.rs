@@ -57,16 +57,31 @@ pub fn read(
     body: &Map<String, Value>,
     max_bytes: usize,
 ) -> Result<Map<String, Value>, Vec<FieldError>> {
-    let values = validate_fields(fields, body).map_err(|mut errors| {
-        errors.iter_mut().for_each(|error| error.loc.insert(0, "body".into()));
-        errors
-    })?;
+    let values = validate_fields(fields, body).map_err(|errors| FieldError::located(errors, |_| "body"))?;
     let bytes = serde_json::to_string(&values).map_or(usize::MAX, |json| json.len());
     if bytes > max_bytes {
         let msg = format!("the user fields take {bytes} bytes of JSON, more than {max_bytes}");
         return Err(vec![FieldError::new("too_long", vec!["body".into()], msg, None)]);
     }
     Ok(values)
+}
+
+/// An imported account's user fields (from jac-cloud's store), checked as `read` checks
+/// a registration: keys the app does not declare are dropped; the error names each
+/// field refused and why.
+pub fn read_imported(
+    fields: &[FieldSpec],
+    values: &Map<String, Value>,
+    max_bytes: usize,
+) -> Result<Map<String, Value>, String> {
+    read(fields, values, max_bytes).map_err(|errors| {
+        let each = errors.iter().map(|error| {
+            let at: Vec<String> =
+                (error.loc.iter().skip(1)).map(|part| part.as_str().unwrap_or("?").to_string()).collect();
+            if at.is_empty() { error.msg.to_string() } else { format!("{}: {}", at.join("."), error.msg) }
+        });
+        each.collect::<Vec<_>>().join("; ")
+    })
 }
 
 #[cfg(test)]
@@ -96,5 +111,15 @@ mod tests {
         let wrong = read(&fields, &body(json!({"name": "Ada", "age": "old"})), 1024).unwrap_err();
         assert_eq!(wrong[0].loc, vec![json!("body"), json!("age")]);
         assert_eq!(read(&fields, &body(json!({"name": "x".repeat(2000)})), 1024).unwrap_err()[0].kind, "too_long");
+    }
+
+    #[test]
+    fn imported_fields_keep_only_what_the_app_declares_checked() {
+        let fields = [parse("name:str").unwrap()];
+        let body = |value: Value| value.as_object().unwrap().clone();
+        let jac_cloud_user = body(json!({"name": "Bob", "exp": 1, "is_admin": true, "sso": {}}));
+        assert_eq!(Value::Object(read_imported(&fields, &jac_cloud_user, 1024).unwrap()), json!({"name": "Bob"}));
+        assert_eq!(read_imported(&fields, &body(json!({"exp": 1})), 1024).unwrap_err(), "name: Field required");
+        assert!(read_imported(&fields, &body(json!({"name": "x".repeat(2000)})), 1024).unwrap_err().contains("bytes"));
     }
 }

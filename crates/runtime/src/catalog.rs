@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -18,8 +19,8 @@ use tokio::sync::{Mutex, watch};
 
 use crate::graph::Graph;
 use crate::{
-    CodeCache, Digest, Environment, FieldError, Invocation, LoadedComponent, Notifier, Reply, RunError, RunQuota,
-    Runtime, Share, Vars, WalkerMetrics, WalkerSpec,
+    CodeCache, Digest, Environment, FieldError, Invocation, LoadedComponent, Notifier, Reply, RunError, RunErrorKind,
+    RunQuota, Runtime, Share, Vars, WalkerMetrics, WalkerSpec,
 };
 
 pub struct Catalog {
@@ -434,9 +435,56 @@ impl Catalog {
         result.map_err(CallError::Run)
     }
 
+    /// Admits a read of the tenant's graph that the server makes for a client
+    /// (`/util/traverse`) as it admits a walker run: within the tenant's run quota (its
+    /// rate, and one of its places, held with the admission) and only while its CPU
+    /// budget is not spent. It holds no instance: it runs no walker.
+    pub async fn admit_read(&self) -> Result<ReadAdmission, RunErrorKind> {
+        if let Some(debt) = self.env.share.debt() {
+            return Err(RunErrorKind::CpuQuota(debt));
+        }
+        let place = match &self.run_quota {
+            Some(quota) => Some(quota.admit().await?),
+            None => None,
+        };
+        Ok(ReadAdmission { _place: place, share: self.env.share.clone() })
+    }
+
     /// Counters of runs and loads, for `/metrics`.
     pub fn metrics(&self) -> &WalkerMetrics {
         &self.metrics
+    }
+}
+
+/// A read admitted by `Catalog::admit_read`.
+pub struct ReadAdmission {
+    /// One of the tenant's places to run in, when it has a run quota.
+    _place: Option<tokio::sync::OwnedSemaphorePermit>,
+    share: Arc<Share>,
+}
+
+impl ReadAdmission {
+    /// Runs `read`, charging the time spent polling it (the host's own work, as a run's
+    /// CPU time is charged) to the tenant, also when it is dropped before it ends.
+    pub async fn charged<F: std::future::Future>(&self, read: F) -> F::Output {
+        struct Meter<'a> {
+            share: &'a Share,
+            used: Duration,
+        }
+        impl Drop for Meter<'_> {
+            fn drop(&mut self) {
+                self.share.charge_cpu(self.used);
+            }
+        }
+        let mut meter = Meter { share: &self.share, used: Duration::ZERO };
+        let mut read = std::pin::pin!(read);
+        std::future::poll_fn(|cx| {
+            let started = std::time::Instant::now();
+            let poll = read.as_mut().poll(cx);
+            meter.used += started.elapsed();
+            poll
+        })
+        .await
     }
 }
 

@@ -11,16 +11,17 @@ use walker_core::ids;
 
 use serde_json::Value;
 
-use super::bindings::jac::walker::declare::{ComputedAccess as WitComputed, FieldSchema, Host, WalkerOptions};
-use super::sandbox::RunState;
-use super::spec::{Docs, WalkerSpec};
+use crate::bindings::jac::walker::declare::{ComputedAccess as WitComputed, FieldSchema, WalkerOptions};
+use crate::spec::{Docs, WalkerSpec};
 
 /// Names (walkers and node types together) one component may declare: far more than
 /// any real component, small next to the memory a guest could otherwise make the host
 /// hold.
 pub const MAX_DECLARED: usize = 1024;
 
-/// Bytes of schemas and documentation one component may declare, all together.
+/// Bytes one component may declare, all together: every name, schema and text it
+/// passes. The strings reach the host once, bounded by the guest's memory; this budget
+/// bounds what the host keeps of them.
 pub const MAX_DECLARED_BYTES: usize = 256 * 1024;
 
 /// What the component declared so far.
@@ -28,48 +29,50 @@ pub const MAX_DECLARED_BYTES: usize = 256 * 1024;
 pub struct Declared {
     jac_cloud_walkers: Vec<String>,
     computed: ComputedAccess,
-    /// (walker, field, schema text), in the order declared.
-    schemas: Vec<(String, String, String)>,
+    /// Each walker's field schemas, in the order declared (the walker named once).
+    schemas: Vec<(String, Vec<FieldSchema>)>,
     options: Vec<WalkerOptions>,
-    declared_bytes: usize,
-    /// It declared more than `MAX_DECLARED` names or `MAX_DECLARED_BYTES`: loading fails.
+    /// Names declared so far, against `MAX_DECLARED`.
+    names: usize,
+    /// Bytes of every string declared so far, against `MAX_DECLARED_BYTES`.
+    bytes: usize,
+    /// It declared past either budget: loading fails, and later declarations are dropped.
     too_many: bool,
 }
 
 impl Declared {
-    fn names(&self) -> usize {
-        self.jac_cloud_walkers.len() + self.computed.len() + self.schemas.len() + self.options.len()
+    /// Counts a declaration against the budgets before anything of it is kept; false
+    /// when it is past them.
+    fn charge<'a>(&mut self, names: usize, strings: impl IntoIterator<Item = &'a String>) -> bool {
+        if !self.too_many {
+            self.names = self.names.saturating_add(names);
+            self.bytes = strings.into_iter().fold(self.bytes, |bytes, text| bytes.saturating_add(text.len()));
+            self.too_many = self.names > MAX_DECLARED || self.bytes > MAX_DECLARED_BYTES;
+        }
+        !self.too_many
     }
 
-    fn add(&mut self, walkers: Vec<String>, computed: Vec<WitComputed>) {
-        if self.names() + walkers.len() + computed.len() > MAX_DECLARED {
-            self.too_many = true;
-            return;
+    pub(crate) fn add(&mut self, walkers: Vec<String>, computed: Vec<WitComputed>) {
+        let strings = walkers.iter().chain(computed.iter().flat_map(|access| [&access.node_type, &access.field]));
+        if self.charge(walkers.len() + computed.len(), strings) {
+            self.jac_cloud_walkers.extend(walkers);
+            self.computed.extend(computed.into_iter().map(|access| (access.node_type, access.field)));
         }
-        self.jac_cloud_walkers.extend(walkers);
-        self.computed.extend(computed.into_iter().map(|access| (access.node_type, access.field)));
     }
 
-    fn add_schemas(&mut self, walker: String, schemas: Vec<FieldSchema>) {
-        let bytes: usize = schemas.iter().map(|schema| schema.schema.len()).sum();
-        self.declared_bytes = self.declared_bytes.saturating_add(bytes);
-        if self.names() + schemas.len() > MAX_DECLARED || self.declared_bytes > MAX_DECLARED_BYTES {
-            self.too_many = true;
-            return;
+    pub(crate) fn add_schemas(&mut self, walker: String, schemas: Vec<FieldSchema>) {
+        let strings = schemas.iter().flat_map(|schema| [&schema.field, &schema.schema]);
+        if self.charge(1 + schemas.len(), strings.chain([&walker])) {
+            self.schemas.push((walker, schemas));
         }
-        self.schemas.extend(schemas.into_iter().map(|schema| (walker.clone(), schema.field, schema.schema)));
     }
 
-    fn add_options(&mut self, options: WalkerOptions) {
-        let texts = [&options.summary, &options.description, &options.response_schema];
-        let tags = options.tags.iter().flatten().chain(&options.excluded);
-        let bytes = texts.into_iter().flatten().chain(tags).map(String::len).sum::<usize>();
-        self.declared_bytes = self.declared_bytes.saturating_add(bytes);
-        if self.names() + 1 > MAX_DECLARED || self.declared_bytes > MAX_DECLARED_BYTES {
-            self.too_many = true;
-            return;
+    pub(crate) fn add_options(&mut self, options: WalkerOptions) {
+        let texts = [&options.summary, &options.description, &options.response_schema].into_iter().flatten();
+        let strings = texts.chain(options.tags.iter().flatten()).chain(&options.excluded).chain([&options.walker]);
+        if self.charge(1, strings) {
+            self.options.push(options);
         }
-        self.options.push(options);
     }
 
     /// Gives the declared walkers jac-cloud's rules, their fields' schemas and their
@@ -77,7 +80,7 @@ impl Declared {
     pub fn apply(self, specs: &mut [WalkerSpec]) -> Result<(), String> {
         if self.too_many {
             return Err(format!(
-                "declares more than {MAX_DECLARED} names or {MAX_DECLARED_BYTES} bytes of schemas and documentation"
+                "declares more than {MAX_DECLARED} names or {MAX_DECLARED_BYTES} bytes of names, schemas and documentation"
             ));
         }
         if let Some(bad) = self.computed.keys().find(|node_type| !ids::is_type_name(node_type)) {
@@ -92,14 +95,16 @@ impl Declared {
             };
             specs[index].access = rules.clone();
         }
-        for (walker, field, text) in self.schemas {
-            let spec = exported.get(&walker).map(|&index| &mut specs[index]);
-            let Some(spec_field) = spec.and_then(|spec| spec.fields.iter_mut().find(|f| f.name == field)) else {
-                return Err(format!("declares a schema for {walker}.{field}, which it does not export"));
-            };
-            match serde_json::from_str(&text) {
-                Ok(schema @ Value::Object(_)) => spec_field.schema = Some(schema),
-                _ => return Err(format!("the schema of {walker}.{field} is not a JSON object")),
+        for (walker, schemas) in self.schemas {
+            for FieldSchema { field, schema: text } in schemas {
+                let spec = exported.get(&walker).map(|&index| &mut specs[index]);
+                let Some(spec_field) = spec.and_then(|spec| spec.fields.iter_mut().find(|f| f.name == field)) else {
+                    return Err(format!("declares a schema for {walker}.{field}, which it does not export"));
+                };
+                match serde_json::from_str(&text) {
+                    Ok(schema @ Value::Object(_)) => spec_field.schema = Some(schema),
+                    _ => return Err(format!("the schema of {walker}.{field} is not a JSON object")),
+                }
             }
         }
         for options in self.options {
@@ -145,26 +150,6 @@ fn apply_options(spec: &mut WalkerSpec, options: WalkerOptions) -> Result<(), St
         spec.routes.clear();
     }
     Ok(())
-}
-
-impl Host for RunState {
-    fn jac_cloud_access(&mut self, walkers: Vec<String>, computed: Vec<WitComputed>) {
-        if let Some(declared) = self.declared.as_mut() {
-            declared.add(walkers, computed);
-        }
-    }
-
-    fn field_schemas(&mut self, walker: String, schemas: Vec<FieldSchema>) {
-        if let Some(declared) = self.declared.as_mut() {
-            declared.add_schemas(walker, schemas);
-        }
-    }
-
-    fn spec_options(&mut self, options: WalkerOptions) {
-        if let Some(declared) = self.declared.as_mut() {
-            declared.add_options(options);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -255,7 +240,22 @@ mod tests {
         let mut declared = Declared::default();
         let large = format!(r#"{{"description": "{}"}}"#, "x".repeat(MAX_DECLARED_BYTES));
         declared.add_schemas("order".into(), schema("quantity", &large));
-        assert!(declared.apply(&mut [spec("order")]).unwrap_err().contains("bytes of schemas"));
+        assert!(declared.apply(&mut [spec("order")]).unwrap_err().contains("bytes of names"));
+    }
+
+    #[test]
+    fn every_declared_string_counts_against_the_byte_budget_before_it_is_kept() {
+        let long = "w".repeat(MAX_DECLARED_BYTES);
+        let mut by_walker_name = Declared::default();
+        by_walker_name.add_schemas(long.clone(), schema("quantity", "{}"));
+        let mut by_computed_field = Declared::default();
+        by_computed_field.add(Vec::new(), vec![WitComputed { node_type: "Nested".into(), field: long.clone() }]);
+        let mut by_options_walker = Declared::default();
+        by_options_walker.add_options(WalkerOptions { walker: long, ..options(&[], false) });
+        for declared in [by_walker_name, by_computed_field, by_options_walker] {
+            assert!(declared.schemas.is_empty() && declared.computed.is_empty() && declared.options.is_empty());
+            assert!(declared.apply(&mut [spec("order")]).unwrap_err().contains("bytes of names"));
+        }
     }
 
     fn options(excluded: &[&str], private: bool) -> WalkerOptions {

@@ -77,6 +77,11 @@ pub trait Graph: Send + Sync {
         rules: AccessRules,
     ) -> Box<dyn GraphRun>;
 
+    /// A transaction that only reads, as the caller's root `root` (24 hex) under the
+    /// strict rules: it takes no lock, so a long read never holds up the caller's runs
+    /// (each read sees what is committed when it is made); a write stops it.
+    fn read(self: Arc<Self>, root: String) -> Box<dyn GraphRun>;
+
     /// Checks that `caller` (root hex) may start a walker that follows `rules` on
     /// `node`: the node's full id.
     fn entry<'a>(

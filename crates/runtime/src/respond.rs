@@ -5,9 +5,6 @@
 
 use tokio::sync::mpsc;
 
-use super::bindings::jac::walker::respond::Host;
-use super::sandbox::RunState;
-
 /// Bytes a content type may take.
 const MAX_CONTENT_TYPE: usize = 256;
 
@@ -51,32 +48,26 @@ impl RunStream {
     pub fn started(&self) -> bool {
         self.started
     }
+
+    /// Sends `chunk` (at most `limit` bytes), starting the reply as `content_type` first
+    /// if it has not started; waits while the buffer is full.
+    pub async fn send(&mut self, content_type: String, chunk: String, limit: usize) -> Result<(), String> {
+        if chunk.len() > limit {
+            return Err(format!("a chunk may take {limit} bytes"));
+        }
+        let gone = |_| "the client has gone".to_string();
+        if !self.started {
+            if !is_content_type(&content_type) {
+                return Err(format!("{content_type:?} is not a content type"));
+            }
+            self.sink.sender.send(Streamed::Start { content_type }).await.map_err(gone)?;
+            self.started = true;
+        }
+        self.sink.sender.send(Streamed::Chunk(chunk)).await.map_err(gone)
+    }
 }
 
 /// A content type the host can send as a header value: visible ASCII and spaces, bounded.
 pub fn is_content_type(text: &str) -> bool {
     !text.is_empty() && text.len() <= MAX_CONTENT_TYPE && text.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
-}
-
-impl Host for RunState {
-    async fn body(&mut self, content_type: String, body: String) {
-        self.raw_body = Some(RawBody { content_type, body });
-    }
-
-    async fn stream(&mut self, content_type: String, chunk: String) -> Result<(), String> {
-        let limit = self.limits.report_bytes;
-        let Some(stream) = self.stream.as_mut() else { return Err("this call has no client to stream to".into()) };
-        if chunk.len() > limit {
-            return Err(format!("a chunk may take {limit} bytes"));
-        }
-        let gone = |_| "the client has gone".to_string();
-        if !stream.started {
-            if !is_content_type(&content_type) {
-                return Err(format!("{content_type:?} is not a content type"));
-            }
-            stream.sink.sender.send(Streamed::Start { content_type }).await.map_err(gone)?;
-            stream.started = true;
-        }
-        stream.sink.sender.send(Streamed::Chunk(chunk)).await.map_err(gone)
-    }
 }

@@ -1,6 +1,6 @@
 //! The state of one walker run: its empty WASI context, its limits, its graph
-//! transaction, and the host functions it imports (`socket`, `log`, `config`; `graph`
-//! is in `graph_host`, `declare` in `declare`). A fresh `RunState` lives in a fresh `Store`
+//! transaction, and the host functions it imports (`socket`, `log`, `config`,
+//! `account`, `declare`, `respond`; `graph` is in `graph_host`). A fresh `RunState` lives in a fresh `Store`
 //! per run, so nothing leaks between runs or users.
 
 use std::sync::Arc;
@@ -9,11 +9,13 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{Level, jac::walker};
-use super::cores::Slices;
-use super::limits::{LimitHit, Limits};
-use super::share::Share;
+use crate::bindings::{Level, jac::walker};
+use crate::cores::Slices;
+use crate::declare::Declared;
 use crate::graph::GraphRun;
+use crate::limits::{LimitHit, Limits};
+use crate::respond::{RawBody, RunStream};
+use crate::share::Share;
 
 /// Who a notification goes to.
 #[derive(Debug, Clone, Copy)]
@@ -68,13 +70,13 @@ pub struct RunState {
     pub(super) graph: Option<Box<dyn GraphRun>>,
     /// What the component declares while it lists its walkers; none during runs, whose
     /// declarations are ignored.
-    pub(super) declared: Option<super::declare::Declared>,
+    pub(super) declared: Option<Declared>,
     /// The tenant variables the running walker may read.
     readable: Readable,
     /// The body the walker set in place of its reports (`respond.body`).
-    pub(super) raw_body: Option<super::respond::RawBody>,
+    pub(super) raw_body: Option<RawBody>,
     /// Where its streamed reply goes, when the call can stream.
-    pub(super) stream: Option<super::respond::RunStream>,
+    pub(super) stream: Option<RunStream>,
     /// Its share of the cores, driven by the epoch ticks, and when it must end.
     pub(super) slices: Slices,
     /// The share its instance's memory is held against (the tenant it was made for),
@@ -127,7 +129,7 @@ impl RunState {
         self.notifier = notifier;
         self.notifications_sent = 0;
         self.raw_body = None;
-        self.stream = call.stream.cloned().map(super::respond::RunStream::new);
+        self.stream = call.stream.cloned().map(RunStream::new);
         self.log_lines = 0;
         self.slices = slices;
     }
@@ -267,5 +269,40 @@ impl walker::config::Host for RunState {
 impl walker::account::Host for RunState {
     fn current(&mut self) -> Option<String> {
         self.readable.account.as_deref().map(str::to_string)
+    }
+}
+
+/// Recorded only while the component lists its walkers at load; ignored in runs.
+impl walker::declare::Host for RunState {
+    fn jac_cloud_access(&mut self, walkers: Vec<String>, computed: Vec<walker::declare::ComputedAccess>) {
+        if let Some(declared) = self.declared.as_mut() {
+            declared.add(walkers, computed);
+        }
+    }
+
+    fn field_schemas(&mut self, walker: String, schemas: Vec<walker::declare::FieldSchema>) {
+        if let Some(declared) = self.declared.as_mut() {
+            declared.add_schemas(walker, schemas);
+        }
+    }
+
+    fn spec_options(&mut self, options: walker::declare::WalkerOptions) {
+        if let Some(declared) = self.declared.as_mut() {
+            declared.add_options(options);
+        }
+    }
+}
+
+impl walker::respond::Host for RunState {
+    async fn body(&mut self, content_type: String, body: String) {
+        self.raw_body = Some(RawBody { content_type, body });
+    }
+
+    async fn stream(&mut self, content_type: String, chunk: String) -> Result<(), String> {
+        let limit = self.limits.report_bytes;
+        match self.stream.as_mut() {
+            Some(stream) => stream.send(content_type, chunk, limit).await,
+            None => Err("this call has no client to stream to".into()),
+        }
     }
 }

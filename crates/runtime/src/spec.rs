@@ -98,6 +98,17 @@ impl FieldError {
         FieldError { kind: Cow::Borrowed(kind), loc, msg: msg.into(), input }
     }
 
+    /// `errors` with the part of the request each field was read from (`"body"`,
+    /// `"query"`, `"path"`, as `origin` names it for the field) first in its `loc`, as
+    /// FastAPI reports them.
+    pub fn located(mut errors: Vec<FieldError>, origin: impl Fn(&str) -> &'static str) -> Vec<FieldError> {
+        for error in &mut errors {
+            let origin = origin(error.loc.first().and_then(Value::as_str).unwrap_or_default());
+            error.loc.insert(0, origin.into());
+        }
+        errors
+    }
+
     /// The errors of a reply by which the walker refused its input: status 422 with the
     /// custom report `{"detail": [{"type", "loc", "msg", "input"?}, …]}`, as the SDKs
     /// answer a context that their types reject (see `walker-sdk`'s `input`). Bounded:

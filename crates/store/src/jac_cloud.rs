@@ -5,7 +5,8 @@
 //! document's `archetype` becomes the context; `access.all` becomes a grant to everyone
 //! and `access.roots.anchors` grants to roots; roots themselves are not rows (their
 //! grants are kept). Passwords keep jac-cloud's hashes (passlib's `pbkdf2-sha512`),
-//! which login verifies. Not carried over: walker and object documents, and
+//! which login verifies. An account's other keys become the app's user fields only as
+//! the app declares them, checked as registration checks them. Not carried over: walker and object documents, and
 //! `is_undirected` (every edge here has a direction).
 
 use std::collections::BTreeMap;
@@ -47,11 +48,8 @@ struct User {
     root_id: ObjectId,
     /// The app's own fields (a `User` subclass's, such as `name`), and jac-cloud's flags.
     #[serde(flatten)]
-    rest: serde_json::Map<String, serde_json::Value>,
+    rest: Map<String, Value>,
 }
-
-/// Fields of jac-cloud's own `User` that are not the app's.
-const BASE_USER_FIELDS: [&str; 3] = ["is_activated", "is_admin", "sso"];
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -92,20 +90,23 @@ fn level(name: &str) -> Option<Level> {
     }
 }
 
-/// Reads `<dir>/user.json`, `node.json` and `edge.json` (the last two may be absent).
-pub fn read_export(dir: &Path) -> anyhow::Result<Vec<Record>> {
+/// The app's user fields of one account, checked as registration checks them (declared,
+/// typed, bounded; jac-cloud's own names never among them), or why they are refused.
+pub type UserFieldCheck<'a> = &'a dyn Fn(Map<String, Value>) -> Result<Map<String, Value>, String>;
+
+/// Reads `<dir>/user.json`, `node.json` and `edge.json` (the last two may be absent);
+/// each user's other keys pass `user_fields` to become the app's user fields.
+pub fn read_export(dir: &Path, user_fields: UserFieldCheck) -> anyhow::Result<Vec<Record>> {
     let mut rows = Vec::new();
     for user in documents::<User>(&dir.join("user.json"))? {
         let hash = base64::engine::general_purpose::STANDARD.decode(&user.password.binary.base64)?;
+        let fields = user_fields(user.rest).map_err(|why| anyhow::anyhow!("user {}: {why}", user.email))?;
         rows.push(Record::User(UserRow {
             id: user.id.hex.to_lowercase(),
             email: user.email,
             password_hash: String::from_utf8(hash).context("a password hash is not text")?,
             root: user.root_id.hex.to_lowercase(),
-            fields: serde_json::Value::Object(
-                user.rest.into_iter().filter(|(name, _)| !BASE_USER_FIELDS.contains(&name.as_str())).collect(),
-            )
-            .to_string(),
+            fields: Value::Object(fields).to_string(),
         }));
     }
     let mut grants = Vec::new();

@@ -61,6 +61,8 @@ pub struct RunGraph {
     contended: Vec<String>,
     /// The root locks, from the first graph call to the commit.
     locks: Option<HeldRoots>,
+    /// It only reads (see `GraphService::read`): it takes no lock, and a write stops it.
+    read_only: bool,
     nodes: HashMap<String, Seen<NodeRow>>,
     edges: HashMap<String, Seen<EdgeRow>>,
     /// Edges this run created, in order (hex).
@@ -76,6 +78,8 @@ pub struct RunGraph {
     writes: u32,
     written_bytes: usize,
 }
+
+const READ_ONLY: &str = "a graph run that only reads cannot write";
 
 fn store_failure(err: StoreError) -> wasmtime::Error {
     tracing::error!("graph read failed: {err}");
@@ -147,6 +151,7 @@ impl RunGraph {
             entry,
             contended: Vec::new(),
             locks: None,
+            read_only: false,
             nodes: HashMap::new(),
             edges: HashMap::new(),
             new_edges: Vec::new(),
@@ -158,6 +163,12 @@ impl RunGraph {
             writes: 0,
             written_bytes: 0,
         }
+    }
+
+    /// Takes no lock, and refuses to write.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
     }
 
     /// Also takes the locks of `roots` (see `contended`).
@@ -193,7 +204,7 @@ impl RunGraph {
         if self.calls > self.service.limits.calls {
             return Err(LimitHit::GraphCalls(self.service.limits.calls).into());
         }
-        if self.locks.is_none() {
+        if self.locks.is_none() && !self.read_only {
             let roots = std::iter::once(self.caller.as_str()).chain(self.contended.iter().map(String::as_str));
             self.locks = Some(self.service.lock_roots(roots).await.map_err(store_failure)?);
         }
@@ -203,7 +214,7 @@ impl RunGraph {
     /// Before writing a stored row that `owner` owns: holds `owner`'s lock, or stops the
     /// run with `Contended` when another run holds it.
     async fn order_with(&mut self, owner: &str) -> wasmtime::Result<()> {
-        let held = self.locks.as_mut().expect("taken by the first call");
+        let Some(held) = self.locks.as_mut() else { return Err(wasmtime::Error::msg(READ_ONLY)) };
         if self.service.try_lock_root(held, owner).await.map_err(store_failure)? {
             return Ok(());
         }
@@ -213,6 +224,9 @@ impl RunGraph {
     }
 
     fn count_write(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        if self.read_only {
+            return Err(wasmtime::Error::msg(READ_ONLY));
+        }
         let limits = &self.service.limits;
         self.writes += 1;
         self.written_bytes += bytes;

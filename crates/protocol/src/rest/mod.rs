@@ -105,8 +105,23 @@ fn credentials(body: Result<Bytes, BytesRejection>) -> Result<(String, String, M
     };
     match (field("email"), field("password")) {
         (Some(email), Some(password)) => Ok((email, password, body)),
-        _ => Err(unprocessable(&errors)),
+        _ => Err(unprocessable(&without_password(errors))),
     }
+}
+
+/// `errors` as a client may see them: pydantic echoes the refused input, but a
+/// password, given alone or within the body, is never sent back.
+fn without_password(mut errors: Vec<FieldError>) -> Vec<FieldError> {
+    for error in &mut errors {
+        match &mut error.input {
+            _ if error.loc.last().and_then(Value::as_str) == Some("password") => error.input = None,
+            Some(Value::Object(body)) => {
+                body.remove("password");
+            }
+            _ => {}
+        }
+    }
+    errors
 }
 
 pub async fn register(
@@ -139,7 +154,7 @@ pub async fn register(
     let settings = &shared.settings;
     let fields = match user_fields::read(&settings.user_fields, &body, settings.user_fields_bytes) {
         Ok(fields) => fields,
-        Err(errors) => return unprocessable(&errors),
+        Err(errors) => return unprocessable(&without_password(errors)),
     };
     if let Some(Err(wait)) = client_address(&extensions).map(|address| shared.registrations.admit(address)) {
         let body = json!({"detail": "too many registrations from your address; try again later"});
@@ -247,14 +262,16 @@ const REJECTION_TEXT_BYTES: usize = 1024;
 
 /// Makes every error the server answers JSON: the framework's own rejections (a
 /// `GET /websocket` without an upgrade, a malformed query string…) are plain text,
-/// and become `{"detail": "<their text>"}` with the same status.
+/// and become `{"detail": "<their text>"}` with the same status. A body the walker wrote
+/// itself (`reply::WalkerBody`) is its own and passes as it is.
 pub async fn json_errors(response: Response) -> Response {
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"));
-    if is_json || !(response.status().is_client_error() || response.status().is_server_error()) {
+    let is_error = response.status().is_client_error() || response.status().is_server_error();
+    if is_json || !is_error || response.extensions().get::<reply::WalkerBody>().is_some() {
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -342,13 +359,7 @@ pub async fn walker(
     };
     match result {
         Ok(reply) => reply::finished(&reply),
-        Err(CallError::Invalid(mut errors)) => {
-            for error in &mut errors {
-                let field = error.loc.first().and_then(Value::as_str).unwrap_or_default();
-                error.loc.insert(0, sources.origin(field).into());
-            }
-            unprocessable(&errors)
-        }
+        Err(CallError::Invalid(errors)) => unprocessable(&FieldError::located(errors, |field| sources.origin(field))),
         Err(CallError::Run(err)) => run_failed(&err),
     }
 }

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -56,6 +57,11 @@ pub async fn run(shared: &Arc<Shared>, call: HttpCall) -> Answer {
     }
 }
 
+/// Marks a response whose body is the walker's own, so that no layer rewrites it (an
+/// error page stays HTML, as jac-cloud sends an `HTMLResponse`).
+#[derive(Debug, Clone, Copy)]
+pub struct WalkerBody;
+
 /// A finished run's response.
 pub fn finished(reply: &Reply) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
@@ -65,7 +71,8 @@ pub fn finished(reply: &Reply) -> Response {
     }
     match &reply.body {
         ReplyBody::Raw(raw) => {
-            (status, [(header::CONTENT_TYPE, with_charset(&raw.content_type))], raw.body.clone()).into_response()
+            let headers = [(header::CONTENT_TYPE, with_charset(&raw.content_type))];
+            (status, headers, Extension(WalkerBody), raw.body.clone()).into_response()
         }
         _ => (status, [(header::CONTENT_TYPE, "application/json".to_string())], frames::reply(reply, None))
             .into_response(),

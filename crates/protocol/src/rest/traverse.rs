@@ -2,9 +2,13 @@
 //! default) or an edge (`source`), breadth-first, alternating a level of nodes (each with
 //! its edges' ids) and a level of edges (each with its two ends), for `depth` levels after
 //! the first (negative: all of them), entering only `node_types` and `edge_types` when
-//! given; `detailed` adds each one's context as `archetype`. It reads as a walker run
-//! does, under the strict rules: only what the caller may read, within the run limits
-//! (graph calls, pages); a walk those limits cut short answers `"truncated": true`.
+//! given; `detailed` adds each one's context as `archetype`, and only then are contexts
+//! kept. It reads as a walker run does, under the strict rules (only what the caller may
+//! read) and within a run's limits: admitted by the tenant's run quota and CPU budget
+//! (charged for the time it takes), at most `--graph-calls` graph calls, `--walker-time-ms`
+//! and `--walker-report-bytes` of answer. A walk those limits cut short answers what it
+//! had, with `"truncated": true`. It takes no lock: the caller's walker runs go on
+//! beside it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,12 +19,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use walker_accounts::auth::Identity;
-use walker_core::access::AccessRules;
 use walker_core::access::Direction;
 use walker_runtime::graph::{GraphRun, Neighbours, Yields};
-use walker_runtime::{FieldError, FieldSpec, FieldType, LimitHit, validate_fields};
+use walker_runtime::{FieldError, FieldSpec, FieldType, LimitHit, RunError, validate_fields};
 
-use super::{bearer_identity, detail, store_unavailable, unprocessable};
+use super::{bearer_identity, detail, run_failed, store_unavailable, unprocessable};
 use crate::Shared;
 
 pub async fn traverse(
@@ -37,11 +40,18 @@ pub async fn traverse(
         Ok(request) => request,
         Err(errors) => return unprocessable(&errors),
     };
-    match request.walk(&shared, &identity).await {
+    let admission = match shared.catalog.admit_read().await {
+        Ok(admission) => admission,
+        Err(kind) => return run_failed(&RunError::new("util/traverse", kind)),
+    };
+    match admission.charged(request.walk(&shared, &identity)).await {
         Ok(body) => axum::Json(body).into_response(),
         Err(_) => store_unavailable(),
     }
 }
+
+/// The answer around the listed items, at its longest.
+const EMPTY_ANSWER: &str = r#"{"edges":[],"nodes":[],"truncated":true}"#;
 
 /// The query, read as jac-cloud's FastAPI route reads it.
 struct Request {
@@ -70,10 +80,7 @@ impl Request {
             .filter(|(name, _)| fields.iter().any(|field| &field.name == name))
             .map(|(name, value)| (name.clone(), Value::String(value.clone())))
             .collect();
-        let values = validate_fields(&fields, &scalars).map_err(|mut errors| {
-            errors.iter_mut().for_each(|error| error.loc.insert(0, "query".into()));
-            errors
-        })?;
+        let values = validate_fields(&fields, &scalars).map_err(|errors| FieldError::located(errors, |_| "query"))?;
         let listed = |name: &str| {
             let types: HashSet<String> =
                 query.iter().filter(|(key, _)| key == name).map(|(_, value)| value.clone()).collect();
@@ -90,13 +97,23 @@ impl Request {
 
     /// `{"nodes", "edges"}` as jac-cloud answers; `Err` when the store fails.
     async fn walk(self, shared: &Shared, identity: &Identity) -> Result<Value, wasmtime::Error> {
-        let graph =
-            shared.catalog.env().graph.clone().begin(identity.root.clone(), None, Vec::new(), AccessRules::Strict);
-        let mut walk = Walk { request: self, graph, nodes: Vec::new(), edges: Vec::new(), seen: HashSet::new() };
-        let truncated = match walk.run().await {
-            Ok(()) => false,
-            Err(err) if err.is::<LimitHit>() => true,
-            Err(err) => return Err(err),
+        let limits = shared.catalog.runtime().limits();
+        let graph = shared.catalog.env().graph.clone().read(identity.root.clone());
+        let mut walk = Walk {
+            request: self,
+            graph,
+            nodes: Vec::new(),
+            edges: Vec::new(),
+            seen: HashSet::new(),
+            bytes: EMPTY_ANSWER.len(),
+            max_bytes: limits.report_bytes,
+        };
+        let deadline = tokio::time::Instant::now() + limits.run_time;
+        let truncated = match tokio::time::timeout_at(deadline, walk.run()).await {
+            Err(_elapsed) => true,
+            Ok(Ok(())) => false,
+            Ok(Err(err)) if err.is::<LimitHit>() => true,
+            Ok(Err(err)) => return Err(err),
         };
         let mut body = json!({"edges": walk.edges, "nodes": walk.nodes});
         if truncated {
@@ -114,6 +131,9 @@ struct Walk {
     edges: Vec<Value>,
     /// Every node and edge id entered, so each is listed once.
     seen: HashSet<String>,
+    /// Bytes of JSON listed so far, and the most the answer may take.
+    bytes: usize,
+    max_bytes: usize,
 }
 
 impl Walk {
@@ -124,7 +144,7 @@ impl Walk {
             None => self.graph.root(),
         };
         let Some(first) = self.graph.get(&source).await? else { return Ok(()) };
-        let first: Value = serde_json::from_str(&first)?;
+        let first = self.kept(serde_json::from_str(&first)?);
         self.seen.insert(source);
         let mut at_nodes = first.get("source").is_none();
         let mut frontier = vec![first];
@@ -147,7 +167,8 @@ impl Walk {
             let id = node["id"].as_str().unwrap_or_default().to_string();
             let edges = self.edges_of(&id).await?;
             let ids: Vec<&Value> = edges.iter().map(|edge| &edge["id"]).collect();
-            self.nodes.push(self.listed(json!({"id": id, "edges": ids}), &node));
+            let listed = self.listed(json!({"id": id, "edges": ids}), &node)?;
+            self.nodes.push(listed);
             for edge in edges {
                 if enters(&mut self.seen, &edge, self.request.edge_types.as_ref()) {
                     next.push(edge);
@@ -169,11 +190,12 @@ impl Walk {
                 }
                 self.graph.begin_call().await?;
                 if let Some(node) = self.graph.get(&id).await? {
-                    next.push(serde_json::from_str(&node)?);
+                    next.push(self.kept(serde_json::from_str(&node)?));
                 }
             }
             let listed = json!({"id": edge["id"], "source": edge["source"], "target": edge["target"]});
-            self.edges.push(self.listed(listed, &edge));
+            let listed = self.listed(listed, &edge)?;
+            self.edges.push(listed);
         }
         Ok(next)
     }
@@ -194,7 +216,8 @@ impl Walk {
             };
             let Ok(page) = self.graph.neighbours(node, query).await? else { return Ok(edges) };
             let mut page: Value = serde_json::from_str(&page)?;
-            edges.extend(page["items"].as_array_mut().map(std::mem::take).unwrap_or_default());
+            let items = page["items"].as_array_mut().map(std::mem::take).unwrap_or_default();
+            edges.extend(items.into_iter().map(|edge| self.kept(edge)));
             match page["cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_string()),
                 None => return Ok(edges),
@@ -202,12 +225,26 @@ impl Walk {
         }
     }
 
-    /// `listed`, with the context as `archetype` when the request is detailed.
-    fn listed(&self, mut listed: Value, item: &Value) -> Value {
+    /// `listed`, with the context as `archetype` when the request is detailed, counted
+    /// against the answer's bytes: past them, the walk stops.
+    fn listed(&mut self, mut listed: Value, item: &Value) -> wasmtime::Result<Value> {
         if self.request.detailed {
             listed["archetype"] = item.get("context").cloned().unwrap_or_else(|| json!({}));
         }
-        listed
+        self.bytes += listed.to_string().len() + 1;
+        if self.bytes > self.max_bytes {
+            return Err(LimitHit::ReportSize(self.max_bytes).into());
+        }
+        Ok(listed)
+    }
+
+    /// A node or edge as the walk keeps it until it is listed: its context only when
+    /// the request is detailed (a context may take hundreds of KiB).
+    fn kept(&self, mut item: Value) -> Value {
+        if !self.request.detailed {
+            item.as_object_mut().map(|fields| fields.remove("context"));
+        }
+        item
     }
 }
 

@@ -9,12 +9,14 @@
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, Sleep};
 
 use super::events::{self, ClientEvent, WalkerEvent};
@@ -465,10 +467,11 @@ async fn run_walker(
             send(frames::stream_chunk(&chunk, req_id));
         }
     };
+    let outbox = &connection.outbox;
     let result = loop {
         tokio::select! {
             result = &mut run => break result,
-            Some(streamed) = chunks.recv() => send_chunk(streamed),
+            Some(streamed) = next_chunk(&mut chunks, outbox) => send_chunk(streamed),
         }
     };
     while let Ok(streamed) = chunks.try_recv() {
@@ -481,6 +484,17 @@ async fn run_walker(
         Err(CallError::Run(err)) => frames::problem(Problem::from_run(&err, &err.to_string()), req_id),
     };
     send(frame);
+}
+
+/// The next chunk of a streamed reply, once the client has read the connection's own
+/// frames down below its queue limits: until then the chunks wait in the stream buffer,
+/// whose sender (the walker) then waits too. The session polls the run again after each
+/// write, which is when the backlog shrinks, so no waker is needed for it.
+fn next_chunk<'a>(
+    chunks: &'a mut mpsc::Receiver<Streamed>,
+    outbox: &'a Outbox,
+) -> impl Future<Output = Option<Streamed>> + 'a {
+    poll_fn(move |cx| if outbox.own_backlog() { Poll::Pending } else { chunks.poll_recv(cx) })
 }
 
 fn to_payload(data: &Value) -> Utf8Bytes {

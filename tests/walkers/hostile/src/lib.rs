@@ -286,4 +286,29 @@ impl Walker for NotifyMany {
     }
 }
 
+/// Built only into `hostile-declare.wasm`: its listing declares one field schema a
+/// thousand times under a 48 MiB walker name, so a host that kept the name once per
+/// schema would hold 48 GB. The host must refuse the component and live.
+#[cfg(feature = "declare-bomb")]
+mod declare_bomb {
+    use super::*;
+    use walker_sdk::bindings::jac::walker::declare::{FieldSchema, field_schemas};
+
+    walker! {
+        pub struct DeclareBomb {}
+    }
+    impl Walker for DeclareBomb {
+        const NAME: &'static str = "declare_bomb";
+        fn spec() -> Spec {
+            let name = "w".repeat(48 << 20);
+            let schema = FieldSchema { field: "f".into(), schema: "{}".into() };
+            field_schemas(&name, &vec![schema; 1000]);
+            public()
+        }
+        fn run(self, _cx: &mut Context) -> Result {
+            Ok(())
+        }
+    }
+}
+
 export_walkers!();

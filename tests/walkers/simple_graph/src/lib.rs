@@ -114,6 +114,23 @@ impl Walker for CreateGraph {
     }
 }
 
+// Not in the app: `count` A nodes off the root, for tests on large graphs.
+walker! { pub struct FanOut { count: u32 } }
+
+impl Walker for FanOut {
+    const NAME: &'static str = "fan_out";
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, here, _| {
+            for val in 0..walker.count {
+                let a = graph::create(&A { val: val.into() })?;
+                graph::connect(&here.id, &a.id, "", &json!({}))?;
+            }
+            Ok(())
+        });
+    }
+}
+
 // walker traverse_graph: `root`, `A` and `B` entries `report here; visit [-->];`, `C`'s
 // `report here;`.
 walker! { pub struct TraverseGraph {} }
@@ -858,6 +875,27 @@ impl Walker for StreamResponse {
 
     fn abilities(on: &mut Abilities<Self>) {
         on.root(|_, _, cx| (0..100).try_for_each(|i| cx.stream("text/event-stream", &i.to_string())));
+    }
+}
+
+// Not in the app: the walker's own error page (`status`, `size` bytes of HTML), which
+// jac-cloud sends as it is.
+walker! { pub struct HtmlError { status: u16 = 404, size: u32 = 0 } }
+
+impl Walker for HtmlError {
+    const NAME: &'static str = "html_error";
+
+    fn spec() -> Spec {
+        Spec::new().methods([Method::Get]).query(["status", "size"]).public().entry(EntryType::Root)
+    }
+
+    fn abilities(on: &mut Abilities<Self>) {
+        on.root(|walker, _, cx| {
+            cx.set_status(walker.status);
+            let padding = "x".repeat(walker.size as usize);
+            cx.respond("text/html", &format!("<html><body>Not here{padding}</body></html>"));
+            Ok(())
+        });
     }
 }
 

@@ -2,6 +2,7 @@
 
 use tracing_subscriber::EnvFilter;
 use walker_host::config::{Command, Config};
+use walker_host::protocol::user_fields;
 use walker_host::server::Server;
 use walker_host::store::{self, portable};
 use walker_host::tenancy;
@@ -46,7 +47,11 @@ async fn move_data(command: &Command, config: &Config) -> anyhow::Result<()> {
             tracing::info!(rows, "imported");
         }
         Command::Import { from_jac_cloud: Some(dir), .. } => {
-            let rows = portable::import_rows(&*store, store::jac_cloud::read_export(dir)?).await?;
+            let settings = config.settings();
+            let user_fields = |values: serde_json::Map<_, _>| {
+                user_fields::read_imported(&settings.user_fields, &values, settings.user_fields_bytes)
+            };
+            let rows = portable::import_rows(&*store, store::jac_cloud::read_export(dir, &user_fields)?).await?;
             tracing::info!(rows, "imported from jac-cloud");
         }
     }

@@ -198,7 +198,8 @@ pub struct Config {
     pub max_body_bytes: usize,
 
     /// Chunks of a walker's streamed reply held for a client that reads slowly; past
-    /// it the walker waits for the client (over a WebSocket, the outbox's limits apply).
+    /// it the walker waits for the client. Over a WebSocket the chunks also wait while
+    /// the connection's own frames fill its queue limits (--queue-messages, --queue-bytes).
     #[arg(long, env = "JAC_STREAM_BUFFER", default_value_t = 16, value_parser = usize_in(1..=4_096))]
     pub stream_buffer: usize,
 
@@ -309,12 +310,13 @@ pub struct Config {
     /// The app's own user fields, as a jac-cloud app's `User` subclass declares them:
     /// comma-separated `name:type` (str, int, float, bool, list, dict, any), `name:type?`
     /// (may be omitted: null) or `name:type=<JSON default>` (no commas in it); required at
-    /// registration, returned at login and carried in the token.
-    #[arg(long, env = "JAC_USER_FIELDS", value_delimiter = ',', value_parser = user_field)]
+    /// registration, returned at login and carried in the token; `import --from-jac-cloud`
+    /// keeps a jac-cloud user's keys only as these declare them.
+    #[arg(long, env = "JAC_USER_FIELDS", value_delimiter = ',', value_parser = user_field, global = true)]
     pub user_fields: Vec<String>,
 
     /// Bytes of JSON one account's user fields may take (they ride in every token).
-    #[arg(long, env = "JAC_USER_FIELDS_BYTES", default_value_t = 4096, value_parser = usize_in(2..=65_536))]
+    #[arg(long, env = "JAC_USER_FIELDS_BYTES", default_value_t = 4096, value_parser = usize_in(2..=65_536), global = true)]
     pub user_fields_bytes: usize,
 
     /// Registrations one client address may make a minute, by every tenant together (a

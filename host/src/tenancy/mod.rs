@@ -178,6 +178,7 @@ impl Tenant {
             registrations: common.registrations.clone(),
             sessions: common.sessions.clone(),
             addresses: common.addresses.clone(),
+            openapi: Default::default(),
         });
         let router = tenant_router(shared.clone(), common.cors.clone());
         Ok(Tenant { router, shared, metrics, opened, _watcher: watcher })
