@@ -3,29 +3,21 @@
 #   chat.wasm (Rust), python-chat.wasm, js-chat.wasm, c-chat.wasm, zig-chat.wasm
 # and, with --with-tests, the test walkers into target/test-walkers/.
 # Installs the pinned tools it needs (wasm target, pip packages in a venv, npm packages
-# from a lockfile, Debian's clang and wasi-libc, wit-bindgen, Zig from PyPI); a tool it cannot install
+# from a lockfile, Debian's clang and wasi-libc, wit-bindgen, Zig and jaclang from PyPI); a tool it cannot install
 # is an error that says what to install. Files are renamed into place, so a running
 # server's hot reload never sees a half-written component.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WIT_BINDGEN_VERSION=0.63.0
-TOOLS=target/tools
-OUT=target/wasm32-wasip2/wasm
-mkdir -p "$TOOLS"
+source scripts/tools.sh
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+WIT_BINDGEN_VERSION=0.63.0
+OUT=target/wasm32-wasip2/wasm
+
 deploy() { # deploy <built file> <destination>
   mkdir -p "$(dirname "$2")"
   cp "$1" "$(dirname "$2")/.$(basename "$2").tmp"
   mv "$(dirname "$2")/.$(basename "$2").tmp" "$2"
-}
-apt_install() { # apt_install <package>... : Debian packages, when we may install them
-  command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] ||
-    die "missing $*: install the Debian packages $* (apt-get install $*)"
-  say "installing $* (apt)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 # up_to_date <output> <input>... : the output exists and is newer than every input
@@ -38,15 +30,6 @@ up_to_date() {
 rust() {
   rustup target add wasm32-wasip2 >/dev/null 2>&1 || die "rustup could not add the wasm32-wasip2 target"
   cargo build --quiet --profile wasm --target wasm32-wasip2 "$@"
-}
-
-python_tools() {
-  if [ ! -x "$TOOLS/pyvenv/bin/componentize-py" ] || ! cmp -s scripts/requirements-tools.txt "$TOOLS/pyvenv/requirements.txt"; then
-    command -v python3 >/dev/null || apt_install python3 python3-venv
-    python3 -m venv "$TOOLS/pyvenv" || die "python3 cannot create a venv: install python3-venv"
-    "$TOOLS/pyvenv/bin/pip" install -q -r scripts/requirements-tools.txt || die "pip could not install scripts/requirements-tools.txt"
-    cp scripts/requirements-tools.txt "$TOOLS/pyvenv/requirements.txt"
-  fi
 }
 
 build_rust() {
@@ -145,6 +128,11 @@ build_test_walkers() {
       -o target/python-chat-v2.wasm --stub-wasi >/dev/null
     deploy target/python-chat-v2.wasm "$fixtures/python-chat-v2.wasm"
   fi
+  # Jac apps, from their unmodified source (scripts/build-jac.sh).
+  for app in simple_graph app; do
+    up_to_date "$fixtures/jac-$app.wasm" "tests/walkers/jac/$app.jac" walkers/jac wit scripts/requirements-*.txt ||
+      ./scripts/build-jac.sh "tests/walkers/jac/$app.jac" "$fixtures/jac-$app.wasm"
+  done
   for reach in sockets http; do
     rust -p test-walker-forbidden --features "$reach"
     deploy "$OUT/test_walker_forbidden.wasm" "$fixtures/forbidden-$reach.wasm"

@@ -87,6 +87,8 @@ pub fn example_wasm(name: &str) -> PathBuf {
 pub fn fixture(name: &str) -> PathBuf {
     let sources: &[&str] = if name.starts_with("python") {
         &["walkers/python"]
+    } else if name.starts_with("jac-") {
+        &["walkers/jac", "tests/walkers/jac"]
     } else {
         &["walker-sdk/src", "walker-sdk-derive/src", "tests/walkers"]
     };

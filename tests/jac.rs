@@ -1,0 +1,159 @@
+//! Jac apps from their unmodified source, built into components by `scripts/build-jac.sh`
+//! (through `scripts/build-walkers.sh --with-tests`) and served by the real server:
+//! jac-cloud's own test app, `simple_graph.jac`, against cases of jac-cloud's suite
+//! (`test_simple_graph.py`), and `app.jac` for what that app does not exercise.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::server::TestServer;
+
+/// A server with the app's user fields (its `User` has `name`) and jac-cloud's suite's
+/// 6-character passwords, serving the Jac apps `apps` (`jac-<app>.wasm`) and nothing
+/// else, once `walker` is served.
+async fn jac_server(apps: &[&str], walker: &str) -> TestServer {
+    let (walkers, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = TestServer::start_in(walkers, data, |config| {
+        // An 18 MB component takes a while to compile: shared between servers.
+        config.cache_dir = Some(support::repo().join("target/test-compiled"));
+        config.walker_time_ms = 5_000;
+        config.user_fields = vec!["name:str".into()];
+        config.min_password_length = 6;
+    })
+    .await;
+    for app in apps {
+        let file = format!("jac-{app}.wasm");
+        support::deploy(&support::fixture(&file), &server.walkers_dir().join(&file));
+    }
+    let catalog = &server.running.shared.catalog;
+    support::wait_until_within(catalog, Duration::from_secs(300), || async { catalog.walker(walker).is_some() }).await;
+    server
+}
+
+/// Registers and signs in `email` as jac-cloud's suite does; its token.
+async fn user(server: &TestServer, email: &str) -> String {
+    let account = json!({"email": email, "password": "string", "name": "string"});
+    let (status, body) = server.post("/user/register", account.clone(), None).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.post("/user/login", account, None).await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_string()
+}
+
+/// `POST /walker/<path>` as jac-cloud's suite's `post_api`: the reply, asserting 200.
+async fn post_api(server: &TestServer, path: &str, body: Value, token: Option<&str>) -> Value {
+    let (status, reply) = server.post(&format!("/walker/{path}"), body, token).await;
+    assert_eq!(status, 200, "{path}: {reply}");
+    reply
+}
+
+/// jac-cloud's checks after each graph change: from the root, the root then A, B and C
+/// with `val` counting up from `first`; from each of them, the rest of the chain.
+async fn chain_from_root_counts_up_from(server: &TestServer, token: &str, first: i64) {
+    let mut reply = post_api(server, "traverse_graph", json!({}), Some(token)).await;
+    let reports = reply["reports"].as_array_mut().unwrap();
+    let root = reports.remove(0);
+    assert!(root["id"].as_str().unwrap().starts_with("n::") && root["context"] == json!({}), "{root}");
+    for (index, node) in reports.iter().enumerate() {
+        assert_eq!(node["context"], json!({"val": first + index as i64}));
+        let path = format!("traverse_graph/{}", node["id"].as_str().unwrap());
+        let from_here = post_api(server, &path, json!({}), Some(token)).await;
+        for (step, node) in from_here["reports"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(node["context"], json!({"val": first + (index + step) as i64}), "{path}");
+        }
+    }
+}
+
+/// jac-cloud's test_03: create, traverse, detach and update the graph.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jac_clouds_basic_graph_operations_pass_on_the_unmodified_simple_graph_jac() {
+    let server = jac_server(&["simple_graph"], "create_graph").await;
+    let token = user(&server, "jac-graph@example.com").await;
+
+    let mut created = post_api(&server, "create_graph", json!({}), Some(&token)).await;
+    let reports = created["reports"].as_array_mut().unwrap();
+    let root = reports.remove(0);
+    assert!(root["id"].as_str().unwrap().starts_with("n::") && root["context"] == json!({}), "{root}");
+    assert_eq!(reports.len(), 3, "A, B and C: {reports:?}");
+    for (index, node) in reports.iter().enumerate() {
+        assert_eq!(node["context"], json!({"val": index}));
+        assert!(node["id"].as_str().unwrap().starts_with(&format!("n:{}:", ["A", "B", "C"][index])), "{node}");
+    }
+    chain_from_root_counts_up_from(&server, &token, 0).await;
+
+    let detached = post_api(&server, "detach_node", json!({}), Some(&token)).await;
+    assert_eq!(detached["reports"], json!([true]));
+    chain_from_root_counts_up_from(&server, &token, 0).await;
+
+    let mut updated = post_api(&server, "update_graph", json!({}), Some(&token)).await;
+    let reports = updated["reports"].as_array_mut().unwrap();
+    reports.remove(0);
+    for (index, node) in reports.iter().enumerate() {
+        assert_eq!(node["context"], json!({"val": index + 1}));
+    }
+    chain_from_root_counts_up_from(&server, &token, 1).await;
+}
+
+/// jac-cloud's test_08, test_09 and test_14: custom status codes, a custom report, and
+/// jaclang 0.9's visit order; and the webhook walkers, left out (with a load warning)
+/// instead of refusing the whole app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_codes_custom_reports_and_the_visit_sequence_are_jac_clouds() {
+    let server = jac_server(&["simple_graph"], "create_graph").await;
+    let token = user(&server, "jac-replies@example.com").await;
+    for status in [200, 201, 202, 203, 205, 206, 207, 208, 226] {
+        let (answered, reply) =
+            server.post("/walker/custom_status_code", json!({"status": status}), Some(&token)).await;
+        assert_eq!((answered, &reply["status"]), (status, &json!(status)), "{reply}");
+    }
+    for status in [400, 401, 403, 404, 409, 418, 422, 429, 500, 503, 511] {
+        let (answered, reply) =
+            server.post("/walker/custom_status_code", json!({"status": status}), Some(&token)).await;
+        assert_eq!(answered, status, "{reply}");
+    }
+    assert_eq!(post_api(&server, "custom_report", json!({}), Some(&token)).await, json!({"value": 1}));
+
+    let sequence = post_api(&server, "visit_sequence", json!({}), None).await;
+    let mut expected = vec!["walker entry".to_string(), "walker enter to root".to_string()];
+    for node in ["a", "b", "c"] {
+        expected.extend((1..=6).map(|step| format!("{node}-{step}")));
+    }
+    expected.push("walker exit".into());
+    assert_eq!(sequence["reports"], json!(expected));
+
+    let catalog = &server.running.shared.catalog;
+    assert!(catalog.walker("webhook_by_header").is_none() && catalog.walker("webhook_by_path").is_none());
+}
+
+/// An ability that raises answers the error and commits nothing of the run; `print`
+/// goes to the log; the sandbox's time and memory limits stop a Jac walker as any other;
+/// `socket.notify_self` reaches the caller's connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jac_ability_that_raises_commits_nothing_and_the_sandbox_limits_hold() {
+    let server = jac_server(&["app"], "make_note").await;
+    let token = user(&server, "jac-app@example.com").await;
+    let count = || async { post_api(&server, "count_notes", json!({}), Some(&token)).await["reports"].clone() };
+
+    let made = post_api(&server, "make_note", json!({"text": "kept"}), Some(&token)).await;
+    assert_eq!(made["reports"][0]["context"], json!({"text": "kept"}));
+    assert!(made["reports"][0]["id"].as_str().unwrap().starts_with("n:Note:"));
+    assert_eq!(count().await, json!([1]));
+
+    let (status, failed) = server.post("/walker/make_note_then_fail", json!({"text": "lost"}), Some(&token)).await;
+    assert_eq!(status, 500, "{failed}");
+    let message = failed["errors"][0]["msg"].as_str().unwrap();
+    assert!(message.contains("the ability gave up"), "{failed}");
+    assert_eq!(count().await, json!([1]), "the raising run's note was not committed");
+
+    for (walker, limit) in [("spin", "time_limit"), ("hog", "memory_limit")] {
+        let (status, reply) = server.post(&format!("/walker/{walker}"), json!({}), Some(&token)).await;
+        assert_eq!((status, &reply["errors"][0]["type"]), (500, &json!(limit)), "{walker}: {reply}");
+    }
+
+    let (mut client, _) = server.connect_with("", Some(&format!("Bearer {token}"))).await;
+    client.send(json!({"type": "walker", "walker": "notify_me", "response": true})).await;
+    assert_eq!(client.recv().await, json!({"hello": "from jac"}));
+    assert_eq!(client.recv().await, json!({"status": 200, "reports": []}));
+}
