@@ -141,6 +141,8 @@ build_test_walkers() {
 
 build_rust
 build_python
+# The server builds .jac files in a walkers directory with this toolchain (see the README).
+(jac_tools) || say "warning: .jac files will not build until jaclang's Python (3.12) is installed"
 build_js
 build_c
 build_zig

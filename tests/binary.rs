@@ -37,6 +37,8 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("walkers-dir", "JAC_WALKERS_DIR", "/srv/walkers", r#""/srv/walkers""#),
     ("data-dir", "JAC_DATA_DIR", "/srv/data", r#""/srv/data""#),
     ("cache-dir", "JAC_CACHE_DIR", "/srv/cache", r#""/srv/cache""#),
+    ("jac-build", "JAC_JAC_BUILD", "/srv/build-jac.sh", r#""/srv/build-jac.sh""#),
+    ("jac-build-secs", "JAC_JAC_BUILD_SECS", "60", "60"),
     ("tenants-file", "JAC_TENANTS_FILE", "/srv/tenants.toml", r#""/srv/tenants.toml""#),
     ("token-ttl-secs", "JAC_TOKEN_TTL_SECS", "3600", "3600"),
     ("client-events", "JAC_CLIENT_EVENTS", "authenticated", r#""authenticated""#),

@@ -157,3 +157,106 @@ async fn a_jac_ability_that_raises_commits_nothing_and_the_sandbox_limits_hold()
     assert_eq!(client.recv().await, json!({"hello": "from jac"}));
     assert_eq!(client.recv().await, json!({"status": 200, "reports": []}));
 }
+
+/// A Jac app of one public walker, `hello`, that reports `said`.
+fn hello_app(said: &str) -> String {
+    format!(
+        "walker hello {{\n    obj __specs__ {{\n        static has auth: bool = False;\n    }}\n\n    \
+         can enter with `root entry {{\n        report \"{said}\";\n    }}\n}}\n"
+    )
+}
+
+/// What `hello` answers now; `None` while it is not served.
+async fn hello(server: &TestServer) -> Option<Value> {
+    let (status, reply) = server.post("/walker/hello", json!({}), None).await;
+    (status == 200).then(|| reply["reports"][0].clone())
+}
+
+fn write(path: &std::path::Path, text: &str) {
+    // Written aside and renamed in, as a deployment does.
+    let aside = path.with_extension("partial");
+    std::fs::write(&aside, text).unwrap();
+    std::fs::rename(aside, path).unwrap();
+}
+
+/// A `.jac` file dropped into the walkers directory is built and served; replaced, the
+/// new build serves while calls go on without a failure; one that does not compile fails
+/// in `/readyz` with the compiler's message (no host paths) and the rest keep serving;
+/// removed, its walkers go. A restart on the same cache serves it without building.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jac_file_dropped_into_the_walkers_directory_is_built_served_and_hot_reloaded() {
+    let (walkers, data, cache) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cache_dir = cache.path().to_path_buf();
+    let toolchain = support::repo().join("scripts/build-jac.sh");
+    let configure = |cache_dir: std::path::PathBuf, toolchain: std::path::PathBuf| {
+        move |config: &mut walker_host::config::Config| {
+            config.cache_dir = Some(cache_dir);
+            config.jac_build = Some(toolchain);
+            config.walker_time_ms = 5_000;
+        }
+    };
+    // A unique text, so that this test builds it rather than finding an earlier build.
+    let first = format!("v1 {}", std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos());
+    write(&walkers.path().join("hello.jac"), &hello_app(&first));
+    let server = TestServer::start_in(walkers, data, configure(cache_dir.clone(), toolchain.clone())).await;
+    assert_eq!(hello(&server).await, Some(json!(first)), "{}", server.get("/readyz").await.1);
+
+    let caller = {
+        let (url, http) = (server.url("/walker/hello"), server.http.clone());
+        tokio::spawn(async move {
+            let mut answers = Vec::new();
+            while answers.last() != Some(&json!("v2")) {
+                let reply: Value = http.post(&url).json(&json!({})).send().await.unwrap().json().await.unwrap();
+                answers.push(reply["reports"][0].clone());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            answers
+        })
+    };
+    write(&server.walkers_dir().join("hello.jac"), &hello_app("v2"));
+    let answers = tokio::time::timeout(Duration::from_secs(300), caller).await.expect("v2 in time").unwrap();
+    assert!(answers.iter().all(|answer| *answer == json!(first) || *answer == json!("v2")), "{answers:?}");
+
+    write(
+        &server.walkers_dir().join("broken.jac"),
+        "walker broken {\n    can enter with `root entry {\n        report 1\n    }\n",
+    );
+    let catalog = &server.running.shared.catalog;
+    support::wait_until_within(catalog, Duration::from_secs(60), || async {
+        catalog.readiness().failed.contains(&"broken.jac".to_string())
+    })
+    .await;
+    let readiness = server.get("/readyz").await.1;
+    let why = readiness["errors"]["broken.jac"].as_str().unwrap();
+    assert!(why.contains("broken.jac:4:5 Missing SEMI"), "{why}");
+    let repo = support::repo();
+    assert!(!why.contains("/tmp") && !why.contains(repo.to_str().unwrap()), "no host paths: {why}");
+    assert_eq!(hello(&server).await, Some(json!("v2")), "the other walkers keep serving");
+
+    std::fs::remove_file(server.walkers_dir().join("hello.jac")).unwrap();
+    support::wait_until(catalog, || async { catalog.walker("hello").is_none() }).await;
+    let (walkers, _) = server.stop().await;
+
+    // A restart finds the build in the cache: with no toolchain at all, it still serves.
+    write(&walkers.path().join("hello.jac"), &hello_app("v2"));
+    std::fs::remove_file(walkers.path().join("broken.jac")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(walkers, data, configure(cache_dir, "/bin/false".into())).await;
+    assert_eq!(hello(&server).await, Some(json!("v2")));
+}
+
+/// Without the Jac toolchain, a `.jac` file fails in `/readyz` with what to install.
+#[tokio::test]
+async fn without_the_toolchain_a_jac_file_fails_saying_what_to_install() {
+    let (walkers, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write(
+        &walkers.path().join("hello.jac"),
+        &hello_app(&std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos().to_string()),
+    );
+    let server = TestServer::start_in(walkers, data, |config| config.jac_build = None).await;
+    let readiness = server.get("/readyz").await.1;
+    assert_eq!(readiness["failed"], json!(["hello.jac"]));
+    let why = readiness["errors"]["hello.jac"].as_str().unwrap();
+    assert!(why.contains("needs the Jac toolchain") && why.contains("scripts/build-walkers.sh"), "{why}");
+}

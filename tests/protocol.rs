@@ -890,8 +890,10 @@ async fn the_server_listens_at_once_and_serves_each_walker_file_when_it_is_loade
 
     let catalog = &running.shared.catalog;
     support::wait_until_within(catalog, Duration::from_secs(120), || async { catalog.readiness().ready }).await;
-    let (status, readiness) = get("/readyz").await;
+    let (status, mut readiness) = get("/readyz").await;
     assert_eq!(status, 200);
+    let errors = readiness.as_object_mut().unwrap().remove("errors").unwrap();
+    assert!(errors["broken.wasm"].as_str().is_some_and(|why| !why.is_empty()), "why it failed: {errors}");
     assert_eq!(
         readiness,
         json!({"ready": true, "loaded": ["chat.wasm", "python-chat.wasm"], "loading": [], "failed": ["broken.wasm"]})

@@ -59,7 +59,7 @@ pub struct Config {
     #[arg(long, env = "JAC_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
 
-    /// Directory of walker components (`*.wasm`), watched for changes.
+    /// Directory of walker components (`*.wasm`) and Jac apps (`*.jac`), watched for changes.
     #[arg(long, env = "JAC_WALKERS_DIR", default_value = "walkers")]
     pub walkers_dir: PathBuf,
 
@@ -67,9 +67,19 @@ pub struct Config {
     #[arg(long, env = "JAC_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
 
-    /// Directory for compiled walker code [default: <data-dir>/compiled].
+    /// Directory for compiled walker code and `.jac` builds [default: <data-dir>/compiled].
     #[arg(long, env = "JAC_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// The Jac toolchain's build command (`<app.jac> <out.wasm>`), which turns a `.jac`
+    /// file in a walkers directory into a component [default: scripts/build-jac.sh, when
+    /// started from the repository].
+    #[arg(long, env = "JAC_JAC_BUILD")]
+    pub jac_build: Option<PathBuf>,
+
+    /// Time one `.jac` build may take, in seconds.
+    #[arg(long, env = "JAC_JAC_BUILD_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub jac_build_secs: u64,
 
     /// PostgreSQL URL (`postgres://user:password@host/db?sslmode=require`) for accounts and
     /// the graph; without it they live in SQLite in the data directory.
@@ -585,6 +595,13 @@ impl Config {
             },
             store: None,
         }
+    }
+
+    /// The `.jac` build command: `--jac-build`, else the repository's script when the
+    /// server was started from the repository; `None` without either.
+    pub fn jac_toolchain(&self) -> Option<PathBuf> {
+        let found = || std::fs::canonicalize("scripts/build-jac.sh").ok().filter(|script| script.is_file());
+        self.jac_build.clone().or_else(found)
     }
 
     pub fn limits(&self) -> Limits {

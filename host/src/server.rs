@@ -21,6 +21,7 @@ use walker_cluster::Cluster;
 use walker_protocol::Shared;
 use walker_protocol::addresses::AddressLimits;
 use walker_runtime::Runtime;
+use walker_runtime::jac::JacBuilder;
 
 use crate::config::Config;
 use crate::tenancy::{self, Common, Tenants};
@@ -41,6 +42,11 @@ impl Server {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let cache_dir = config.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("compiled"));
+        let jac = Arc::new(JacBuilder::new(
+            config.jac_toolchain(),
+            cache_dir.join("jac"),
+            Duration::from_secs(config.jac_build_secs),
+        ));
         let runtime = Runtime::new(config.limits(), cache_dir)
             .map_err(|err| anyhow::anyhow!("starting the walker runtime: {err:#}"))?;
         let runtime = Arc::new(runtime);
@@ -53,7 +59,8 @@ impl Server {
         let cluster = config.cluster().map(|cluster| Cluster::start(&cluster)).transpose()?;
         let sessions = TaskTracker::new();
         let config = Arc::new(config);
-        let common = Common { config, settings, runtime, sessions, cors, hashing, registrations, addresses, cluster };
+        let common =
+            Common { config, settings, runtime, jac, sessions, cors, hashing, registrations, addresses, cluster };
         Ok(Server { tenants: Tenants::open(common).await? })
     }
 

@@ -1,5 +1,5 @@
-//! The walkers being served: which component each `.wasm` file in the walkers
-//! directory loaded, and which component owns each walker name.
+//! The walkers being served: which component each `.wasm` file (or `.jac` file, built
+//! by `jac`) in the walkers directory loaded, and which component owns each walker name.
 //!
 //! Readers take a lock-free snapshot (`ArcSwap`). A reload builds a new snapshot and
 //! swaps it in atomically: calls already running finish on the version they started
@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Mutex, watch};
 
 use crate::graph::Graph;
+use crate::jac::{self, JacBuilder};
 use crate::{
     CodeCache, Digest, Environment, FieldError, Invocation, LoadedComponent, Notifier, Reply, RunError, RunErrorKind,
     RunQuota, Runtime, Share, Vars, WalkerMetrics, WalkerSpec,
@@ -31,6 +32,8 @@ pub struct Catalog {
     tenant: Arc<str>,
     /// Its own compiled-code cache, or `None` for the runtime's shared one.
     code_cache: Option<Arc<CodeCache>>,
+    /// Builds its `.jac` files; `None`: it serves only components.
+    jac: Option<Arc<JacBuilder>>,
     /// Its tenant's rate and concurrency of runs, when it has quotas.
     run_quota: Option<RunQuota>,
     current: ArcSwap<Snapshot>,
@@ -49,9 +52,13 @@ pub struct Catalog {
 #[derive(Default)]
 struct Progress {
     loading: BTreeSet<String>,
-    failed: BTreeSet<String>,
+    /// By file, why its last load failed.
+    failed: BTreeMap<String, String>,
     started: bool,
 }
+
+/// Bytes of the reason a failed load gives in `/readyz`.
+const MAX_FAILURE_BYTES: usize = 2 << 10;
 
 /// Which walker files are served, loading, or failed (their previous version, if any,
 /// still serving).
@@ -62,6 +69,8 @@ pub struct Readiness {
     pub loaded: Vec<String>,
     pub loading: Vec<String>,
     pub failed: Vec<String>,
+    /// By failed file, why (a `.jac` file's compiler messages, say).
+    pub errors: BTreeMap<String, String>,
 }
 
 /// An immutable view of what is loaded.
@@ -175,6 +184,7 @@ impl Catalog {
             env: Environment { graph, vars: Arc::default(), share: Arc::default() },
             tenant: Arc::from(walker_core::DEFAULT_TENANT),
             code_cache: None,
+            jac: None,
             run_quota: None,
             current: ArcSwap::from_pointee(Snapshot::default()),
             updates: Mutex::new(0),
@@ -195,7 +205,8 @@ impl Catalog {
             ready: progress.started && progress.loading.is_empty(),
             loaded: self.current.load().files.keys().cloned().collect(),
             loading: progress.loading.iter().cloned().collect(),
-            failed: progress.failed.iter().cloned().collect(),
+            failed: progress.failed.keys().cloned().collect(),
+            errors: progress.failed.clone(),
         }
     }
 
@@ -212,6 +223,12 @@ impl Catalog {
     }
 
     /// Admits its runs through `quota` first.
+    /// Builds `.jac` files with `builder`.
+    pub fn with_jac_builder(mut self, builder: Arc<JacBuilder>) -> Self {
+        self.jac = Some(builder);
+        self
+    }
+
     pub fn with_run_quota(mut self, quota: RunQuota) -> Self {
         self.run_quota = Some(quota);
         self
@@ -309,11 +326,10 @@ impl Catalog {
         if let Some(name) = file_name(path) {
             let mut progress = self.progress();
             progress.loading.remove(name);
-            if loaded.is_ok() {
-                progress.failed.remove(name);
-            } else {
-                progress.failed.insert(name.to_string());
-            }
+            match &loaded {
+                Ok(()) => progress.failed.remove(name),
+                Err(err) => progress.failed.insert(name.to_string(), bounded(format!("{err:#}"), MAX_FAILURE_BYTES)),
+            };
         }
         if let Err(err) = loaded {
             tracing::error!(file = %path.display(), "not loaded, previous version (if any) keeps serving: {err:#}");
@@ -331,13 +347,21 @@ impl Catalog {
         self.install(self.compile(file).await?).await
     }
 
-    /// Reads one walker file, off the async workers.
+    /// Reads one walker file, off the async workers; a `.jac` file's component is its
+    /// build.
     async fn read(&self, path: &Path) -> anyhow::Result<WalkerFile> {
         let name = file_name(path).context("not a walker file")?.to_string();
-        let max = self.runtime.limits().file_bytes;
+        let is_jac = name.ends_with(".jac");
+        let max = if is_jac { jac::MAX_SOURCE_BYTES } else { self.runtime.limits().file_bytes };
         let path = path.to_path_buf();
-        let read = move || read_walker_file(&path, max).map(|wasm| (crate::cache::digest(&wasm), wasm));
-        let (digest, wasm) = tokio::task::spawn_blocking(read).await.context("reading")??;
+        let bytes = tokio::task::spawn_blocking(move || read_walker_file(&path, max)).await.context("reading")??;
+        let wasm = match (is_jac, &self.jac) {
+            (false, _) => bytes,
+            (true, Some(builder)) => builder.build(&name, &bytes).await?,
+            (true, None) => anyhow::bail!("this server builds no .jac files"),
+        };
+        let hash = move || (crate::cache::digest(&wasm), wasm);
+        let (digest, wasm) = tokio::task::spawn_blocking(hash).await.context("hashing")?;
         Ok(WalkerFile { name, wasm, digest })
     }
 
@@ -514,12 +538,22 @@ fn read_walker_file(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
     Ok(wasm)
 }
 
-/// `*.wasm`, not hidden: editors' and deployers' temporary files are never loaded.
+/// `*.wasm` or `*.jac`, not hidden: editors' and deployers' temporary files are never
+/// loaded.
 pub fn is_walker_file(path: &Path) -> bool {
     file_name(path).is_some()
 }
 
 fn file_name(path: &Path) -> Option<&str> {
     let name = path.file_name()?.to_str()?;
-    (name.ends_with(".wasm") && !name.starts_with('.')).then_some(name)
+    ((name.ends_with(".wasm") || name.ends_with(".jac")) && !name.starts_with('.')).then_some(name)
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn bounded(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let cut = (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        text.truncate(cut);
+    }
+    text
 }

@@ -19,6 +19,7 @@ mod engine;
 mod error;
 pub mod graph;
 mod graph_host;
+pub mod jac;
 mod limits;
 mod metrics;
 mod quota;

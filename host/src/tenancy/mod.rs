@@ -38,6 +38,7 @@ use walker_protocol::addresses::AddressLimits;
 use walker_protocol::quotas::{ConnectionQuota, EventPace};
 use walker_protocol::{HubNotifier, SessionMetrics, Settings, Shared, tenant_router};
 use walker_runtime::catalog::Catalog;
+use walker_runtime::jac::JacBuilder;
 use walker_runtime::reload::{self, Watcher};
 use walker_runtime::{RunQuota, Runtime, Share, Vars};
 use walker_store::{self as store, GraphStore};
@@ -52,6 +53,8 @@ pub struct Common {
     pub settings: Arc<Settings>,
     /// One engine and instance pool: slots are shared, compiled code is cached by hash.
     pub runtime: Arc<Runtime>,
+    /// Builds every tenant's `.jac` files: one place per core, one cache.
+    pub jac: Arc<JacBuilder>,
     /// Every tenant's WebSocket sessions, which shutdown waits for.
     pub sessions: TaskTracker,
     pub cors: tower_http::cors::CorsLayer,
@@ -126,7 +129,8 @@ impl Tenant {
         });
         let store = store::open(&store_config).await.with_context(|| format!("opening tenant {name}'s store"))?;
         let graph = Arc::new(GraphService::new(store.clone() as Arc<dyn GraphStore>, config.graph_limits()));
-        let mut catalog = Catalog::new(common.runtime.clone(), graph).with_tenant(name);
+        let mut catalog =
+            Catalog::new(common.runtime.clone(), graph).with_tenant(name).with_jac_builder(common.jac.clone());
         if opened.own_code_cache {
             let cache = common.runtime.code_cache(data_dir.join("compiled"));
             catalog = catalog.with_code_cache(cache.map_err(|err| anyhow::anyhow!("{err:#}"))?);
