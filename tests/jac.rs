@@ -115,13 +115,17 @@ async fn status_codes_custom_reports_and_the_visit_sequence_are_jac_clouds() {
     }
     assert_eq!(post_api(&server, "custom_report", json!({}), Some(&token)).await, json!({"value": 1}));
 
-    let sequence = post_api(&server, "visit_sequence", json!({}), None).await;
+    // A public walker runs on the public root, token or not, as on jac-cloud: the
+    // `Node`s it makes are not the caller's (jac-cloud's case 20 depends on it).
+    let sequence = post_api(&server, "visit_sequence", json!({}), Some(&token)).await;
     let mut expected = vec!["walker entry".to_string(), "walker enter to root".to_string()];
     for node in ["a", "b", "c"] {
         expected.extend((1..=6).map(|step| format!("{node}-{step}")));
     }
     expected.push("walker exit".into());
     assert_eq!(sequence["reports"], json!(expected));
+    let walked = post_api(&server, "traverse_graph", json!({}), Some(&token)).await;
+    assert_eq!(walked["reports"].as_array().unwrap().len(), 1, "only the caller's root: {walked}");
 
     let catalog = &server.running.shared.catalog;
     assert!(catalog.walker("webhook_by_header").is_none() && catalog.walker("webhook_by_path").is_none());
@@ -196,10 +200,14 @@ async fn a_jac_file_dropped_into_the_walkers_directory_is_built_served_and_hot_r
             config.walker_time_ms = 5_000;
         }
     };
+    let server = TestServer::start_in(walkers, data, configure(cache_dir.clone(), toolchain.clone())).await;
     // A unique text, so that this test builds it rather than finding an earlier build.
     let first = format!("v1 {}", std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos());
-    write(&walkers.path().join("hello.jac"), &hello_app(&first));
-    let server = TestServer::start_in(walkers, data, configure(cache_dir.clone(), toolchain.clone())).await;
+    write(&server.walkers_dir().join("hello.jac"), &hello_app(&first));
+    let catalog = &server.running.shared.catalog;
+    let building = || catalog.readiness().loading.contains(&"hello.jac".to_string());
+    assert!(support::eventually(Duration::from_secs(60), building).await, "listed as loading while it builds");
+    support::wait_until_within(catalog, Duration::from_secs(300), || async { catalog.walker("hello").is_some() }).await;
     assert_eq!(hello(&server).await, Some(json!(first)), "{}", server.get("/readyz").await.1);
 
     let caller = {
@@ -222,8 +230,7 @@ async fn a_jac_file_dropped_into_the_walkers_directory_is_built_served_and_hot_r
         &server.walkers_dir().join("broken.jac"),
         "walker broken {\n    can enter with `root entry {\n        report 1\n    }\n",
     );
-    let catalog = &server.running.shared.catalog;
-    support::wait_until_within(catalog, Duration::from_secs(60), || async {
+    support::wait_until_within(catalog, Duration::from_secs(300), || async {
         catalog.readiness().failed.contains(&"broken.jac".to_string())
     })
     .await;

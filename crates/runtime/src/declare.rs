@@ -28,6 +28,8 @@ pub const MAX_DECLARED_BYTES: usize = 256 * 1024;
 #[derive(Debug, Default)]
 pub struct Declared {
     jac_cloud_walkers: Vec<String>,
+    /// Public walkers that run on the public root over REST.
+    public_root_walkers: Vec<String>,
     computed: ComputedAccess,
     /// Each walker's field schemas, in the order declared (the walker named once).
     schemas: Vec<(String, Vec<FieldSchema>)>,
@@ -57,6 +59,12 @@ impl Declared {
         if self.charge(walkers.len() + computed.len(), strings) {
             self.jac_cloud_walkers.extend(walkers);
             self.computed.extend(computed.into_iter().map(|access| (access.node_type, access.field)));
+        }
+    }
+
+    pub(crate) fn add_public_root(&mut self, walkers: Vec<String>) {
+        if self.charge(walkers.len(), &walkers) {
+            self.public_root_walkers.extend(walkers);
         }
     }
 
@@ -94,6 +102,15 @@ impl Declared {
                 return Err(format!("declares jac-cloud access for {walker:?}, which it does not export"));
             };
             specs[index].access = rules.clone();
+        }
+        for walker in &self.public_root_walkers {
+            let Some(&index) = exported.get(walker) else {
+                return Err(format!("declares the public root for {walker:?}, which it does not export"));
+            };
+            if specs[index].auth {
+                return Err(format!("declares the public root for {walker}, which requires sign-in"));
+            }
+            specs[index].public_root = true;
         }
         for (walker, schemas) in self.schemas {
             for FieldSchema { field, schema: text } in schemas {
@@ -180,6 +197,7 @@ mod tests {
             access: AccessRules::Strict,
             docs: Docs::default(),
             private: false,
+            public_root: false,
         }
     }
 
@@ -255,6 +273,21 @@ mod tests {
         for declared in [by_walker_name, by_computed_field, by_options_walker] {
             assert!(declared.schemas.is_empty() && declared.computed.is_empty() && declared.options.is_empty());
             assert!(declared.apply(&mut [spec("order")]).unwrap_err().contains("bytes of names"));
+        }
+    }
+
+    #[test]
+    fn public_root_walkers_must_be_public_and_exported() {
+        let mut specs = [spec("visit"), spec("signed_in")];
+        specs[0].auth = false;
+        let mut declared = Declared::default();
+        declared.add_public_root(vec!["visit".into()]);
+        declared.apply(&mut specs).unwrap();
+        assert!(specs[0].public_root && !specs[1].public_root);
+        for walker in ["signed_in", "missing"] {
+            let mut declared = Declared::default();
+            declared.add_public_root(vec![walker.into()]);
+            assert!(declared.apply(&mut [spec("signed_in")]).is_err(), "{walker}");
         }
     }
 

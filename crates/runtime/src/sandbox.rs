@@ -291,6 +291,12 @@ impl walker::declare::Host for RunState {
             declared.add_options(options);
         }
     }
+
+    fn public_root(&mut self, walkers: Vec<String>) {
+        if let Some(declared) = self.declared.as_mut() {
+            declared.add_public_root(walkers);
+        }
+    }
 }
 
 impl walker::respond::Host for RunState {

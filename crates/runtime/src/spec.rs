@@ -45,6 +45,9 @@ pub struct WalkerSpec {
     /// Served over neither REST nor the WebSocket (jac-cloud's `private`): it has no
     /// routes, and allows no method.
     pub private: bool,
+    /// Public, and over REST run on the public root as an anonymous caller whatever
+    /// token the request carries, as jac-cloud runs public walkers (see `declare`).
+    pub public_root: bool,
 }
 
 /// A walker's documentation, as jac-cloud's `__specs__` give it.
@@ -193,6 +196,7 @@ impl WalkerSpec {
             access: AccessRules::Strict,
             docs: Docs::default(),
             private: false,
+            public_root: false,
         })
     }
 

@@ -140,6 +140,8 @@ class WitWorld(wit_world.WitWorld):
         served = {name: cls for name, cls in _APP_WALKERS.items() if _served(cls)}
         specs = [_spec(cls) for cls in served.values()]
         _declare.jac_cloud_access(list(served), _computed_access())
+        # jac-cloud runs its public walkers on the public root over REST, token or not.
+        _declare.public_root([spec.name for spec, _ in specs if not spec.auth])
         for _, options in specs:
             _declare.spec_options(options)
         return [spec for spec, _ in specs]

@@ -326,6 +326,8 @@ pub async fn walker(
     };
 
     let identity = match bearer_identity(&shared, &headers) {
+        // jac-cloud's public walkers run as nobody, on the public root (see `declare`).
+        Ok(_) if spec.public_root => Identity::anonymous(),
         Ok(identity) => identity,
         Err(response) => return response,
     };
