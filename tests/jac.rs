@@ -267,3 +267,77 @@ async fn without_the_toolchain_a_jac_file_fails_saying_what_to_install() {
     let why = readiness["errors"]["hello.jac"].as_str().unwrap();
     assert!(why.contains("needs the Jac toolchain") && why.contains("scripts/build-walkers.sh"), "{why}");
 }
+
+/// How many `Nested` nodes `root` (24 hex) owns, and how many edges reach them from it:
+/// what jac-cloud's suite counts in MongoDB (`nested_count_should_be`), read from the store.
+async fn nested_count(server: &TestServer, root: &str) -> (usize, usize) {
+    use walker_host::runtime::graph::{Neighbours, Yields};
+    let mut graph = server.running.shared.catalog.env().graph.clone().read(root.to_string());
+    let items = |page: String| serde_json::from_str::<Value>(&page).unwrap()["items"].as_array().unwrap().len();
+    let nodes = items(graph.owned(Some("Nested"), 0, None).await.unwrap().unwrap());
+    let query = Neighbours {
+        direction: walker_host::core::access::Direction::Both,
+        edge_type: None,
+        node_type: Some("Nested"),
+        equals: None,
+        limit: 0,
+        cursor: None,
+        yields: Yields::Edges,
+    };
+    let edges = items(graph.neighbours(&format!("n::{root}"), query).await.unwrap().unwrap());
+    (nodes, edges)
+}
+
+/// jac-cloud's `Nested` node as `create_nested_node` makes it, and as
+/// `update_nested_node` leaves it.
+fn nested(updated: bool) -> Value {
+    if updated {
+        json!({"val": 1, "arr": [1], "data": {"a": 1}, "parent": {"val": 2, "arr": [1, 2], "data": {"a": 1, "b": 2},
+               "child": {"val": 3, "arr": [1, 2, 3], "data": {"a": 1, "b": 2, "c": 3}, "enum_field": "A"},
+               "enum_field": "C"}, "enum_field": "B", "access": null})
+    } else {
+        json!({"val": 0, "arr": [], "data": {}, "parent": {"val": 1, "arr": [1], "data": {"a": 1},
+               "child": {"val": 2, "arr": [1, 2], "data": {"a": 1, "b": 2}, "enum_field": "C"},
+               "enum_field": "B"}, "enum_field": "A", "access": null})
+    }
+}
+
+/// jac-cloud's test_04, test_05 and test_06: a nested node made, updated, visited, then
+/// detached, destroyed, or cut from the root by deleting its edge, automatically saved or
+/// by hand; the orphan rule deletes what lost its last edge unless saved by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_nodes_are_made_updated_detached_and_destroyed_as_on_jac_cloud() {
+    let server = jac_server(&["simple_graph"], "create_nested_node").await;
+    let token = user(&server, "jac-nested@example.com").await;
+    let (status, me) =
+        server.post("/user/login", json!({"email": "jac-nested@example.com", "password": "string"}), None).await;
+    assert_eq!(status, 200);
+    let root = me["user"]["root_id"].as_str().unwrap().to_string();
+    let call = |walker: &str| {
+        let (server, token, walker) = (&server, &token, walker.to_string());
+        async move { post_api(server, &walker, json!({}), Some(token)).await["reports"].clone() }
+    };
+    for manual in ["", "manual_"] {
+        let walker = |name: &str| format!("{manual}{name}");
+        // test_04: via detach.
+        assert_eq!(call(&walker("create_nested_node")).await[0]["context"], nested(false), "{manual}");
+        assert_eq!(nested_count(&server, &root).await, (1, 1), "{manual}");
+        assert_eq!(call(&walker("update_nested_node")).await[0]["context"], nested(true), "{manual}");
+        assert_eq!(call("visit_nested_node").await[0]["context"], nested(true), "{manual}");
+        assert_eq!(call(&walker("detach_nested_node")).await, json!([true]), "{manual}");
+        assert_eq!(call("visit_nested_node").await, json!([[]]), "{manual}");
+        assert_eq!(nested_count(&server, &root).await, (0, 0), "{manual}");
+        // test_05: via destroy.
+        call(&walker("create_nested_node")).await;
+        assert_eq!(call(&walker("delete_nested_node")).await, json!([[]]), "{manual}");
+        assert_eq!(call("visit_nested_node").await, json!([[]]), "{manual}");
+        assert_eq!(nested_count(&server, &root).await, (0, 0), "{manual}");
+    }
+    // test_06: the edge deleted; a node saved by hand outlives its last edge.
+    call("create_nested_node").await;
+    assert_eq!(call("delete_nested_edge").await, json!([[]]));
+    assert_eq!(nested_count(&server, &root).await, (0, 0));
+    call("manual_create_nested_node").await;
+    assert_eq!(call("manual_delete_nested_edge").await, json!([[]]));
+    assert_eq!(nested_count(&server, &root).await, (1, 0), "only automatic cleanup removes it");
+}

@@ -182,10 +182,30 @@ def build(cls: type, context: dict) -> Any:
 
 # ---------------------------------------------------------------- the run
 
+class _Held(dict):
+    """jac-cloud's `__mem__`: what the run's end saves. Cleared (as jac-cloud's own tests
+    do, to "simulate no auto save"), nothing the run changed so far is saved."""
+
+    def clear(self) -> None:
+        super().clear()
+        _CTX.held.clear()
+
+
+class _Garbage(set):
+    """jac-cloud's `__gc__`: what the run's end deletes, here the host's orphan rule.
+    Cleared, it spares every node the run left without edges."""
+
+    def clear(self) -> None:
+        super().clear()
+        _g.keep(None)
+
+
 class _Mem:
+    """`get_context().mem`, as jac-cloud apps reach into it."""
+
     def __init__(self) -> None:
-        self.__mem__: dict = {}
-        self.__gc__: set = set()
+        self.__mem__ = _Held()
+        self.__gc__ = _Garbage()
 
 
 class ExecutionContext:
