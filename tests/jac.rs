@@ -341,3 +341,39 @@ async fn nested_nodes_are_made_updated_detached_and_destroyed_as_on_jac_cloud() 
     assert_eq!(call("manual_delete_nested_edge").await, json!([[]]));
     assert_eq!(nested_count(&server, &root).await, (1, 0), "only automatic cleanup removes it");
 }
+
+/// jac-cloud's test_13 and test_16: a savable object made, read, updated and destroyed
+/// by id; a nested request payload taken as the walker's typed fields (objects, lists
+/// and maps of them, enums by value).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_are_saved_by_id_and_nested_payloads_typed_as_on_jac_cloud() {
+    let server = jac_server(&["simple_graph"], "create_custom_object").await;
+    let token = user(&server, "jac-objects@example.com").await;
+    let without_access = |mut context: Value| {
+        context.as_object_mut().unwrap().remove("access");
+        context
+    };
+    let call = |walker: &str, body: Value| {
+        let (server, token, walker) = (&server, &token, walker.to_string());
+        async move { post_api(server, &walker, body, Some(token)).await["reports"][0].clone() }
+    };
+    let made = call("create_custom_object", json!({})).await;
+    let id = made["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("o:SavableObject:"), "{made}");
+    assert_eq!(made["context"], without_access(nested(false)));
+    let read = |id: String| call("get_custom_object", json!({"object_id": id}));
+    assert_eq!(read(id.clone()).await, made);
+    let updated = call("update_custom_object", json!({"object_id": id})).await;
+    assert_eq!(updated["context"], without_access(nested(true)));
+    assert_eq!(read(id.clone()).await["context"], without_access(nested(true)));
+    call("delete_custom_object", json!({"object_id": id})).await;
+    assert_eq!(read(id).await, Value::Null);
+
+    let kid = json!({"enum_field": "a"});
+    let adult = json!({"enum_field": "a", "kid": kid, "arr": [kid], "data": {"kid1": kid}});
+    let payload = json!({"adult": adult, "arr": [adult], "data": {"kid1": adult}, "enum_field": "a"});
+    let reply = post_api(&server, "nested_request_payload", payload, Some(&token)).await;
+    let each_adult = ["Adult", "Kid", "Kid", "Kid", "Enum"];
+    let expected: Vec<&str> = [each_adult, each_adult, each_adult].concat().into_iter().chain(["Enum"]).collect();
+    assert_eq!(reply, json!({"status": 200, "reports": expected}));
+}
