@@ -996,6 +996,8 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
     assert_eq!(yaml.headers()["content-type"], "text/yaml; charset=utf-8");
     let yaml: Value = serde_norway::from_str(&yaml.text().await.unwrap()).unwrap();
     assert_eq!(yaml, doc);
+    let openapi = &server.running.shared.openapi;
+    assert_eq!(openapi.builds(), 1, "built once for the walkers loaded, whatever the requests");
 
     // The pages read it, and load nothing from elsewhere (deployments are often offline).
     for page in ["/docs", "/playground"] {
@@ -1014,4 +1016,5 @@ async fn openapi_describes_the_loaded_walkers_and_follows_hot_reloads() {
     assert!(server.get("/openapi.json").await.1["paths"]["/walker/version"]["post"].is_object());
     let yaml = server.http.get(server.url("/openapi.yaml")).send().await.unwrap().text().await.unwrap();
     assert!(yaml.contains("/walker/version:"), "the YAML follows the reload too");
+    assert_eq!(openapi.builds(), 2, "built again once, for the new walkers");
 }

@@ -8,6 +8,7 @@
 //! WebSocket-only ones too, for the playground. `GET /docs` and `GET /playground`: pages, built into the
 //! binary, that call them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::body::Bytes;
@@ -37,6 +38,8 @@ pub async fn playground() -> axum::response::Html<&'static str> {
 #[derive(Default)]
 pub struct DocumentCache {
     current: Mutex<Option<Cached>>,
+    /// Documents built so far: one per snapshot asked about.
+    builds: AtomicU64,
 }
 
 struct Cached {
@@ -55,6 +58,11 @@ enum Format {
 }
 
 impl DocumentCache {
+    /// How many documents it has built.
+    pub fn builds(&self) -> u64 {
+        self.builds.load(Ordering::Relaxed)
+    }
+
     /// The current snapshot's document in `format`, built if this snapshot has none yet.
     fn text(&self, shared: &Shared, format: Format) -> Result<Bytes, String> {
         let snapshot = shared.catalog.snapshot();
@@ -63,6 +71,7 @@ impl DocumentCache {
         let cached = match current.as_mut() {
             Some(cached) if std::ptr::eq(cached.snapshot.as_ptr(), Arc::as_ptr(&snapshot)) => cached,
             _ => {
+                self.builds.fetch_add(1, Ordering::Relaxed);
                 let document = build(shared, &snapshot);
                 let json = serde_json::to_vec(&document).map_err(|err| err.to_string())?;
                 let snapshot = Arc::downgrade(&snapshot);
