@@ -49,6 +49,23 @@ async fn app_server_on(backend: &Backend) -> (TestServer, String) {
     (server, token)
 }
 
+/// A server with jac-cloud's `simple_graph.jac`, unmodified (built by
+/// `scripts/build-jac.sh`), and nothing else.
+async fn jac_app_server() -> TestServer {
+    let (walkers, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = TestServer::start_in(walkers, data, |config| {
+        config.cache_dir = Some(support::repo().join("target/test-compiled"));
+        config.walker_time_ms = 5_000;
+    })
+    .await;
+    let file = "jac-simple_graph.wasm";
+    support::deploy(&support::fixture(file), &server.walkers_dir().join(file));
+    let catalog = &server.running.shared.catalog;
+    let loaded = || async { catalog.walker("create_nested_node").is_some() };
+    support::wait_until_within(catalog, Duration::from_secs(300), loaded).await;
+    server
+}
+
 /// The token of a new user `name`: a root of its own, with an empty graph.
 async fn new_user(server: &TestServer, name: &str) -> String {
     server.user(&format!("{name}@example.com")).await.0
@@ -560,13 +577,21 @@ async fn spec_options_document_walkers_exclude_fields_and_keep_private_walkers_u
     }
 }
 
-/// jac-cloud's `GET /util/traverse`: levels of nodes (with their edges' ids) and edges
-/// (with their ends) from the root or a given node or edge, by depth and type, with
-/// contexts when detailed; only what the caller may read.
+/// jac-cloud's `GET /util/traverse` (its test_21): levels of nodes (with their edges' ids)
+/// and edges (with their ends) from the root or a given node or edge, by depth and type,
+/// with contexts when detailed; only what the caller may read. On the Rust port of
+/// jac-cloud's app, and on its own `simple_graph.jac`.
 #[tokio::test]
 async fn util_traverse_lists_the_callers_graph_by_levels_as_jac_cloud() {
     let (server, token) = app_server().await;
-    let made = reports(&server, &token, "create_graph", json!({})).await;
+    util_traverse_cases(&server, &token).await;
+    let server = jac_app_server().await;
+    let token = new_user(&server, "jac-traverse").await;
+    util_traverse_cases(&server, &token).await;
+}
+
+async fn util_traverse_cases(server: &TestServer, token: &str) {
+    let made = reports(server, token, "create_graph", json!({})).await;
     let ids: Vec<&str> = made.iter().map(|node| node["id"].as_str().unwrap()).collect();
     let (root, a, b, c) = (ids[0], ids[1], ids[2], ids[3]);
     let traverse = |query: &str, token: Option<&str>| {
@@ -581,7 +606,7 @@ async fn util_traverse_lists_the_callers_graph_by_levels_as_jac_cloud() {
     };
 
     // Depth 1 (the default): the root, and its edge.
-    let (status, first) = traverse("", Some(&token)).await;
+    let (status, first) = traverse("", Some(token)).await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(ids_of(&first["nodes"]), [root]);
     let root_edge = first["edges"][0].clone();
@@ -590,30 +615,29 @@ async fn util_traverse_lists_the_callers_graph_by_levels_as_jac_cloud() {
     assert!(first["nodes"][0].get("archetype").is_none());
 
     // All of it, with contexts.
-    let (_, whole) = traverse("?depth=-1&detailed=true", Some(&token)).await;
+    let (_, whole) = traverse("?depth=-1&detailed=true", Some(token)).await;
     assert_eq!(ids_of(&whole["nodes"]), [root, a, b, c]);
     assert_eq!(whole["edges"].as_array().unwrap().len(), 3);
     assert_eq!(whole["nodes"][1]["archetype"], json!({"val": 0}));
     assert_eq!(whole["nodes"][1]["edges"].as_array().unwrap().len(), 2, "A's edges both ways");
     // jac-cloud's test_21: by depth, a level of nodes then one of edges.
     for depth in 0..7 {
-        let (_, level) = traverse(&format!("?depth={depth}"), Some(&token)).await;
+        let (_, level) = traverse(&format!("?depth={depth}"), Some(token)).await;
         let (edges, nodes) = (level["edges"].as_array().unwrap(), level["nodes"].as_array().unwrap());
         assert_eq!((edges.len(), nodes.len()), ((depth + 1).min(6) / 2, (depth / 2 + 1).min(4)), "depth {depth}");
         assert!(edges.iter().all(|edge| edge["id"].as_str().unwrap().starts_with("e::")));
         assert!(nodes.iter().all(|node| !node["edges"].as_array().unwrap().is_empty()));
     }
     // Only the node types asked for are entered; every edge of an entered node is.
-    let (_, only_a) = traverse("?depth=-1&node_types=A", Some(&token)).await;
+    let (_, only_a) = traverse("?depth=-1&node_types=A", Some(token)).await;
     assert_eq!(ids_of(&only_a["nodes"]), [root, a]);
-    let (_, a_and_b) = traverse("?depth=-1&detailed=true&node_types=A&node_types=B", Some(&token)).await;
+    let (_, a_and_b) = traverse("?depth=-1&detailed=true&node_types=A&node_types=B", Some(token)).await;
     assert_eq!(
         (ids_of(&a_and_b["nodes"]), a_and_b["edges"].as_array().unwrap().len()),
         (vec![root.to_string(), a.to_string(), b.to_string()], 3)
     );
     // From an edge: its ends, then theirs.
-    let (_, from_edge) =
-        traverse(&format!("?source={}&depth=1", root_edge["id"].as_str().unwrap()), Some(&token)).await;
+    let (_, from_edge) = traverse(&format!("?source={}&depth=1", root_edge["id"].as_str().unwrap()), Some(token)).await;
     assert_eq!(
         (ids_of(&from_edge["edges"]), ids_of(&from_edge["nodes"])),
         (vec![root_edge["id"].as_str().unwrap().to_string()], vec![root.to_string(), a.to_string()])
@@ -621,9 +645,9 @@ async fn util_traverse_lists_the_callers_graph_by_levels_as_jac_cloud() {
 
     // Signed in only; bad values are jac-cloud's 422; another user's node is not read.
     assert_eq!(traverse("", None).await, (403, json!({"detail": "Not authenticated"})));
-    let (status, bad) = traverse("?depth=deep", Some(&token)).await;
+    let (status, bad) = traverse("?depth=deep", Some(token)).await;
     assert_eq!((status, bad["detail"][0]["loc"].clone()), (422, json!(["query", "depth"])));
-    let other = new_user(&server, "other").await;
+    let other = new_user(server, "other").await;
     assert_eq!(traverse(&format!("?source={b}"), Some(&other)).await.1, json!({"edges": [], "nodes": []}));
 }
 

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::{LANGUAGES, app_server, contexts, nested, new_user, original, reports, updated_once};
+use super::{LANGUAGES, app_server, contexts, jac_app_server, nested, new_user, original, reports, updated_once};
 use crate::support::server::TestServer;
 
 /// The two users of jac-cloud's test: `owner` (its user 1) makes the nodes, `other` (its
@@ -88,43 +88,64 @@ async fn grants_let_another_root_read_then_write_and_refused_writes_drop_in_ever
 async fn a_node_type_computes_other_roots_level_from_a_field_in_every_language() {
     let (server, _) = app_server().await;
     for prefix in LANGUAGES {
-        let Users { owner, other, .. } = users(&server, &format!("{prefix}computed")).await;
-        let node = create_nested(&server, prefix, &owner).await;
-        let on_node = |walker: &str| format!("{prefix}{walker}/{node}");
-        let set_access = |access: Value| {
-            let (server, owner, path) = (&server, &owner, on_node("update_nested_node_access"));
-            async move { contexts(&reports(server, owner, &path, json!({"access": access})).await) }
-        };
-        let visit = || async { reports(&server, &other, &on_node("visit_nested_node"), json!({})).await };
-        let update = || async { reports(&server, &other, &on_node("update_nested_node"), json!({})).await };
-        assert_eq!(status(&server, &other, &on_node("visit_nested_node"), json!({})).await, 403, "{prefix}");
-
-        assert_eq!(set_access(json!("READ")).await, [with_access(original(nested), json!("READ"))], "{prefix}");
-        assert_eq!(contexts(&update().await), [with_access(updated_once(nested), json!("READ"))], "{prefix}");
-        assert_eq!(contexts(&visit().await), [with_access(original(nested), json!("READ"))], "{prefix}: dropped");
-
-        assert_eq!(set_access(json!("WRITE")).await, [with_access(original(nested), json!("WRITE"))], "{prefix}");
-        assert_eq!(contexts(&update().await), [with_access(updated_once(nested), json!("WRITE"))], "{prefix}");
-        assert_eq!(contexts(&visit().await), [with_access(updated_once(nested), json!("WRITE"))], "{prefix}: written");
-
-        set_access(Value::Null).await;
-        assert_eq!(status(&server, &other, &on_node("visit_nested_node"), json!({})).await, 403, "{prefix}");
+        computed_access_opens_and_closes_a_node(&server, prefix).await;
     }
+}
+
+/// jac-cloud's test_19: `Nested`'s `access` field gives other roots their level.
+async fn computed_access_opens_and_closes_a_node(server: &TestServer, prefix: &str) {
+    let Users { owner, other, .. } = users(server, &format!("{prefix}computed")).await;
+    let node = create_nested(server, prefix, &owner).await;
+    let on_node = |walker: &str| format!("{prefix}{walker}/{node}");
+    let set_access = |access: Value| {
+        let (owner, path) = (&owner, on_node("update_nested_node_access"));
+        async move { contexts(&reports(server, owner, &path, json!({"access": access})).await) }
+    };
+    let visit = || async { reports(server, &other, &on_node("visit_nested_node"), json!({})).await };
+    let update = || async { reports(server, &other, &on_node("update_nested_node"), json!({})).await };
+    assert_eq!(status(server, &other, &on_node("visit_nested_node"), json!({})).await, 403, "{prefix}");
+
+    assert_eq!(set_access(json!("READ")).await, [with_access(original(nested), json!("READ"))], "{prefix}");
+    assert_eq!(contexts(&update().await), [with_access(updated_once(nested), json!("READ"))], "{prefix}");
+    assert_eq!(contexts(&visit().await), [with_access(original(nested), json!("READ"))], "{prefix}: dropped");
+
+    assert_eq!(set_access(json!("WRITE")).await, [with_access(original(nested), json!("WRITE"))], "{prefix}");
+    assert_eq!(contexts(&update().await), [with_access(updated_once(nested), json!("WRITE"))], "{prefix}");
+    assert_eq!(contexts(&visit().await), [with_access(updated_once(nested), json!("WRITE"))], "{prefix}: written");
+
+    set_access(Value::Null).await;
+    assert_eq!(status(server, &other, &on_node("visit_nested_node"), json!({})).await, 403, "{prefix}");
+}
+
+/// jac-cloud's test_12: `&(id)` loads another root's node, and `n.val = 4` is reported
+/// and not saved. The owner's node's id, and the users.
+async fn memory_sync_loads_by_id_and_saves_nothing(server: &TestServer, prefix: &str) -> (Users, String) {
+    let users = users(server, &format!("{prefix}sync")).await;
+    let node = create_nested(server, prefix, &users.owner).await;
+    let synced =
+        reports(server, &users.other, &format!("{prefix}check_memory_sync"), json!({"other_node_id": node})).await;
+    assert_eq!(synced[0]["context"]["val"], json!(4), "{prefix}: {synced:?}");
+    let owners = reports(server, &users.owner, &format!("{prefix}visit_nested_node/{node}"), json!({})).await;
+    assert_eq!(contexts(&owners), [original(nested)], "{prefix}");
+    (users, node)
+}
+
+/// jac-cloud's test_07, test_12 and test_19 on its own `simple_graph.jac`, unmodified.
+#[tokio::test]
+async fn jac_clouds_access_cases_pass_on_the_unmodified_simple_graph_jac() {
+    let server = jac_app_server().await;
+    for (whole_graph, via_all) in [(false, false), (true, false), (false, true), (true, true)] {
+        grants_open_and_close_another_roots_node(&server, "", whole_graph, via_all).await;
+    }
+    computed_access_opens_and_closes_a_node(&server, "").await;
+    memory_sync_loads_by_id_and_saves_nothing(&server, "").await;
 }
 
 #[tokio::test]
 async fn another_roots_node_loads_by_id_under_jac_clouds_rules_and_stays_unreachable_under_strict_ones() {
     let (server, _) = app_server().await;
     for prefix in LANGUAGES {
-        let Users { owner, other, .. } = users(&server, &format!("{prefix}sync")).await;
-        let node = create_nested(&server, prefix, &owner).await;
-
-        // jac-cloud's test_12: `&(id)` loads it, `n.val = 4` is reported and not saved.
-        let synced =
-            reports(&server, &other, &format!("{prefix}check_memory_sync"), json!({"other_node_id": node})).await;
-        assert_eq!(synced[0]["context"]["val"], json!(4), "{prefix}: {synced:?}");
-        let owners = reports(&server, &owner, &format!("{prefix}visit_nested_node/{node}"), json!({})).await;
-        assert_eq!(contexts(&owners), [original(nested)], "{prefix}");
+        let (Users { owner, other, .. }, node) = memory_sync_loads_by_id_and_saves_nothing(&server, prefix).await;
 
         // Strict rules: unreadable is absent, readable but not connectable is denied.
         let connect = || async {
