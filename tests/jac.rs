@@ -377,3 +377,33 @@ async fn objects_are_saved_by_id_and_nested_payloads_typed_as_on_jac_cloud() {
     let expected: Vec<&str> = [each_adult, each_adult, each_adult].concat().into_iter().chain(["Enum"]).collect();
     assert_eq!(reply, json!({"status": 200, "reports": expected}));
 }
+
+/// jac-cloud's test_11: a populated graph walked level by level, counted through
+/// `NodeAnchor.Collection.count` (the root's own documents), reset, and counted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_populated_graph_is_counted_and_reset_as_on_jac_cloud() {
+    let server = jac_server(&["simple_graph"], "populate_graph").await;
+    let token = user(&server, "jac-populated@example.com").await;
+    let call = |walker: &str| {
+        let (server, token, walker) = (&server, &token, walker.to_string());
+        async move { post_api(server, &walker, json!({}), Some(token)).await["reports"].clone() }
+    };
+    call("populate_graph").await;
+    let mut walked = call("traverse_populated_graph").await;
+    let reports = walked.as_array_mut().unwrap();
+    let root = reports.remove(0);
+    assert!(root["id"].as_str().unwrap().starts_with("n::") && root["context"] == json!({}), "{root}");
+    let (mut at, mut level) = (0, 2);
+    for node_type in ["D", "E", "F", "G", "H"] {
+        for index in at..at + level {
+            let id = reports[index]["id"].as_str().unwrap();
+            assert!(id.starts_with(&format!("n:{node_type}:")), "{index}: {id}");
+            assert_eq!(reports[index]["context"], json!({"id": index % 2}));
+        }
+        at += level;
+        level *= 2;
+    }
+    assert_eq!(call("check_populated_graph").await, json!([125]));
+    assert_eq!(call("purge_populated_graph").await, json!([124]));
+    assert_eq!(call("check_populated_graph").await, json!([1]));
+}

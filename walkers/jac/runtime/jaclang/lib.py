@@ -84,6 +84,18 @@ class Archetype:
     def __jac_access__(self) -> Any:
         return None
 
+    @property
+    def __jac__(self) -> "Anchor":
+        """jac-cloud's anchor of a stored archetype, as apps read it: its `id`."""
+        return Anchor(_persist(self).rsplit(":", 1)[-1])
+
+
+class Anchor:
+    """`archetype.__jac__`: the stored archetype's id, the 24 hex MongoDB would hold."""
+
+    def __init__(self, id: str):
+        self.id = id
+
 
 class Node(Archetype):
     __jac_base__ = True
