@@ -407,3 +407,40 @@ async fn a_populated_graph_is_counted_and_reset_as_on_jac_cloud() {
     assert_eq!(call("purge_populated_graph").await, json!([124]));
     assert_eq!(call("check_populated_graph").await, json!([1]));
 }
+
+/// jac-cloud's test_02 (an account with the app's `name`), test_20 (twenty traversals at
+/// once, on the graph test_03 leaves) and test_23 (a walker left out of the schema, an HTML
+/// reply, a streamed reply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_concurrent_traversals_and_custom_replies_as_on_jac_cloud() {
+    let server = jac_server(&["simple_graph"], "html_response").await;
+    let account = json!({"email": "user@example.com", "password": "string", "name": "string"});
+    assert_eq!(
+        server.post("/user/register", account, None).await,
+        (201, json!({"message": "Successfully Registered!"}))
+    );
+    let login = json!({"email": "user@example.com", "password": "string"});
+    let (status, body) = server.post("/user/login", login, None).await;
+    assert_eq!(
+        (status, &body["user"]["email"], &body["user"]["name"]),
+        (200, &json!("user@example.com"), &json!("string"))
+    );
+    let token = body["token"].as_str().unwrap().to_string();
+
+    for walker in ["create_graph", "detach_node", "update_graph"] {
+        post_api(&server, walker, json!({}), Some(&token)).await;
+    }
+    let traversals = (0..20).map(|_| chain_from_root_counts_up_from(&server, &token, 1));
+    futures_util::future::join_all(traversals).await;
+
+    assert_eq!(
+        post_api(&server, "exclude_in_specs", json!({}), Some(&token)).await,
+        json!({"status": 200, "reports": []})
+    );
+    let page = server.http.get(server.url("/walker/html_response")).send().await.unwrap();
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(page.text().await.unwrap(), r#"<!DOCTYPE html><html lang="en"><body>HELLO WORLD</body></html>"#);
+    let streamed = server.http.get(server.url("/walker/stream_response")).send().await.unwrap();
+    assert_eq!(streamed.headers()["content-type"], "text/event-stream; charset=utf-8");
+    assert_eq!(streamed.text().await.unwrap(), (0..100).map(|i| i.to_string()).collect::<String>());
+}
