@@ -10,16 +10,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::server::TestServer;
 
-/// A server with the app's user fields (its `User` has `name`) and jac-cloud's suite's
-/// 6-character passwords, serving the Jac apps `apps` (`jac-<app>.wasm`) and nothing
-/// else, once `walker` is served.
+/// A server with jac-cloud's suite's 6-character passwords, serving the Jac apps `apps`
+/// (`jac-<app>.wasm`) and nothing else, once `walker` is served. The app's user fields
+/// come from its `User` class (`has name: str;`), with no flag.
 async fn jac_server(apps: &[&str], walker: &str) -> TestServer {
     let (walkers, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let server = TestServer::start_in(walkers, data, |config| {
         // An 18 MB component takes a while to compile: shared between servers.
         config.cache_dir = Some(support::repo().join("target/test-compiled"));
         config.walker_time_ms = 5_000;
-        config.user_fields = vec!["name:str".into()];
         config.min_password_length = 6;
     })
     .await;
@@ -408,12 +407,15 @@ async fn a_populated_graph_is_counted_and_reset_as_on_jac_cloud() {
     assert_eq!(call("check_populated_graph").await, json!([1]));
 }
 
-/// jac-cloud's test_02 (an account with the app's `name`), test_20 (twenty traversals at
+/// jac-cloud's test_02 (an account with the `name` of the app's `User` class), test_20 (twenty traversals at
 /// once, on the graph test_03 leaves) and test_23 (a walker left out of the schema, an HTML
 /// reply, a streamed reply).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_concurrent_traversals_and_custom_replies_as_on_jac_cloud() {
     let server = jac_server(&["simple_graph"], "html_response").await;
+    let nameless = json!({"email": "user@example.com", "password": "string"});
+    let (status, refused) = server.post("/user/register", nameless, None).await;
+    assert_eq!((status, &refused["detail"][0]["loc"]), (422, &json!(["body", "name"])), "the app's User has a name");
     let account = json!({"email": "user@example.com", "password": "string", "name": "string"});
     assert_eq!(
         server.post("/user/register", account, None).await,

@@ -195,9 +195,10 @@ impl TestServer {
         read(self.http.get(self.url(path)).send().await.unwrap()).await
     }
 
-    /// Registers and logs in a new user: its token and root (24 hex).
+    /// Registers and logs in a new user: its token and root (24 hex). It has a `name`
+    /// (jac-cloud's test app's `User` requires one; servers that declare none ignore it).
     pub async fn user(&self, email: &str) -> (String, String) {
-        let credentials = json!({"email": email, "password": "correct horse"});
+        let credentials = json!({"email": email, "password": "correct horse", "name": "user"});
         let (status, body) = self.post("/user/register", credentials.clone(), None).await;
         assert_eq!(status, 201, "{body}");
         let (status, body) = self.post("/user/login", credentials, None).await;

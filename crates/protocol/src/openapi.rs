@@ -119,7 +119,7 @@ fn build(shared: &Shared, snapshot: &Snapshot) -> Value {
     let mut specs: Vec<&WalkerSpec> =
         (snapshot.walkers().map(|walker| walker.spec())).filter(|spec| !spec.private && spec.docs.listed).collect();
     specs.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut paths = fixed_paths(&shared.settings.user_fields);
+    let mut paths = fixed_paths(&crate::user_fields::current(&shared.settings.user_fields, snapshot));
     let walkers: Vec<Value> = specs.iter().map(|spec| walker_summary(spec)).collect();
     for spec in specs {
         for (path, node) in spec.routes.iter().cloned() {

@@ -1,29 +1,23 @@
 //! The app's own user fields, as a jac-cloud app declares them by subclassing `User`
 //! (`has name: str;`): named with their types on `--user-fields` (`name:str`,
-//! `age:int=0`, `nick:str?`), validated at registration as walker fields are, stored
-//! with the account, returned at login in `user` and carried in the token, as
-//! jac-cloud's `User.serialize()` is.
+//! `age:int=0`, `nick:str?`) or declared by a component (a Jac app's `User` class),
+//! validated at registration as walker fields are, stored with the account, returned at
+//! login in `user` and carried in the token, as jac-cloud's `User.serialize()` is.
 
 use serde_json::{Map, Value};
-use walker_runtime::{FieldError, FieldSpec, FieldType, validate_fields};
-
-/// Names jac-cloud's own user and token already use.
-const RESERVED: [&str; 10] =
-    ["id", "email", "password", "root_id", "is_activated", "is_admin", "sso", "expiration", "state", "exp"];
+use walker_runtime::catalog::Snapshot;
+use walker_runtime::{FieldError, FieldSpec, FieldType, RESERVED_USER_FIELDS, is_user_field_name, validate_fields};
 
 /// One `--user-fields` entry: `name:type`, then optionally `?` (may be omitted: null) or
 /// `=<JSON default>`. Types are jac-cloud's: str, int, float, bool, list, dict, any.
 pub fn parse(text: &str) -> Result<FieldSpec, String> {
     let (name, rest) = text.split_once(':').ok_or("expected name:type, such as name:str")?;
     let name = name.trim();
-    let valid_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 64;
-    if !valid_name {
-        return Err(format!("{name:?} is not a field name"));
-    }
-    if RESERVED.contains(&name) {
+    if RESERVED_USER_FIELDS.contains(&name) {
         return Err(format!("{name:?} is one of jac-cloud's own user fields"));
+    }
+    if !is_user_field_name(name) {
+        return Err(format!("{name:?} is not a field name"));
     }
     let (kind, default) = match rest.split_once('=') {
         Some((kind, default)) => {
@@ -47,6 +41,15 @@ pub fn parse(text: &str) -> Result<FieldSpec, String> {
         other => return Err(format!("{other:?} is not a type (str, int, float, bool, list, dict, any)")),
     };
     Ok(FieldSpec { name: name.to_string(), kind, default, schema: None, excluded: false })
+}
+
+/// The app's user fields now: the server's (`--user-fields`), then those the loaded
+/// components declare (a Jac app's `User` class) under other names.
+pub fn current(configured: &[FieldSpec], snapshot: &Snapshot) -> Vec<FieldSpec> {
+    let mut fields = configured.to_vec();
+    let declared = snapshot.user_fields().into_iter();
+    fields.extend(declared.filter(|field| !configured.iter().any(|known| known.name == field.name)));
+    fields
 }
 
 /// A registration body's user fields, validated and completed with defaults; errors with

@@ -20,8 +20,8 @@ use tokio::sync::{Mutex, watch};
 use crate::graph::Graph;
 use crate::jac::{self, JacBuilder};
 use crate::{
-    CodeCache, Digest, Environment, FieldError, Invocation, LoadedComponent, Notifier, Reply, RunError, RunErrorKind,
-    RunQuota, Runtime, Share, Vars, WalkerMetrics, WalkerSpec,
+    CodeCache, Digest, Environment, FieldError, FieldSpec, Invocation, LoadedComponent, Notifier, Reply, RunError,
+    RunErrorKind, RunQuota, Runtime, Share, Vars, WalkerMetrics, WalkerSpec,
 };
 
 pub struct Catalog {
@@ -139,6 +139,20 @@ impl Snapshot {
     }
 
     /// The loaded files' names, sorted.
+    /// The user fields its components declare, each name once: the earliest-loaded
+    /// file's declaration wins.
+    pub fn user_fields(&self) -> Vec<FieldSpec> {
+        let mut files: Vec<&Arc<FileEntry>> = self.files.values().collect();
+        files.sort_by_key(|entry| entry.load_order);
+        let mut fields: Vec<FieldSpec> = Vec::new();
+        for field in files.iter().flat_map(|entry| &entry.component.user_fields) {
+            if !fields.iter().any(|known| known.name == field.name) {
+                fields.push(field.clone());
+            }
+        }
+        fields
+    }
+
     pub fn files(&self) -> impl Iterator<Item = &str> {
         self.files.keys().map(String::as_str)
     }

@@ -12,7 +12,8 @@ use walker_core::ids;
 use serde_json::Value;
 
 use crate::bindings::jac::walker::declare::{ComputedAccess as WitComputed, FieldSchema, WalkerOptions};
-use crate::spec::{Docs, WalkerSpec};
+use crate::bindings::jac::walker::types::Field as WitField;
+use crate::spec::{Docs, FieldSpec, WalkerSpec, is_user_field_name};
 
 /// Names (walkers and node types together) one component may declare: far more than
 /// any real component, small next to the memory a guest could otherwise make the host
@@ -30,6 +31,8 @@ pub struct Declared {
     jac_cloud_walkers: Vec<String>,
     /// Public walkers that run on the public root over REST.
     public_root_walkers: Vec<String>,
+    /// The app's own user fields.
+    user_fields: Vec<WitField>,
     computed: ComputedAccess,
     /// Each walker's field schemas, in the order declared (the walker named once).
     schemas: Vec<(String, Vec<FieldSchema>)>,
@@ -68,6 +71,13 @@ impl Declared {
         }
     }
 
+    pub(crate) fn add_user_fields(&mut self, fields: Vec<WitField>) {
+        let strings = fields.iter().flat_map(|field| std::iter::once(&field.name).chain(&field.default));
+        if self.charge(fields.len(), strings) {
+            self.user_fields.extend(fields);
+        }
+    }
+
     pub(crate) fn add_schemas(&mut self, walker: String, schemas: Vec<FieldSchema>) {
         let strings = schemas.iter().flat_map(|schema| [&schema.field, &schema.schema]);
         if self.charge(1 + schemas.len(), strings.chain([&walker])) {
@@ -84,8 +94,8 @@ impl Declared {
     }
 
     /// Gives the declared walkers jac-cloud's rules, their fields' schemas and their
-    /// options; the error says what is wrong.
-    pub fn apply(self, specs: &mut [WalkerSpec]) -> Result<(), String> {
+    /// options; returns the app's user fields. The error says what is wrong.
+    pub fn apply(self, specs: &mut [WalkerSpec]) -> Result<Vec<FieldSpec>, String> {
         if self.too_many {
             return Err(format!(
                 "declares more than {MAX_DECLARED} names or {MAX_DECLARED_BYTES} bytes of names, schemas and documentation"
@@ -130,7 +140,11 @@ impl Declared {
             };
             apply_options(&mut specs[index], options)?;
         }
-        Ok(())
+        let user_fields = FieldSpec::from_wit_fields(self.user_fields, "its user")?;
+        if let Some(bad) = user_fields.iter().find(|field| !is_user_field_name(&field.name)) {
+            return Err(format!("declares user field {:?}, which is not a name an account may have", bad.name));
+        }
+        Ok(user_fields)
     }
 }
 
@@ -172,7 +186,6 @@ fn apply_options(spec: &mut WalkerSpec, options: WalkerOptions) -> Result<(), St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FieldSpec;
     use crate::bindings::{EntryType, FieldType};
 
     fn spec(name: &str) -> WalkerSpec {
@@ -273,6 +286,20 @@ mod tests {
         for declared in [by_walker_name, by_computed_field, by_options_walker] {
             assert!(declared.schemas.is_empty() && declared.computed.is_empty() && declared.options.is_empty());
             assert!(declared.apply(&mut [spec("order")]).unwrap_err().contains("bytes of names"));
+        }
+    }
+
+    #[test]
+    fn user_fields_are_the_apps_and_jac_clouds_own_names_fail_the_load() {
+        let field = |name: &str| WitField { name: name.into(), type_: FieldType::Str, default: None };
+        let mut declared = Declared::default();
+        declared.add_user_fields(vec![field("name")]);
+        let fields = declared.apply(&mut [spec("order")]).unwrap();
+        assert_eq!((fields.len(), fields[0].name.as_str(), fields[0].default.is_none()), (1, "name", true));
+        for bad in ["email", "exp", "not a name"] {
+            let mut declared = Declared::default();
+            declared.add_user_fields(vec![field(bad)]);
+            assert!(declared.apply(&mut [spec("order")]).is_err(), "{bad}");
         }
     }
 

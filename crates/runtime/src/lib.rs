@@ -53,7 +53,10 @@ pub use metrics::WalkerMetrics;
 pub use quota::RunQuota;
 pub use sandbox::{Nobody, Notifier, Target};
 pub use share::Share;
-pub use spec::{Docs, FieldError, FieldSpec, WalkerSpec, is_var_name, path_params, validate_fields};
+pub use spec::{
+    Docs, FieldError, FieldSpec, RESERVED_USER_FIELDS, WalkerSpec, is_user_field_name, is_var_name, path_params,
+    validate_fields,
+};
 
 use bindings::{Walkers, WalkersPre};
 use cores::{Cores, Slices};
@@ -115,6 +118,8 @@ pub struct LoadedComponent {
     pre: WalkersPre<RunState>,
     /// The walkers it exports, in its own order.
     pub walkers: Vec<WalkerSpec>,
+    /// The app's own user fields (see `declare`).
+    pub user_fields: Vec<FieldSpec>,
     pub origin: Origin,
     /// Idle instances of walkers that allow reuse.
     warm: Arc<WarmPool>,
@@ -246,14 +251,14 @@ impl Runtime {
             .context("compiling")??;
         self.check_imports(&component)?;
         let pre = WalkersPre::new(self.linker.instantiate_pre(&component)?)?;
-        let walkers = self.read_specs(&pre).await?;
+        let (walkers, user_fields) = self.read_specs(&pre).await?;
         let warm = Arc::new(WarmPool::new(self.limits.warm_idle, self.limits.warm_ttl));
         let mut pools = self.warm_pools.lock().unwrap_or_else(|p| p.into_inner());
         pools.retain(|pool| pool.strong_count() > 0);
         pools.push(Arc::downgrade(&warm));
         drop(pools);
         let ran_long = walkers.iter().map(|walker| (walker.name.clone(), AtomicBool::new(false))).collect();
-        Ok(LoadedComponent { pre, walkers, origin, warm, ran_long })
+        Ok(LoadedComponent { pre, walkers, user_fields, origin, warm, ran_long })
     }
 
     fn check_imports(&self, component: &Component) -> Result<()> {
@@ -266,7 +271,8 @@ impl Runtime {
         Ok(())
     }
 
-    async fn read_specs(&self, pre: &WalkersPre<RunState>) -> Result<Vec<WalkerSpec>> {
+    /// Its walkers' specs, and the app's user fields, as it declares them.
+    async fn read_specs(&self, pre: &WalkersPre<RunState>) -> Result<(Vec<WalkerSpec>, Vec<FieldSpec>)> {
         let _slot = (self.acquire_slot(self.loading.party()).await)
             .map_err(|_| wasmtime::Error::msg("every instance slot is busy"))?;
         let mut store = self.new_store(self.slices(&self.loading));
@@ -283,12 +289,12 @@ impl Runtime {
             .map(|spec| WalkerSpec::from_wit(spec).map_err(wasmtime::Error::msg))
             .collect::<Result<_>>()?;
         let declared = store.data_mut().declared.take().unwrap_or_default();
-        declared.apply(&mut specs).map_err(wasmtime::Error::msg)?;
+        let user_fields = declared.apply(&mut specs).map_err(wasmtime::Error::msg)?;
         if let Some(twice) = specs.iter().enumerate().find(|(i, spec)| specs[..*i].iter().any(|s| s.name == spec.name))
         {
             wasmtime::bail!("declares walker {} twice", twice.1.name);
         }
-        Ok(specs)
+        Ok((specs, user_fields))
     }
 
     /// A store with the sandbox's limits; `RunState::begin` prepares it for each run.

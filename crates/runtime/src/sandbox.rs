@@ -292,6 +292,12 @@ impl walker::declare::Host for RunState {
         }
     }
 
+    fn user_fields(&mut self, fields: Vec<walker::types::Field>) {
+        if let Some(declared) = self.declared.as_mut() {
+            declared.add_user_fields(fields);
+        }
+    }
+
     fn public_root(&mut self, walkers: Vec<String>) {
         if let Some(declared) = self.declared.as_mut() {
             declared.add_public_root(walkers);

@@ -83,6 +83,43 @@ pub struct FieldSpec {
     pub excluded: bool,
 }
 
+impl FieldSpec {
+    /// Fields as a component declares them, checked: each named once, defaults JSON.
+    /// `owner` names whose they are, for the error.
+    pub(crate) fn from_wit_fields(
+        declared: Vec<bindings::jac::walker::types::Field>,
+        owner: &str,
+    ) -> Result<Vec<FieldSpec>, String> {
+        let mut fields: Vec<FieldSpec> = Vec::with_capacity(declared.len());
+        for field in declared {
+            if fields.iter().any(|f| f.name == field.name) {
+                return Err(format!("{owner} declares field {} twice", field.name));
+            }
+            let default = match field.default {
+                None => None,
+                Some(text) => Some(
+                    serde_json::from_str(&text)
+                        .map_err(|_| format!("{owner}: the default of field {} is not JSON", field.name))?,
+                ),
+            };
+            fields.push(FieldSpec { name: field.name, kind: field.type_, default, schema: None, excluded: false });
+        }
+        Ok(fields)
+    }
+}
+
+/// Names jac-cloud's own user and token already use: an app's user field may not.
+pub const RESERVED_USER_FIELDS: [&str; 10] =
+    ["id", "email", "password", "root_id", "is_activated", "is_admin", "sso", "expiration", "state", "exp"];
+
+/// A user field's name: an identifier of at most 64 bytes, none of jac-cloud's own.
+pub fn is_user_field_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64
+        && !RESERVED_USER_FIELDS.contains(&name)
+}
+
 /// One reason an input was refused, in pydantic's shape (as jac-cloud reports it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FieldError {
@@ -152,20 +189,7 @@ impl WalkerSpec {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("walker name {name:?} is not an identifier"));
         }
-        let mut fields: Vec<FieldSpec> = Vec::with_capacity(spec.fields.len());
-        for field in spec.fields {
-            if fields.iter().any(|f| f.name == field.name) {
-                return Err(format!("walker {name} declares field {} twice", field.name));
-            }
-            let default = match field.default {
-                None => None,
-                Some(text) => Some(
-                    serde_json::from_str(&text)
-                        .map_err(|_| format!("walker {name}: the default of field {} is not JSON", field.name))?,
-                ),
-            };
-            fields.push(FieldSpec { name: field.name, kind: field.type_, default, schema: None, excluded: false });
-        }
+        let fields = FieldSpec::from_wit_fields(spec.fields, &format!("walker {name}"))?;
         let declared = |field: &str| fields.iter().any(|f| f.name == field);
         if let Some(undeclared) = spec.as_query.iter().find(|f| !declared(f)) {
             return Err(format!("walker {name}: query field {undeclared} is not declared"));

@@ -37,6 +37,7 @@ sys.stdout = sys.stderr = _LogWriter()
 import jacapp  # noqa: E402  (the generated module: its archetypes register themselves)
 import wit_world  # noqa: E402
 from componentize_py_types import Err  # noqa: E402
+from jac_cloud.jaseci.models import User as BaseUser  # noqa: E402
 from jaclang import lib  # noqa: E402
 from wit_world.imports import declare as _declare  # noqa: E402
 from wit_world.imports.types import EntryType, Field, FieldType, Method, Response, WalkerSpec  # noqa: E402
@@ -125,6 +126,20 @@ _APP_WALKERS = {name: cls for name, cls in lib.REGISTRY.items()
                 if issubclass(cls, lib.Walker) and cls.__module__ == "jacapp"}
 
 
+def _user_fields():
+    """The fields of the app's `class User(BaseUser)` (jac-cloud's account model), as
+    walker fields are read."""
+    fields = []
+    for cls in vars(jacapp).values():
+        if not (isinstance(cls, type) and issubclass(cls, BaseUser) and cls is not BaseUser):
+            continue
+        for name, hint in typing.get_type_hints(cls, vars(jacapp)).items():
+            default = cls.__dict__.get(name, dataclasses.MISSING)
+            default = None if default is dataclasses.MISSING else json.dumps(lib.to_json(default))
+            fields.append(Field(name=name, type=_field_type(hint), default=default))
+    return fields
+
+
 def _computed_access():
     """Node types whose `__jac_access__` returns one of their fields."""
     found = []
@@ -142,6 +157,7 @@ class WitWorld(wit_world.WitWorld):
         _declare.jac_cloud_access(list(served), _computed_access())
         # jac-cloud runs its public walkers on the public root over REST, token or not.
         _declare.public_root([spec.name for spec, _ in specs if not spec.auth])
+        _declare.user_fields(_user_fields())
         for _, options in specs:
             _declare.spec_options(options)
         return [spec for spec, _ in specs]

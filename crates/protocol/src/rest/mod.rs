@@ -152,7 +152,8 @@ pub async fn register(
         )]);
     }
     let settings = &shared.settings;
-    let fields = match user_fields::read(&settings.user_fields, &body, settings.user_fields_bytes) {
+    let declared = user_fields::current(&settings.user_fields, &shared.catalog.snapshot());
+    let fields = match user_fields::read(&declared, &body, settings.user_fields_bytes) {
         Ok(fields) => fields,
         Err(errors) => return unprocessable(&without_password(errors)),
     };
