@@ -138,7 +138,6 @@ impl Snapshot {
         self.walkers.get(name)
     }
 
-    /// The loaded files' names, sorted.
     /// The user fields its components declare, each name once: the earliest-loaded
     /// file's declaration wins.
     pub fn user_fields(&self) -> Vec<FieldSpec> {
@@ -153,6 +152,7 @@ impl Snapshot {
         fields
     }
 
+    /// The loaded files' names, sorted.
     pub fn files(&self) -> impl Iterator<Item = &str> {
         self.files.keys().map(String::as_str)
     }
@@ -236,13 +236,13 @@ impl Catalog {
         self
     }
 
-    /// Admits its runs through `quota` first.
     /// Builds `.jac` files with `builder`.
     pub fn with_jac_builder(mut self, builder: Arc<JacBuilder>) -> Self {
         self.jac = Some(builder);
         self
     }
 
+    /// Admits its runs through `quota` first.
     pub fn with_run_quota(mut self, quota: RunQuota) -> Self {
         self.run_quota = Some(quota);
         self

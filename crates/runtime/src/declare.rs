@@ -1,7 +1,9 @@
 //! What a component declares about its walkers while it lists them (the WIT's `declare`
 //! interface): which follow jac-cloud's access rules, which node types compute their
-//! level from a field, the JSON Schemas of fields, and jac-cloud's other spec options
-//! (documentation, listing, `private`, `excluded`). Folded into the specs at load.
+//! level from a field, the JSON Schemas of fields, jac-cloud's other spec options
+//! (documentation, listing, `private`, `excluded`), which public walkers run on the
+//! public root, and the app's own user fields. Bounded as it arrives, folded into the
+//! specs at load.
 
 use std::collections::HashMap;
 use std::sync::Arc;
