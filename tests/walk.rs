@@ -480,8 +480,8 @@ async fn fanned_out(
     let catalog = &server.running.shared.catalog;
     support::wait_until(catalog, || async { catalog.walker("fan_out").is_some() }).await;
     let (token, root) = server.user("wide@example.com").await;
-    for start in (0..count).step_by(2_500) {
-        reports(&server, &token, "fan_out", json!({"count": (count - start).min(2_500)})).await;
+    for start in (0..count).step_by(1_000) {
+        reports(&server, &token, "fan_out", json!({"count": (count - start).min(1_000)})).await;
     }
     (server, token, root)
 }
