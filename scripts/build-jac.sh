@@ -5,8 +5,17 @@
 # Python; componentize-py packages it with the Jac runtime (walkers/jac/runtime), which
 # runs it over the host's interfaces, into one component with no WASI imports. Copy the
 # .wasm into a walkers directory on any server: it needs no Python there.
+#   scripts/build-jac.sh --fingerprint
+# prints what a build depends on besides the .jac file (this script, the pinned tools,
+# the WIT, the Jac runtime), hashed: walker-host keys its cache of builds with it.
 set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 <app.jac> <out.wasm>" >&2; exit 2; }
+if [ "${1:-}" = --fingerprint ]; then
+  cd "$(dirname "$0")/.."
+  find scripts/build-jac.sh scripts/tools.sh scripts/requirements-*.txt wit walkers/jac/runtime -type f \
+    ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+  exit
+fi
+[ $# -eq 2 ] || { echo "usage: $0 <app.jac> <out.wasm> | --fingerprint" >&2; exit 2; }
 source_file=$(realpath "$1")
 out=$(realpath -m "$2")
 cd "$(dirname "$0")/.."

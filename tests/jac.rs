@@ -10,27 +10,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::server::TestServer;
 
-/// A server with jac-cloud's suite's 6-character passwords, serving the Jac apps `apps`
-/// (`jac-<app>.wasm`) and nothing else, once `walker` is served. The app's user fields
-/// come from its `User` class (`has name: str;`), with no flag.
-async fn jac_server(apps: &[&str], walker: &str) -> TestServer {
-    let (walkers, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let server = TestServer::start_in(walkers, data, |config| {
-        // An 18 MB component takes a while to compile: shared between servers.
-        config.cache_dir = Some(support::repo().join("target/test-compiled"));
-        config.walker_time_ms = 5_000;
-        config.min_password_length = 6;
-    })
-    .await;
-    for app in apps {
-        let file = format!("jac-{app}.wasm");
-        support::deploy(&support::fixture(&file), &server.walkers_dir().join(&file));
-    }
-    let catalog = &server.running.shared.catalog;
-    support::wait_until_within(catalog, Duration::from_secs(300), || async { catalog.walker(walker).is_some() }).await;
-    server
-}
-
 /// Registers and signs in `email` as jac-cloud's suite does; its token.
 async fn user(server: &TestServer, email: &str) -> String {
     let account = json!({"email": email, "password": "string", "name": "string"});
@@ -68,7 +47,7 @@ async fn chain_from_root_counts_up_from(server: &TestServer, token: &str, first:
 /// jac-cloud's test_03: create, traverse, detach and update the graph.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jac_clouds_basic_graph_operations_pass_on_the_unmodified_simple_graph_jac() {
-    let server = jac_server(&["simple_graph"], "create_graph").await;
+    let server = TestServer::start_jac_apps(&["simple_graph"], "create_graph").await;
     let token = user(&server, "jac-graph@example.com").await;
 
     let mut created = post_api(&server, "create_graph", json!({}), Some(&token)).await;
@@ -100,7 +79,7 @@ async fn jac_clouds_basic_graph_operations_pass_on_the_unmodified_simple_graph_j
 /// instead of refusing the whole app.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_codes_custom_reports_and_the_visit_sequence_are_jac_clouds() {
-    let server = jac_server(&["simple_graph"], "create_graph").await;
+    let server = TestServer::start_jac_apps(&["simple_graph"], "create_graph").await;
     let token = user(&server, "jac-replies@example.com").await;
     for status in [200, 201, 202, 203, 205, 206, 207, 208, 226] {
         let (answered, reply) =
@@ -135,7 +114,7 @@ async fn status_codes_custom_reports_and_the_visit_sequence_are_jac_clouds() {
 /// `socket.notify_self` reaches the caller's connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jac_ability_that_raises_commits_nothing_and_the_sandbox_limits_hold() {
-    let server = jac_server(&["app"], "make_note").await;
+    let server = TestServer::start_jac_apps(&["app"], "make_note").await;
     let token = user(&server, "jac-app@example.com").await;
     let count = || async { post_api(&server, "count_notes", json!({}), Some(&token)).await["reports"].clone() };
 
@@ -244,12 +223,27 @@ async fn a_jac_file_dropped_into_the_walkers_directory_is_built_served_and_hot_r
     support::wait_until(catalog, || async { catalog.walker("hello").is_none() }).await;
     let (walkers, _) = server.stop().await;
 
-    // A restart finds the build in the cache: with no toolchain at all, it still serves.
+    // A restart finds the build in the cache: with a toolchain of the same fingerprint
+    // that can no longer build, it still serves; one of another fingerprint (a new Jac
+    // runtime, say) must build again, and here cannot.
     write(&walkers.path().join("hello.jac"), &hello_app("v2"));
     std::fs::remove_file(walkers.path().join("broken.jac")).unwrap();
+    let toolchains = tempfile::tempdir().unwrap();
+    let unable = |name: &str, fingerprint: &str| {
+        let script = toolchains.path().join(name);
+        std::fs::write(&script, format!("#!/bin/sh\n[ \"$1\" = --fingerprint ] && {fingerprint}\nexit 1\n")).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        script
+    };
+    let same = unable("same.sh", &format!("exec {} --fingerprint", toolchain.display()));
+    let other = unable("other.sh", "exec echo another-runtime");
     let data = tempfile::tempdir().unwrap();
-    let server = TestServer::start_in(walkers, data, configure(cache_dir, "/bin/false".into())).await;
+    let server = TestServer::start_in(walkers, data, configure(cache_dir.clone(), same)).await;
     assert_eq!(hello(&server).await, Some(json!("v2")));
+    let (walkers, _) = server.stop().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(walkers, data, configure(cache_dir, other)).await;
+    assert_eq!(server.get("/readyz").await.1["failed"], json!(["hello.jac"]), "built again, and failed");
 }
 
 /// Without the Jac toolchain, a `.jac` file fails in `/readyz` with what to install.
@@ -306,12 +300,8 @@ fn nested(updated: bool) -> Value {
 /// by hand; the orphan rule deletes what lost its last edge unless saved by hand.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_nodes_are_made_updated_detached_and_destroyed_as_on_jac_cloud() {
-    let server = jac_server(&["simple_graph"], "create_nested_node").await;
-    let token = user(&server, "jac-nested@example.com").await;
-    let (status, me) =
-        server.post("/user/login", json!({"email": "jac-nested@example.com", "password": "string"}), None).await;
-    assert_eq!(status, 200);
-    let root = me["user"]["root_id"].as_str().unwrap().to_string();
+    let server = TestServer::start_jac_apps(&["simple_graph"], "create_nested_node").await;
+    let (token, root) = server.user("jac-nested@example.com").await;
     let call = |walker: &str| {
         let (server, token, walker) = (&server, &token, walker.to_string());
         async move { post_api(server, &walker, json!({}), Some(token)).await["reports"].clone() }
@@ -346,7 +336,7 @@ async fn nested_nodes_are_made_updated_detached_and_destroyed_as_on_jac_cloud() 
 /// and maps of them, enums by value).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_are_saved_by_id_and_nested_payloads_typed_as_on_jac_cloud() {
-    let server = jac_server(&["simple_graph"], "create_custom_object").await;
+    let server = TestServer::start_jac_apps(&["simple_graph"], "create_custom_object").await;
     let token = user(&server, "jac-objects@example.com").await;
     let without_access = |mut context: Value| {
         context.as_object_mut().unwrap().remove("access");
@@ -381,7 +371,7 @@ async fn objects_are_saved_by_id_and_nested_payloads_typed_as_on_jac_cloud() {
 /// `NodeAnchor.Collection.count` (the root's own documents), reset, and counted again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_populated_graph_is_counted_and_reset_as_on_jac_cloud() {
-    let server = jac_server(&["simple_graph"], "populate_graph").await;
+    let server = TestServer::start_jac_apps(&["simple_graph"], "populate_graph").await;
     let token = user(&server, "jac-populated@example.com").await;
     let call = |walker: &str| {
         let (server, token, walker) = (&server, &token, walker.to_string());
@@ -412,7 +402,7 @@ async fn a_populated_graph_is_counted_and_reset_as_on_jac_cloud() {
 /// reply, a streamed reply).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_concurrent_traversals_and_custom_replies_as_on_jac_cloud() {
-    let server = jac_server(&["simple_graph"], "html_response").await;
+    let server = TestServer::start_jac_apps(&["simple_graph"], "html_response").await;
     let nameless = json!({"email": "user@example.com", "password": "string"});
     let (status, refused) = server.post("/user/register", nameless, None).await;
     assert_eq!((status, &refused["detail"][0]["loc"]), (422, &json!(["body", "name"])), "the app's User has a name");

@@ -49,23 +49,6 @@ async fn app_server_on(backend: &Backend) -> (TestServer, String) {
     (server, token)
 }
 
-/// A server with jac-cloud's `simple_graph.jac`, unmodified (built by
-/// `scripts/build-jac.sh`), and nothing else.
-async fn jac_app_server() -> TestServer {
-    let (walkers, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let server = TestServer::start_in(walkers, data, |config| {
-        config.cache_dir = Some(support::repo().join("target/test-compiled"));
-        config.walker_time_ms = 5_000;
-    })
-    .await;
-    let file = "jac-simple_graph.wasm";
-    support::deploy(&support::fixture(file), &server.walkers_dir().join(file));
-    let catalog = &server.running.shared.catalog;
-    let loaded = || async { catalog.walker("create_nested_node").is_some() };
-    support::wait_until_within(catalog, Duration::from_secs(300), loaded).await;
-    server
-}
-
 /// The token of a new user `name`: a root of its own, with an empty graph.
 async fn new_user(server: &TestServer, name: &str) -> String {
     server.user(&format!("{name}@example.com")).await.0
@@ -585,7 +568,7 @@ async fn spec_options_document_walkers_exclude_fields_and_keep_private_walkers_u
 async fn util_traverse_lists_the_callers_graph_by_levels_as_jac_cloud() {
     let (server, token) = app_server().await;
     util_traverse_cases(&server, &token).await;
-    let server = jac_app_server().await;
+    let server = TestServer::start_jac_apps(&["simple_graph"], "create_nested_node").await;
     let token = new_user(&server, "jac-traverse").await;
     util_traverse_cases(&server, &token).await;
 }

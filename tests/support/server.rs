@@ -87,6 +87,27 @@ impl TestServer {
         TestServer { running, walkers, data, http: reqwest::Client::new() }
     }
 
+    /// A server of Jac apps alone (`jac-<app>.wasm`, built by `scripts/build-jac.sh`),
+    /// with jac-cloud's suite's 6-character passwords, once `walker` is served.
+    pub async fn start_jac_apps(apps: &[&str], walker: &str) -> TestServer {
+        let (walkers, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let server = Self::start_in(walkers, data, |config| {
+            // An 18 MB component takes a while to compile: shared between servers.
+            config.cache_dir = Some(super::repo().join("target/test-compiled"));
+            config.walker_time_ms = 5_000;
+            config.min_password_length = 6;
+        })
+        .await;
+        for app in apps {
+            let file = format!("jac-{app}.wasm");
+            super::deploy(&fixture(&file), &server.walkers_dir().join(&file));
+        }
+        let catalog = &server.running.shared.catalog;
+        let served = || async { catalog.walker(walker).is_some() };
+        super::wait_until_within(catalog, Duration::from_secs(300), served).await;
+        server
+    }
+
     /// Tenants as `tenants_toml` declares them (the file is `tenants_file()`), each
     /// serving `chat.wasm` and the fixtures `fixtures` lists for it as `(tenant, file)`;
     /// the default tenant serves `chat.wasm` and `hostile.wasm`.

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::{LANGUAGES, app_server, contexts, jac_app_server, nested, new_user, original, reports, updated_once};
+use super::{LANGUAGES, app_server, contexts, nested, new_user, original, reports, updated_once};
 use crate::support::server::TestServer;
 
 /// The two users of jac-cloud's test: `owner` (its user 1) makes the nodes, `other` (its
@@ -133,7 +133,7 @@ async fn memory_sync_loads_by_id_and_saves_nothing(server: &TestServer, prefix: 
 /// jac-cloud's test_07, test_12 and test_19 on its own `simple_graph.jac`, unmodified.
 #[tokio::test]
 async fn jac_clouds_access_cases_pass_on_the_unmodified_simple_graph_jac() {
-    let server = jac_app_server().await;
+    let server = TestServer::start_jac_apps(&["simple_graph"], "create_nested_node").await;
     for (whole_graph, via_all) in [(false, false), (true, false), (false, true), (true, true)] {
         grants_open_and_close_another_roots_node(&server, "", whole_graph, via_all).await;
     }

@@ -1,17 +1,19 @@
 //! `.jac` files in a walkers directory: built into components by the Jac toolchain
 //! (`scripts/build-jac.sh`: jaclang's `jac2py`, then componentize-py with the Jac
 //! runtime) in a child process bounded in time, memory and output, at most one per core,
-//! and cached by the source's SHA-256, so a restart serves an unchanged file without
-//! building it again. A build that fails says why in the compiler's words, without the
-//! host's paths.
+//! and cached by the SHA-256 of the source and the toolchain's fingerprint, so a restart
+//! serves an unchanged file without building it again, and a new toolchain rebuilds it.
+//! A build that fails says why in the compiler's words, without the host's paths.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt as _;
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 /// Bytes of a `.jac` source; larger ones are not built.
 pub const MAX_SOURCE_BYTES: usize = 4 << 20;
@@ -30,61 +32,68 @@ pub struct JacBuilder {
     /// `build-jac.sh <app.jac> <out.wasm>`; `None` when the toolchain was not found, so
     /// that a `.jac` file fails with what to install.
     command: Option<PathBuf>,
-    /// Built components, as `<sha256 of the source>.wasm`.
+    /// Built components, as `<sha256 of the fingerprint and the source>.wasm`.
     cache_dir: PathBuf,
     /// One build per core: each takes a core for seconds.
     places: Semaphore,
     /// Time one build may take before it is killed.
     time: Duration,
+    /// The toolchain's `--fingerprint`, asked once: part of every cache key, so that a
+    /// new toolchain or Jac runtime builds again what an older one built.
+    fingerprint: OnceCell<String>,
 }
+
+const NO_TOOLCHAIN: &str = "building .jac files needs the Jac toolchain: run ./scripts/build-walkers.sh in the \
+     repository, and start walker-host from it or pass --jac-build <repository>/scripts/build-jac.sh";
 
 impl JacBuilder {
     pub fn new(command: Option<PathBuf>, cache_dir: PathBuf, time: Duration) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-        JacBuilder { command, cache_dir, places: Semaphore::new(cores), time }
+        JacBuilder { command, cache_dir, places: Semaphore::new(cores), time, fingerprint: OnceCell::new() }
     }
 
     /// The component built from `source` (the text of `name`): an earlier build of the
-    /// same text, or a new one.
+    /// same text by the same toolchain, or a new one.
     pub async fn build(&self, name: &str, source: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let cached = self.cache_dir.join(format!("{}.wasm", hex::encode(crate::cache::digest(source))));
+        let Some(command) = &self.command else { bail!("{NO_TOOLCHAIN}") };
+        let fingerprint = self.fingerprint.get_or_try_init(|| self.fingerprint(command)).await?;
+        let key = Sha256::new().chain_update(fingerprint).chain_update([0]).chain_update(source).finalize();
+        let cached = self.cache_dir.join(format!("{}.wasm", hex::encode(key)));
         if let Ok(wasm) = tokio::fs::read(&cached).await {
             return Ok(wasm);
         }
-        let Some(command) = &self.command else {
-            bail!(
-                "building .jac files needs the Jac toolchain: run ./scripts/build-walkers.sh in the repository, \
-                 and start walker-host from it or pass --jac-build <repository>/scripts/build-jac.sh"
-            );
-        };
         let _place = self.places.acquire().await.context("building")?;
-        let work = tempfile::tempdir().context("making a build directory")?;
+        tokio::fs::create_dir_all(&self.cache_dir).await.context("making the Jac build cache")?;
+        // Beside the cache, so that the build renames into it whole.
+        let work = tempfile::tempdir_in(&self.cache_dir).context("making a build directory")?;
         // Under its own name, so that the compiler's messages name it.
         let (app, out) = (work.path().join(name), work.path().join("app.wasm"));
         tokio::fs::write(&app, source).await.context("writing the source to build")?;
         let started = std::time::Instant::now();
-        let output = self.run(command, &app, &out).await?;
-        if !output.0 {
+        let (built, said) = self.run(command, &[app.as_os_str(), out.as_os_str()]).await?;
+        if !built {
             let toolchain = command.parent().and_then(Path::parent).unwrap_or(Path::new("/"));
-            bail!("{name} does not build: {}", reason(&output.1, &[work.path(), toolchain]));
+            bail!("{name} does not build: {}", reason(&said, &[work.path(), toolchain]));
         }
-        tokio::fs::create_dir_all(&self.cache_dir).await.context("making the Jac build cache")?;
         let wasm = tokio::fs::read(&out).await.context("reading the built component")?;
-        // Renamed into place: a concurrent reader never sees half a file.
-        let partial = work.path().join("cached.wasm");
-        tokio::fs::write(&partial, &wasm).await.context("caching the build")?;
-        if tokio::fs::rename(&partial, &cached).await.is_err() {
-            tokio::fs::copy(&partial, &cached).await.context("caching the build")?;
-        }
+        tokio::fs::rename(&out, &cached).await.context("caching the build")?;
         tracing::info!(file = name, ms = started.elapsed().as_millis() as u64, "built");
         Ok(wasm)
     }
 
-    /// Runs the build; whether it succeeded, and what it said (at most
-    /// `MAX_OUTPUT_BYTES`, the rest dropped).
-    async fn run(&self, command: &Path, app: &Path, out: &Path) -> anyhow::Result<(bool, String)> {
+    /// What the toolchain's builds depend on besides the source (`--fingerprint`).
+    async fn fingerprint(&self, command: &Path) -> anyhow::Result<String> {
+        match self.run(command, &["--fingerprint".as_ref()]).await? {
+            (true, said) if !said.trim().is_empty() => Ok(said.trim().to_string()),
+            _ => bail!("{NO_TOOLCHAIN}"),
+        }
+    }
+
+    /// Runs the toolchain with `args`; whether it succeeded, and what it said (at most
+    /// `MAX_OUTPUT_BYTES` of each pipe, the rest dropped).
+    async fn run(&self, command: &Path, args: &[&OsStr]) -> anyhow::Result<(bool, String)> {
         let mut build = tokio::process::Command::new(command);
-        build.arg(app).arg(out).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        build.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         build.kill_on_drop(true).process_group(0);
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
@@ -96,7 +105,7 @@ impl JacBuilder {
                 Ok(())
             });
         }
-        let mut child = build.spawn().with_context(|| format!("starting the Jac build {}", command.display()))?;
+        let mut child = build.spawn().with_context(|| format!("starting the Jac toolchain {}", command.display()))?;
         let (stdout, stderr) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
         let said = async {
             let (mut said, errors) = tokio::join!(kept_output(stdout), kept_output(stderr));
